@@ -1,0 +1,216 @@
+"""Cache invalidation: one channel that every serving process listens to.
+
+A write commits, then publishes what it changed (``rec:<handle key>``, ``tenant:<prefix>``,
+``key:<api key id>``, or ``*`` for everything). Every process drops those entries from
+its in-process caches. In the embedded profile the bus is an in-process call; with
+Redis it is one pub/sub channel.
+
+The promise is that an update is visible to the very next resolution in every process.
+Pub/sub alone does not quite give that: the invalidation can sit unread in a socket
+buffer while the event loop serves a request that arrived in the same tick. So the
+subscriber reads its socket without blocking (``drain()``) at the start of each
+resolution, and hiredis parses what arrived. A process that loses its subscription
+cannot know what it missed, so it reports itself disconnected (callers then bypass
+their caches) and flushes everything when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+from urllib.parse import unquote, urlparse
+
+import hiredis
+import redis.asyncio as aioredis
+
+log = logging.getLogger("idnest.bus")
+CHANNEL = "idnest:invalidate"
+FLUSH_ALL = "*"
+Handler = Callable[[str], None]
+
+
+class InvalidationBus:
+    """In-process bus: publishing calls the handlers directly."""
+
+    def __init__(self) -> None:
+        self._handlers: list[Handler] = []
+        self.connected = True
+        self.published = 0
+
+    def subscribe(self, handler: Handler) -> None:
+        self._handlers.append(handler)
+
+    def unsubscribe(self, handler: Handler) -> None:
+        with contextlib.suppress(ValueError):
+            self._handlers.remove(handler)
+
+    def deliver(self, message: str) -> None:
+        for handler in self._handlers:
+            try:
+                handler(message)
+            except Exception:  # a broken handler must not stop the others
+                log.exception("invalidation handler failed for %r", message)
+
+    async def publish(self, *messages: str) -> None:
+        for m in messages:
+            self.deliver(m)
+        self.published += len(messages)
+
+    def drain(self) -> None:
+        """Apply invalidations that have arrived but are not yet read (no-op here)."""
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+class RedisInvalidationBus(InvalidationBus):
+    """Redis pub/sub bus, read without blocking so that no request sees a stale entry."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.connected = False
+        self._publisher = aioredis.Redis.from_url(url)
+        self._sock: socket.socket | None = None
+        self._reader = hiredis.Reader()
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def publish(self, *messages: str) -> None:
+        if not messages:
+            return
+        # Our own process first, so the writer's next read is fresh even before
+        # the message comes back round.
+        for m in messages:
+            self.deliver(m)
+        # One message may carry many keys, newline-separated (handles never hold
+        # control characters), so a bulk write is not a million publishes.
+        for i in range(0, len(messages), 1000):
+            await self._publisher.publish(CHANNEL, "\n".join(messages[i : i + 1000]))
+        self.published += len(messages)
+
+    def _connect(self) -> socket.socket:
+        parsed = urlparse(self.url)
+        host = parsed.hostname or "127.0.0.1"
+        port = parsed.port or 6379
+        sock = socket.create_connection((host, port), timeout=5)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        commands: list[tuple[str, ...]] = []
+        if parsed.password:
+            user = unquote(parsed.username) if parsed.username else None
+            password = unquote(parsed.password)
+            commands.append(("AUTH", user, password) if user else ("AUTH", password))
+        commands.append(("SUBSCRIBE", CHANNEL))
+        reader = hiredis.Reader()
+        for cmd in commands:
+            sock.sendall(hiredis.pack_command(cmd))
+            reply = None
+            while reply is None or reply is False:
+                data = sock.recv(65536)
+                if not data:
+                    raise ConnectionError("redis closed the connection")
+                reader.feed(data)
+                reply = reader.gets()
+            if isinstance(reply, hiredis.ReplyError):
+                raise ConnectionError(f"redis refused {cmd[0]}: {reply}")
+        sock.setblocking(False)
+        self._reader = reader
+        return sock
+
+    async def start(self) -> None:
+        self._stopping = False
+        try:
+            self._attach(await asyncio.to_thread(self._connect))
+        except OSError as exc:
+            log.warning("invalidation bus: cannot subscribe (%s); caches bypassed", exc)
+            self._schedule_reconnect()
+
+    def _attach(self, sock: socket.socket) -> None:
+        self._sock = sock
+        asyncio.get_running_loop().add_reader(sock.fileno(), self.drain)
+        # Anything may have changed while we were not listening.
+        self.deliver(FLUSH_ALL)
+        self.connected = True
+
+    def _detach(self) -> None:
+        self.connected = False
+        if self._sock is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            self._sock = None
+        self.deliver(FLUSH_ALL)
+
+    def _schedule_reconnect(self) -> None:
+        if self._stopping or (self._reconnect_task and not self._reconnect_task.done()):
+            return
+        self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = 0.1
+        while not self._stopping:
+            await asyncio.sleep(delay)
+            try:
+                self._attach(await asyncio.to_thread(self._connect))
+                log.info("invalidation bus: subscribed again")
+                return
+            except OSError as exc:
+                log.debug("invalidation bus: reconnect failed: %s", exc)
+                delay = min(delay * 2, 5.0)
+
+    def drain(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        while True:
+            try:
+                data = sock.recv(262144)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if not data:
+                log.warning("invalidation bus: lost the subscription; caches bypassed")
+                self._detach()
+                self._schedule_reconnect()
+                return
+            self._reader.feed(data)
+            while (reply := self._reader.gets()) is not False:
+                if isinstance(reply, list) and len(reply) == 3 and reply[0] == b"message":
+                    for message in reply[2].decode("utf-8", "replace").split("\n"):
+                        self.deliver(message)
+
+    async def ping(self) -> None:
+        await self._publisher.ping()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._reconnect_task:
+            self._reconnect_task.cancel()
+        self._detach()
+        await self._publisher.aclose()
+
+
+_bus: InvalidationBus | None = None
+
+
+def get_bus() -> InvalidationBus:
+    global _bus
+    if _bus is None:
+        from core.settings import get_settings
+
+        url = get_settings().redis_url
+        _bus = RedisInvalidationBus(url) if url else InvalidationBus()
+    return _bus
+
+
+def set_bus(bus: InvalidationBus | None) -> None:
+    global _bus
+    _bus = bus

@@ -1,0 +1,111 @@
+"""The database engine: SQLite in the embedded profile, PostgreSQL otherwise.
+
+Piccolo's SQLite engine opens a connection per query and leaves the journal mode
+alone, so this module turns on WAL once and makes writers take the lock up front
+(``BEGIN IMMEDIATE``); otherwise concurrent writers see "database is locked".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from core.settings import Settings, get_settings
+
+PICCOLO_CONF = "core.piccolo_conf"
+_ADD_UNIQUE = re.compile(
+    r'^ALTER TABLE (?P<table>"?\w+"?) ADD CONSTRAINT (?P<name>"?\w+"?) UNIQUE (?P<cols>\(.*\))$'
+)
+
+
+class IdnestSQLiteEngine(SQLiteEngine):
+    """SQLite cannot add a constraint to an existing table; a unique index does the same.
+
+    Piccolo emits composite ``Unique`` constraints as ``ALTER TABLE ... ADD CONSTRAINT``,
+    so migrations authored against PostgreSQL would fail here without this rewrite.
+    """
+
+    async def run_ddl(self, ddl: str, in_pool: bool = False) -> Any:
+        match = _ADD_UNIQUE.match(ddl.strip())
+        if match:
+            ddl = (
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {match['name']} "
+                f"ON {match['table']} {match['cols']}"
+            )
+        return await super().run_ddl(ddl, in_pool=in_pool)
+
+
+def sqlite_path(url: str) -> Path:
+    """``sqlite:///relative.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy style)."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"a SQLite URL looks like sqlite:///var/idnest.sqlite3, got {url!r}")
+    return Path(url[len("sqlite:///") :])
+
+
+def build_engine(settings: Settings) -> Engine:
+    url = settings.effective_database_url
+    if url.startswith("sqlite:"):
+        path = sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(path) as conn:
+            # WAL lets readers proceed while one writer writes; it persists in the file.
+            conn.execute("PRAGMA journal_mode=WAL")
+        return IdnestSQLiteEngine(path=str(path), timeout=settings.sqlite_timeout)
+    if url.startswith(("postgres://", "postgresql://")):
+        return PostgresEngine(config={"dsn": url})
+    raise ValueError(f"IDNEST_DATABASE_URL must be sqlite:/// or postgresql://, got {url!r}")
+
+
+def configure() -> None:
+    """Point Piccolo at our configuration before any table is used."""
+    os.environ["PICCOLO_CONF"] = PICCOLO_CONF
+
+
+def engine() -> Engine:
+    configure()
+    from core import piccolo_conf
+
+    return piccolo_conf.DB
+
+
+async def start(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    eng = engine()
+    if isinstance(eng, PostgresEngine):
+        await eng.start_connection_pool(min_size=1, max_size=settings.db_pool_size)
+
+
+async def stop() -> None:
+    eng = engine()
+    if isinstance(eng, PostgresEngine):
+        await eng.close_connection_pool()
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[Any]:
+    """One transaction for a write: the change, its audit row and its outbox rows."""
+    eng = engine()
+    if isinstance(eng, SQLiteEngine):
+        async with eng.transaction(transaction_type=TransactionType.immediate) as tx:
+            yield tx
+    else:
+        async with eng.transaction() as tx:
+            yield tx
+
+
+async def ping() -> None:
+    await engine().run_ddl("SELECT 1")
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return "unique" in text or "duplicate key" in text

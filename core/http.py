@@ -1,0 +1,91 @@
+"""The one mapping from errors to HTTP: problem+json (RFC 9457).
+
+Handle.net clients read ``responseCode`` (and ``handle``) from error bodies, so every
+problem document also carries them; problem-aware clients read ``type``, ``title``,
+``status`` and ``detail``. Nothing reaches a client as a bare 500 traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+
+from core.errors import IdnestError
+
+log = logging.getLogger("idnest.http")
+PROBLEM = "application/problem+json"
+_json = msgspec.json.Encoder()
+_HTTP_RC = {400: 2, 401: 402, 403: 401, 404: 100, 405: 2, 409: 2, 413: 2, 415: 2, 429: 3}
+
+
+def problem(
+    status: int, title: str, detail: str, *, rc: int, extra: dict[str, Any] | None = None
+) -> Response[bytes]:
+    body: dict[str, Any] = {
+        "type": f"https://idnest.dev/problems/{title.lower().replace(' ', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "responseCode": rc,
+        "message": detail,
+    }
+    if extra:
+        body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {"WWW-Authenticate": 'Bearer realm="idnest"'} if status == 401 else None
+    return Response(
+        content=_json.encode(body), status_code=status, media_type=PROBLEM, headers=headers
+    )
+
+
+def idnest_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, IdnestError)
+    return problem(
+        exc.http_status,
+        exc.title,
+        exc.detail,
+        rc=exc.rc,
+        extra={"handle": exc.handle, "field": exc.field},
+    )
+
+
+def validation_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, ValidationException)
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    detail = exc.detail or "invalid request"
+    if errors:
+        parts = []
+        for e in errors:
+            if isinstance(e, dict):
+                where = e.get("key") or e.get("source") or ""
+                parts.append(f"{where}: {e.get('message', '')}".strip(": "))
+        if parts:
+            detail = f"{detail}: " + "; ".join(parts)
+    return problem(400, "Bad request", detail, rc=2, extra={"errors": errors or None})
+
+
+def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    title = (
+        "Not found"
+        if isinstance(exc, NotFoundException)
+        else ("Error" if status >= 500 else "Request refused")
+    )
+    return problem(status, title, str(exc.detail), rc=_HTTP_RC.get(status, 2))
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "Internal error", "an unexpected error occurred; it has been logged", rc=2)
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    IdnestError: idnest_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}

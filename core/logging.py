@@ -1,0 +1,17 @@
+"""Logging set-up shared by every process (server, worker, CLI)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from core.settings import get_settings
+
+
+def configure_logging(level: str | None = None) -> None:
+    level = level or get_settings().log_level
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

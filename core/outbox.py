@@ -1,0 +1,31 @@
+"""Durable intent for other systems (top-level node sync, billing usage).
+
+``enqueue`` is called inside the write's transaction, so an acknowledged write always
+has its outbox row; delivery happens later and may be retried.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from core.tables import Outbox
+
+# Identifier master-data operations as the top-level node counts them.
+OP_ADD, OP_DELETE, OP_MODIFY = 1, 2, 3
+
+
+async def enqueue(topic: str, payload: dict[str, Any], *, tenant_id: int | None = None) -> None:
+    await Outbox.insert(
+        Outbox(tenant_id=tenant_id, topic=topic, payload=payload, created_at=datetime.now(UTC))
+    ).run()
+
+
+async def pending(limit: int = 100) -> list[dict[str, Any]]:
+    return (
+        await Outbox.select()
+        .where(Outbox.delivered_at.is_null())
+        .order_by(Outbox.id)
+        .limit(limit)
+        .run()
+    )

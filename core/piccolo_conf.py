@@ -1,0 +1,15 @@
+"""Piccolo configuration, built from idnest settings.
+
+Piccolo finds its engine through the module named by ``PICCOLO_CONF``; ``core.db``
+points it here so the piccolo CLI (``piccolo migrations new --auto``) and idnest share
+one engine definition. The app registry lists every package that owns tables.
+"""
+
+from piccolo.conf.apps import AppRegistry
+
+from core.db import build_engine
+from core.settings import get_settings
+
+DB = build_engine(get_settings())
+
+APP_REGISTRY = AppRegistry(apps=["core.piccolo_app", "tenants.piccolo_app", "resolver.piccolo_app"])

@@ -1,0 +1,82 @@
+"""One settings object, read from ``IDNEST_*`` environment variables (and ``.env``).
+
+Nothing configured means the embedded profile: a SQLite file under ``./var/``, an
+in-process cache and store, in-process background jobs. Setting ``IDNEST_DATABASE_URL``
+and ``IDNEST_REDIS_URL`` gives the single-node profile.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="IDNEST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str = ""
+    broker_url: str = Field(
+        default="",
+        description="amqp:// or redis:// for Dramatiq; empty runs jobs in-process",
+    )
+    node_prefix: str = "88.100"
+    node_name: str = "idnest"
+    # "::" with IPV6_V6ONLY off accepts IPv4 and IPv6 on one socket.
+    host: str = "::"
+    port: int = 8000
+    workers: int = 1
+    secret_key: str = ""
+    public_base_url: str = ""
+    # Seconds a "no such handle" answer is cached; writes invalidate it at once.
+    negative_cache_ttl: float = 5.0
+    record_cache_size: int = 200_000
+    # Backstop for credential caches when no Redis bus carries revocations across
+    # processes (the embedded profile, with the CLI in another process).
+    auth_cache_ttl: float = 10.0
+    counter_flush_interval: float = 5.0
+    db_pool_size: int = 10
+    sqlite_timeout: float = 30.0
+    log_level: str = "INFO"
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database_url
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.var_dir / 'idnest.sqlite3').resolve()}"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.effective_database_url.startswith(("postgres://", "postgresql://"))
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated into ./var/ on first run and kept."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Tests change the environment; this makes the next get_settings() read it again."""
+    get_settings.cache_clear()

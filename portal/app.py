@@ -1,0 +1,97 @@
+"""The application factory: every package's routes, one lifespan, one error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from core import db
+from core.bus import get_bus
+from core.health import healthz, readyz
+from core.http import EXCEPTION_HANDLERS
+from core.settings import Settings, get_settings
+from resolver import api as resolver_api
+from resolver.fastpath import ResolutionFastPath
+from resolver.runtime import build_resolver
+from resolver.service import Resolver
+from tenants import api as tenants_api
+from tenants.services.apikeys import flush_last_used
+
+log = logging.getLogger("idnest.app")
+
+
+async def _flush_forever(resolver: Resolver, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        await _flush_once(resolver)
+
+
+async def _flush_once(resolver: Resolver) -> None:
+    try:
+        await resolver.counters.flush()
+        await flush_last_used()
+    except Exception:
+        log.exception("periodic flush failed")
+
+
+def create_app(settings: Settings | None = None) -> Any:
+    settings = settings or get_settings()
+    bus = get_bus()
+    resolver = build_resolver(settings, bus)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await db.start(settings)
+        await bus.start()
+        flusher = asyncio.create_task(_flush_forever(resolver, settings.counter_flush_interval))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await _flush_once(resolver)
+            await bus.stop()
+            await db.stop()
+
+    app = Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            *resolver_api.ROUTES,
+            *tenants_api.ROUTES,
+        ],
+        dependencies={"resolver": Provide(lambda: resolver, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="idnest",
+            version="0.1.0",
+            description="Secondary node (二级节点) of the industrial internet identifier "
+            "resolution system: Handle.net-compatible registration and resolution.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(type="http", scheme="bearer"),
+                    "handleBasic": SecurityScheme(
+                        type="http",
+                        scheme="basic",
+                        description="user 300:{prefix}/{user}; password an API key or HS_SECKEY",
+                    ),
+                }
+            ),
+        ),
+        debug=False,
+    )
+    app.state.resolver = resolver
+    fast = ResolutionFastPath(app, resolver)
+    fast.litestar = app  # type: ignore[attr-defined]
+    return fast

@@ -1,0 +1,62 @@
+"""``idnest demo``: a tenant with a few identifiers, so a newcomer can try it at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.auth import Principal
+from tenants.services.apikeys import create_key
+from tenants.services.identifiers import put_record
+from tenants.services.tenants import create_tenant
+
+DEMO_RECORDS = [
+    (
+        "PUMP-000123",
+        [
+            {"index": 1, "type": "URL", "data": "https://example.com/products/pump-000123"},
+            {"index": 2, "type": "EMAIL", "data": "service@example.com"},
+            {"index": 2000, "type": "model", "data": "CP-200 centrifugal pump"},
+        ],
+    ),
+    (
+        "VALVE-7781",
+        [
+            {"index": 1, "type": "URL", "data": "https://example.com/products/valve-7781"},
+            {
+                "index": 3,
+                "type": "DESC",
+                "data": "DN50 gate valve, batch 2026-11",
+                "permissions": "1100",
+            },
+        ],
+    ),
+    (
+        "LINE-3/MOTOR-12",
+        [
+            {"index": 1, "type": "URL", "data": "https://example.com/assets/line-3/motor-12"},
+        ],
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    prefix: str
+    key: str
+    handles: list[str]
+
+
+async def seed_demo() -> DemoResult:
+    tenant = await create_tenant("Demo Pumps Co. (演示泵业)", actor="cli:demo")
+    key, _ = await create_key(tenant.prefix, scopes="read,write", name="demo", actor="cli:demo")
+    principal = Principal(
+        actor="cli:demo",
+        tenant_id=tenant.id,
+        tenant_prefix=tenant.prefix,
+        scopes=frozenset({"read", "write"}),
+    )
+    handles = []
+    for suffix, values in DEMO_RECORDS:
+        result = await put_record(principal, f"{tenant.prefix}/{suffix}", {"values": values})
+        handles.append(result.handle)
+    return DemoResult(tenant.prefix, key, handles)

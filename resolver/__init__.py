@@ -1,0 +1,2 @@
+"""The read path: HTTP resolution, the Handle wire protocol, the resolution cache and
+counters. Never imports ``portal`` or ``billing``."""

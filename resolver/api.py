@@ -1,0 +1,90 @@
+"""HTTP resolution: the Handle.net REST read API and the proxy (``GET /{handle}``).
+
+Cache hits without filters or credentials never reach these handlers: the fast path
+in ``resolver.fastpath`` answers them. These handlers fill the cache and serve
+everything else (filters, authorised views, authoritative reads, HTML).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.params import Parameter
+from litestar.response import Redirect
+
+from core.errors import NotFound
+from core.values import HandleValue
+from resolver.cache import encode_body
+from resolver.pages import render_record
+from resolver.service import Query, Resolver
+from tenants.auth import authenticate
+
+_json = msgspec.json.Encoder()
+JSON = "application/json"
+
+
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
+def _record_response(handle: str, values: list[HandleValue]) -> Response[bytes]:
+    return Response(content=encode_body(handle, values), media_type=JSON)
+
+
+@get(
+    "/api/handles/{handle:path}",
+    tags=["Resolution"],
+    summary="Resolve a handle (Handle.net REST API)",
+    description=(
+        "Public values only, unless the caller is authorised for the handle's tenant and "
+        "asks publicOnly=false. type and index filter the values (repeatable; a type "
+        "ending in '.' matches its sub-types). auth=true skips the cache."
+    ),
+)
+async def resolve(
+    request: Request[Any, Any, Any],
+    resolver: Resolver,
+    handle: str,
+    index: Annotated[list[int] | None, Parameter(query="index", required=False)] = None,
+    types: Annotated[list[str] | None, Parameter(query="type", required=False)] = None,
+    auth: Annotated[bool, Parameter(query="auth", required=False)] = False,
+    public_only: Annotated[bool, Parameter(query="publicOnly", required=False)] = True,
+) -> Response[bytes]:
+    principal = await authenticate(
+        request.headers.get("authorization"), request.headers.get("x-api-key")
+    )
+    record = await resolver.lookup(handle.lstrip("/"), authoritative=auth)
+    query = Query(
+        indices=frozenset(index or ()),
+        types=tuple(types or ()),
+        public_only=public_only,
+        authoritative=auth,
+    )
+    if not query.filtered and (query.public_only or principal is None):
+        return Response(content=record.public_body, media_type=JSON)
+    return _record_response(record.handle, resolver.view(record, query, principal))
+
+
+@get(
+    "/{handle:path}",
+    tags=["Resolution"],
+    summary="Proxy: redirect to the handle's URL, or show the record",
+    description="302 to the first public URL value. With ?noredirect the record is shown: "
+    "HTML for browsers, JSON for Accept: application/json.",
+)
+async def proxy(request: Request[Any, Any, Any], resolver: Resolver, handle: str) -> Response[Any]:
+    text = handle.lstrip("/")
+    if "/" not in text:
+        raise NotFound(f"nothing here at /{text}")
+    record = await resolver.lookup(text)
+    if "noredirect" not in request.query_params and record.redirect:
+        return Redirect(record.redirect, status_code=302)
+    if _wants_html(request):
+        return Response(content=render_record(record.handle, record.public), media_type="text/html")
+    return Response(content=record.public_body, media_type=JSON)
+
+
+ROUTES = [resolve, proxy]

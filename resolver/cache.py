@@ -1,0 +1,173 @@
+"""The resolution cache: one per process, shared by the HTTP and wire doors.
+
+A record is cached as its public encodings (the JSON body, the redirect target) beside
+its parsed values, so a public cache hit costs a dictionary look-up and a write.
+Misses are cached briefly too, so a flood of unknown handles cannot reach the database
+once each; a write of that handle still shows at once, because every write publishes
+``rec:<key>`` on the invalidation bus.
+
+A load that races with an invalidation must not put the old record back: each load
+notes the invalidation generation before it reads, and stores only if none arrived.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from core.bus import FLUSH_ALL, InvalidationBus
+from core.values import HandleValue, value_to_json
+
+_json = msgspec.json.Encoder()
+
+
+@dataclass(slots=True)
+class TenantInfo:
+    id: int
+    prefix: str
+    status: str
+
+
+@dataclass(slots=True)
+class Record:
+    """A resolvable record and its ready-made public encodings."""
+
+    tenant_id: int
+    handle: str
+    values: list[HandleValue]
+    public: list[HandleValue]
+    public_body: bytes
+    redirect: str | None
+    expires: float = float("inf")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Missing:
+    """A cached "no such handle" answer."""
+
+    expires: float
+
+
+def encode_body(handle: str, values: list[HandleValue]) -> bytes:
+    rc = 1 if values else 200
+    return _json.encode(
+        {"responseCode": rc, "handle": handle, "values": [value_to_json(v) for v in values]}
+    )
+
+
+_REDIRECT_SCHEMES = ("http://", "https://", "ftp://")
+
+
+def first_url(values: list[HandleValue]) -> str | None:
+    """The proxy's redirect target: the lowest-index URL value with a web scheme.
+
+    Other schemes (``javascript:``, ``data:``) are never redirected to.
+    """
+    for v in sorted(values, key=lambda v: v.index):
+        if v.type.upper() == "URL" and v.data.format == "string":
+            url = str(v.data.value)
+            if url.lower().startswith(_REDIRECT_SCHEMES):
+                return url
+    return None
+
+
+def build_record(tenant_id: int, handle: str, values: list[HandleValue]) -> Record:
+    public = [v for v in values if v.public_read]
+    return Record(
+        tenant_id=tenant_id,
+        handle=handle,
+        values=values,
+        public=public,
+        public_body=encode_body(handle, public),
+        redirect=first_url(public),
+    )
+
+
+class RecordCache:
+    def __init__(
+        self,
+        bus: InvalidationBus,
+        *,
+        max_size: int,
+        negative_ttl: float,
+        backstop_ttl: float | None,
+    ) -> None:
+        self.bus = bus
+        self.max_size = max_size
+        self.negative_ttl = negative_ttl
+        # Without a shared bus, another process (the CLI) may write behind our back.
+        self.backstop_ttl = backstop_ttl
+        self.generation = 0
+        self._records: OrderedDict[str, Record | Missing] = OrderedDict()
+        self._tenants: dict[str, tuple[float, TenantInfo | None]] = {}
+        self.hits = 0
+        self.misses = 0
+        self.stale_served = 0
+        self.listeners: list[Callable[[str], None]] = []
+        bus.subscribe(self.on_invalidate)
+
+    def on_invalidate(self, message: str) -> None:
+        self.generation += 1
+        if message.startswith("rec:"):
+            self._records.pop(message[4:], None)
+        elif message.startswith("tenant:") or message == FLUSH_ALL:
+            self._tenants.clear()
+            self._records.clear()
+        for listener in self.listeners:
+            listener(message)
+
+    def get(self, key: str) -> Record | Missing | None:
+        """The cached answer for a handle key, or None when it must be loaded."""
+        self.bus.drain()
+        if not self.bus.connected:
+            return None
+        entry = self._records.get(key)
+        if entry is None:
+            return None
+        if entry.expires < time.monotonic():
+            del self._records[key]
+            return None
+        self._records.move_to_end(key)
+        return entry
+
+    def peek_stale(self, key: str) -> Record | None:
+        """Whatever we hold for a key, however old: served only when the database is down."""
+        entry = self._records.get(key)
+        return entry if isinstance(entry, Record) else None
+
+    def put(self, key: str, entry: Record | Missing, generation: int) -> None:
+        if generation != self.generation or not self.bus.connected:
+            return
+        if isinstance(entry, Record) and self.backstop_ttl is not None:
+            entry.expires = time.monotonic() + self.backstop_ttl
+        self._records[key] = entry
+        self._records.move_to_end(key)
+        while len(self._records) > self.max_size:
+            self._records.popitem(last=False)
+
+    def missing(self) -> Missing:
+        return Missing(time.monotonic() + self.negative_ttl)
+
+    def get_tenant(self, prefix_key: str) -> tuple[bool, TenantInfo | None]:
+        hit = self._tenants.get(prefix_key)
+        if hit is None or hit[0] < time.monotonic() or not self.bus.connected:
+            return False, None
+        return True, hit[1]
+
+    def put_tenant(
+        self, prefix_key: str, info: TenantInfo | None, ttl: float, generation: int
+    ) -> None:
+        if generation != self.generation:
+            return
+        if len(self._tenants) > 100_000:
+            self._tenants.clear()
+        self._tenants[prefix_key] = (time.monotonic() + ttl, info)
+
+    def __len__(self) -> int:
+        return len(self._records)

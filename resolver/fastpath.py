@@ -1,0 +1,73 @@
+"""The resolution fast path: public cache hits answered below the framework.
+
+A plain ``GET /api/handles/{handle}`` or ``GET /{handle}`` with no query string and no
+credentials, whose record is cached, is answered here with the ready-made body or
+redirect: a dictionary look-up and two ``send`` calls. Everything else (misses,
+filters, credentials, errors) goes on to Litestar unchanged, which fills the cache.
+Both paths give byte-identical answers; the tests hold them to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.identifiers import fold
+from resolver.cache import Record
+from resolver.service import Resolver
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_CREDENTIAL_HEADERS = (b"authorization", b"x-api-key")
+_API = "/api/handles/"
+
+
+class ResolutionFastPath:
+    def __init__(self, app: Any, resolver: Resolver) -> None:
+        self.app = app
+        self.resolver = resolver
+
+    def _cached(self, handle: str, scope: dict[str, Any]) -> Record | None:
+        for name, _ in scope["headers"]:
+            if name in _CREDENTIAL_HEADERS:
+                return None
+        entry = self.resolver.cache.get(fold(handle))
+        if isinstance(entry, Record):
+            self.resolver.cache.hits += 1
+            self.resolver.counters.hit(entry.tenant_id)
+            return entry
+        return None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
+            path: str = scope["path"]
+            if path.startswith(_API):
+                record = self._cached(path[len(_API) :], scope)
+                if record is not None:
+                    body = record.public_body
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 200,
+                            "headers": [
+                                *_JSON_HEADERS,
+                                (b"content-length", str(len(body)).encode()),
+                            ],
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": body})
+                    return
+            elif path.count("/") >= 2 and not path.startswith("/api/"):
+                record = self._cached(path[1:], scope)
+                if record is not None and record.redirect:
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 302,
+                            "headers": [
+                                (b"location", record.redirect.encode("utf-8")),
+                                (b"content-length", b"0"),
+                            ],
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+        await self.app(scope, receive, send)

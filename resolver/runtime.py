@@ -1,0 +1,21 @@
+"""Builds the resolver's per-process state: cache, counters, and the Resolver."""
+
+from __future__ import annotations
+
+from core.bus import InvalidationBus, RedisInvalidationBus
+from core.settings import Settings
+from resolver.cache import RecordCache
+from resolver.counters import ResolutionCounters
+from resolver.service import Resolver
+
+
+def build_resolver(settings: Settings, bus: InvalidationBus) -> Resolver:
+    cache = RecordCache(
+        bus,
+        max_size=settings.record_cache_size,
+        negative_ttl=settings.negative_cache_ttl,
+        # With a shared bus every write reaches us; without one, the CLI in another
+        # process may write behind our back, so entries expire as a backstop.
+        backstop_ttl=None if isinstance(bus, RedisInvalidationBus) else settings.auth_cache_ttl,
+    )
+    return Resolver(cache, ResolutionCounters(), settings)

@@ -1,0 +1,162 @@
+"""The read path: handle → prefix → tenant → record → filtered view.
+
+Both doors (HTTP and the Handle wire protocol) call ``Resolver``; neither keeps a cache
+of its own. Order of look-up: the in-process cache, then the database. If the database
+is down, a cached record is served stale and counted, rather than failing the query.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from core.auth import Principal
+from core.errors import HandleNotFound, PrefixNotServed, ServiceUnavailable
+from core.identifiers import Handle, fold, is_under, parse_handle
+from core.settings import Settings
+from core.values import HandleValue, filter_values, load_values
+from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
+from resolver.counters import ResolutionCounters
+from tenants.tables import Identifier, Tenant
+
+log = logging.getLogger("idnest.resolver")
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "the database is unreachable", as opposed to a bad query."""
+    import sqlite3
+
+    import asyncpg
+
+    return (
+        OSError,
+        TimeoutError,
+        sqlite3.OperationalError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.CannotConnectNowError,
+        asyncpg.exceptions.TooManyConnectionsError,
+    )
+
+
+_DB_ERRORS = _database_errors()
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    indices: frozenset[int] = frozenset()
+    types: tuple[str, ...] = ()
+    public_only: bool = True
+    authoritative: bool = False
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.indices or self.types)
+
+
+class Resolver:
+    def __init__(self, cache: RecordCache, counters: ResolutionCounters, settings: Settings):
+        self.cache = cache
+        self.counters = counters
+        self.node_prefix = fold(settings.node_prefix)
+        self.tenant_ttl = settings.auth_cache_ttl
+        self.negative_ttl = settings.negative_cache_ttl
+
+    async def tenant_for(self, prefix: str) -> TenantInfo | None:
+        """The tenant serving a prefix or one of its parents (derived prefixes)."""
+        key = fold(prefix)
+        if not is_under(key, self.node_prefix):
+            return None
+        found, info = self.cache.get_tenant(key)
+        if found:
+            return info
+        generation = self.cache.generation
+        candidate = key
+        info = None
+        while is_under(candidate, self.node_prefix) and candidate != self.node_prefix:
+            row = (
+                await Tenant.select(Tenant.id, Tenant.prefix, Tenant.status)
+                .where(Tenant.prefix == candidate)
+                .first()
+                .run()
+            )
+            if row is not None:
+                info = TenantInfo(row["id"], row["prefix"], row["status"])
+                break
+            candidate = candidate.rpartition(".")[0]
+        ttl = self.tenant_ttl if info else self.negative_ttl
+        self.cache.put_tenant(key, info, ttl, generation)
+        return info
+
+    async def lookup(self, handle_text: str, *, authoritative: bool = False) -> Record:
+        """The record for a handle. Raises InvalidHandle, PrefixNotServed, HandleNotFound."""
+        handle = parse_handle(handle_text)
+        key = handle.key
+        if not authoritative:
+            entry = self.cache.get(key)
+            if isinstance(entry, Record):
+                self.cache.hits += 1
+                self.counters.hit(entry.tenant_id)
+                return entry
+            if isinstance(entry, Missing):
+                raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
+        self.cache.misses += 1
+        try:
+            return await self._load(handle, key)
+        except _DB_ERRORS as exc:
+            stale = self.cache.peek_stale(key)
+            if stale is None:
+                raise ServiceUnavailable(
+                    "the registry database is unreachable and this handle is not cached"
+                ) from exc
+            self.cache.stale_served += 1
+            log.warning("serving %s stale: database unreachable (%s)", key, exc)
+            return stale
+
+    async def _load(self, handle: Handle, key: str) -> Record:
+        generation = self.cache.generation
+        tenant = await self.tenant_for(handle.prefix)
+        if tenant is None:
+            if not is_under(handle.prefix, self.node_prefix):
+                raise PrefixNotServed(
+                    f"prefix {handle.prefix} is not served here; this node serves "
+                    f"{self.node_prefix}.*",
+                    handle=handle.text,
+                )
+            raise HandleNotFound(
+                f"prefix {handle.prefix} is not allocated on this node", handle=handle.text
+            )
+        if tenant.status == "closed":
+            raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
+        row = (
+            await Identifier.select(Identifier.handle, Identifier.values)
+            .where((Identifier.tenant == tenant.id) & (Identifier.handle_key == key))
+            .first()
+            .run()
+        )
+        if row is None:
+            self.cache.put(key, self.cache.missing(), generation)
+            self.counters.not_found(tenant.id)
+            raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
+        record = build_record(tenant.id, row["handle"], load_values(row["values"]))
+        self.cache.put(key, record, generation)
+        self.counters.hit(tenant.id)
+        return record
+
+    def may_read_restricted(self, record: Record, principal: Principal | None) -> bool:
+        return (
+            principal is not None
+            and principal.tenant_id == record.tenant_id
+            and principal.can("read")
+        )
+
+    def view(self, record: Record, query: Query, principal: Principal | None) -> list[HandleValue]:
+        public_only = query.public_only or not self.may_read_restricted(record, principal)
+        if public_only and not query.filtered:
+            return record.public
+        return filter_values(
+            record.values,
+            indices=query.indices or None,
+            types=query.types or None,
+            public_only=public_only,
+        )

@@ -1,0 +1,98 @@
+"""Who is calling: API keys (Bearer or X-API-Key) and Handle-style HTTP Basic.
+
+HTTP Basic follows the Handle.net REST API: the user is ``{index}:{prefix}/{user}``
+(``300:88.100.7/admin``), which some clients percent-encode. The password is either an
+API key of that tenant, or the secret in the ``HS_SECKEY`` value at that index of that
+handle, as on a Handle.net server.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from urllib.parse import unquote
+
+from core.auth import Principal
+from core.errors import AuthenticationFailed
+from core.identifiers import fold, is_under, parse_handle
+from core.values import load_values
+from tenants.services.apikeys import authenticate_key
+from tenants.tables import Identifier, Tenant
+
+
+async def authenticate(authorization: str | None, api_key: str | None) -> Principal | None:
+    """The caller's principal, None when no credentials were sent, or AuthenticationFailed."""
+    if api_key:
+        return await authenticate_key(api_key.strip())
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.strip().partition(" ")
+    scheme = scheme.lower()
+    credentials = credentials.strip()
+    if scheme == "bearer" and credentials:
+        return await authenticate_key(credentials)
+    if scheme == "basic" and credentials:
+        return await _authenticate_basic(credentials)
+    raise AuthenticationFailed(
+        "unsupported Authorization header; use 'Bearer <API key>' or Basic 300:{prefix}/{user}"
+    )
+
+
+async def _authenticate_basic(credentials: str) -> Principal:
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthenticationFailed("the Basic credentials are not valid base64") from None
+    user, sep, password = decoded.partition(":")
+    # "300:88.100.7/admin:secret" — the user itself holds a colon.
+    if sep and user.isdigit():
+        handle_part, sep2, password = password.partition(":")
+        user = f"{user}:{handle_part}" if sep2 else user
+    user = unquote(user)
+    index_text, sep, handle_text = user.partition(":")
+    if not sep or not index_text.isdigit():
+        raise AuthenticationFailed("the Basic user must look like 300:88.100.7/admin")
+    try:
+        handle = parse_handle(handle_text)
+    except Exception:
+        raise AuthenticationFailed(f"{handle_text!r} is not a handle") from None
+    tenant = (
+        await Tenant.select(Tenant.id, Tenant.prefix, Tenant.status)
+        .where(Tenant.prefix == fold(handle.prefix))
+        .first()
+        .run()
+    )
+    if tenant is None or tenant["status"] == "closed":
+        raise AuthenticationFailed(f"no tenant serves {handle.prefix}")
+    if password.startswith("idn_"):
+        principal = await authenticate_key(password)
+        if principal.tenant_id != tenant["id"]:
+            raise AuthenticationFailed("that API key belongs to another tenant")
+        return principal
+    row = (
+        await Identifier.select(Identifier.values)
+        .where((Identifier.tenant == tenant["id"]) & (Identifier.handle_key == handle.key))
+        .first()
+        .run()
+    )
+    index = int(index_text)
+    if row is not None:
+        for v in load_values(row["values"]):
+            if (
+                v.index == index
+                and v.type == "HS_SECKEY"
+                and v.data.format == "string"
+                and hmac.compare_digest(str(v.data.value).encode(), password.encode())
+            ):
+                return Principal(
+                    actor=f"handle:{index}:{handle.text}",
+                    tenant_id=tenant["id"],
+                    tenant_prefix=tenant["prefix"],
+                    scopes=frozenset({"read", "write"}),
+                )
+    raise AuthenticationFailed(f"wrong secret for {index}:{handle.text}")
+
+
+def acts_for(principal: Principal | None, prefix: str) -> bool:
+    return bool(principal and principal.tenant_prefix and is_under(prefix, principal.tenant_prefix))
