@@ -38,7 +38,7 @@ async def _migration_lock() -> AsyncIterator[None]:
     else:
         lock_path = get_settings().var_dir / "migrate.lock"
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "w") as fh:
+        with open(lock_path, "w") as fh:  # noqa: ASYNC230 - a lock file, opened once
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
 from core.errors import NotFound
@@ -46,12 +47,12 @@ def _record_response(handle: str, values: list[HandleValue]) -> Response[bytes]:
 )
 async def resolve(
     request: Request[Any, Any, Any],
-    resolver: Resolver,
-    handle: str,
-    index: Annotated[list[int] | None, Parameter(query="index", required=False)] = None,
-    types: Annotated[list[str] | None, Parameter(query="type", required=False)] = None,
-    auth: Annotated[bool, Parameter(query="auth", required=False)] = False,
-    public_only: Annotated[bool, Parameter(query="publicOnly", required=False)] = True,
+    resolver: NamedDependency[Resolver],
+    handle: FromPath[str],
+    index: Annotated[list[int] | None, QueryParameter(name="index", required=False)] = None,
+    types: Annotated[list[str] | None, QueryParameter(name="type", required=False)] = None,
+    auth: Annotated[bool, QueryParameter(name="auth", required=False)] = False,
+    public_only: Annotated[bool, QueryParameter(name="publicOnly", required=False)] = True,
 ) -> Response[bytes]:
     principal = await authenticate(
         request.headers.get("authorization"), request.headers.get("x-api-key")
@@ -75,7 +76,9 @@ async def resolve(
     description="302 to the first public URL value. With ?noredirect the record is shown: "
     "HTML for browsers, JSON for Accept: application/json.",
 )
-async def proxy(request: Request[Any, Any, Any], resolver: Resolver, handle: str) -> Response[Any]:
+async def proxy(
+    request: Request[Any, Any, Any], resolver: NamedDependency[Resolver], handle: FromPath[str]
+) -> Response[Any]:
     text = handle.lstrip("/")
     if "/" not in text:
         raise NotFound(f"nothing here at /{text}")

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, delete, get, put
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 
 from core.errors import AuthenticationNeeded, InvalidValue
 from tenants.auth import authenticate
@@ -70,10 +70,10 @@ def _indices(raw: list[str] | None) -> tuple[list[int] | None, bool]:
 )
 async def put_handle(
     request: Request[Any, Any, Any],
-    handle: str,
-    overwrite: Annotated[bool, Parameter(query="overwrite", required=False)] = True,
-    index: Annotated[list[str] | None, Parameter(query="index", required=False)] = None,
-    mint: Annotated[bool, Parameter(query="mintNewSuffix", required=False)] = False,
+    handle: FromPath[str],
+    overwrite: Annotated[bool, QueryParameter(name="overwrite", required=False)] = True,
+    index: Annotated[list[str] | None, QueryParameter(name="index", required=False)] = None,
+    mint: Annotated[bool, QueryParameter(name="mintNewSuffix", required=False)] = False,
 ) -> Response[bytes]:
     principal = await authenticate(
         request.headers.get("authorization"), request.headers.get("x-api-key")
@@ -105,8 +105,8 @@ async def put_handle(
 )
 async def delete_handle(
     request: Request[Any, Any, Any],
-    handle: str,
-    index: Annotated[list[int] | None, Parameter(query="index", required=False)] = None,
+    handle: FromPath[str],
+    index: Annotated[list[int] | None, QueryParameter(name="index", required=False)] = None,
 ) -> Response[bytes]:
     principal = await authenticate(
         request.headers.get("authorization"), request.headers.get("x-api-key")
@@ -123,9 +123,11 @@ async def delete_handle(
 )
 async def list_handles(
     request: Request[Any, Any, Any],
-    prefix: Annotated[str, Parameter(query="prefix")],
-    page: Annotated[int, Parameter(query="page", ge=0, required=False)] = 0,
-    page_size: Annotated[int, Parameter(query="pageSize", ge=0, le=10000, required=False)] = 1000,
+    prefix: Annotated[str, QueryParameter(name="prefix")],
+    page: Annotated[int, QueryParameter(name="page", ge=0, required=False)] = 0,
+    page_size: Annotated[
+        int, QueryParameter(name="pageSize", ge=0, le=10000, required=False)
+    ] = 1000,
 ) -> Response[bytes]:
     principal = await authenticate(
         request.headers.get("authorization"), request.headers.get("x-api-key")
