@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     sqlite_timeout: float = 30.0
     log_level: str = "INFO"
+    # Identifier schemes (docs/schemes.md). The node's OID arc, under which each tenant
+    # gets a sub-arc: 2.999 is X.660's "example" arc, a placeholder to replace with the
+    # arc this node was actually allocated.
+    oid_arc: str = "2.999"
+    # Ecode / VAA rules the public material does not settle (see core/schemes/*.py).
+    ecode_versions: str = "1,2,3"
+    ecode_max_length: int = 256
+    vaa_max_length: int = 50
+    vaa_cin_length: int = 0  # 0: unknown, not enforced
+    vaa_extra_chars: str = ""
+    gs1_cache_size: int = 100_000
 
     @property
     def embedded(self) -> bool:

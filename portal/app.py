@@ -19,10 +19,12 @@ from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
 from core.settings import Settings, get_settings
 from resolver import api as resolver_api
+from resolver import oid as resolver_oid
 from resolver.fastpath import ResolutionFastPath
 from resolver.runtime import build_resolver
 from resolver.service import Resolver
 from tenants import api as tenants_api
+from tenants.schemes import api as schemes_api
 from tenants.services.apikeys import flush_last_used
 
 log = logging.getLogger("idnest.app")
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None) -> Any:
             readyz,
             *resolver_api.ROUTES,
             *tenants_api.ROUTES,
+            *schemes_api.ROUTES,
+            *resolver_oid.ROUTES,
         ],
         dependencies={"resolver": Provide(lambda: resolver, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,

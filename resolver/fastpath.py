@@ -13,6 +13,7 @@ from typing import Any
 
 from core.identifiers import fold
 from resolver.cache import Record
+from resolver.gs1.door import GS1Door
 from resolver.service import Resolver
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -24,6 +25,8 @@ class ResolutionFastPath:
     def __init__(self, app: Any, resolver: Resolver) -> None:
         self.app = app
         self.resolver = resolver
+        # GS1 Digital Link paths (/01/..., /.well-known/gs1resolver) have their own door.
+        self.gs1 = GS1Door(resolver)
 
     def _cached(self, handle: str, scope: dict[str, Any]) -> Record | None:
         for name, _ in scope["headers"]:
@@ -37,6 +40,9 @@ class ResolutionFastPath:
         return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.gs1.claims(scope["path"]):
+            await self.gs1(scope, receive, send)
+            return
         if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
             path: str = scope["path"]
             if path.startswith(_API):

@@ -1,0 +1,382 @@
+"""GS1 Digital Link links: what a GS1 key (or key + qualifiers) redirects to.
+
+A link is (link type, href, title, language, context, media type) on one key path.
+Each key path with links has exactly one default link, as the GS1-Conformant Resolver
+standard asks: the first link becomes the default, choosing another default moves the
+flag, and deleting the default promotes the oldest remaining link. When a registered
+GS1 key's default link changes, its Handle record's URL (index 1) follows, so both
+forms redirect to the same place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from core import audit, db
+from core.auth import Principal
+from core.bus import get_bus
+from core.errors import Conflict, InsufficientPermissions, InvalidValue, NotFound
+from core.identifiers import fold
+from core.outbox import OP_MODIFY, enqueue
+from core.schemes.gs1 import gs1_company_prefix_matches
+from core.values import load_values
+from tenants.schemes.services.common import gs1_path, require, require_active
+from tenants.schemes.services.namespaces import verified_values
+from tenants.schemes.tables import GS1Link, SchemeCode
+from tenants.services import identifiers
+from tenants.tables import Identifier
+
+GS1_VOC = "https://gs1.org/voc/"
+#: Link types of the GS1 Web Vocabulary (https://gs1.org/voc/?show=linktypes).
+GS1_LINK_TYPES = frozenset(
+    """activityIdeas allergenInfo appDownload backOfPackImage brandHomepageClinical
+    brandHomepagePatient careersInfo certificationInfo consumerHandlingStorageInfo
+    defaultLink defaultLinkMulti dpp epcis epil eventsInfo faqs handledBy hasRetailers
+    homepage ingredientsInfo instructionsForUse jws leaveReview linkType locationInfo
+    logisticsInfo loyaltyProgram masterData menuInfo nutritionalInfo paymentLink pip
+    productSustainabilityInfo promotion purchaseSuppliesOrAccessories quickStartGuide
+    recallStatus recipeInfo registerProduct registryEntry relatedImage relatedVideo
+    review safetyInfo scheduleTime serviceInfo smartLabel smpc socialMedia statisticInfo
+    subscribe support sustainabilityInfo traceability tutorial userAgreement
+    verificationService whatsInTheBox""".split()  # noqa: SIM905
+)
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_CONTEXT = re.compile(r"^[A-Za-z0-9._:\-]{1,255}$")
+_MEDIA = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+\-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+\-]*$")
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    id: int
+    key: str
+    link_type: str
+    href: str
+    title: str
+    language: str
+    context: str
+    media_type: str
+    is_default: bool
+
+
+def _info(r: dict[str, Any]) -> LinkInfo:
+    return LinkInfo(
+        r["id"],
+        r["key_path"],
+        r["link_type"],
+        r["href"],
+        r["title"],
+        r["language"],
+        r["context"],
+        r["media_type"],
+        r["is_default"],
+    )
+
+
+def normalise_link_type(text: str, field: str = "link_type") -> str:
+    """``gs1:pip`` or ``https://gs1.org/voc/pip`` → ``gs1:pip``; another vocabulary's
+    link type is accepted as an absolute http(s) URI."""
+    text = text.strip()
+    for base in (GS1_VOC, "http://gs1.org/voc/"):
+        if text.startswith(base):
+            text = "gs1:" + text[len(base) :]
+    if text.startswith("gs1:"):
+        if text[4:] not in GS1_LINK_TYPES:
+            raise InvalidValue(
+                f"{field}: {text} is not a GS1 Web Vocabulary link type (e.g. gs1:pip)",
+                field=field,
+            )
+        return text
+    if _URL.match(text) and len(text) <= 255:
+        return text
+    raise InvalidValue(
+        f"{field}: give a GS1 link type such as gs1:pip, or an absolute URI", field=field
+    )
+
+
+def check_href(href: str, field: str = "href") -> str:
+    if len(href) > 2048 or not _URL.match(href):
+        raise InvalidValue(
+            f"{field}: must be an http(s) URL of at most 2048 characters", field=field
+        )
+    return href
+
+
+def _check(pattern: re.Pattern[str], value: str, field: str, what: str) -> str:
+    value = value.strip()
+    if value and not pattern.match(value):
+        raise InvalidValue(f"{field}: {value!r} is not {what}", field=field)
+    return value
+
+
+def clean_fields(
+    *, link_type: str, href: str, title: str, language: str, context: str, media_type: str
+) -> dict[str, str]:
+    if len(title) > 512:
+        raise InvalidValue("title: at most 512 characters", field="title")
+    lang = _check(_LANGUAGE, language, "language", "a language tag such as en or zh-CN")
+    return {
+        "link_type": normalise_link_type(link_type),
+        "href": check_href(href.strip()),
+        "title": title.strip(),
+        "language": lang.lower(),
+        "context": _check(_CONTEXT, context, "context", "a context value (letters, digits, ._:-)"),
+        "media_type": _check(
+            _MEDIA, media_type, "media_type", "a media type such as text/html"
+        ).lower(),
+    }
+
+
+async def _own_key(p: Principal, key: str) -> str:
+    """The canonical key path, if it lies under the tenant's verified GS1 prefixes."""
+    dl = gs1_path(key)
+    prefixes = await verified_values(p.tenant_id or 0, "gs1")
+    if not any(gs1_company_prefix_matches(dl, gcp) for gcp in prefixes):
+        held = ", ".join(prefixes) if prefixes else "none verified"
+        raise InsufficientPermissions(
+            f"key: {dl.canonical_path()} is not under this tenant's verified GS1 company "
+            f"prefixes ({held})"
+        )
+    return dl.canonical_path()
+
+
+def _primary(key_path: str) -> str:
+    return gs1_path(key_path).walk_up_paths()[-1]
+
+
+async def insert_link(
+    p: Principal,
+    key_path: str,
+    *,
+    link_type: str,
+    href: str,
+    title: str = "",
+    language: str = "",
+    context: str = "",
+    media_type: str = "",
+    is_default: bool | None = None,
+    sync: bool = True,
+) -> int:
+    """Insert inside the caller's transaction; `key_path` must be canonical and owned."""
+    fields = clean_fields(
+        link_type=link_type,
+        href=href,
+        title=title,
+        language=language,
+        context=context,
+        media_type=media_type,
+    )
+    where = (GS1Link.tenant == p.tenant_id) & (GS1Link.key_path == key_path)
+    has_default = await GS1Link.exists().where(where & (GS1Link.is_default.eq(True)))
+    default = (not has_default) if is_default is None else is_default
+    if default and has_default:
+        await GS1Link.update({GS1Link.is_default: False}).where(where)
+    variant = await GS1Link.exists().where(
+        where
+        & (GS1Link.link_type == fields["link_type"])
+        & (GS1Link.language == fields["language"])
+        & (GS1Link.context == fields["context"])
+        & (GS1Link.media_type == fields["media_type"])
+    )
+    if variant:
+        raise Conflict(
+            f"{key_path} already has a {fields['link_type']} link for this language, context "
+            "and media type; update it instead",
+            field="link_type",
+        )
+    now = datetime.now(UTC)
+    rows = await GS1Link.insert(
+        GS1Link(
+            tenant=p.tenant_id,
+            key_path=key_path,
+            is_default=default,
+            created_at=now,
+            updated_at=now,
+            link_type=fields["link_type"],
+            href=fields["href"],
+            title=fields["title"],
+            language=fields["language"],
+            context=fields["context"],
+            media_type=fields["media_type"],
+        )
+    ).returning(GS1Link.id)
+    if not default and not has_default:
+        await _ensure_default(p, key_path)
+    if sync:
+        await _sync_handle(p, key_path)
+    return int(rows[0]["id"])
+
+
+async def _ensure_default(p: Principal, key_path: str) -> None:
+    where = (GS1Link.tenant == p.tenant_id) & (GS1Link.key_path == key_path)
+    if await GS1Link.exists().where(where & (GS1Link.is_default.eq(True))):
+        return
+    first = await GS1Link.select(GS1Link.id).where(where).order_by(GS1Link.id).first()
+    if first is not None:
+        await GS1Link.update({GS1Link.is_default: True}).where(GS1Link.id == first["id"])
+
+
+async def _sync_handle(p: Principal, key_path: str) -> None:
+    """Keep a registered key's Handle URL (index 1) equal to its default link."""
+    bound = (
+        await SchemeCode.select(SchemeCode.handle)
+        .where(
+            (SchemeCode.tenant == p.tenant_id)
+            & (SchemeCode.scheme == "gs1")
+            & (SchemeCode.code == key_path)
+        )
+        .first()
+    )
+    if bound is None:
+        return
+    default = (
+        await GS1Link.select(GS1Link.href)
+        .where(
+            (GS1Link.tenant == p.tenant_id)
+            & (GS1Link.key_path == key_path)
+            & (GS1Link.is_default.eq(True))
+        )
+        .first()
+    )
+    handle = bound["handle"]
+    if default is not None:
+        await identifiers.put_record(
+            p, handle, [{"index": 1, "type": "URL", "data": default["href"]}], indices=[1]
+        )
+        return
+    row = (
+        await Identifier.select(Identifier.values)
+        .where((Identifier.tenant == p.tenant_id) & (Identifier.handle_key == fold(handle)))
+        .first()
+    )
+    if row is not None and any(v.index == 1 for v in load_values(row["values"])):
+        await identifiers.delete_record(p, handle, indices=[1])
+
+
+async def _audit(p: Principal, action: str, key_path: str, detail: dict[str, Any]) -> None:
+    await audit.record(
+        actor=p.actor, action=action, target=f"gs1:{key_path}", tenant_id=p.tenant_id, detail=detail
+    )
+    await enqueue("upstream.gs1_link", {"key": key_path, "op": OP_MODIFY}, tenant_id=p.tenant_id)
+
+
+async def add_link(
+    principal: Principal | None,
+    key: str,
+    *,
+    link_type: str,
+    href: str,
+    title: str = "",
+    language: str = "",
+    context: str = "",
+    media_type: str = "",
+    is_default: bool | None = None,
+) -> LinkInfo:
+    p = await require_active(principal)
+    key_path = await _own_key(p, key)
+    try:
+        async with db.write_transaction():
+            link_id = await insert_link(
+                p,
+                key_path,
+                link_type=link_type,
+                href=href,
+                title=title,
+                language=language,
+                context=context,
+                media_type=media_type,
+                is_default=is_default,
+            )
+            await _audit(p, "gs1_link.add", key_path, {"link_type": link_type, "href": href})
+    except Conflict:
+        raise
+    except Exception as exc:
+        if db.is_unique_violation(exc):
+            raise Conflict(f"{key_path} already has that link; update it instead") from None
+        raise
+    await get_bus().publish(f"gs1:{_primary(key_path)}")
+    return await get_link(p, link_id)
+
+
+async def get_link(principal: Principal | None, link_id: int) -> LinkInfo:
+    p = require(principal, "read")
+    row = (
+        await GS1Link.select()
+        .where((GS1Link.tenant == p.tenant_id) & (GS1Link.id == link_id))
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no GS1 link {link_id} in this tenant", field="id")
+    return _info(row)
+
+
+async def update_link(
+    principal: Principal | None, link_id: int, changes: dict[str, Any]
+) -> LinkInfo:
+    """Change some fields of a link; ``is_default: true`` moves the default to it."""
+    p = await require_active(principal)
+    current = await get_link(p, link_id)
+    merged = {
+        "link_type": changes.get("link_type", current.link_type),
+        "href": changes.get("href", current.href),
+        "title": changes.get("title", current.title),
+        "language": changes.get("language", current.language),
+        "context": changes.get("context", current.context),
+        "media_type": changes.get("media_type", current.media_type),
+    }
+    fields = clean_fields(**merged)
+    try:
+        async with db.write_transaction():
+            where = (GS1Link.tenant == p.tenant_id) & (GS1Link.key_path == current.key)
+            if changes.get("is_default") is True:
+                await GS1Link.update({GS1Link.is_default: False}).where(where)
+            update: dict[Any, Any] = {getattr(GS1Link, k): v for k, v in fields.items()}
+            update[GS1Link.updated_at] = datetime.now(UTC)
+            if changes.get("is_default") is True:
+                update[GS1Link.is_default] = True
+            elif changes.get("is_default") is False and current.is_default:
+                raise InvalidValue(
+                    "is_default: a key path keeps exactly one default link; make another "
+                    "link the default instead",
+                    field="is_default",
+                )
+            await GS1Link.update(update).where(
+                (GS1Link.tenant == p.tenant_id) & (GS1Link.id == link_id)
+            )
+            await _sync_handle(p, current.key)
+            await _audit(p, "gs1_link.update", current.key, {"id": link_id, **fields})
+    except (Conflict, InvalidValue):
+        raise
+    except Exception as exc:
+        if db.is_unique_violation(exc):
+            raise Conflict(
+                f"{current.key} already has a link with that type, language, context and media type"
+            ) from None
+        raise
+    await get_bus().publish(f"gs1:{_primary(current.key)}")
+    return await get_link(p, link_id)
+
+
+async def delete_link(principal: Principal | None, link_id: int) -> LinkInfo:
+    p = await require_active(principal)
+    current = await get_link(p, link_id)
+    async with db.write_transaction():
+        await GS1Link.delete().where((GS1Link.tenant == p.tenant_id) & (GS1Link.id == link_id))
+        await _ensure_default(p, current.key)
+        await _sync_handle(p, current.key)
+        await _audit(p, "gs1_link.delete", current.key, {"id": link_id})
+    await get_bus().publish(f"gs1:{_primary(current.key)}")
+    return current
+
+
+async def list_links(principal: Principal | None, key: str | None = None) -> list[LinkInfo]:
+    """The tenant's links, for one key path or all of them."""
+    p = require(principal, "read")
+    query = GS1Link.select().where(GS1Link.tenant == p.tenant_id)
+    if key is not None:
+        query = query.where(GS1Link.key_path == gs1_path(key).canonical_path())
+    rows = await query.order_by(GS1Link.key_path).order_by(GS1Link.id)
+    return [_info(r) for r in rows]
