@@ -146,7 +146,11 @@ async def get_code(
     request: Request[Any, Any, Any], scheme: FromPath[str], code: FromPath[str]
 ) -> Response[bytes]:
     return _ok(
-        _code(await codes.get_code(await _principal(request), scheme, _code_arg(scheme, code)))
+        _code(
+            await codes.get_code(
+                await _principal(request), scheme, _code_arg(request, scheme, code)
+            )
+        )
     )
 
 
@@ -159,13 +163,21 @@ async def get_code(
 async def unregister_code(
     request: Request[Any, Any, Any], scheme: FromPath[str], code: FromPath[str]
 ) -> Response[bytes]:
-    info = await codes.unregister_code(await _principal(request), scheme, _code_arg(scheme, code))
+    info = await codes.unregister_code(
+        await _principal(request), scheme, _code_arg(request, scheme, code)
+    )
     return _ok(_code(info))
 
 
-def _code_arg(scheme: str, code: str) -> str:
-    # {code:path} arrives with a leading "/"; a GS1 key is itself a path.
-    return code if scheme == "gs1" else code.lstrip("/")
+def _code_arg(request: Request[Any, Any, Any], scheme: str, code: str) -> str:
+    """{code:path} arrives percent-decoded with a leading "/". A GS1 key is itself a
+    Digital Link path whose values may hold an escaped "/", so take it raw."""
+    if scheme != "gs1":
+        return code.lstrip("/")
+    raw = request.scope.get("raw_path") or b""
+    raw_text = raw.split(b"?", 1)[0].decode("latin-1")
+    marker = "/codes/"
+    return raw_text[raw_text.index(marker) + len(marker) - 1 :] if marker in raw_text else code
 
 
 # -- GS1 links -------------------------------------------------------------------------

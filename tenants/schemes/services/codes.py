@@ -71,11 +71,11 @@ async def check_in_namespace(tenant_id: int, scheme: str, code: str) -> str:
         if not any(oid_is_under(canonical, ns) for ns in namespaces):
             raise _outside(scheme, canonical, namespaces)
     elif scheme == "ecode":
-        if not namespaces or not any(canonical.startswith(ns) for ns in namespaces):
+        if not any(canonical.startswith(ns) and canonical != ns for ns in namespaces):
             raise _outside(scheme, canonical, namespaces)
         checked("code", lambda: validate_ecode(canonical, namespaces, rules=ecode_rules()))
     else:
-        if not namespaces or not any(canonical.startswith(ns) for ns in namespaces):
+        if not any(canonical.startswith(ns) and canonical != ns for ns in namespaces):
             raise _outside(scheme, canonical, namespaces)
         checked("code", lambda: validate_vaa(canonical, namespaces, rules=vaa_rules()))
     return canonical
