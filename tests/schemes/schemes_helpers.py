@@ -43,12 +43,12 @@ async def grant(tenant: Any, scheme: str, value: str | None = None) -> str:
 
 async def register(client: Any, t: Any, scheme: str, code: str, **extra: Any) -> Any:
     return await client.post(
-        f"/api/v1/schemes/{scheme}/codes", json={"code": code, **extra}, headers={**t.auth(), **JSON}
+        f"/api/v1/schemes/{scheme}/codes",
+        json={"code": code, **extra},
+        headers={**t.auth(), **JSON},
     )
 
 
 async def add_link(client: Any, t: Any, key: str, href: str, **extra: Any) -> Any:
     body = {"key": key, "link_type": extra.pop("link_type", "gs1:pip"), "href": href, **extra}
     return await client.post("/api/v1/gs1/links", json=body, headers={**t.auth(), **JSON})
-
-

@@ -153,7 +153,7 @@ async def test_linkset_on_request(client, tenant_a, gs1_a, ask):
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/linkset+json"
     assert r.headers["access-control-allow-origin"] == "*"
-    assert "rel=\"linkset\"" in r.headers["link"]
+    assert 'rel="linkset"' in r.headers["link"]
     (context,) = r.json()["linkset"]
     assert context["anchor"] == f"http://testserver/01/{g}"
     pips = context["https://gs1.org/voc/pip"]
