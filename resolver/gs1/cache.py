@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from core.settings import get_settings
@@ -51,7 +50,6 @@ class GS1Entry:
     # True when Accept-Language and Accept cannot change the plain answer.
     plain_any_header: bool = False
     expires: float = float("inf")
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -70,7 +68,8 @@ class SchemeCache:
         self.backstop_ttl = records.backstop_ttl
         self._owners: dict[str, dict[str, int]] | None = None
         self._owners_expire = 0.0
-        self._gs1: OrderedDict[str, GS1Entry | Missing] = OrderedDict()
+        # request path -> (entry, its primary key path, for the invalidation index)
+        self._gs1: OrderedDict[str, tuple[GS1Entry | Missing, str]] = OrderedDict()
         self._by_primary: dict[str, set[str]] = {}
         self._codes: dict[tuple[str, str], Bound | Missing] = {}
         self.hits = 0
@@ -150,25 +149,32 @@ class SchemeCache:
         self.bus.drain()
         if not self.bus.connected:
             return None
-        entry = self._gs1.get(path)
-        if entry is None:
+        hit = self._gs1.get(path)
+        if hit is None:
             return None
-        if entry.expires < time.monotonic():
-            del self._gs1[path]
+        if hit[0].expires < time.monotonic():
+            self._forget(path)
             return None
-        return entry
+        return hit[0]
+
+    def _forget(self, path: str) -> None:
+        hit = self._gs1.pop(path, None)
+        if hit is not None:
+            paths = self._by_primary.get(hit[1])
+            if paths is not None:
+                paths.discard(path)
+                if not paths:
+                    del self._by_primary[hit[1]]
 
     def put_gs1(self, path: str, primary: str, entry: GS1Entry | Missing, generation: int) -> None:
         if generation != self.generation or not self.bus.connected:
             return
         if isinstance(entry, GS1Entry) and self.backstop_ttl is not None:
             entry.expires = time.monotonic() + self.backstop_ttl
-        self._gs1[path] = entry
+        self._gs1[path] = (entry, primary)
         self._by_primary.setdefault(primary, set()).add(path)
         while len(self._gs1) > self.max_size:
-            old, _ = self._gs1.popitem(last=False)
-            # the by_primary index may keep a stale name; popping it later is harmless
-            del old
+            self._forget(next(iter(self._gs1)))
 
     def missing(self) -> Missing:
         return Missing(time.monotonic() + self.negative_ttl)

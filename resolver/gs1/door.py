@@ -71,8 +71,9 @@ class GS1Door:
     def claims(self, path: str) -> bool:
         if len(path) < 2 or path[1] not in _DIGITS:
             return path == WELL_KNOWN
-        segment = path[1:].split("/", 1)[0]
-        return all(c in _DIGITS for c in segment) and segment != self.node_prefix
+        end = path.find("/", 1)
+        segment = path[1:end] if end > 0 else path[1:]
+        return segment.isdigit() and segment.isascii() and segment != self.node_prefix
 
     # -- ASGI -----------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

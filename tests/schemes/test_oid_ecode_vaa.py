@@ -54,10 +54,11 @@ async def test_oids_outside_the_tenants_arc_are_403(client, tenant_a, tenant_b):
     assert (await register(client, tenant_b, "oid", f"{arc_b}.1")).status_code == 201
 
 
-async def test_restricted_values_stay_with_the_owner(client, tenant_a, tenant_b):
-    arc = await grant(tenant_a, "oid")
-    oid = f"{arc}.9"
-    handle = (await register(client, tenant_a, "oid", oid)).json()["handle"]
+@pytest.mark.parametrize("scheme", ["oid", "ecode", "vaa"])
+async def test_restricted_values_stay_with_the_owner(client, tenant_a, tenant_b, scheme):
+    ns = await grant(tenant_a, scheme, None if scheme == "oid" else issuer(scheme))
+    code = f"{ns}.9" if scheme == "oid" else f"{ns}9"
+    handle = (await register(client, tenant_a, scheme, code)).json()["handle"]
     secret = {"index": 5, "type": "NOTE", "data": "internal", "permissions": "1100"}
     r = await client.put(
         f"/api/handles/{handle}?index=5", json=[secret], headers={**tenant_a.auth(), **JSON}
@@ -67,10 +68,10 @@ async def test_restricted_values_stay_with_the_owner(client, tenant_a, tenant_b)
     def types(r):
         return {v["type"] for v in r.json()["values"]}
 
-    assert "NOTE" not in types(await client.get(f"/oid/{oid}?publicOnly=false"))
-    r = await client.get(f"/oid/{oid}?publicOnly=false", headers=tenant_b.auth())
+    assert "NOTE" not in types(await client.get(f"/{scheme}/{code}?publicOnly=false"))
+    r = await client.get(f"/{scheme}/{code}?publicOnly=false", headers=tenant_b.auth())
     assert "NOTE" not in types(r)
-    r = await client.get(f"/oid/{oid}?publicOnly=false", headers=tenant_a.auth())
+    r = await client.get(f"/{scheme}/{code}?publicOnly=false", headers=tenant_a.auth())
     assert "NOTE" in types(r)
 
 
