@@ -22,7 +22,7 @@ async def test_update_is_visible_on_the_next_read(client, app, tenant_a):
     h = f"{tenant_a.prefix}/FRESH"
     await _put(client, tenant_a, h, "https://example.com/v1")
     for n in range(2, 6):
-        assert "v%d" % (n - 1) in (await client.get(f"/api/handles/{h}")).text  # cached now
+        assert f"v{n - 1}" in (await client.get(f"/api/handles/{h}")).text  # cached now
         await _put(client, tenant_a, h, f"https://example.com/v{n}")
         assert f"https://example.com/v{n}" in (await client.get(f"/api/handles/{h}")).text
         r = await client.get(f"/{h}", follow_redirects=False)
