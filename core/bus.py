@@ -109,7 +109,7 @@ class RedisInvalidationBus(InvalidationBus):
         commands.append(("SUBSCRIBE", CHANNEL))
         reader = hiredis.Reader()
         for cmd in commands:
-            sock.sendall(hiredis.pack_command(cmd))
+            sock.sendall(hiredis.pack_command(cmd))  # type: ignore[arg-type]
             reply = None
             while reply is None or reply is False:
                 data = sock.recv(65536)

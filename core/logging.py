@@ -15,3 +15,5 @@ def configure_logging(level: str | None = None) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Piccolo announces the database version on every engine start; not news.
+    logging.getLogger("piccolo").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))

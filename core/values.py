@@ -35,17 +35,19 @@ SECRET_TYPES = frozenset({"HS_SECKEY"})
 _BITS = re.compile(r"^[01]+$")
 
 
-class Reference(msgspec.Struct, frozen=True):
+# gc=False: values never form reference cycles, and a resolver caches hundreds of
+# thousands of them; untracked, they cost the garbage collector nothing.
+class Reference(msgspec.Struct, frozen=True, gc=False):
     handle: str
     index: int
 
 
-class ValueData(msgspec.Struct, frozen=True):
+class ValueData(msgspec.Struct, frozen=True, gc=False):
     format: str
     value: Any
 
 
-class HandleValue(msgspec.Struct, frozen=True, omit_defaults=True):
+class HandleValue(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     index: int
     type: str
     data: ValueData

@@ -95,7 +95,4 @@ def create_app(settings: Settings | None = None) -> Any:
         ),
         debug=False,
     )
-    app.state.resolver = resolver
-    fast = ResolutionFastPath(app, resolver)
-    fast.litestar = app  # type: ignore[attr-defined]
-    return fast
+    return ResolutionFastPath(app, resolver)

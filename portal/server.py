@@ -69,6 +69,6 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int) -> Non
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(create_app(settings), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        await serve(create_app(settings), config, shutdown_trigger=stop.wait)
 
     uvloop.run(main())

@@ -10,6 +10,8 @@ import logging
 from collections import defaultdict
 from datetime import UTC, date, datetime
 
+from piccolo.querystring import QueryString
+
 from core import db
 
 log = logging.getLogger("idnest.counters")
@@ -51,9 +53,7 @@ class ResolutionCounters:
         return len(counts)
 
 
-def _upsert(tenant_id: int, day: date, resolved: int, missing: int):  # type: ignore[no-untyped-def]
-    from piccolo.querystring import QueryString
-
+def _upsert(tenant_id: int, day: date, resolved: int, missing: int) -> QueryString:
     return QueryString(
         "INSERT INTO resolution_counts (tenant_id, day, resolutions, not_found) "
         "VALUES ({}, {}, {}, {}) ON CONFLICT (tenant_id, day) DO UPDATE SET "

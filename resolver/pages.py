@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -14,5 +15,5 @@ _env = Environment(
 )
 
 
-def render_record(handle: str, values: list[HandleValue]) -> str:
+def render_record(handle: str, values: Sequence[HandleValue]) -> str:
     return _env.get_template("record.html").render(handle=handle, values=values)

@@ -150,12 +150,14 @@ class Resolver:
             and principal.can("read")
         )
 
-    def view(self, record: Record, query: Query, principal: Principal | None) -> list[HandleValue]:
+    def view(
+        self, record: Record, query: Query, principal: Principal | None
+    ) -> list[HandleValue]:
         public_only = query.public_only or not self.may_read_restricted(record, principal)
         if public_only and not query.filtered:
-            return record.public
+            return list(record.public)
         return filter_values(
-            record.values,
+            list(record.values),
             indices=query.indices or None,
             types=query.types or None,
             public_only=public_only,

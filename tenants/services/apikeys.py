@@ -112,7 +112,7 @@ async def create_key(
 
 async def list_keys(tenant_id: int) -> list[ApiKeyInfo]:
     rows = (
-        await ApiKey.select(ApiKey.all_columns(), ApiKey.tenant.prefix.as_alias("tenant_prefix"))
+        await ApiKey.select(*ApiKey.all_columns(), ApiKey.tenant.prefix.as_alias("tenant_prefix"))
         .where(ApiKey.tenant == tenant_id)
         .order_by(ApiKey.id)
         .run()

@@ -1,0 +1,81 @@
+"""Migrations build the schema from empty, on SQLite always and on PostgreSQL in the
+postgres profile, and running them twice changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+IDNEST = str(Path(sys.executable).with_name("idnest"))
+TABLES = {
+    "tenants",
+    "users",
+    "memberships",
+    "api_keys",
+    "identifiers",
+    "audit_log",
+    "outbox",
+    "resolution_counts",
+}
+
+
+def _migrate(env: dict[str, str], cwd: str) -> None:
+    for _ in range(2):
+        out = subprocess.run(
+            [IDNEST, "migrate"], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+        )
+        assert out.returncode == 0, out.stderr
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
+    env.update(extra)
+    return env
+
+
+def test_sqlite_from_empty(tmp_workdir):
+    var = os.path.join(tmp_workdir, "var")
+    _migrate(_env(IDNEST_VAR_DIR=var), tmp_workdir)
+    with sqlite3.connect(os.path.join(var, "idnest.sqlite3")) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert names >= TABLES
+    assert "unique_handle" in indexes  # the composite unique key, as an index on SQLite
+    assert mode == "wal"
+
+
+@pytest.mark.skipif(os.environ.get("IDNEST_TEST_PROFILE") != "postgres", reason="postgres profile")
+def test_postgres_from_empty(tmp_workdir):
+    import asyncpg
+
+    admin = os.environ.get("IDNEST_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"idnest_mig_{uuid.uuid4().hex[:8]}"
+    url = admin.rsplit("/", 1)[0] + f"/{name}"
+
+    async def run(sql: str, dsn: str = admin) -> list:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await conn.fetch(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        _migrate(
+            _env(IDNEST_VAR_DIR=os.path.join(tmp_workdir, "var"), IDNEST_DATABASE_URL=url),
+            tmp_workdir,
+        )
+        rows = asyncio.run(run("SELECT tablename FROM pg_tables WHERE schemaname='public'", url))
+        assert {r["tablename"] for r in rows} >= TABLES
+        cons = asyncio.run(run("SELECT conname FROM pg_constraint WHERE contype='u'", url))
+        assert "unique_handle" in {r["conname"] for r in cons}
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -1,0 +1,152 @@
+"""End to end through the real command: `idnest serve` in a subprocess, the CLI beside it,
+HTTP over a socket. In the postgres profile the server runs two Hypercorn workers on one
+port, so consecutive requests land on different processes and freshness is tested across
+them through Redis."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+IDNEST = str(Path(sys.executable).with_name("idnest"))
+POSTGRES = os.environ.get("IDNEST_TEST_PROFILE") == "postgres"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(workdir: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
+    env["IDNEST_VAR_DIR"] = os.path.join(workdir, "var")
+    env["IDNEST_LOG_LEVEL"] = "WARNING"
+    if POSTGRES:
+        env["IDNEST_DATABASE_URL"] = os.environ["IDNEST_DATABASE_URL"]
+        env["IDNEST_REDIS_URL"] = os.environ["IDNEST_REDIS_URL"]
+    return env
+
+
+def _cli(workdir: str, *args: str) -> str:
+    out = subprocess.run(
+        [IDNEST, *args],
+        cwd=workdir,
+        env=_env(workdir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return out.stdout
+
+
+@pytest.fixture
+def server(tmp_workdir: str):
+    port = _free_port()
+    workers = "2" if POSTGRES else "1"
+    proc = subprocess.Popen(
+        [IDNEST, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", workers],
+        cwd=tmp_workdir,
+        env=_env(tmp_workdir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stdout.read().decode() if proc.stdout else "died")
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("idnest serve did not become ready")
+        yield base, tmp_workdir
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_cli_and_http_end_to_end(server):
+    base, workdir = server
+    prefix = _cli(workdir, "tenant", "create", "--name", "Smoke Co").strip()
+    assert prefix.startswith("88.100.") and "\n" not in prefix
+    key = _cli(workdir, "apikey", "create", "--tenant", prefix, "--scopes", "read,write").strip()
+    assert key.startswith("idn_")
+    assert prefix in _cli(workdir, "tenant", "list")
+    h = f"{prefix}/SMOKE-1"
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as c:
+        r = c.put(
+            f"/api/handles/{h}",
+            json={"values": [{"index": 1, "type": "URL", "data": "https://example.com/v0"}]},
+        )
+        assert r.status_code == 201
+    # Fresh connections: with two workers, consecutive requests reach both processes.
+    for n in range(1, 11):
+        r = httpx.put(
+            f"{base}/api/handles/{h}?index=1",
+            json=[{"index": 1, "type": "URL", "data": f"https://example.com/v{n}"}],
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert r.status_code == 200
+        for _ in range(3):
+            got = httpx.get(f"{base}/api/handles/{h}").json()
+            assert got["values"][-1]["data"]["value"] == f"https://example.com/v{n}" or any(
+                v["data"]["value"] == f"https://example.com/v{n}" for v in got["values"]
+            )
+            assert f'v{n - 1}"' not in str(got)
+    r = httpx.get(f"{base}/{h}", follow_redirects=False)
+    assert r.status_code == 302 and r.headers["location"] == "https://example.com/v10"
+
+
+def test_demo_prints_a_working_key_and_curl_lines(server):
+    base, workdir = server
+    out = _cli(workdir, "demo", "--base-url", base)
+    key = next(line.split("=", 1)[1] for line in out.splitlines() if "IDNEST_KEY=" in line)
+    assert "curl" in out
+    first = next(line.split()[-1] for line in out.splitlines() if line.startswith("curl -s http"))
+    r = httpx.get(first)
+    assert r.status_code == 200 and r.json()["responseCode"] == 1
+    r = httpx.get(
+        f"{base}/api/handles?prefix={first.split('/api/handles/')[1].split('/')[0]}",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert r.status_code == 200 and r.json()["totalCount"] == 3
+
+
+def test_staff_create_reads_password_from_stdin(server):
+    _, workdir = server
+    out = subprocess.run(
+        [IDNEST, "staff", "create", "--email", "ops@example.com"],
+        input="a-long-password\n",
+        cwd=workdir,
+        env=_env(workdir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    again = subprocess.run(
+        [IDNEST, "staff", "create", "--email", "ops@example.com"],
+        input="a-long-password\n",
+        cwd=workdir,
+        env=_env(workdir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 2 and "already exists" in again.stderr
