@@ -1,11 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.base import OnDelete
-from piccolo.columns.base import OnUpdate
-from piccolo.columns.column_types import Boolean
-from piccolo.columns.column_types import ForeignKey
-from piccolo.columns.column_types import Serial
-from piccolo.columns.column_types import Timestamptz
-from piccolo.columns.column_types import Varchar
+from piccolo.columns.base import OnDelete, OnUpdate
+from piccolo.columns.column_types import Boolean, ForeignKey, Serial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 from piccolo.constraints import Unique
@@ -31,9 +26,7 @@ DESCRIPTION = ""
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="schemes", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="schemes", description=DESCRIPTION)
 
     manager.add_table(
         class_name="SchemeCode",
@@ -56,9 +49,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="GS1Link", tablename="gs1_links", schema=None, columns=None
-    )
+    manager.add_table(class_name="GS1Link", tablename="gs1_links", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="SchemeCode",
