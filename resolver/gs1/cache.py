@@ -1,8 +1,8 @@
 """The schemes' resolution cache: namespace owners, GS1 link sets, code bindings.
 
 It rides on the record cache's invalidation stream (``RecordCache.listeners``), so
-there is one bus and one generation counter: a load that races with an invalidation
-is not stored, exactly as for records. Messages:
+there is one bus; a load that races with an invalidation is not stored, exactly as for
+records (with a generation counter of its own that record writes do not move). Messages:
 
 - ``ns:<scheme>``: a namespace was claimed, verified or rejected (owners reload);
 - ``gs1:<primary key path>``: links or codes under that GS1 key changed;
@@ -72,12 +72,16 @@ class SchemeCache:
         self._gs1: OrderedDict[str, tuple[GS1Entry | Missing, str]] = OrderedDict()
         self._by_primary: dict[str, set[str]] = {}
         self._codes: dict[tuple[str, str], Bound | Missing] = {}
+        self._generation = 0
         self.hits = 0
         self.misses = 0
         records.listeners.append(self.on_invalidate)
 
     # -- invalidation -------------------------------------------------------------
     def on_invalidate(self, message: str) -> None:
+        if message.startswith("rec:"):
+            return  # records are the record cache's; our entries do not embed them
+        self._generation += 1
         if message.startswith("gs1:"):
             for path in self._by_primary.pop(message[4:], ()):
                 self._gs1.pop(path, None)
@@ -103,7 +107,10 @@ class SchemeCache:
 
     @property
     def generation(self) -> int:
-        return self.records.generation
+        """Bumped by every message that may change our entries (not by record writes,
+        which are frequent and irrelevant here, so busy registration never starves
+        this cache of stores)."""
+        return self._generation
 
     # -- namespace owners ---------------------------------------------------------
     async def owners(self, scheme: str) -> dict[str, int]:

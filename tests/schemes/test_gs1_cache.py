@@ -44,3 +44,11 @@ def test_a_load_racing_an_invalidation_is_not_stored():
     cache.bus.deliver("gs1:/01/1")
     cache.put_gs1("/01/1", "/01/1", entry(), generation)
     assert cache.get_gs1("/01/1") is None
+
+
+def test_handle_writes_do_not_starve_the_cache():
+    cache = make()
+    generation = cache.generation
+    cache.bus.deliver("rec:88.100.1/pump-1")  # a registration elsewhere, mid-load
+    cache.put_gs1("/01/1", "/01/1", entry(), generation)
+    assert isinstance(cache.get_gs1("/01/1"), GS1Entry)
