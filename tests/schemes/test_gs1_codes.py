@@ -54,6 +54,8 @@ async def test_a_handle_the_tenant_names(client, tenant_a, gs1_a):
     assert r.status_code == 201 and r.json()["handle"] == h
     r = await register(client, tenant_a, "gs1", f"/01/{gtin(gs1_a, 2)}", handle="88.999/X")
     assert r.status_code in (400, 403)
+    r = await register(client, tenant_a, "gs1", f"/01/{gtin(gs1_a, 3)}", handle=h)
+    assert r.status_code == 409 and "already bound" in r.json()["detail"]
 
 
 @pytest.mark.parametrize("kind", ["sscc", "gln", "grai", "giai", "lot", "serial"])

@@ -124,6 +124,17 @@ async def register_code(
             )
             if exists:
                 raise Conflict(f"code: {canonical} is already registered", field="code")
+            taken = (
+                await SchemeCode.select(SchemeCode.scheme, SchemeCode.code)
+                .where((SchemeCode.tenant == p.tenant_id) & (SchemeCode.handle == parsed.text))
+                .first()
+            )
+            if taken is not None:
+                raise Conflict(
+                    f"handle: {parsed.text} is already bound to {taken['scheme']}:"
+                    f"{taken['code']}; one handle carries one code",
+                    field="handle",
+                )
             await SchemeCode.insert(
                 SchemeCode(
                     tenant=p.tenant_id,
