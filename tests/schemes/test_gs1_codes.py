@@ -158,3 +158,14 @@ async def test_credentials_and_scopes(client, tenant_a, gs1_a):
     assert r.status_code == 400
     r = await register(client, tenant_a, "isbn", "978")
     assert r.status_code == 400 and "unknown scheme" in r.json()["detail"]
+
+
+async def test_link_changes_never_resurrect_a_deleted_record(client, tenant_a, gs1_a):
+    g = gtin(gs1_a)
+    handle = (await register(client, tenant_a, "gs1", f"/01/{g}")).json()["handle"]
+    assert (
+        await client.delete(f"/api/handles/{handle}", headers=tenant_a.auth())
+    ).status_code == 200
+    assert (await add_link(client, tenant_a, f"/01/{g}", "https://x.example/")).status_code == 201
+    assert (await client.get(f"/api/handles/{handle}")).status_code == 404
+    assert (await client.get(f"/01/{g}")).headers["location"] == "https://x.example/"

@@ -242,17 +242,18 @@ async def _sync_handle(p: Principal, key_path: str) -> None:
         .first()
     )
     handle = bound["handle"]
-    if default is not None:
-        await identifiers.put_record(
-            p, handle, [{"index": 1, "type": "URL", "data": default["href"]}], indices=[1]
-        )
-        return
     row = (
         await Identifier.select(Identifier.values)
         .where((Identifier.tenant == p.tenant_id) & (Identifier.handle_key == fold(handle)))
         .first()
     )
-    if row is not None and any(v.index == 1 for v in load_values(row["values"])):
+    if row is None:
+        return  # the tenant deleted the record: a link change must not bring it back
+    if default is not None:
+        await identifiers.put_record(
+            p, handle, [{"index": 1, "type": "URL", "data": default["href"]}], indices=[1]
+        )
+    elif any(v.index == 1 for v in load_values(row["values"])):
         await identifiers.delete_record(p, handle, indices=[1])
 
 
