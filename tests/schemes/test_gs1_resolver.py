@@ -271,3 +271,24 @@ async def test_another_tenants_prefix_is_not_theirs(client, tenant_a, tenant_b, 
     assert (await client.get(f"/01/{g}")).headers["location"] == "https://brand.example/pip"
     await grant(tenant_b, "gs1", fresh_gcp())
     assert (await register(client, tenant_b, "gs1", f"/01/{g}")).status_code == 403
+
+
+async def test_garbage_paths_never_answer_200_or_500(client, tenant_a, gs1_a):
+    import random
+
+    g = await _key(client, tenant_a, gs1_a)
+    rng = random.Random(2641)
+    alphabet = "0123456789/%AZaz-._~!'()*+,;=:@"
+    pieces = [f"/01/{g}", "/10/", "/21/", "/22/", "/235/", "/254/", "/414/", "/00/", "%2F", "%"]
+    for _ in range(150):
+        path = "/" + rng.choice("0123456789")
+        for _ in range(rng.randrange(1, 6)):
+            path += (
+                rng.choice(pieces)
+                if rng.random() < 0.5
+                else "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 8)))
+            )
+        r = await client.get(path + rng.choice(["", "?linkType=all", "?linkType=gs1:pip&a=1"]))
+        assert r.status_code in (200, 307, 400, 404), (path, r.status_code, r.text)
+        if r.status_code == 200:
+            assert r.headers["content-type"] == "application/linkset+json", path
