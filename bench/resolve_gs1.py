@@ -7,7 +7,9 @@ and readiness check are reused):
 
 1. Seeds a fresh PostgreSQL database through the services: one tenant, a verified GS1
    company prefix, one ``gs1:pip`` link per GTIN.
-2. Starts ``idnest serve`` with Hypercorn workers = cores, with Redis for invalidation.
+2. Starts ``idnest serve`` with Hypercorn workers = cores, with Redis for invalidation
+   (a private ``redis-server``, unless ``BENCH_REDIS`` names one: the invalidation
+   channel is shared, and other idnest processes on the machine would flush our caches).
 3. Loads ``GET /01/{random seeded GTIN}`` with wrk after warm-up passes that fill every
    worker's cache; every answer is a 307 to the key's default link.
 4. Loads a bare Hypercorn ASGI app answering a constant 307 the same way, and prints
@@ -38,7 +40,9 @@ from resolve_http import free_port, run_wrk, wait_ready  # noqa: E402
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
+# A private redis-server by default: the invalidation channel is node-wide, and on a
+# shared machine other idnest processes (test runs) publish flushes on it.
+REDIS = os.environ.get("BENCH_REDIS", "")
 GCP = "695000123"
 
 BARE_APP = """
@@ -117,11 +121,36 @@ def main() -> None:
         finally:
             await conn.close()
 
+    redis_url = REDIS
+    if not redis_url:
+        if not shutil.which("redis-server"):
+            raise SystemExit("redis-server is needed (or set BENCH_REDIS=redis://...)")
+        rport = free_port()
+        procs.append(
+            subprocess.Popen(
+                [
+                    "redis-server",
+                    "--port",
+                    str(rport),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(work),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        redis_url = f"redis://127.0.0.1:{rport}/0"
     asyncio.run(admin(f'CREATE DATABASE "{dbname}"'))
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
     env.update(
         IDNEST_DATABASE_URL=dsn,
-        IDNEST_REDIS_URL=REDIS,
+        IDNEST_REDIS_URL=redis_url,
         IDNEST_VAR_DIR=str(work / "var"),
         IDNEST_LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
