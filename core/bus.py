@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import socket
 from collections.abc import Callable
@@ -27,7 +28,15 @@ import hiredis
 import redis.asyncio as aioredis
 
 log = logging.getLogger("idnest.bus")
-CHANNEL = "idnest:invalidate"
+
+
+def channel_for(database_url: str) -> str:
+    """One channel per database: invalidations are about a database's contents, so two
+    deployments (or test runs) sharing one Redis must not flush each other's caches."""
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
+    return f"idnest:invalidate:{digest}"
+
+
 FLUSH_ALL = "*"
 Handler = Callable[[str], None]
 
@@ -72,9 +81,10 @@ class InvalidationBus:
 class RedisInvalidationBus(InvalidationBus):
     """Redis pub/sub bus, read without blocking so that no request sees a stale entry."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, channel: str) -> None:
         super().__init__()
         self.url = url
+        self.channel = channel
         self.connected = False
         self._publisher = aioredis.Redis.from_url(url)
         self._sock: socket.socket | None = None
@@ -92,7 +102,7 @@ class RedisInvalidationBus(InvalidationBus):
         # One message may carry many keys, newline-separated (handles never hold
         # control characters), so a bulk write is not a million publishes.
         for i in range(0, len(messages), 1000):
-            await self._publisher.publish(CHANNEL, "\n".join(messages[i : i + 1000]))
+            await self._publisher.publish(self.channel, "\n".join(messages[i : i + 1000]))
         self.published += len(messages)
 
     def _connect(self) -> socket.socket:
@@ -106,7 +116,7 @@ class RedisInvalidationBus(InvalidationBus):
             user = unquote(parsed.username) if parsed.username else None
             password = unquote(parsed.password)
             commands.append(("AUTH", user, password) if user else ("AUTH", password))
-        commands.append(("SUBSCRIBE", CHANNEL))
+        commands.append(("SUBSCRIBE", self.channel))
         reader = hiredis.Reader()
         for cmd in commands:
             sock.sendall(hiredis.pack_command(cmd))  # type: ignore[arg-type]
@@ -206,8 +216,13 @@ def get_bus() -> InvalidationBus:
     if _bus is None:
         from core.settings import get_settings
 
-        url = get_settings().redis_url
-        _bus = RedisInvalidationBus(url) if url else InvalidationBus()
+        settings = get_settings()
+        url = settings.redis_url
+        _bus = (
+            RedisInvalidationBus(url, channel_for(settings.effective_database_url))
+            if url
+            else InvalidationBus()
+        )
     return _bus
 
 

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from core.bus import FLUSH_ALL, InvalidationBus, RedisInvalidationBus
+from core.bus import FLUSH_ALL, InvalidationBus, RedisInvalidationBus, channel_for
 from resolver.cache import RecordCache, build_record
 
 pytestmark = [
@@ -18,6 +18,7 @@ pytestmark = [
     ),
 ]
 REDIS = os.environ.get("IDNEST_TEST_REDIS", "redis://127.0.0.1:6379/0")
+CHANNEL = channel_for(f"test-bus-{os.getpid()}")
 
 
 def _cache(bus: InvalidationBus) -> RecordCache:
@@ -25,7 +26,7 @@ def _cache(bus: InvalidationBus) -> RecordCache:
 
 
 async def test_invalidation_reaches_the_other_process_before_its_next_read():
-    writer, reader = RedisInvalidationBus(REDIS), RedisInvalidationBus(REDIS)
+    writer, reader = RedisInvalidationBus(REDIS, CHANNEL), RedisInvalidationBus(REDIS, CHANNEL)
     await writer.start()
     await reader.start()
     try:
@@ -47,7 +48,7 @@ async def test_invalidation_reaches_the_other_process_before_its_next_read():
 
 
 async def test_bulk_publish_carries_many_keys_in_one_message():
-    writer, reader = RedisInvalidationBus(REDIS), RedisInvalidationBus(REDIS)
+    writer, reader = RedisInvalidationBus(REDIS, CHANNEL), RedisInvalidationBus(REDIS, CHANNEL)
     await writer.start()
     await reader.start()
     try:
@@ -63,7 +64,7 @@ async def test_bulk_publish_carries_many_keys_in_one_message():
 
 
 async def test_lost_subscription_bypasses_cache_then_recovers():
-    bus = RedisInvalidationBus(REDIS)
+    bus = RedisInvalidationBus(REDIS, CHANNEL)
     await bus.start()
     seen: list[str] = []
     bus.subscribe(seen.append)
