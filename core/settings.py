@@ -45,6 +45,22 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     sqlite_timeout: float = 30.0
     log_level: str = "INFO"
+    # Portal: mail (empty host writes .eml files to ./var/mail/), cookies, staff security.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    smtp_from: str = "idnest <noreply@idnest.local>"
+    cookie_secure: bool = True
+    session_max_age: int = 8 * 3600
+    staff_totp_required: bool = True
+    login_failures_per_minute: int = 5
+    forbidden_name_words: str = "国家,中国人民,中央,国务院,赌博,色情"
+    # Staff single sign-on through OpenID Connect; off unless the issuer is set.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
 
     @property
     def embedded(self) -> bool:

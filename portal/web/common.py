@@ -1,0 +1,190 @@
+"""Rendering, language choice, the logged-in viewer and the page guards.
+
+Pages are Jinja2 templates rendered here, with ``_`` bound to the request's language
+catalogue and the CSRF token from Litestar's CSRF middleware. Guards raise exceptions
+the portal router turns into redirects (not logged in) or plain 404s (not yours): a
+user who edits a URL to reach another tenant learns nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Request, Response
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect
+from litestar.utils.scope.state import ScopeState
+
+from core.i18n import negotiate, translator
+from core.settings import get_settings
+from tenants.onboarding import people
+from tenants.onboarding.people import Member
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALE_DIR = ROOT / "locale"
+env = Environment(
+    loader=FileSystemLoader(ROOT / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+class LoginRequired(Exception):
+    """Raised by a guard; the router answers with a redirect to the login page."""
+
+
+class Redirected(Exception):
+    def __init__(self, to: str) -> None:
+        super().__init__(to)
+        self.to = to
+
+
+@dataclass
+class Viewer:
+    id: int
+    email: str
+    staff_roles: frozenset[str] = frozenset()
+    members: list[Member] = field(default_factory=list)
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.staff_roles)
+
+
+def lang_of(request: Request[Any, Any, Any]) -> str:
+    return negotiate(
+        request.query_params.get("lang"),
+        request.cookies.get("lang"),
+        request.headers.get("accept-language"),
+    )
+
+
+def gettext_for(request: Request[Any, Any, Any]) -> Any:
+    return translator(LOCALE_DIR, lang_of(request))
+
+
+def session(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    try:
+        return request.session
+    except Exception:
+        return {}
+
+
+async def current_viewer(request: Request[Any, Any, Any]) -> Viewer | None:
+    cached = request.scope.get("idnest_viewer")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    sess = session(request)
+    uid = sess.get("uid")
+    if not uid or sess.get("pending_totp"):
+        return None
+    user = await people.get_user(int(uid))
+    if user is None or not user["is_active"]:
+        return None
+    viewer = Viewer(
+        user["id"], user["email"], people.staff_roles(user), await people.memberships(user["id"])
+    )
+    request.scope["idnest_viewer"] = viewer  # type: ignore[typeddict-unknown-key]
+    return viewer
+
+
+async def require_user(request: Request[Any, Any, Any]) -> Viewer:
+    viewer = await current_viewer(request)
+    if viewer is None:
+        raise LoginRequired()
+    return viewer
+
+
+async def require_staff(request: Request[Any, Any, Any], *roles: str) -> Viewer:
+    """A staff user with one of ``roles`` (admin always passes) and TOTP set up."""
+    viewer = await require_user(request)
+    if not viewer.is_staff:
+        raise NotFoundException()
+    if get_settings().staff_totp_required and not session(request).get("totp_ok"):
+        raise Redirected("/staff/totp")
+    if roles and not (viewer.staff_roles & {*roles, "admin"}):
+        raise NotFoundException()
+    return viewer
+
+
+async def require_member(request: Request[Any, Any, Any], prefix: str) -> tuple[Viewer, Member]:
+    viewer = await require_user(request)
+    for m in viewer.members:
+        if m.prefix == prefix.lower():
+            return viewer, m
+    raise NotFoundException()
+
+
+def csrf_token(request: Request[Any, Any, Any]) -> str:
+    token = ScopeState.from_scope(request.scope).csrf_token
+    return token if isinstance(token, str) else ""
+
+
+async def page(
+    request: Request[Any, Any, Any], template: str, *, status: int = 200, **ctx: Any
+) -> Response[str]:
+    lang = lang_of(request)
+    ctx.setdefault("errors", {})
+    html = env.get_template(template).render(
+        _=translator(LOCALE_DIR, lang),
+        lang=lang,
+        html_lang="zh-CN" if lang == "zh_CN" else "en",
+        csrf_token=csrf_token(request),
+        viewer=await current_viewer(request),
+        path=request.url.path,
+        node_name=get_settings().node_name,
+        **ctx,
+    )
+    resp: Response[str] = Response(
+        html,
+        status_code=status,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+            "Cache-Control": "no-store",
+        },
+    )
+    chosen = request.query_params.get("lang")
+    if chosen:
+        resp.set_cookie(
+            "lang",
+            lang,
+            max_age=365 * 86400,
+            httponly=True,
+            samesite="lax",
+            secure=get_settings().cookie_secure,
+        )
+    return resp
+
+
+def redirect(to: str) -> Redirect:
+    return Redirect(path=to, status_code=303)
+
+
+def flash(request: Request[Any, Any, Any], message: str) -> None:
+    """A one-off notice (a message id) shown on the next page."""
+    request.set_session({**session(request), "flash": message})
+
+
+def pop_flash(request: Request[Any, Any, Any]) -> str:
+    sess = session(request)
+    if sess.get("flash"):
+        message = str(sess["flash"])
+        request.set_session({k: v for k, v in sess.items() if k != "flash"})
+        return message
+    return ""
+
+
+def error_text(_: Any, errors: dict[str, tuple[str, dict[str, object]]]) -> dict[str, str]:
+    """Translate per-field errors for the template."""
+    return {k: _(msgid, **params) for k, (msgid, params) in errors.items()}
