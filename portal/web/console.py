@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
 from piccolo.columns.combination import WhereRaw
 
 from core.errors import IdnestError, InvalidValue
@@ -52,7 +53,7 @@ async def console_home(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/console/{prefix:str}", include_in_schema=False)
-async def dashboard(request: Request[Any, Any, Any], prefix: str) -> Response[str]:
+async def dashboard(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
     today = date.today()
     rows = (
@@ -85,7 +86,7 @@ async def dashboard(request: Request[Any, Any, Any], prefix: str) -> Response[st
 
 
 @get("/console/{prefix:str}/identifiers", include_in_schema=False)
-async def identifiers(request: Request[Any, Any, Any], prefix: str) -> Response[str]:
+async def identifiers(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
     q = request.query_params.get("q", "").strip()[:128]
     after = request.query_params.get("after", "")
@@ -149,7 +150,7 @@ def _rows(values: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
 
 @get("/console/{prefix:str}/identifier", include_in_schema=False)
-async def view_identifier(request: Request[Any, Any, Any], prefix: str) -> Response[str]:
+async def view_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
     row = await _load(m, request.query_params.get("h", ""))
     values = load_values(row["values"])
@@ -165,7 +166,7 @@ async def view_identifier(request: Request[Any, Any, Any], prefix: str) -> Respo
 
 
 @get("/console/{prefix:str}/identifier/edit", include_in_schema=False)
-async def edit_identifier(request: Request[Any, Any, Any], prefix: str) -> Response[str]:
+async def edit_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
     _readonly(m)
     suffix = request.query_params.get("h", "")
@@ -225,7 +226,7 @@ def _coerce(body: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @post("/console/{prefix:str}/identifier/save", include_in_schema=False)
-async def save_identifier(request: Request[Any, Any, Any], prefix: str) -> Response[Any]:
+async def save_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     _v, m = await require_member(request, prefix)
     _readonly(m)
     form = await request.form()
@@ -261,7 +262,7 @@ async def save_identifier(request: Request[Any, Any, Any], prefix: str) -> Respo
 
 
 @get("/console/{prefix:str}/identifier/delete", include_in_schema=False)
-async def confirm_delete(request: Request[Any, Any, Any], prefix: str) -> Response[str]:
+async def confirm_delete(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
     _readonly(m)
     row = await _load(m, request.query_params.get("h", ""))
@@ -271,7 +272,9 @@ async def confirm_delete(request: Request[Any, Any, Any], prefix: str) -> Respon
 
 
 @post("/console/{prefix:str}/identifier/delete", include_in_schema=False)
-async def delete_identifier(request: Request[Any, Any, Any], prefix: str) -> Response[Any]:
+async def delete_identifier(
+    request: Request[Any, Any, Any], prefix: FromPath[str]
+) -> Response[Any]:
     _v, m = await require_member(request, prefix)
     _readonly(m)
     suffix = str((await request.form()).get("suffix") or "")
@@ -282,13 +285,13 @@ async def delete_identifier(request: Request[Any, Any, Any], prefix: str) -> Res
 
 
 @get("/console/{prefix:str}/batch", include_in_schema=False)
-async def batch(request: Request[Any, Any, Any], prefix: str) -> Response[str]:
+async def batch(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
     return await page(request, "console/batch.html", m=m)
 
 
 @get("/console/{prefix:str}/keys", include_in_schema=False)
-async def keys(request: Request[Any, Any, Any], prefix: str) -> Response[str]:
+async def keys(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
     return await page(
         request,
@@ -301,7 +304,7 @@ async def keys(request: Request[Any, Any, Any], prefix: str) -> Response[str]:
 
 
 @post("/console/{prefix:str}/keys", include_in_schema=False)
-async def create_api_key(request: Request[Any, Any, Any], prefix: str) -> Response[str]:
+async def create_api_key(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
     _readonly(m)
     form = await request.form()
@@ -321,7 +324,7 @@ async def create_api_key(request: Request[Any, Any, Any], prefix: str) -> Respon
 
 @post("/console/{prefix:str}/keys/{key_id:str}/revoke", include_in_schema=False)
 async def revoke_api_key(
-    request: Request[Any, Any, Any], prefix: str, key_id: str
+    request: Request[Any, Any, Any], prefix: FromPath[str], key_id: FromPath[str]
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
     _readonly(m)
@@ -334,7 +337,7 @@ async def revoke_api_key(
 
 
 @get("/console/{prefix:str}/members", include_in_schema=False)
-async def members(request: Request[Any, Any, Any], prefix: str) -> Response[str]:
+async def members(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
     return await page(
         request,
@@ -348,7 +351,7 @@ async def members(request: Request[Any, Any, Any], prefix: str) -> Response[str]
 
 
 @post("/console/{prefix:str}/members", include_in_schema=False)
-async def invite_member(request: Request[Any, Any, Any], prefix: str) -> Response[Any]:
+async def invite_member(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     _v, m = await require_member(request, prefix)
     if not m.can_manage:
         raise PermissionDeniedException("only owners and admins manage members")
@@ -374,7 +377,7 @@ async def invite_member(request: Request[Any, Any, Any], prefix: str) -> Respons
 
 @post("/console/{prefix:str}/members/{membership_id:int}/remove", include_in_schema=False)
 async def remove_member(
-    request: Request[Any, Any, Any], prefix: str, membership_id: int
+    request: Request[Any, Any, Any], prefix: FromPath[str], membership_id: FromPath[int]
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
     if not m.can_manage:

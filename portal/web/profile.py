@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
 
 from core.errors import IdnestError
 from portal.web.common import (
@@ -24,7 +25,7 @@ from tenants.onboarding.service import application_of_tenant
 
 
 @get("/console/{prefix:str}/profile", include_in_schema=False)
-async def profile(request: Request[Any, Any, Any], prefix: str) -> Response[str]:
+async def profile(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
     app = await application_of_tenant(m.tenant_id)
     values = {k: str(app.get(k) or "") for k in (*CONTACT, *LEGAL)} if app else {}
@@ -34,7 +35,7 @@ async def profile(request: Request[Any, Any, Any], prefix: str) -> Response[str]
 
 
 @post("/console/{prefix:str}/profile", include_in_schema=False)
-async def save_profile(request: Request[Any, Any, Any], prefix: str) -> Response[Any]:
+async def save_profile(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     _v, m = await require_member(request, prefix)
     if not m.can_manage:
         raise PermissionDeniedException("only owners and admins edit the profile")
@@ -62,7 +63,7 @@ async def save_profile(request: Request[Any, Any, Any], prefix: str) -> Response
 
 @post("/staff/tenants/{prefix:str}/profile/{decision:str}", include_in_schema=False)
 async def decide_profile(
-    request: Request[Any, Any, Any], prefix: str, decision: str
+    request: Request[Any, Any, Any], prefix: FromPath[str], decision: FromPath[str]
 ) -> Response[Any]:
     viewer = await require_staff(request, "reviewer")
     tenant = await people.tenant_by_prefix(prefix)

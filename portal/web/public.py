@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 from core.errors import IdnestError
 from core.settings import get_settings
@@ -134,7 +135,7 @@ async def signup(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/confirm/{token:str}", include_in_schema=False)
-async def confirm(request: Request[Any, Any, Any], token: str) -> Response[str]:
+async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
     try:
         await service.confirm_email(token)
     except IdnestError:
@@ -320,12 +321,12 @@ async def forgot(request: Request[Any, Any, Any]) -> Response[str]:
 
 
 @get("/password/reset/{token:str}", include_in_schema=False)
-async def reset_form(request: Request[Any, Any, Any], token: str) -> Response[str]:
+async def reset_form(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
     return await page(request, "reset.html", token=token, error="")
 
 
 @post("/password/reset/{token:str}", include_in_schema=False)
-async def reset(request: Request[Any, Any, Any], token: str) -> Response[Any]:
+async def reset(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
     form = await request.form()
     password = str(form.get("password") or "")
     _ = gettext_for(request)
@@ -347,7 +348,7 @@ async def reset(request: Request[Any, Any, Any], token: str) -> Response[Any]:
 
 
 @get("/invite/{token:str}", include_in_schema=False)
-async def invite_form(request: Request[Any, Any, Any], token: str) -> Response[str]:
+async def invite_form(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
     from tenants.onboarding import tokens
 
     try:
@@ -367,7 +368,7 @@ async def invite_form(request: Request[Any, Any, Any], token: str) -> Response[s
 
 
 @post("/invite/{token:str}", include_in_schema=False)
-async def accept_invite(request: Request[Any, Any, Any], token: str) -> Response[Any]:
+async def accept_invite(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
     form = await request.form()
     _ = gettext_for(request)
     try:

@@ -12,6 +12,7 @@ from typing import Any
 import pyotp
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 from core.errors import IdnestError
 from core.settings import get_settings
@@ -107,7 +108,7 @@ async def queue(request: Request[Any, Any, Any]) -> Response[str]:
     )
 
 
-async def _app_or_404(app_id: int) -> dict[str, Any]:
+async def _app_or_404(app_id: FromPath[int]) -> dict[str, Any]:
     try:
         return await service.get_application(app_id)
     except IdnestError:
@@ -115,7 +116,7 @@ async def _app_or_404(app_id: int) -> dict[str, Any]:
 
 
 @get("/staff/applications/{app_id:int}", include_in_schema=False)
-async def review_page(request: Request[Any, Any, Any], app_id: int) -> Response[str]:
+async def review_page(request: Request[Any, Any, Any], app_id: FromPath[int]) -> Response[str]:
     await require_staff(request, *REVIEW)
     app = await _app_or_404(app_id)
     trail = await (
@@ -138,7 +139,7 @@ async def review_page(request: Request[Any, Any, Any], app_id: int) -> Response[
 
 
 @get("/staff/applications/{app_id:int}/licence", include_in_schema=False)
-async def licence_file(request: Request[Any, Any, Any], app_id: int) -> Response[bytes]:
+async def licence_file(request: Request[Any, Any, Any], app_id: FromPath[int]) -> Response[bytes]:
     await require_staff(request, *REVIEW)
     await _app_or_404(app_id)
     upload = await service.licence(app_id)
@@ -156,7 +157,9 @@ async def licence_file(request: Request[Any, Any, Any], app_id: int) -> Response
 
 
 @post("/staff/applications/{app_id:int}/{action:str}", include_in_schema=False)
-async def decide(request: Request[Any, Any, Any], app_id: int, action: str) -> Response[Any]:
+async def decide(
+    request: Request[Any, Any, Any], app_id: FromPath[int], action: FromPath[str]
+) -> Response[Any]:
     viewer = await require_staff(request, *REVIEW)
     await _app_or_404(app_id)
     reason = str((await request.form()).get("reason") or "")
@@ -206,7 +209,7 @@ async def tenants(request: Request[Any, Any, Any]) -> Response[str]:
 
 
 @get("/staff/tenants/{prefix:str}", include_in_schema=False)
-async def tenant_page(request: Request[Any, Any, Any], prefix: str) -> Response[str]:
+async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     viewer = await require_staff(request, *TENANTS_READ)
     tenant = await people.tenant_by_prefix(prefix)
     if tenant is None:
@@ -240,7 +243,7 @@ async def tenant_page(request: Request[Any, Any, Any], prefix: str) -> Response[
 
 
 @post("/staff/tenants/{prefix:str}/status", include_in_schema=False)
-async def tenant_status(request: Request[Any, Any, Any], prefix: str) -> Response[Any]:
+async def tenant_status(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     viewer = await require_staff(request, *TENANTS_WRITE)
     tenant = await people.tenant_by_prefix(prefix)
     if tenant is None:
@@ -297,7 +300,9 @@ async def staff_user_create(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @post("/staff/users/{user_id:int}/roles", include_in_schema=False)
-async def staff_user_roles(request: Request[Any, Any, Any], user_id: int) -> Response[Any]:
+async def staff_user_roles(
+    request: Request[Any, Any, Any], user_id: FromPath[int]
+) -> Response[Any]:
     viewer = await require_staff(request, "admin")
     roles = [str(r) for r in (await request.form()).getall("roles", [])]
     try:
