@@ -115,9 +115,7 @@ async def require_staff(request: Request[Any, Any, Any], *roles: str) -> Viewer:
     return viewer
 
 
-async def require_member(
-    request: Request[Any, Any, Any], prefix: str
-) -> tuple[Viewer, Member]:
+async def require_member(request: Request[Any, Any, Any], prefix: str) -> tuple[Viewer, Member]:
     viewer = await require_user(request)
     for m in viewer.members:
         if m.prefix == prefix.lower():

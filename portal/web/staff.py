@@ -6,6 +6,7 @@ gets a 404, so the console's shape is not advertised.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -41,6 +42,17 @@ TENANTS_WRITE = ("operator",)
 PAGE = 50
 
 
+def _details(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Audit details arrive as text on SQLite and as dicts from PostgreSQL."""
+    for r in rows:
+        if isinstance(r.get("detail"), str):
+            try:
+                r["detail"] = json.loads(r["detail"] or "{}")
+            except ValueError:
+                r["detail"] = {}
+    return rows
+
+
 def _actor(viewer: Any) -> str:
     return f"staff:{viewer.id}"
 
@@ -73,7 +85,9 @@ async def totp_setup(request: Request[Any, Any, Any]) -> Response[Any]:
     secret, enabled = await people.totp_state(user["id"])
     if enabled:
         return redirect("/login/totp" if session(request).get("pending_totp") else "/staff")
-    uri = pyotp.TOTP(secret).provisioning_uri(user["email"], issuer_name=get_settings().node_name)
+    uri = pyotp.TOTP(secret).provisioning_uri(
+        name=user["email"], issuer_name=get_settings().node_name
+    )
     return await page(request, "totp.html", secret=secret, uri=uri, error="")
 
 
@@ -104,7 +118,7 @@ async def queue(request: Request[Any, Any, Any]) -> Response[str]:
     q = request.query_params.get("q", "").strip()[:64]
     rows = await service.list_applications(status=status, q=q)
     return await page(
-        request, "staff/queue.html", rows=rows, status=status, q=q, states=APPLICATION_STATES
+        request, "staff/queue.html", rows=rows, selected=status, q=q, states=APPLICATION_STATES
     )
 
 
@@ -126,6 +140,7 @@ async def review_page(request: Request[Any, Any, Any], app_id: FromPath[int]) ->
         .run()
     )
     upload = await service.licence(app_id)
+    trail = _details(trail)
     return await page(
         request,
         "staff/review.html",
@@ -231,7 +246,7 @@ async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
         request,
         "staff/tenant.html",
         tenant=tenant,
-        trail=trail,
+        trail=_details(trail),
         flash=pop_flash(request),
         identifiers=await Identifier.count().where(Identifier.tenant == tenant["id"]).run(),
         resolutions=sum(r["resolutions"] for r in res),
