@@ -37,7 +37,7 @@ from tenants.services.users import STAFF_ROLES, create_staff
 from tenants.tables import Identifier, Tenant
 
 REVIEW = ("reviewer",)
-TENANTS_READ = ("operator", "finance")
+TENANTS_READ = ("operator", "finance", "reviewer")
 TENANTS_WRITE = ("operator",)
 PAGE = 50
 
