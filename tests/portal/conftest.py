@@ -41,7 +41,11 @@ class Web:
         return m.group(1)
 
     async def post(
-        self, path: str, data: dict[str, Any] | None = None, *, form_page: str = "/login",
+        self,
+        path: str,
+        data: dict[str, Any] | None = None,
+        *,
+        form_page: str = "/login",
         files: dict[str, Any] | None = None,
     ) -> httpx.Response:
         payload = dict(data or {})
@@ -130,9 +134,7 @@ async def clean_credit_code() -> str:
     from tenants.onboarding.service import credit_code_taken
 
     while True:
-        body = "91110000" + "".join(
-            CREDIT_CODE_ALPHABET[b % 31] for b in uuid.uuid4().bytes[:9]
-        )
+        body = "91110000" + "".join(CREDIT_CODE_ALPHABET[b % 31] for b in uuid.uuid4().bytes[:9])
         code = body + credit_code_check_character(body)
         if not await credit_code_taken(code):
             return code
@@ -167,7 +169,9 @@ async def add_member(tenant_id: int, role: str) -> str:
     uid = (
         await User.insert(
             User(email=addr, password_hash=hash_password(PASSWORD), created_at=datetime.now(UTC))
-        ).returning(User.id).run()
+        )
+        .returning(User.id)
+        .run()
     )[0]["id"]
     await Membership.insert(
         Membership(tenant=tenant_id, user=uid, role=role, created_at=datetime.now(UTC))

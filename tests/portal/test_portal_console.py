@@ -35,8 +35,15 @@ async def _save(web: Web, t, suffix: str, rows: list[dict], *, new: bool = True)
 async def test_identifier_create_edit_delete_and_resolve(web: Web, tenant_a) -> None:
     await _owner(web, tenant_a)
     t = tenant_a
-    r = await _save(web, t, "PUMP-1", [_row(0, "1", "URL", "https://example.com/p1"),
-                                      _row(1, "2", "EMAIL", "ops@example.com", public=False)])
+    r = await _save(
+        web,
+        t,
+        "PUMP-1",
+        [
+            _row(0, "1", "URL", "https://example.com/p1"),
+            _row(1, "2", "EMAIL", "ops@example.com", public=False),
+        ],
+    )
     assert r.status_code == 303, r.text
     res = await web.get(f"/api/handles/{t.prefix}/PUMP-1")
     assert res.status_code == 200
@@ -53,22 +60,28 @@ async def test_identifier_create_edit_delete_and_resolve(web: Web, tenant_a) -> 
     r = await _save(web, t, "", [_row(0, "1", "URL", "x")])
     assert r.status_code == 400
     # Edit keeps HS_ADMIN and changes the URL.
-    r = await _save(web, t, "PUMP-1", [_row(0, "1", "URL", "https://example.com/p1-new")],
-                    new=False)
+    r = await _save(
+        web, t, "PUMP-1", [_row(0, "1", "URL", "https://example.com/p1-new")], new=False
+    )
     assert r.status_code == 303
     vals = (await web.get(f"/api/handles/{t.prefix}/PUMP-1")).json()["values"]
     assert any(v["data"]["value"] == "https://example.com/p1-new" for v in vals)
     assert any(v["type"] == "HS_ADMIN" for v in vals) or True
     lst = await web.get(f"/console/{t.prefix}/identifiers?q=pump")
     assert f"{t.prefix}/PUMP-1" in lst.text
-    assert f"{t.prefix}/PUMP-1" not in (await web.get(f"/console/{t.prefix}/identifiers?q=zzz")).text
+    assert (
+        f"{t.prefix}/PUMP-1" not in (await web.get(f"/console/{t.prefix}/identifiers?q=zzz")).text
+    )
     dash = await web.get(f"/console/{t.prefix}")
     assert "<svg" in dash.text and 'id="identifier-count">1<' in dash.text
     # Delete goes through a confirmation page.
     confirm = await web.get(f"/console/{t.prefix}/identifier/delete?h=PUMP-1")
     assert confirm.status_code == 200 and "无法恢复" in confirm.text
-    r = await web.post(f"/console/{t.prefix}/identifier/delete", {"suffix": "PUMP-1"},
-                       form_page=f"/console/{t.prefix}/identifier/delete?h=PUMP-1")
+    r = await web.post(
+        f"/console/{t.prefix}/identifier/delete",
+        {"suffix": "PUMP-1"},
+        form_page=f"/console/{t.prefix}/identifier/delete?h=PUMP-1",
+    )
     assert r.status_code == 303
     assert (await web.get(f"/api/handles/{t.prefix}/PUMP-1")).status_code == 404
     assert (await web.get(f"/console/{t.prefix}/identifier?h=PUMP-1")).status_code == 404
@@ -80,11 +93,16 @@ async def test_cursor_paging(web: Web, tenant_a) -> None:
 
     p = Principal("test", tenant_a.id, tenant_a.prefix, frozenset({"read", "write"}))
     for i in range(30):
-        await put_record(p, f"{tenant_a.prefix}/ITEM-{i:03d}",
-                         {"values": [{"index": 1, "type": "URL", "data": "https://e.com"}]})
+        await put_record(
+            p,
+            f"{tenant_a.prefix}/ITEM-{i:03d}",
+            {"values": [{"index": 1, "type": "URL", "data": "https://e.com"}]},
+        )
     await _owner(web, tenant_a)
     first = await web.get(f"/console/{tenant_a.prefix}/identifiers")
-    assert "ITEM-000" in first.text and "ITEM-029" not in first.text and 'id="next-page"' in first.text
+    assert (
+        "ITEM-000" in first.text and "ITEM-029" not in first.text and 'id="next-page"' in first.text
+    )
     nxt = first.text.split('id="next-page"')[0].rsplit('href="', 1)[1].split('"')[0]
     second = await web.get(f"/console/{tenant_a.prefix}/identifiers" + nxt.replace("&amp;", "&"))
     assert "ITEM-029" in second.text and "ITEM-000" not in second.text
@@ -108,18 +126,27 @@ async def test_viewer_cannot_change_anything(web: Web, tenant_a) -> None:
     lst = await web.get(f"/console/{t.prefix}/identifiers")
     assert lst.status_code == 200 and 'id="new-identifier"' not in lst.text
     assert (await web.get(f"/console/{t.prefix}/identifier/edit")).status_code == 403
-    r = await web.post(f"/console/{t.prefix}/identifier/save",
-                       {"suffix": "X", "is_new": "1", "rows": "1", **_row(0, "1", "URL", "x")},
-                       form_page=f"/console/{t.prefix}/identifiers")
+    r = await web.post(
+        f"/console/{t.prefix}/identifier/save",
+        {"suffix": "X", "is_new": "1", "rows": "1", **_row(0, "1", "URL", "x")},
+        form_page=f"/console/{t.prefix}/identifiers",
+    )
     assert r.status_code == 403
-    r = await web.post(f"/console/{t.prefix}/keys", {"scopes": ["read"]},
-                       form_page=f"/console/{t.prefix}/keys")
+    r = await web.post(
+        f"/console/{t.prefix}/keys", {"scopes": ["read"]}, form_page=f"/console/{t.prefix}/keys"
+    )
     assert r.status_code == 403
-    r = await web.post(f"/console/{t.prefix}/members", {"email": unique_email(), "role": "owner"},
-                       form_page=f"/console/{t.prefix}/members")
+    r = await web.post(
+        f"/console/{t.prefix}/members",
+        {"email": unique_email(), "role": "owner"},
+        form_page=f"/console/{t.prefix}/members",
+    )
     assert r.status_code == 403
-    r = await web.post(f"/console/{t.prefix}/profile", {"contact_name": "x"},
-                       form_page=f"/console/{t.prefix}/profile")
+    r = await web.post(
+        f"/console/{t.prefix}/profile",
+        {"contact_name": "x"},
+        form_page=f"/console/{t.prefix}/profile",
+    )
     assert r.status_code == 403
     assert (await web.get(f"/api/handles/{t.prefix}/X")).status_code == 404
 
@@ -129,13 +156,23 @@ async def test_other_tenant_gets_404_everywhere(web: Web, tenant_a, tenant_b) ->
     from tenants.services.identifiers import put_record
 
     p = Principal("test", tenant_a.id, tenant_a.prefix, frozenset({"read", "write"}))
-    await put_record(p, f"{tenant_a.prefix}/SECRET", {"values": [
-        {"index": 1, "type": "URL", "data": "https://a.example"}]})
+    await put_record(
+        p,
+        f"{tenant_a.prefix}/SECRET",
+        {"values": [{"index": 1, "type": "URL", "data": "https://a.example"}]},
+    )
     await _owner(web, tenant_b)
     a = tenant_a.prefix
-    for path in (f"/console/{a}", f"/console/{a}/identifiers", f"/console/{a}/identifier?h=SECRET",
-                 f"/console/{a}/identifier/edit?h=SECRET", f"/console/{a}/keys",
-                 f"/console/{a}/members", f"/console/{a}/profile", f"/console/{a}/batch"):
+    for path in (
+        f"/console/{a}",
+        f"/console/{a}/identifiers",
+        f"/console/{a}/identifier?h=SECRET",
+        f"/console/{a}/identifier/edit?h=SECRET",
+        f"/console/{a}/keys",
+        f"/console/{a}/members",
+        f"/console/{a}/profile",
+        f"/console/{a}/batch",
+    ):
         r = await web.get(path)
         assert r.status_code == 404, path
         assert "Alpha" not in r.text and "SECRET" not in r.text
@@ -160,22 +197,32 @@ async def test_other_tenant_gets_404_everywhere(web: Web, tenant_a, tenant_b) ->
 async def test_api_keys_shown_once_and_revoked(web: Web, tenant_a) -> None:
     await _owner(web, tenant_a)
     t = tenant_a
-    r = await web.post(f"/console/{t.prefix}/keys", {"name": "ci", "scopes": ["read", "write"]},
-                       form_page=f"/console/{t.prefix}/keys")
+    r = await web.post(
+        f"/console/{t.prefix}/keys",
+        {"name": "ci", "scopes": ["read", "write"]},
+        form_page=f"/console/{t.prefix}/keys",
+    )
     assert r.status_code == 200 and 'id="new-key"' in r.text
     key = r.text.split('id="new-key" class="key" value="')[1].split('"')[0]
     assert key.startswith("idn_")
     listing = await web.get(f"/console/{t.prefix}/keys")
     assert key not in listing.text and "ci" in listing.text
-    res = await web.c.put(f"/api/handles/{t.prefix}/VIA-KEY", headers={"Authorization": f"Bearer {key}"},
-                          json={"values": [{"index": 1, "type": "URL", "data": "https://k.example"}]})
+    res = await web.c.put(
+        f"/api/handles/{t.prefix}/VIA-KEY",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"values": [{"index": 1, "type": "URL", "data": "https://k.example"}]},
+    )
     assert res.status_code in (200, 201)
     key_id = key.split("_")[1]
-    r = await web.post(f"/console/{t.prefix}/keys/{key_id}/revoke",
-                       form_page=f"/console/{t.prefix}/keys")
+    r = await web.post(
+        f"/console/{t.prefix}/keys/{key_id}/revoke", form_page=f"/console/{t.prefix}/keys"
+    )
     assert r.status_code == 303
-    res = await web.c.put(f"/api/handles/{t.prefix}/VIA-KEY2", headers={"Authorization": f"Bearer {key}"},
-                          json={"values": [{"index": 1, "type": "URL", "data": "https://k.example"}]})
+    res = await web.c.put(
+        f"/api/handles/{t.prefix}/VIA-KEY2",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"values": [{"index": 1, "type": "URL", "data": "https://k.example"}]},
+    )
     assert res.status_code == 401
 
 
@@ -185,29 +232,43 @@ async def test_invite_accept_and_remove(web: Web, web2: Web, tenant_a) -> None:
     await _owner(web, tenant_a)
     t = tenant_a
     addr = unique_email("invitee")
-    r = await web.post(f"/console/{t.prefix}/members", {"email": addr, "role": "viewer"},
-                       form_page=f"/console/{t.prefix}/members")
+    r = await web.post(
+        f"/console/{t.prefix}/members",
+        {"email": addr, "role": "viewer"},
+        form_page=f"/console/{t.prefix}/members",
+    )
     assert r.status_code == 303
-    r = await web.post(f"/console/{t.prefix}/members", {"email": "bad", "role": "viewer"},
-                       form_page=f"/console/{t.prefix}/members")
+    r = await web.post(
+        f"/console/{t.prefix}/members",
+        {"email": "bad", "role": "viewer"},
+        form_page=f"/console/{t.prefix}/members",
+    )
     assert r.status_code == 400
     link = last_link(addr, "/invite/")
     assert (await web2.get(link)).status_code == 200
     r = await web2.post(link, {"password": "short"}, form_page=link)
     assert r.status_code == 400
     # The failed attempt consumed nothing: a fresh invitation works.
-    await web.post(f"/console/{t.prefix}/members", {"email": addr, "role": "viewer"},
-                   form_page=f"/console/{t.prefix}/members")
+    await web.post(
+        f"/console/{t.prefix}/members",
+        {"email": addr, "role": "viewer"},
+        form_page=f"/console/{t.prefix}/members",
+    )
     link = last_link(addr, "/invite/")
     r = await web2.post(link, {"password": PASSWORD}, form_page=link)
     assert r.status_code == 303
     assert (await web2.login(addr)).headers["location"] == f"/console/{t.prefix}"
     members = await web.get(f"/console/{t.prefix}/members")
     assert addr in members.text
-    mid = (await Membership.select(Membership.id).where(
-        (Membership.tenant == t.id) & (Membership.role == "viewer")).first().run())["id"]
-    r = await web.post(f"/console/{t.prefix}/members/{mid}/remove",
-                       form_page=f"/console/{t.prefix}/members")
+    mid = (
+        await Membership.select(Membership.id)
+        .where((Membership.tenant == t.id) & (Membership.role == "viewer"))
+        .first()
+        .run()
+    )["id"]
+    r = await web.post(
+        f"/console/{t.prefix}/members/{mid}/remove", form_page=f"/console/{t.prefix}/members"
+    )
     assert r.status_code == 303
     assert (await web2.get(f"/console/{t.prefix}")).status_code == 404
 
@@ -215,16 +276,19 @@ async def test_invite_accept_and_remove(web: Web, web2: Web, tenant_a) -> None:
 async def test_batch_stub_is_honest(web: Web, tenant_a) -> None:
     await _owner(web, tenant_a)
     r = await web.get(f"/console/{tenant_a.prefix}/batch")
-    assert r.status_code == 200 and 'id="batch-coming"' in r.text and "<form" not in r.text.split(
-        'id="batch-coming"')[1]
+    assert (
+        r.status_code == 200
+        and 'id="batch-coming"' in r.text
+        and "<form" not in r.text.split('id="batch-coming"')[1]
+    )
 
 
 async def test_profile_contact_direct_legal_through_review(web: Web, web2: Web) -> None:
-    from tenants.onboarding.tables import Application
-    from tenants.tables import Tenant
-
     # An approved application, via the services (the review path has its own test).
     from test_portal_review import _submitted
+
+    from tenants.onboarding.tables import Application
+    from tenants.tables import Tenant
 
     app_id, form = await _submitted(web)
     from tenants.onboarding import service
@@ -233,9 +297,15 @@ async def test_profile_contact_direct_legal_through_review(web: Web, web2: Web) 
     base = f"/console/{prefix}/profile"
     page = await web.get(base)
     assert page.status_code == 200 and form["credit_code"] in page.text
-    data = {"company_name": "新名称科技有限公司", "credit_code": form["credit_code"],
-            "contact_name": "李四", "contact_mobile": "13900139000", "region": "北京市",
-            "address": "海淀区 2 号院", "endpoints": ""}
+    data = {
+        "company_name": "新名称科技有限公司",
+        "credit_code": form["credit_code"],
+        "contact_name": "李四",
+        "contact_mobile": "13900139000",
+        "region": "北京市",
+        "address": "海淀区 2 号院",
+        "endpoints": "",
+    }
     bad = dict(data, contact_mobile="1")
     assert (await web.post(base, bad, form_page=base)).status_code == 400
     r = await web.post(base, data, form_page=base)
@@ -246,8 +316,9 @@ async def test_profile_contact_direct_legal_through_review(web: Web, web2: Web) 
     assert tenant["name"] == form["company_name"]
     assert "新名称科技有限公司" in (await web.get(base)).text
     await staff_login(web2, "reviewer")
-    r = await web2.post(f"/staff/tenants/{prefix}/profile/accept",
-                        form_page=f"/staff/tenants/{prefix}")
+    r = await web2.post(
+        f"/staff/tenants/{prefix}/profile/accept", form_page=f"/staff/tenants/{prefix}"
+    )
     assert r.status_code == 303
     tenant = await Tenant.select().where(Tenant.prefix == prefix).first().run()
     assert tenant["name"] == "新名称科技有限公司"

@@ -27,9 +27,12 @@ async def _submitted(web: Web, **over: str) -> tuple[int, dict]:
     r = await web.post("/signup", form, form_page="/signup", files=licence())
     assert r.status_code == 303, r.text
     assert (await web.get(last_link(form["contact_email"], "/confirm/"))).status_code == 200
-    row = await Application.select(Application.id).where(
-        Application.credit_code == form["credit_code"]
-    ).first().run()
+    row = (
+        await Application.select(Application.id)
+        .where(Application.credit_code == form["credit_code"])
+        .first()
+        .run()
+    )
     return row["id"], form
 
 
@@ -80,7 +83,9 @@ async def test_reject_resubmit_approve(web: Web, web2: Web) -> None:
     queue = await web.get("/staff/applications?status=submitted")
     assert form["company_name"] in queue.text
     assert form["credit_code"] not in (await web.get("/staff/applications?status=approved")).text
-    assert form["credit_code"] in (await web.get(f"/staff/applications?q={form['credit_code']}")).text
+    assert (
+        form["credit_code"] in (await web.get(f"/staff/applications?q={form['credit_code']}")).text
+    )
     review = await web.get(f"/staff/applications/{app_id}")
     assert review.status_code == 200
     assert "信用代码校验" in review.text and "11010519491231002X" not in review.text
@@ -107,8 +112,9 @@ async def test_reject_resubmit_approve(web: Web, web2: Web) -> None:
     r = await web2.post("/application/edit", fixed, form_page="/application/edit")
     assert r.status_code == 400 and "e-credit_code" in r.text
     fixed["credit_code"] = form["credit_code"]
-    r = await web2.post("/application/edit", fixed, form_page="/application/edit",
-                        files=licence(name="clear.pdf"))
+    r = await web2.post(
+        "/application/edit", fixed, form_page="/application/edit", files=licence(name="clear.pdf")
+    )
     assert r.status_code == 303
     row = await Application.select().where(Application.id == app_id).first().run()
     assert row["status"] == "submitted" and row["contact_id_masked"]
@@ -119,16 +125,30 @@ async def test_reject_resubmit_approve(web: Web, web2: Web) -> None:
     assert row["status"] == "approved" and row["tenant_id"]
     tenant = await Tenant.select().where(Tenant.id == row["tenant_id"]).first().run()
     assert tenant["prefix"] == f"88.100.{preferred.lower()}" and tenant["status"] == "active"
-    assert await Membership.exists().where(
-        (Membership.tenant == tenant["id"]) & (Membership.role == "owner")
-    ).run()
-    assert await Outbox.exists().where(
-        (Outbox.tenant_id == tenant["id"]) & (Outbox.topic == "upstream.enterprise")
-    ).run()
-    actions = [a["action"] for a in await AuditLog.select(AuditLog.action).where(
-        AuditLog.target == form["credit_code"]).run()]
-    for a in ("application.create", "application.submit", "application.in_review",
-              "application.rejected", "application.resubmit", "application.approved"):
+    assert (
+        await Membership.exists()
+        .where((Membership.tenant == tenant["id"]) & (Membership.role == "owner"))
+        .run()
+    )
+    assert (
+        await Outbox.exists()
+        .where((Outbox.tenant_id == tenant["id"]) & (Outbox.topic == "upstream.enterprise"))
+        .run()
+    )
+    actions = [
+        a["action"]
+        for a in await AuditLog.select(AuditLog.action)
+        .where(AuditLog.target == form["credit_code"])
+        .run()
+    ]
+    for a in (
+        "application.create",
+        "application.submit",
+        "application.in_review",
+        "application.rejected",
+        "application.resubmit",
+        "application.approved",
+    ):
         assert a in actions
     trail = await web.get(base)
     assert "营业执照不清晰" in trail.text and "application.approved" in trail.text
@@ -139,9 +159,9 @@ async def test_reject_resubmit_approve(web: Web, web2: Web) -> None:
     assert r.headers["location"] == f"/console/{tenant['prefix']}"
 
 
-async def test_preferred_code_taken_falls_back_to_next_number(web: Web, web2: Web,
-                                                              tenant_a) -> None:
-    from tenants.onboarding.tables import Application
+async def test_preferred_code_taken_falls_back_to_next_number(
+    web: Web, web2: Web, tenant_a
+) -> None:
 
     code = tenant_a.prefix.split(".")[-1]
     form = signup_form(credit_code=await clean_credit_code(), preferred_code=code)
@@ -165,7 +185,9 @@ async def test_tenant_status_needs_reason_and_role(web: Web, web2: Web, tenant_a
     assert row["status"] == "suspended"
     assert "欠费" in (await web.get(base)).text
     await web.post(f"{base}/status", {"status": "active", "reason": "已缴费"}, form_page=base)
-    assert (await Tenant.select().where(Tenant.id == tenant_a.id).first().run())["status"] == "active"
+    assert (await Tenant.select().where(Tenant.id == tenant_a.id).first().run())[
+        "status"
+    ] == "active"
     assert (await web.get("/staff/tenants/88.100.nope")).status_code == 404
     # finance reads but cannot change status.
     await staff_login(web2, "finance")
@@ -178,16 +200,25 @@ async def test_staff_users_admin_only(web: Web) -> None:
 
     await staff_login(web, "admin")
     addr = unique_email("new-staff")
-    r = await web.post("/staff/users", {"email": addr, "password": "short", "roles": ["reviewer"]},
-                       form_page="/staff/users")
+    r = await web.post(
+        "/staff/users",
+        {"email": addr, "password": "short", "roles": ["reviewer"]},
+        form_page="/staff/users",
+    )
     assert r.status_code == 400
-    r = await web.post("/staff/users", {"email": addr, "password": PASSWORD,
-                                        "roles": ["reviewer"]}, form_page="/staff/users")
+    r = await web.post(
+        "/staff/users",
+        {"email": addr, "password": PASSWORD, "roles": ["reviewer"]},
+        form_page="/staff/users",
+    )
     assert r.status_code == 303
     user = await User.select().where(User.email == addr).first().run()
     assert user["is_staff"] and user["staff_roles"] == "reviewer"
-    r = await web.post(f"/staff/users/{user['id']}/roles", {"roles": ["finance", "operator"]},
-                       form_page="/staff/users")
+    r = await web.post(
+        f"/staff/users/{user['id']}/roles",
+        {"roles": ["finance", "operator"]},
+        form_page="/staff/users",
+    )
     user = await User.select().where(User.email == addr).first().run()
     assert user["staff_roles"] == "finance,operator"
     assert (await web.get("/staff/node")).status_code == 200

@@ -86,8 +86,11 @@ async def test_each_bad_field(web: Web, field: str, value: object, needle: str) 
 
 async def test_licence_checked_by_content_and_size(web: Web) -> None:
     code = await clean_credit_code()
-    r = await _signup(web, signup_form(credit_code=code),
-                      files={"licence": ("licence.pdf", b"MZ not a pdf", "application/pdf")})
+    r = await _signup(
+        web,
+        signup_form(credit_code=code),
+        files={"licence": ("licence.pdf", b"MZ not a pdf", "application/pdf")},
+    )
     assert r.status_code == 400 and "e-licence" in r.text
     big = PDF + b"0" * (10 * 1024 * 1024)
     r = await _signup(web, signup_form(credit_code=code), files=licence(big))
@@ -95,8 +98,9 @@ async def test_licence_checked_by_content_and_size(web: Web) -> None:
     r = await web.post("/signup", signup_form(credit_code=code), form_page="/signup")
     assert r.status_code == 400 and "请上传营业执照" in r.text
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-    r = await _signup(web, signup_form(credit_code=code),
-                      files={"licence": ("scan.txt", png, "text/plain")})
+    r = await _signup(
+        web, signup_form(credit_code=code), files={"licence": ("scan.txt", png, "text/plain")}
+    )
     assert r.status_code == 303
 
 
@@ -117,8 +121,8 @@ async def test_signup_confirm_and_duplicates(web: Web, web2: Web) -> None:
     again = await _signup(web2, signup_form(credit_code=code))
     assert again.status_code == 400 and "已提交过申请" in again.text
     again = await _signup(
-        web2, signup_form(credit_code=await clean_credit_code(),
-                          contact_email=form["contact_email"])
+        web2,
+        signup_form(credit_code=await clean_credit_code(), contact_email=form["contact_email"]),
     )
     assert again.status_code == 400 and "e-contact_email" in again.text
     # Confirm from the mail outbox: draft -> submitted. The link works once.
