@@ -80,8 +80,8 @@ def session(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 async def current_viewer(request: Request[Any, Any, Any]) -> Viewer | None:
     cached = request.scope.get("idnest_viewer")
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    if isinstance(cached, Viewer):
+        return cached
     sess = session(request)
     uid = sess.get("uid")
     if not uid or sess.get("pending_totp"):
