@@ -73,9 +73,10 @@ def gettext_for(request: Request[Any, Any, Any]) -> Any:
 
 def session(request: Request[Any, Any, Any]) -> dict[str, Any]:
     try:
-        return request.session
+        value = request.session
     except Exception:
         return {}
+    return value if isinstance(value, dict) else {}
 
 
 async def current_viewer(request: Request[Any, Any, Any]) -> Viewer | None:

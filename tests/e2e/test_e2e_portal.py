@@ -12,7 +12,7 @@ from typing import Any
 
 import pyotp
 import pytest
-from conftest import SHOTS, Server
+from e2e_support import SHOTS, Server
 
 pytestmark = pytest.mark.e2e
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, Web, add_member, last_link, unique_email
+from portal_support import PASSWORD, Web, add_member, last_link, unique_email
 
 pytestmark = pytest.mark.anyio
 
@@ -145,7 +145,7 @@ def test_forbidden_words() -> None:
 
 
 async def test_mail_written_to_var_when_no_smtp(client) -> None:
-    from conftest import mails_to
+    from portal_support import mails_to
 
     from core.mail import send_mail
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import PASSWORD, Web, add_member, last_link, staff_login, unique_email
+from portal_support import PASSWORD, Web, add_member, last_link, staff_login, unique_email
 
 pytestmark = pytest.mark.anyio
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyotp
 import pytest
-from conftest import (
+from portal_support import (
     PASSWORD,
     Web,
     clean_credit_code,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PDF, Web, clean_credit_code, last_link, licence, mails_to, signup_form
+from portal_support import PDF, Web, clean_credit_code, last_link, licence, mails_to, signup_form
 
 pytestmark = pytest.mark.anyio
 
