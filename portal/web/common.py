@@ -8,6 +8,8 @@ user who edits a URL to reach another tenant learns nothing.
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,7 +87,7 @@ async def current_viewer(request: Request[Any, Any, Any]) -> Viewer | None:
         return cached
     sess = session(request)
     uid = sess.get("uid")
-    if not uid or sess.get("pending_totp"):
+    if not uid or sess.get("pending_totp") or not bound(request, sess):
         return None
     user = await people.get_user(int(uid))
     if user is None or not user["is_active"]:
@@ -122,6 +124,13 @@ async def require_member(request: Request[Any, Any, Any], prefix: str) -> tuple[
         if m.prefix == prefix.lower():
             return viewer, m
     raise NotFoundException()
+
+
+def pending_uid(request: Request[Any, Any, Any]) -> int | None:
+    """The user id of a session that passed the password (TOTP may still be due)."""
+    sess = session(request)
+    uid = sess.get("uid")
+    return int(uid) if uid and bound(request, sess) else None
 
 
 def csrf_token(request: Request[Any, Any, Any]) -> str:
@@ -166,6 +175,44 @@ async def page(
             secure=get_settings().cookie_secure,
         )
     return resp
+
+
+BIND_COOKIE = "idnest_bind"
+
+
+def start_session(request: Request[Any, Any, Any], data: dict[str, Any]) -> None:
+    """Begin a logged-in session bound to a fresh secret in a second cookie.
+
+    Litestar keeps the session id a client already presents, so an id planted before
+    login (session fixation) would otherwise become a logged-in session. The bind
+    secret is only ever sent to the browser that logged in, and `current_viewer`
+    ignores a session whose bind secret the request does not carry. Call
+    `bind_cookie` on the response that follows.
+    """
+    secret = secrets.token_urlsafe(24)
+    request.set_session({**data, "bind": secret})
+    request.scope["idnest_bind"] = secret  # type: ignore[typeddict-unknown-key]
+
+
+def bind_cookie(request: Request[Any, Any, Any], response: Any) -> Any:
+    secret = request.scope.get("idnest_bind")
+    if isinstance(secret, str):
+        s = get_settings()
+        response.set_cookie(
+            BIND_COOKIE,
+            secret,
+            max_age=s.session_max_age,
+            httponly=True,
+            samesite="lax",
+            secure=s.cookie_secure,
+        )
+    return response
+
+
+def bound(request: Request[Any, Any, Any], sess: dict[str, Any]) -> bool:
+    expected = sess.get("bind")
+    given = request.cookies.get(BIND_COOKIE, "")
+    return isinstance(expected, str) and hmac.compare_digest(expected, given)
 
 
 def redirect(to: str) -> Redirect:

@@ -14,15 +14,18 @@ from core.settings import get_settings
 from portal.web import throttle
 from portal.web.common import (
     Redirected,
+    bind_cookie,
     current_viewer,
     error_text,
     flash,
     gettext_for,
     page,
+    pending_uid,
     pop_flash,
     redirect,
     require_user,
     session,
+    start_session,
 )
 from tenants.onboarding import people, service
 from tenants.onboarding.validation import (
@@ -130,8 +133,8 @@ async def signup(request: Request[Any, Any, Any]) -> Response[Any]:
             exc.field or "credit_code", "An application with this credit code already exists."
         )
         return await _form_page(request, "signup.html", values, checked, 409)
-    request.set_session({"uid": user_id, "flash": "We sent a confirmation link to your email."})
-    return redirect("/application")
+    start_session(request, {"uid": user_id, "flash": "We sent a confirmation link to your email."})
+    return bind_cookie(request, redirect("/application"))
 
 
 @get("/confirm/{token:str}", include_in_schema=False)
@@ -265,11 +268,13 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
             error=_("The email or password is wrong."),
         )
     if user["is_staff"] and get_settings().staff_totp_required:
-        request.set_session({"uid": user["id"], "pending_totp": True})
-        return redirect("/login/totp" if await people.totp_enabled(user["id"]) else "/staff/totp")
-    request.set_session({"uid": user["id"]})
-    viewer = await current_viewer(request)
-    return redirect(_safe_next(request) or _landing(viewer))
+        start_session(request, {"uid": user["id"], "pending_totp": True})
+        nxt = "/login/totp" if await people.totp_enabled(user["id"]) else "/staff/totp"
+        return bind_cookie(request, redirect(nxt))
+    start_session(request, {"uid": user["id"]})
+    user_view = await people.memberships(user["id"])
+    landing = f"/console/{user_view[0].prefix}" if user_view else "/application"
+    return bind_cookie(request, redirect(_safe_next(request) or landing))
 
 
 def _safe_next(request: Request[Any, Any, Any]) -> str:
@@ -279,17 +284,16 @@ def _safe_next(request: Request[Any, Any, Any]) -> str:
 
 @get("/login/totp", include_in_schema=False)
 async def totp_form(request: Request[Any, Any, Any]) -> Response[Any]:
-    if not session(request).get("pending_totp"):
+    if not session(request).get("pending_totp") or pending_uid(request) is None:
         return redirect("/login")
     return await page(request, "totp.html", error="", secret="")
 
 
 @post("/login/totp", include_in_schema=False)
 async def totp_check(request: Request[Any, Any, Any]) -> Response[Any]:
-    sess = session(request)
-    if not sess.get("pending_totp"):
+    uid = pending_uid(request)
+    if not session(request).get("pending_totp") or uid is None:
         return redirect("/login")
-    uid = int(sess["uid"])
     code = str((await request.form()).get("code") or "")
     client = request.client.host if request.client else "?"
     _ = gettext_for(request)
@@ -298,8 +302,8 @@ async def totp_check(request: Request[Any, Any, Any]) -> Response[Any]:
         return await page(
             request, "totp.html", status=400, error=_("The code is wrong."), secret=""
         )
-    request.set_session({"uid": uid, "totp_ok": True})
-    return redirect("/staff")
+    start_session(request, {"uid": uid, "totp_ok": True})
+    return bind_cookie(request, redirect("/staff"))
 
 
 @post("/logout", include_in_schema=False)

@@ -19,7 +19,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
 from core.settings import get_settings
-from portal.web.common import page, session
+from portal.web.common import bind_cookie, page, session, start_session
 from tenants.onboarding import service
 from tenants.tables import User
 
@@ -88,8 +88,8 @@ async def sso_callback(request: Request[Any, Any, Any]) -> Response[Any]:
     user = await User.select().where(User.email == email).first().run()
     if user is None or not user["is_staff"] or not user["is_active"]:
         return await _refused(request)
-    request.set_session({"uid": user["id"], "totp_ok": True, "sso": True})
-    return Redirect(path="/staff", status_code=303)
+    start_session(request, {"uid": user["id"], "totp_ok": True, "sso": True})
+    return bind_cookie(request, Redirect(path="/staff", status_code=303))
 
 
 async def _refused(request: Request[Any, Any, Any]) -> Response[str]:

@@ -19,14 +19,17 @@ from core.errors import IdnestError
 from core.settings import get_settings
 from core.tables import AuditLog
 from portal.web.common import (
+    bind_cookie,
     error_text,
     flash,
     gettext_for,
     page,
+    pending_uid,
     pop_flash,
     redirect,
     require_staff,
     session,
+    start_session,
 )
 from resolver.tables import ResolutionCount
 from tenants.onboarding import people, service
@@ -76,10 +79,10 @@ async def staff_home(request: Request[Any, Any, Any]) -> Response[str]:
 
 @get("/staff/totp", include_in_schema=False)
 async def totp_setup(request: Request[Any, Any, Any]) -> Response[Any]:
-    uid = session(request).get("uid")
+    uid = pending_uid(request)
     if not uid:
         return redirect("/login")
-    user = await people.get_user(int(uid))
+    user = await people.get_user(uid)
     if user is None or not user["is_staff"]:
         raise NotFoundException()
     secret, enabled = await people.totp_state(user["id"])
@@ -93,10 +96,10 @@ async def totp_setup(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post("/staff/totp", include_in_schema=False)
 async def totp_enable(request: Request[Any, Any, Any]) -> Response[Any]:
-    uid = session(request).get("uid")
+    uid = pending_uid(request)
     if not uid:
         return redirect("/login")
-    user = await people.get_user(int(uid))
+    user = await people.get_user(uid)
     if user is None or not user["is_staff"]:
         raise NotFoundException()
     code = str((await request.form()).get("code") or "")
@@ -106,8 +109,8 @@ async def totp_enable(request: Request[Any, Any, Any]) -> Response[Any]:
         return await page(
             request, "totp.html", status=400, secret=secret, uri="", error=_("The code is wrong.")
         )
-    request.set_session({"uid": user["id"], "totp_ok": True})
-    return redirect("/staff")
+    start_session(request, {"uid": user["id"], "totp_ok": True})
+    return bind_cookie(request, redirect("/staff"))
 
 
 @get("/staff/applications", include_in_schema=False)

@@ -24,6 +24,22 @@ async def test_login_logout_and_cookie_flags(web: Web, tenant_a) -> None:
     assert (await web.get(f"/console/{tenant_a.prefix}")).status_code == 303
 
 
+async def test_planted_session_id_never_logs_the_attacker_in(web: Web, web2: Web, tenant_a) -> None:
+    addr = await add_member(tenant_a.id, "viewer")
+    planted = "f" * 64
+    web.c.cookies.set("idnest_session", planted, domain="testserver.local")
+    web2.c.cookies.set("idnest_session", planted, domain="testserver.local")
+    r = await web.login(addr)
+    assert r.status_code == 303
+    bind = next(
+        v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("idnest_bind=")
+    )
+    assert "httponly" in bind.lower() and "secure" in bind.lower()
+    assert (await web.get(f"/console/{tenant_a.prefix}")).status_code == 200
+    # The attacker holds the same session id but not the bind secret.
+    assert (await web2.get(f"/console/{tenant_a.prefix}")).status_code == 303
+
+
 async def test_unknown_email_and_throttle(web: Web) -> None:
     addr = unique_email("nobody")
     for _ in range(5):
