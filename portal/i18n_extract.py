@@ -22,13 +22,20 @@ _PYTHON = re.compile(
 )
 _CODE_MESSAGES = re.compile(r'^\s+"\w+": "([A-Z][^"]+)",$', re.M)
 DYNAMIC = [
-    *(f"status.{s}" for s in ("draft", "submitted", "in_review", "approved", "rejected")),
-    *(f"role.{r}" for r in ("admin", "reviewer", "operator", "finance", "owner", "developer",
-                            "viewer")),
+    *(
+        f"status.{s}"
+        for s in ("draft", "submitted", "in_review", "approving", "approved", "rejected")
+    ),
+    *(
+        f"role.{r}"
+        for r in ("admin", "reviewer", "operator", "finance", "owner", "developer", "viewer")
+    ),
     *(f"tenant.{s}" for s in ("pending", "active", "suspended", "closed")),
     *(f"action.{s}" for s in ("active", "suspended", "closed")),
-    *(f"check.{c}" for c in ("credit_code", "duplicate", "resident_id", "name", "address",
-                             "preferred_code")),
+    *(
+        f"check.{c}"
+        for c in ("credit_code", "duplicate", "resident_id", "name", "address", "preferred_code")
+    ),
 ]
 PY_FILES = [
     *sorted((ROOT / "web").glob("*.py")),

@@ -320,17 +320,42 @@ async def reject(app_id: int, *, actor: str, reason: str) -> None:
     )
 
 
+async def _claim(app_id: int) -> str:
+    """Move the application to ``approving`` under a lock, so two reviewers who press
+    Approve at once cannot allocate two prefixes. Returns the status it had."""
+    async with db.write_transaction():
+        query = Application.select(Application.status).where(Application.id == app_id)
+        if isinstance(db.engine(), db.PostgresEngine):
+            query = query.lock_rows("UPDATE")
+        row = await query.first().run()
+        if row is None:
+            raise NotFound("no such application", field="application")
+        if row["status"] not in ("submitted", "in_review"):
+            raise InvalidValue(f"the application is {row['status']}", field="status")
+        await (
+            Application.update({Application.status: "approving"})
+            .where(Application.id == app_id)
+            .run()
+        )
+        return str(row["status"])
+
+
 async def approve(app_id: int, *, actor: str) -> str:
     """Allocate the prefix (the preferred code if free), activate, make the owner."""
+    previous = await _claim(app_id)
     app = await get_application(app_id)
-    if app["status"] not in ("submitted", "in_review"):
-        raise InvalidValue(f"the application is {app['status']}", field="status")
     code = app["preferred_code"] or None
-    if code and await code_taken(code):
-        code = None
-    tenant = await create_tenant(app["company_name"], code=code, actor=actor)
+    try:
+        if code and await code_taken(code):
+            code = None
+        tenant = await create_tenant(app["company_name"], code=code, actor=actor)
+    except Exception:
+        await (
+            Application.update({Application.status: previous}).where(Application.id == app_id).run()
+        )
+        raise
     async with db.write_transaction():
-        await _transition(app_id, ("submitted", "in_review"), "approved", actor=actor)
+        await _transition(app_id, ("approving",), "approved", actor=actor)
         await (
             Application.update({Application.tenant_id: tenant.id})
             .where(Application.id == app_id)

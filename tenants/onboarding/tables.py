@@ -10,6 +10,8 @@ from piccolo.columns import JSON, Bytea, Integer, Serial, Text, Timestamptz, Var
 from piccolo.table import Table
 
 APPLICATION_STATES = ("draft", "submitted", "in_review", "approved", "rejected")
+# Held for the moment an approval allocates the prefix; never shown as a filter.
+TRANSIENT_STATES = ("approving",)
 
 
 class Application(Table, tablename="onboarding_applications"):

@@ -229,3 +229,22 @@ async def test_throttled_staff_login(web: Web) -> None:
     for _ in range(5):
         assert (await web.login(addr, "wrong password!")).status_code == 400
     assert (await web.login(addr)).status_code == 429
+
+
+async def test_two_approvals_at_once_allocate_one_prefix(web: Web) -> None:
+    import asyncio
+
+    from tenants.onboarding import service
+    from tenants.onboarding.tables import Application
+    from tenants.tables import Tenant
+
+    app_id, form = await _submitted(web)
+    before = await Tenant.count().run()
+    results = await asyncio.gather(
+        service.approve(app_id, actor="a"), service.approve(app_id, actor="b"),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, str) for r in results) == 1
+    assert await Tenant.count().run() == before + 1
+    row = await Application.select().where(Application.id == app_id).first().run()
+    assert row["status"] == "approved"
