@@ -8,6 +8,7 @@ user who edits a URL to reach another tenant learns nothing.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -92,6 +93,8 @@ async def current_viewer(request: Request[Any, Any, Any]) -> Viewer | None:
     user = await people.get_user(int(uid))
     if user is None or not user["is_active"]:
         return None
+    if sess.get("pw") != password_mark(user["password_hash"]):
+        return None  # the password changed since this session logged in
     viewer = Viewer(
         user["id"], user["email"], people.staff_roles(user), await people.memberships(user["id"])
     )
@@ -180,7 +183,12 @@ async def page(
 BIND_COOKIE = "idnest_bind"
 
 
-def start_session(request: Request[Any, Any, Any], data: dict[str, Any]) -> None:
+def password_mark(password_hash: str) -> str:
+    """A short fingerprint of the password hash: changing the password ends sessions."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+async def start_session(request: Request[Any, Any, Any], data: dict[str, Any]) -> None:
     """Begin a logged-in session bound to a fresh secret in a second cookie.
 
     Litestar keeps the session id a client already presents, so an id planted before
@@ -190,7 +198,9 @@ def start_session(request: Request[Any, Any, Any], data: dict[str, Any]) -> None
     `bind_cookie` on the response that follows.
     """
     secret = secrets.token_urlsafe(24)
-    request.set_session({**data, "bind": secret})
+    user = await people.get_user(int(data["uid"]))
+    mark = password_mark(user["password_hash"]) if user else ""
+    request.set_session({**data, "bind": secret, "pw": mark})
     request.scope["idnest_bind"] = secret  # type: ignore[typeddict-unknown-key]
 
 

@@ -133,7 +133,9 @@ async def signup(request: Request[Any, Any, Any]) -> Response[Any]:
             exc.field or "credit_code", "An application with this credit code already exists."
         )
         return await _form_page(request, "signup.html", values, checked, 409)
-    start_session(request, {"uid": user_id, "flash": "We sent a confirmation link to your email."})
+    await start_session(
+        request, {"uid": user_id, "flash": "We sent a confirmation link to your email."}
+    )
     return bind_cookie(request, redirect("/application"))
 
 
@@ -268,10 +270,10 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
             error=_("The email or password is wrong."),
         )
     if user["is_staff"] and get_settings().staff_totp_required:
-        start_session(request, {"uid": user["id"], "pending_totp": True})
+        await start_session(request, {"uid": user["id"], "pending_totp": True})
         nxt = "/login/totp" if await people.totp_enabled(user["id"]) else "/staff/totp"
         return bind_cookie(request, redirect(nxt))
-    start_session(request, {"uid": user["id"]})
+    await start_session(request, {"uid": user["id"]})
     user_view = await people.memberships(user["id"])
     landing = f"/console/{user_view[0].prefix}" if user_view else "/application"
     return bind_cookie(request, redirect(_safe_next(request) or landing))
@@ -302,7 +304,7 @@ async def totp_check(request: Request[Any, Any, Any]) -> Response[Any]:
         return await page(
             request, "totp.html", status=400, error=_("The code is wrong."), secret=""
         )
-    start_session(request, {"uid": uid, "totp_ok": True})
+    await start_session(request, {"uid": uid, "totp_ok": True})
     return bind_cookie(request, redirect("/staff"))
 
 

@@ -88,7 +88,7 @@ async def sso_callback(request: Request[Any, Any, Any]) -> Response[Any]:
     user = await User.select().where(User.email == email).first().run()
     if user is None or not user["is_staff"] or not user["is_active"]:
         return await _refused(request)
-    start_session(request, {"uid": user["id"], "totp_ok": True, "sso": True})
+    await start_session(request, {"uid": user["id"], "totp_ok": True, "sso": True})
     return bind_cookie(request, Redirect(path="/staff", status_code=303))
 
 

@@ -109,7 +109,7 @@ async def totp_enable(request: Request[Any, Any, Any]) -> Response[Any]:
         return await page(
             request, "totp.html", status=400, secret=secret, uri="", error=_("The code is wrong.")
         )
-    start_session(request, {"uid": user["id"], "totp_ok": True})
+    await start_session(request, {"uid": user["id"], "totp_ok": True})
     return bind_cookie(request, redirect("/staff"))
 
 

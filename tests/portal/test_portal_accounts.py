@@ -62,6 +62,8 @@ async def test_next_parameter_is_local_only(web: Web, tenant_a) -> None:
 
 async def test_password_reset(web: Web, web2: Web, tenant_a) -> None:
     addr = await add_member(tenant_a.id, "owner")
+    await web.login(addr)
+    assert (await web.get(f"/console/{tenant_a.prefix}")).status_code == 200
     r = await web.post("/password/forgot", {"email": addr}, form_page="/password/forgot")
     assert r.status_code == 200
     # Unknown addresses get the same answer and no mail.
@@ -78,6 +80,8 @@ async def test_password_reset(web: Web, web2: Web, tenant_a) -> None:
         link, {"password": "new password 123", "password2": "new password 123"}, form_page=link
     )
     assert r.status_code == 303
+    # The new password ends sessions that logged in with the old one.
+    assert (await web.get(f"/console/{tenant_a.prefix}")).status_code == 303
     assert (await web.login(addr)).status_code == 400
     assert (await web.login(addr, "new password 123")).status_code == 303
     r = await web2.post(
