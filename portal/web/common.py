@@ -243,6 +243,25 @@ def pop_flash(request: Request[Any, Any, Any]) -> str:
     return ""
 
 
+_ERROR_MESSAGES = {
+    "HandleAlreadyExists": "This identifier already exists.",
+    "InvalidHandle": "The identifier is not valid.",
+    "InvalidValue": "Some values are not valid.",
+    "ValueAlreadyExists": "Some values are not valid.",
+    "InsufficientPermissions": "Your tenant cannot change identifiers now.",
+    "Conflict": "This conflicts with existing data.",
+}
+
+
+def describe_error(request: Request[Any, Any, Any], exc: Exception) -> str:
+    """A translated sentence for a service error, with the service's own detail after it
+    (the detail names the field or value, in English)."""
+    _ = gettext_for(request)
+    msgid = _ERROR_MESSAGES.get(type(exc).__name__, "The request could not be handled.")
+    detail = getattr(exc, "detail", "")
+    return f"{_(msgid)} ({detail})" if detail else _(msgid)
+
+
 def error_text(_: Any, errors: dict[str, tuple[str, dict[str, object]]]) -> dict[str, str]:
     """Translate per-field errors for the template."""
     return {k: _(msgid, **params) for k, (msgid, params) in errors.items()}

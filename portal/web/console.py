@@ -22,7 +22,15 @@ from core.identifiers import fold
 from core.tables import AuditLog
 from core.values import load_values, value_to_json
 from portal.web.chart import bar_chart
-from portal.web.common import flash, gettext_for, page, pop_flash, redirect, require_member
+from portal.web.common import (
+    describe_error,
+    flash,
+    gettext_for,
+    page,
+    pop_flash,
+    redirect,
+    require_member,
+)
 from resolver.tables import ResolutionCount
 from tenants.onboarding import people, service
 from tenants.services.apikeys import create_key, list_keys, revoke_key
@@ -255,7 +263,7 @@ async def save_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]
             suffix=suffix,
             is_new=is_new,
             rows=shown,
-            error=exc.detail,
+            error=describe_error(request, exc),
         )
     flash(request, "Saved.")
     return redirect(f"{_base(m)}/identifier?h={suffix}")
@@ -369,7 +377,7 @@ async def invite_member(request: Request[Any, Any, Any], prefix: FromPath[str]) 
             roles=MEMBER_ROLES,
             members=await people.list_members(m.tenant_id),
             flash="",
-            error=exc.detail,
+            error=describe_error(request, exc),
         )
     flash(request, "The invitation has been sent.")
     return redirect(f"{_base(m)}/members")

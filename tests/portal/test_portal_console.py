@@ -53,7 +53,7 @@ async def test_identifier_create_edit_delete_and_resolve(web: Web, tenant_a) -> 
     assert "ops@example.com" in view.text and "受限" in view.text
     # Creating the same suffix again is refused with the message kept on the form.
     r = await _save(web, t, "pump-1", [_row(0, "1", "URL", "https://x.example")])
-    assert r.status_code == 400 and "already exists" in r.text
+    assert r.status_code == 400 and "该标识已存在" in r.text and "already exists" in r.text
     # Bad values are refused, not a 500.
     r = await _save(web, t, "PUMP-2", [_row(0, "zero", "URL", "x")])
     assert r.status_code == 400
@@ -322,3 +322,14 @@ async def test_profile_contact_direct_legal_through_review(web: Web, web2: Web) 
     assert r.status_code == 303
     tenant = await Tenant.select().where(Tenant.prefix == prefix).first().run()
     assert tenant["name"] == "新名称科技有限公司"
+
+
+async def test_suspended_tenant_cannot_register(web: Web, tenant_a) -> None:
+    from tenants.services.tenants import set_status
+
+    await _owner(web, tenant_a)
+    await set_status(tenant_a.prefix, "suspended", actor="test", reason="test")
+    r = await _save(web, tenant_a, "LATE-1", [_row(0, "1", "URL", "https://x.example")])
+    assert r.status_code == 400 and "不能修改标识" in r.text
+    dash = await web.get(f"/console/{tenant_a.prefix}")
+    assert "已暂停" in dash.text
