@@ -238,10 +238,11 @@ async def test_two_approvals_at_once_allocate_one_prefix(web: Web) -> None:
     from tenants.onboarding.tables import Application
     from tenants.tables import Tenant
 
-    app_id, form = await _submitted(web)
+    app_id, _form = await _submitted(web)
     before = await Tenant.count().run()
     results = await asyncio.gather(
-        service.approve(app_id, actor="a"), service.approve(app_id, actor="b"),
+        service.approve(app_id, actor="a"),
+        service.approve(app_id, actor="b"),
         return_exceptions=True,
     )
     assert sum(isinstance(r, str) for r in results) == 1
