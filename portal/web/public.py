@@ -185,6 +185,16 @@ async def resend_confirmation(request: Request[Any, Any, Any]) -> Response[Any]:
     app = await service.application_of_user(viewer.id)
     if app is None or app["email_confirmed_at"] is not None:
         raise NotFoundException()
+    client = request.client.host if request.client else "?"
+    if not await throttle.mail_allowed("confirm", app["contact_email"], client):
+        return await page(
+            request,
+            "message.html",
+            status=429,
+            title="Your application",
+            message="Too many requests. Wait a minute and try again.",
+            link="/application",
+        )
     from tenants.onboarding import tokens
 
     token = await tokens.issue(
@@ -322,7 +332,10 @@ async def forgot_form(request: Request[Any, Any, Any]) -> Response[str]:
 @post("/password/forgot", include_in_schema=False)
 async def forgot(request: Request[Any, Any, Any]) -> Response[str]:
     email = str((await request.form()).get("email") or "")
-    await people.request_reset(email, service.base_url())
+    client = request.client.host if request.client else "?"
+    # The answer is the same either way, so it tells nothing about the account.
+    if await throttle.mail_allowed("reset", email, client):
+        await people.request_reset(email, service.base_url())
     return await page(request, "forgot.html", sent=True)
 
 

@@ -50,3 +50,13 @@ async def failed(email: str, client: str) -> None:
     lim = limiter()
     await lim.hit(per_account, "login", email.lower())
     await lim.hit(per_client, "login-ip", client)
+
+
+async def mail_allowed(kind: str, email: str, client: str) -> bool:
+    """Count one mail-sending request (reset link, resent confirmation); False when an
+    address or a client asks too often, so the node cannot be used to flood inboxes."""
+    lim = limiter()
+    per_address, per_client = RateLimitItemPerMinute(3), RateLimitItemPerMinute(10)
+    ok_address = await lim.hit(per_address, f"mail-{kind}", email.strip().lower())
+    ok_client = await lim.hit(per_client, f"mail-{kind}-ip", client)
+    return ok_address and ok_client

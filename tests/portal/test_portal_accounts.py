@@ -173,3 +173,13 @@ async def test_mail_written_to_var_when_no_smtp(client) -> None:
     await send_mail(addr, "主题 subject", "正文 body")
     msgs = mails_to(addr)
     assert len(msgs) == 1 and "正文" in msgs[0].get_payload(decode=True).decode()
+
+
+async def test_reset_mails_are_throttled(web: Web, tenant_a) -> None:
+    from portal_support import mails_to
+
+    addr = await add_member(tenant_a.id, "viewer")
+    for _ in range(5):
+        r = await web.post("/password/forgot", {"email": addr}, form_page="/password/forgot")
+        assert r.status_code == 200
+    assert len(mails_to(addr)) == 3

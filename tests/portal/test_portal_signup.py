@@ -141,6 +141,11 @@ async def test_resend_confirmation(web: Web) -> None:
     r = await web.post("/application/resend", form_page="/application")
     assert r.status_code == 303
     assert len(mails_to(form["contact_email"])) == 2
+    for _ in range(2):
+        await web.post("/application/resend", form_page="/application")
+    r = await web.post("/application/resend", form_page="/application")
+    assert r.status_code == 429
+    assert len(mails_to(form["contact_email"])) == 4
 
 
 async def test_application_page_needs_login(web: Web) -> None:
