@@ -247,6 +247,7 @@ async def login_form(request: Request[Any, Any, Any]) -> Response[str]:
     return await page(
         request,
         "login.html",
+        request_next=_safe_next(request),
         email="",
         error="",
         flash=pop_flash(request),
@@ -266,6 +267,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
             request,
             "login.html",
             status=429,
+            request_next=_safe_next(request),
             email=email,
             error=_("Too many failed attempts. Wait a minute and try again."),
         )
@@ -276,6 +278,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
             request,
             "login.html",
             status=400,
+            request_next=_safe_next(request),
             email=email,
             error=_("The email or password is wrong."),
         )
@@ -291,7 +294,10 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
 
 def _safe_next(request: Request[Any, Any, Any]) -> str:
     nxt = request.query_params.get("next", "")
-    return nxt if nxt.startswith("/") and not nxt.startswith("//") else ""
+    # Local paths only: "//host" and "/\\host" are other sites to a browser.
+    if not nxt.startswith("/") or nxt[1:2] in ("/", "\\") or any(c in nxt for c in "\r\n"):
+        return ""
+    return nxt
 
 
 @get("/login/totp", include_in_schema=False)

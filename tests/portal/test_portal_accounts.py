@@ -50,14 +50,25 @@ async def test_unknown_email_and_throttle(web: Web) -> None:
 
 async def test_next_parameter_is_local_only(web: Web, tenant_a) -> None:
     addr = await add_member(tenant_a.id, "owner")
+    r = await web.get(f"/console/{tenant_a.prefix}/keys")
+    assert r.headers["location"] == f"/login?next=/console/{tenant_a.prefix}/keys"
+    form = await web.get(r.headers["location"])
+    assert f'action="/login?next=/console/{tenant_a.prefix}/keys"' in form.text
+    for bad in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        token = await web.token("/login")
+        r = await web.c.post(
+            "/login",
+            params={"next": bad},
+            data={"email": addr, "password": PASSWORD, "_csrf_token": token},
+        )
+        assert r.headers["location"] == f"/console/{tenant_a.prefix}", bad
     token = await web.token("/login")
     r = await web.c.post(
-        "/login?next=//evil.example/",
+        f"/login?next=/console/{tenant_a.prefix}/keys",
         data={"email": addr, "password": PASSWORD, "_csrf_token": token},
     )
-    assert r.headers["location"] == f"/console/{tenant_a.prefix}"
-    r = await web.get("/console/" + tenant_a.prefix + "/keys")
-    assert r.status_code == 200
+    assert r.headers["location"] == f"/console/{tenant_a.prefix}/keys"
+    assert (await web.get(r.headers["location"])).status_code == 200
 
 
 async def test_password_reset(web: Web, web2: Web, tenant_a) -> None:
