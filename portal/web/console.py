@@ -401,7 +401,27 @@ async def remove_member(
     return redirect(f"{_base(m)}/members")
 
 
+@post("/console/{prefix:str}/members/{membership_id:int}/role", include_in_schema=False)
+async def change_member_role(
+    request: Request[Any, Any, Any], prefix: FromPath[str], membership_id: FromPath[int]
+) -> Response[Any]:
+    _v, m = await require_member(request, prefix)
+    if not m.can_manage:
+        raise PermissionDeniedException("only owners and admins manage members")
+    role = str((await request.form()).get("role") or "")
+    try:
+        await people.change_role(m, membership_id, role)
+    except IdnestError as exc:
+        if exc.http_status == 404:
+            raise NotFoundException() from None
+        flash(request, "This role change is not allowed.")
+        return redirect(f"{_base(m)}/members")
+    flash(request, "The roles have been saved.")
+    return redirect(f"{_base(m)}/members")
+
+
 ROUTES = [
+    change_member_role,
     console_home,
     dashboard,
     identifiers,

@@ -225,6 +225,40 @@ async def remove_member(member: Member, membership_id: int) -> None:
         )
 
 
+async def change_role(member: Member, membership_id: int, role: str) -> None:
+    """Change a member's role. Only an owner grants or takes away ``owner``, and the
+    last owner stays an owner."""
+    if role not in MEMBER_ROLES:
+        raise InvalidValue(f"roles are {', '.join(MEMBER_ROLES)}", field="role")
+    async with db.write_transaction():
+        row = await (
+            Membership.select(Membership.id, Membership.role)
+            .where((Membership.id == membership_id) & (Membership.tenant == member.tenant_id))
+            .first()
+            .run()
+        )
+        if row is None:
+            raise NotFound("no such member", field="member")
+        if "owner" in (role, row["role"]) and member.role != "owner":
+            raise InvalidValue("only an owner can grant or remove the owner role", field="role")
+        if row["role"] == "owner" and role != "owner":
+            owners = (
+                await Membership.count()
+                .where((Membership.tenant == member.tenant_id) & (Membership.role == "owner"))
+                .run()
+            )
+            if owners <= 1:
+                raise InvalidValue("the last owner cannot be removed", field="member")
+        await Membership.update({Membership.role: role}).where(Membership.id == membership_id).run()
+        await audit.record(
+            actor=f"user:{member.user_id}",
+            action="member.role",
+            target=str(membership_id),
+            tenant_id=member.tenant_id,
+            detail={"from": row["role"], "to": role},
+        )
+
+
 async def request_reset(email: str, base: str) -> None:
     """Mail a reset link if the account exists; say nothing either way."""
     try:

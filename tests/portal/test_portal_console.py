@@ -333,3 +333,48 @@ async def test_suspended_tenant_cannot_register(web: Web, tenant_a) -> None:
     assert r.status_code == 400 and "不能修改标识" in r.text
     dash = await web.get(f"/console/{tenant_a.prefix}")
     assert "已暂停" in dash.text
+
+
+async def test_change_member_roles(web: Web, web2: Web, tenant_a, tenant_b) -> None:
+    from tenants.tables import Membership
+
+    owner = await _owner(web, tenant_a)
+    dev = await add_member(tenant_a.id, "developer")
+    admin = await add_member(tenant_a.id, "admin")
+    del owner
+    base = f"/console/{tenant_a.prefix}/members"
+
+    async def mid(addr: str) -> int:
+        from tenants.tables import User
+
+        uid = (await User.select(User.id).where(User.email == addr).first().run())["id"]
+        row = (
+            await Membership.select(Membership.id, Membership.role)
+            .where((Membership.tenant == tenant_a.id) & (Membership.user == uid))
+            .first()
+            .run()
+        )
+        return row["id"]
+
+    async def role(addr: str) -> str:
+        m = await Membership.select(Membership.role).where(Membership.id == await mid(addr)).run()
+        return m[0]["role"]
+
+    r = await web.post(f"{base}/{await mid(dev)}/role", {"role": "viewer"}, form_page=base)
+    assert r.status_code == 303 and await role(dev) == "viewer"
+    r = await web.post(f"{base}/{await mid(dev)}/role", {"role": "boss"}, form_page=base)
+    assert await role(dev) == "viewer"
+    # An admin cannot make anyone an owner.
+    await web2.login(admin)
+    await web2.post(f"{base}/{await mid(dev)}/role", {"role": "owner"}, form_page=base)
+    assert await role(dev) == "viewer"
+    # Another tenant's membership id is not found from this tenant's console.
+    other = await add_member(tenant_b.id, "viewer")
+    from tenants.tables import User
+
+    uid = (await User.select(User.id).where(User.email == other).first().run())["id"]
+    other_mid = (await Membership.select(Membership.id).where(Membership.user == uid).run())[0][
+        "id"
+    ]
+    r = await web.post(f"{base}/{other_mid}/role", {"role": "admin"}, form_page=base)
+    assert r.status_code == 404
