@@ -15,7 +15,7 @@ from litestar.response import Redirect
 
 from core.errors import IdnestError
 from core.i18n import translator
-from portal.web import console, profile, public, sso, staff
+from portal.web import accounts, console, profile, public, sso, staff, team
 from portal.web.common import LOCALE_DIR, Redirected, env, lang_of
 from portal.web.common import LoginRequired as LoginRequired
 
@@ -74,7 +74,15 @@ def _idnest_error(request: Request[Any, Any, Any], exc: Exception) -> Response[s
 
 router = Router(
     path="/",
-    route_handlers=[*public.ROUTES, *staff.ROUTES, *console.ROUTES, *profile.ROUTES, *sso.ROUTES],
+    route_handlers=[
+        *public.ROUTES,
+        *accounts.ROUTES,
+        *staff.ROUTES,
+        *console.ROUTES,
+        *team.ROUTES,
+        *profile.ROUTES,
+        *sso.ROUTES,
+    ],
     exception_handlers={
         LoginRequired: _login_redirect,
         Redirected: _redirected,
