@@ -256,7 +256,7 @@ async def automatic_checks(app: dict[str, Any]) -> list[Check]:
     except CodeError as exc:
         out.append(Check("credit_code", False, exc.message))
     dup = await credit_code_taken(app["credit_code"], except_id=app["id"])
-    out.append(Check("duplicate", not dup, "duplicate" if dup else "unique"))
+    out.append(Check("duplicate", not dup, ""))
     rid = crypto.decrypt(app["contact_id_enc"]) if app["contact_id_enc"] else None
     try:
         validate_resident_id(rid or "")
