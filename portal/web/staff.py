@@ -331,6 +331,16 @@ async def staff_user_roles(
     return redirect("/staff/users")
 
 
+@post("/staff/users/{user_id:int}/totp-reset", include_in_schema=False)
+async def staff_totp_reset(
+    request: Request[Any, Any, Any], user_id: FromPath[int]
+) -> Response[Any]:
+    viewer = await require_staff(request, "admin")
+    await people.totp_reset(user_id, actor=_actor(viewer))
+    flash(request, "The one-time password has been reset; it is set up again at next login.")
+    return redirect("/staff/users")
+
+
 @get("/staff/node", include_in_schema=False)
 async def node_profile(request: Request[Any, Any, Any]) -> Response[str]:
     await require_staff(request)
@@ -364,5 +374,6 @@ ROUTES = [
     staff_users,
     staff_user_create,
     staff_user_roles,
+    staff_totp_reset,
     node_profile,
 ]

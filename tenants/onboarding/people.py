@@ -326,6 +326,13 @@ async def totp_enable(user_id: int, code: str) -> bool:
     return True
 
 
+async def totp_reset(user_id: int, *, actor: str) -> None:
+    """Forget a staff user's TOTP secret (a lost phone); they enrol again at next login."""
+    async with db.write_transaction():
+        await UserTotp.delete().where(UserTotp.user_id == user_id).run()
+        await audit.record(actor=actor, action="staff.totp_reset", target=str(user_id))
+
+
 async def list_staff() -> list[dict[str, Any]]:
     return await (
         User.select(User.id, User.email, User.staff_roles, User.is_active)

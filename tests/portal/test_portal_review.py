@@ -249,3 +249,20 @@ async def test_two_approvals_at_once_allocate_one_prefix(web: Web) -> None:
     assert await Tenant.count().run() == before + 1
     row = await Application.select().where(Application.id == app_id).first().run()
     assert row["status"] == "approved"
+
+
+async def test_admin_resets_a_staff_totp(web: Web, web2: Web) -> None:
+    from tenants.tables import User
+
+    await staff_login(web, "admin")
+    addr, _secret = await make_staff("reviewer")
+    uid = (await User.select(User.id).where(User.email == addr).first().run())["id"]
+    r = await web.post(f"/staff/users/{uid}/totp-reset", form_page="/staff/users")
+    assert r.status_code == 303
+    # The reviewer must enrol again at the next login.
+    r = await web2.login(addr)
+    assert r.headers["location"] == "/staff/totp"
+    # Only admins may do this.
+    await staff_login(web2, "reviewer")
+    r = await web2.post(f"/staff/users/{uid}/totp-reset", form_page="/staff")
+    assert r.status_code == 404
