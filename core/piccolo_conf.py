@@ -18,5 +18,6 @@ APP_REGISTRY = AppRegistry(
         "tenants.piccolo_app",
         "resolver.piccolo_app",
         "tenants.schemes.piccolo_app",
+        "tenants.onboarding.piccolo_app",
     ]
 )

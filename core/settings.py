@@ -56,6 +56,22 @@ class Settings(BaseSettings):
     vaa_cin_length: int = 0  # 0: unknown, not enforced
     vaa_extra_chars: str = ""
     gs1_cache_size: int = 100_000
+    # Portal: mail (empty host writes .eml files to ./var/mail/), cookies, staff security.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    smtp_from: str = "idnest <noreply@idnest.local>"
+    cookie_secure: bool = True
+    session_max_age: int = 8 * 3600
+    staff_totp_required: bool = True
+    login_failures_per_minute: int = 5
+    forbidden_name_words: str = "国家,中国人民,中央,国务院,赌博,色情"
+    # Staff single sign-on through OpenID Connect; off unless the issuer is set.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
 
     @property
     def embedded(self) -> bool:

@@ -18,6 +18,8 @@ from core.bus import get_bus
 from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
 from core.settings import Settings, get_settings
+from portal import web as portal_web
+from portal.web.config import csrf_config, session_config, session_store, static_router
 from resolver import api as resolver_api
 from resolver import oid as resolver_oid
 from resolver.fastpath import ResolutionFastPath
@@ -72,7 +74,12 @@ def create_app(settings: Settings | None = None) -> Any:
             *tenants_api.ROUTES,
             *schemes_api.ROUTES,
             *resolver_oid.ROUTES,
+            *portal_web.ROUTES,
+            static_router(),
         ],
+        middleware=[session_config(settings).middleware],
+        csrf_config=csrf_config(settings),
+        stores={"sessions": session_store(settings)},
         dependencies={"resolver": Provide(lambda: resolver, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

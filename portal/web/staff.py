@@ -1,0 +1,379 @@
+"""The staff console: review queue, tenants, staff users, node profile, TOTP set-up.
+
+Each page names the staff roles that need it (admin passes everywhere); anyone else
+gets a 404, so the console's shape is not advertised.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pyotp
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+
+from core.errors import IdnestError
+from core.settings import get_settings
+from core.tables import AuditLog
+from portal.web.common import (
+    bind_cookie,
+    error_text,
+    flash,
+    gettext_for,
+    page,
+    pending_uid,
+    pop_flash,
+    redirect,
+    require_staff,
+    session,
+    start_session,
+)
+from resolver.tables import ResolutionCount
+from tenants.onboarding import people, service
+from tenants.onboarding.tables import APPLICATION_STATES, Application
+from tenants.services.apikeys import list_keys
+from tenants.services.tenants import set_status
+from tenants.services.users import STAFF_ROLES, create_staff
+from tenants.tables import Identifier, Tenant
+
+REVIEW = ("reviewer",)
+TENANTS_READ = ("operator", "finance", "reviewer")
+TENANTS_WRITE = ("operator",)
+PAGE = 50
+
+
+def _details(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Audit details arrive as text on SQLite and as dicts from PostgreSQL."""
+    for r in rows:
+        if isinstance(r.get("detail"), str):
+            try:
+                r["detail"] = json.loads(r["detail"] or "{}")
+            except ValueError:
+                r["detail"] = {}
+    return rows
+
+
+def _actor(viewer: Any) -> str:
+    return f"staff:{viewer.id}"
+
+
+@get("/staff", include_in_schema=False)
+async def staff_home(request: Request[Any, Any, Any]) -> Response[str]:
+    viewer = await require_staff(request)
+    counts = {
+        s: await Application.count().where(Application.status == s).run()
+        for s in APPLICATION_STATES
+    }
+    return await page(
+        request,
+        "staff/home.html",
+        counts=counts,
+        flash=pop_flash(request),
+        tenants=await Tenant.count().run(),
+        roles=sorted(viewer.staff_roles),
+    )
+
+
+@get("/staff/totp", include_in_schema=False)
+async def totp_setup(request: Request[Any, Any, Any]) -> Response[Any]:
+    uid = pending_uid(request)
+    if not uid:
+        return redirect("/login")
+    user = await people.get_user(uid)
+    if user is None or not user["is_staff"]:
+        raise NotFoundException()
+    secret, enabled = await people.totp_state(user["id"])
+    if enabled:
+        return redirect("/login/totp" if session(request).get("pending_totp") else "/staff")
+    uri = pyotp.TOTP(secret).provisioning_uri(
+        name=user["email"], issuer_name=get_settings().node_name
+    )
+    return await page(request, "totp.html", secret=secret, uri=uri, error="")
+
+
+@post("/staff/totp", include_in_schema=False)
+async def totp_enable(request: Request[Any, Any, Any]) -> Response[Any]:
+    uid = pending_uid(request)
+    if not uid:
+        return redirect("/login")
+    user = await people.get_user(uid)
+    if user is None or not user["is_staff"]:
+        raise NotFoundException()
+    code = str((await request.form()).get("code") or "")
+    if not await people.totp_enable(user["id"], code):
+        secret, _en = await people.totp_state(user["id"])
+        _ = gettext_for(request)
+        return await page(
+            request, "totp.html", status=400, secret=secret, uri="", error=_("The code is wrong.")
+        )
+    await start_session(request, {"uid": user["id"], "totp_ok": True})
+    return bind_cookie(request, redirect("/staff"))
+
+
+@get("/staff/applications", include_in_schema=False)
+async def queue(request: Request[Any, Any, Any]) -> Response[str]:
+    await require_staff(request, *REVIEW)
+    status = request.query_params.get("status", "")
+    status = status if status in APPLICATION_STATES else ""
+    q = request.query_params.get("q", "").strip()[:64]
+    rows = await service.list_applications(status=status, q=q)
+    return await page(
+        request, "staff/queue.html", rows=rows, selected=status, q=q, states=APPLICATION_STATES
+    )
+
+
+async def _app_or_404(app_id: FromPath[int]) -> dict[str, Any]:
+    try:
+        return await service.get_application(app_id)
+    except IdnestError:
+        raise NotFoundException() from None
+
+
+@get("/staff/applications/{app_id:int}", include_in_schema=False)
+async def review_page(request: Request[Any, Any, Any], app_id: FromPath[int]) -> Response[str]:
+    await require_staff(request, *REVIEW)
+    app = await _app_or_404(app_id)
+    trail = await (
+        AuditLog.select()
+        .where(AuditLog.action.like("application.%") & (AuditLog.target == app["credit_code"]))
+        .order_by(AuditLog.id)
+        .run()
+    )
+    upload = await service.licence(app_id)
+    trail = _details(trail)
+    return await page(
+        request,
+        "staff/review.html",
+        app=app,
+        trail=trail,
+        checks=await service.automatic_checks(app),
+        flash=pop_flash(request),
+        licence=upload and {k: upload[k] for k in ("filename", "content_type", "size")},
+        error="",
+    )
+
+
+@get("/staff/applications/{app_id:int}/licence", include_in_schema=False)
+async def licence_file(request: Request[Any, Any, Any], app_id: FromPath[int]) -> Response[bytes]:
+    await require_staff(request, *REVIEW)
+    await _app_or_404(app_id)
+    upload = await service.licence(app_id)
+    if upload is None:
+        raise NotFoundException()
+    return Response(
+        bytes(upload["data"]),
+        media_type=upload["content_type"],
+        headers={
+            "Content-Disposition": "inline; filename=licence",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
+@post("/staff/applications/{app_id:int}/{action:str}", include_in_schema=False)
+async def decide(
+    request: Request[Any, Any, Any], app_id: FromPath[int], action: FromPath[str]
+) -> Response[Any]:
+    viewer = await require_staff(request, *REVIEW)
+    await _app_or_404(app_id)
+    reason = str((await request.form()).get("reason") or "")
+    _ = gettext_for(request)
+    try:
+        if action == "review":
+            await service.start_review(app_id, actor=_actor(viewer))
+        elif action == "approve":
+            prefix = await service.approve(app_id, actor=_actor(viewer))
+            flash(request, f"approved:{prefix}")
+        elif action == "reject":
+            await service.reject(app_id, actor=_actor(viewer), reason=reason)
+        else:
+            raise NotFoundException()
+    except IdnestError as exc:
+        app = await _app_or_404(app_id)
+        msg = _("A rejection needs a reason.") if exc.field == "reason" else exc.detail
+        return await page(
+            request,
+            "staff/review.html",
+            status=400,
+            app=app,
+            trail=[],
+            checks=await service.automatic_checks(app),
+            licence=None,
+            error=msg,
+            flash="",
+        )
+    return redirect(f"/staff/applications/{app_id}")
+
+
+@get("/staff/tenants", include_in_schema=False)
+async def tenants(request: Request[Any, Any, Any]) -> Response[str]:
+    await require_staff(request, *TENANTS_READ)
+    q = request.query_params.get("q", "").strip()[:64]
+    try:
+        pageno = max(0, int(request.query_params.get("page", "0")))
+    except ValueError:
+        pageno = 0
+    query = Tenant.select().order_by(Tenant.id)
+    if q:
+        query = query.where(Tenant.name.ilike(f"%{q}%") | Tenant.prefix.ilike(f"%{q}%"))
+    rows = await query.offset(pageno * PAGE).limit(PAGE + 1).run()
+    return await page(
+        request, "staff/tenants.html", rows=rows[:PAGE], q=q, pageno=pageno, more=len(rows) > PAGE
+    )
+
+
+@get("/staff/tenants/{prefix:str}", include_in_schema=False)
+async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
+    viewer = await require_staff(request, *TENANTS_READ)
+    tenant = await people.tenant_by_prefix(prefix)
+    if tenant is None:
+        raise NotFoundException()
+    since = date.today() - timedelta(days=29)
+    res = (
+        await ResolutionCount.select(ResolutionCount.resolutions)
+        .where((ResolutionCount.tenant_id == tenant["id"]) & (ResolutionCount.day >= since))
+        .run()
+    )
+    trail = (
+        await AuditLog.select()
+        .where((AuditLog.tenant_id == tenant["id"]) & AuditLog.action.like("tenant.%"))
+        .order_by(AuditLog.id, ascending=False)
+        .limit(20)
+        .run()
+    )
+    return await page(
+        request,
+        "staff/tenant.html",
+        tenant=tenant,
+        trail=_details(trail),
+        flash=pop_flash(request),
+        identifiers=await Identifier.count().where(Identifier.tenant == tenant["id"]).run(),
+        resolutions=sum(r["resolutions"] for r in res),
+        keys=await list_keys(tenant["id"]),
+        members=await people.list_members(tenant["id"]),
+        can_write=bool(viewer.staff_roles & {"admin", "operator"}),
+        error="",
+    )
+
+
+@post("/staff/tenants/{prefix:str}/status", include_in_schema=False)
+async def tenant_status(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
+    viewer = await require_staff(request, *TENANTS_WRITE)
+    tenant = await people.tenant_by_prefix(prefix)
+    if tenant is None:
+        raise NotFoundException()
+    form = await request.form()
+    status = str(form.get("status") or "")
+    reason = str(form.get("reason") or "").strip()
+    if status not in ("active", "suspended", "closed") or not reason:
+        flash(request, "A status change needs a reason.")
+        return redirect(f"/staff/tenants/{tenant['prefix']}")
+    await set_status(tenant["prefix"], status, actor=_actor(viewer), reason=reason)
+    flash(request, "The tenant's status has been changed.")
+    return redirect(f"/staff/tenants/{tenant['prefix']}")
+
+
+@get("/staff/users", include_in_schema=False)
+async def staff_users(request: Request[Any, Any, Any]) -> Response[str]:
+    await require_staff(request, "admin")
+    return await page(
+        request,
+        "staff/users.html",
+        users=await people.list_staff(),
+        roles=STAFF_ROLES,
+        errors={},
+        values={},
+        flash=pop_flash(request),
+    )
+
+
+@post("/staff/users", include_in_schema=False)
+async def staff_user_create(request: Request[Any, Any, Any]) -> Response[Any]:
+    viewer = await require_staff(request, "admin")
+    form = await request.form()
+    email = str(form.get("email") or "")
+    roles = [str(r) for r in form.getall("roles", [])]
+    try:
+        await create_staff(email, str(form.get("password") or ""), roles=roles)
+    except IdnestError as exc:
+        _ = gettext_for(request)
+        errors = error_text(_, {exc.field or "email": (exc.detail, {})})
+        return await page(
+            request,
+            "staff/users.html",
+            status=400,
+            users=await people.list_staff(),
+            roles=STAFF_ROLES,
+            errors=errors,
+            values={"email": email},
+            flash="",
+        )
+    flash(request, "The staff user has been created.")
+    del viewer
+    return redirect("/staff/users")
+
+
+@post("/staff/users/{user_id:int}/roles", include_in_schema=False)
+async def staff_user_roles(
+    request: Request[Any, Any, Any], user_id: FromPath[int]
+) -> Response[Any]:
+    viewer = await require_staff(request, "admin")
+    roles = [str(r) for r in (await request.form()).getall("roles", [])]
+    try:
+        await people.set_staff_roles(user_id, roles, actor=_actor(viewer))
+        flash(request, "The roles have been saved.")
+    except IdnestError:
+        flash(request, "Choose at least one role.")
+    return redirect("/staff/users")
+
+
+@post("/staff/users/{user_id:int}/totp-reset", include_in_schema=False)
+async def staff_totp_reset(
+    request: Request[Any, Any, Any], user_id: FromPath[int]
+) -> Response[Any]:
+    viewer = await require_staff(request, "admin")
+    await people.totp_reset(user_id, actor=_actor(viewer))
+    flash(request, "The one-time password has been reset; it is set up again at next login.")
+    return redirect("/staff/users")
+
+
+@get("/staff/node", include_in_schema=False)
+async def node_profile(request: Request[Any, Any, Any]) -> Response[str]:
+    await require_staff(request)
+    s = get_settings()
+    return await page(
+        request,
+        "staff/node.html",
+        node={
+            "name": s.node_name,
+            "prefix": s.node_prefix,
+            "base_url": s.public_base_url or "-",
+            "profile": "embedded" if s.embedded else "single-node",
+            "mail": s.smtp_host or "./var/mail/",
+            "sso": s.oidc_issuer or "-",
+            "now": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
+
+
+ROUTES = [
+    staff_home,
+    totp_setup,
+    totp_enable,
+    queue,
+    review_page,
+    licence_file,
+    decide,
+    tenants,
+    tenant_page,
+    tenant_status,
+    staff_users,
+    staff_user_create,
+    staff_user_roles,
+    staff_totp_reset,
+    node_profile,
+]

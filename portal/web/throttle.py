@@ -1,0 +1,62 @@
+"""Failed-login throttling with the ``limits`` library.
+
+Only failures count: a moving window per account and a wider one per client address.
+Redis holds the windows in the single-node profile so every worker sees them; the
+embedded profile keeps them in memory.
+"""
+
+from __future__ import annotations
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from core.settings import get_settings
+
+_limiter: MovingWindowRateLimiter | None = None
+
+
+def limiter() -> MovingWindowRateLimiter:
+    global _limiter
+    if _limiter is None:
+        url = get_settings().redis_url
+        storage: Storage = (
+            RedisStorage("async+" + url, implementation="redispy") if url else MemoryStorage()
+        )
+        _limiter = MovingWindowRateLimiter(storage)
+    return _limiter
+
+
+def reset_limiter() -> None:
+    global _limiter
+    _limiter = None
+
+
+def _items() -> tuple[RateLimitItemPerMinute, RateLimitItemPerMinute]:
+    n = get_settings().login_failures_per_minute
+    return RateLimitItemPerMinute(n), RateLimitItemPerMinute(n * 4)
+
+
+async def allowed(email: str, client: str) -> bool:
+    per_account, per_client = _items()
+    lim = limiter()
+    return await lim.test(per_account, "login", email.lower()) and await lim.test(
+        per_client, "login-ip", client
+    )
+
+
+async def failed(email: str, client: str) -> None:
+    per_account, per_client = _items()
+    lim = limiter()
+    await lim.hit(per_account, "login", email.lower())
+    await lim.hit(per_client, "login-ip", client)
+
+
+async def mail_allowed(kind: str, email: str, client: str) -> bool:
+    """Count one mail-sending request (reset link, resent confirmation); False when an
+    address or a client asks too often, so the node cannot be used to flood inboxes."""
+    lim = limiter()
+    per_address, per_client = RateLimitItemPerMinute(3), RateLimitItemPerMinute(10)
+    ok_address = await lim.hit(per_address, f"mail-{kind}", email.strip().lower())
+    ok_client = await lim.hit(per_client, f"mail-{kind}-ip", client)
+    return ok_address and ok_client

@@ -1,0 +1,1 @@
+"""Enterprise onboarding: applications, their licence uploads, email tokens."""

@@ -1,0 +1,53 @@
+"""Browser-test helpers: paths, chromium flags, the server handle."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PROJECT = Path(__file__).resolve().parents[2]
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+
+
+@dataclass
+class Server:
+    base: str
+    work: Path
+    env: dict[str, str]
+
+    def cli(self, *args: str, stdin: str = "") -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "portal.cli", *args],
+            cwd=self.work,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return out.stdout.strip()
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.work / "var" / "mail"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
