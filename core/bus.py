@@ -103,6 +103,11 @@ class RedisInvalidationBus(InvalidationBus):
         # control characters), so a bulk write is not a million publishes.
         for i in range(0, len(messages), 1000):
             await self._publisher.publish(self.channel, "\n".join(messages[i : i + 1000]))
+        # A fence. Redis may answer PUBLISH before it has written the message to the
+        # subscribers' sockets (both go out in the same pass, in no promised order). By
+        # the time a later command is answered, that pass is over and the messages are
+        # in every local subscriber's socket, where its next drain() finds them.
+        await self._publisher.ping()
         self.published += len(messages)
 
     def _connect(self) -> socket.socket:
