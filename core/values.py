@@ -27,8 +27,9 @@ MAX_TYPE_BYTES = 1024
 MAX_DATA_BYTES = 64 * 1024
 FORMATS = frozenset({"string", "base64", "hex", "admin", "vlist", "site", "key"})
 ADMIN_PERMISSION_BITS = 12
-# add handle, delete handle, add prefix, delete prefix, modify value, remove value,
-# add value, read value, modify admin, remove admin, add admin, list handles
+# The 12-bit HS_ADMIN permission mask written highest bit first: list handles, read value,
+# add admin, remove admin, modify admin, add value, remove value, modify value, delete
+# derived prefix, add derived prefix, delete handle, add handle (as Handle.net writes it).
 DEFAULT_ADMIN_PERMISSIONS = "011111110011"
 DEFAULT_ADMIN_INDEX = 100
 SECRET_TYPES = frozenset({"HS_SECKEY"})
@@ -75,6 +76,14 @@ class HandleValue(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
 
 def now_timestamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _fail(index: Any, message: str) -> InvalidValue:
@@ -156,7 +165,9 @@ def _parse_data(raw: Any, index: Any) -> ValueData:
     if fmt in ("string", "base64", "hex", "key"):
         if not isinstance(value, str):
             raise _fail(index, f"{fmt} data must be a string")
-        size = len(value.encode("utf-8", "surrogatepass"))
+        if not _is_utf8(value):
+            raise _fail(index, "data is not valid Unicode text (lone surrogate)")
+        size = len(value.encode("utf-8"))
         if size > MAX_DATA_BYTES:
             raise _fail(index, f"data is {size} bytes; the limit is {MAX_DATA_BYTES}")
         if fmt in ("base64", "key"):
@@ -189,7 +200,9 @@ def parse_value(raw: Any, *, timestamp: str) -> HandleValue:
     vtype = raw.get("type")
     if not isinstance(vtype, str) or not vtype:
         raise _fail(index, "type must be a non-empty string")
-    if len(vtype.encode("utf-8", "surrogatepass")) > MAX_TYPE_BYTES:
+    if not _is_utf8(vtype):
+        raise _fail(index, "type is not valid Unicode text (lone surrogate)")
+    if len(vtype.encode("utf-8")) > MAX_TYPE_BYTES:
         raise _fail(index, f"type is longer than {MAX_TYPE_BYTES} bytes")
     if "data" not in raw:
         raise _fail(index, "data is missing")
