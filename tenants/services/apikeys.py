@@ -18,7 +18,7 @@ from core.bus import FLUSH_ALL, get_bus
 from core.errors import AuthenticationFailed, InvalidValue, NotFound
 from core.settings import get_settings
 from tenants.services.tenants import get_by_prefix
-from tenants.tables import ApiKey, Tenant
+from tenants.tables import ApiKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +205,3 @@ async def flush_last_used() -> int:
         )
     return len(pending)
 
-
-async def tenant_of_prefix(prefix: str) -> int | None:
-    row = await Tenant.select(Tenant.id).where(Tenant.prefix == prefix).first().run()
-    return row["id"] if row else None
