@@ -12,4 +12,11 @@ from core.settings import get_settings
 
 DB = build_engine(get_settings())
 
-APP_REGISTRY = AppRegistry(apps=["core.piccolo_app", "tenants.piccolo_app", "resolver.piccolo_app"])
+APP_REGISTRY = AppRegistry(
+    apps=[
+        "core.piccolo_app",
+        "tenants.piccolo_app",
+        "resolver.piccolo_app",
+        "tenants.registry.piccolo_app",
+    ]
+)

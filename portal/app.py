@@ -23,6 +23,8 @@ from resolver.fastpath import ResolutionFastPath
 from resolver.runtime import build_resolver
 from resolver.service import Resolver
 from tenants import api as tenants_api
+from tenants.registry import api as registry_api
+from tenants.registry import snms_api
 from tenants.services.apikeys import flush_last_used
 
 log = logging.getLogger("idnest.app")
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None) -> Any:
             readyz,
             *resolver_api.ROUTES,
             *tenants_api.ROUTES,
+            *registry_api.ROUTES,
+            *snms_api.ROUTES,
         ],
         dependencies={"resolver": Provide(lambda: resolver, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
