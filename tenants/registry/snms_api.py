@@ -146,7 +146,10 @@ def _item_result(o: Any) -> dict[str, Any]:
         return {"handle": o.handle, "status": OK, "msg": "success"}
     if isinstance(o, dict):  # a replayed answer
         if "error" in o:
-            return {"handle": o.get("handle"), "status": BUSINESS, "msg": o["error"]}
+            status = {401: NO_PERMISSION, 402: NOT_LOGGED_IN, 403: NOT_LOGGED_IN}.get(
+                o.get("rc", 2), BUSINESS
+            )
+            return {"handle": o.get("handle"), "status": status, "msg": o["error"]}
         return {"handle": o["handle"], "status": OK, "msg": "success"}
     return {"handle": getattr(o, "handle", None), "status": status_of(o), "msg": o.detail}
 
