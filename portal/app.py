@@ -24,7 +24,8 @@ from resolver.runtime import build_resolver
 from resolver.service import Resolver
 from tenants import api as tenants_api
 from tenants.registry import api as registry_api
-from tenants.registry import snms_api
+from tenants.registry import bulk_api, snms_api
+from tenants.registry import jobs as bulk_jobs
 from tenants.services.apikeys import flush_last_used
 
 log = logging.getLogger("idnest.app")
@@ -54,9 +55,11 @@ def create_app(settings: Settings | None = None) -> Any:
         await db.start(settings)
         await bus.start()
         flusher = asyncio.create_task(_flush_forever(resolver, settings.counter_flush_interval))
+        await bulk_jobs.resume_unfinished()
         try:
             yield
         finally:
+            await bulk_jobs.stop_local()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Any:
             *tenants_api.ROUTES,
             *registry_api.ROUTES,
             *snms_api.ROUTES,
+            *bulk_api.ROUTES,
         ],
         dependencies={"resolver": Provide(lambda: resolver, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
