@@ -1,9 +1,5 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.column_types import Boolean
-from piccolo.columns.column_types import Integer
-from piccolo.columns.column_types import Text
-from piccolo.columns.column_types import Timestamptz
-from piccolo.columns.column_types import Varchar
+from piccolo.columns.column_types import Boolean, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 from piccolo.constraints import Unique
@@ -14,9 +10,7 @@ DESCRIPTION = ""
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="registry", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="registry", description=DESCRIPTION)
 
     manager.add_table(
         class_name="SnmsAccount",
@@ -46,9 +40,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="BulkJob", tablename="bulk_jobs", schema=None, columns=None
-    )
+    manager.add_table(class_name="BulkJob", tablename="bulk_jobs", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="SnmsAccount",

@@ -14,11 +14,9 @@ POSTGRES = [
     "CREATE INDEX IF NOT EXISTS identifiers_handle_key_trgm "
     "ON identifiers USING gin (handle_key gin_trgm_ops)",
     "CREATE INDEX IF NOT EXISTS identifiers_values_trgm "
-    "ON identifiers USING gin (\"values\" gin_trgm_ops)",
-    "CREATE INDEX IF NOT EXISTS identifiers_tenant_updated "
-    "ON identifiers (tenant, updated_at)",
-    "CREATE INDEX IF NOT EXISTS identifiers_tenant_created "
-    "ON identifiers (tenant, created_at)",
+    'ON identifiers USING gin ("values" gin_trgm_ops)',
+    "CREATE INDEX IF NOT EXISTS identifiers_tenant_updated ON identifiers (tenant, updated_at)",
+    "CREATE INDEX IF NOT EXISTS identifiers_tenant_created ON identifiers (tenant, created_at)",
 ]
 SQLITE = [
     "CREATE INDEX IF NOT EXISTS identifiers_tenant_updated ON identifiers (tenant, updated_at)",

@@ -139,13 +139,13 @@ def iter_rows(path: Path, fmt: str) -> Iterator[Row]:
             if not isinstance(doc, dict) or not isinstance(doc.get("handle"), str):
                 yield Row(number, "", None, 'each line needs {"handle": ..., "values": [...]}')
                 continue
-            values = doc.get("values", doc.get("value", []))
-            if doc.get("templateVersion") and isinstance(values, list):
-                values = [
-                    *values,
+            given: Any = doc.get("values", doc.get("value", []))
+            if doc.get("templateVersion") and isinstance(given, list):
+                given = [
+                    *given,
                     {"index": 1001, "type": "templateVersion", "data": str(doc["templateVersion"])},
                 ]
-            yield Row(number, doc["handle"], values)
+            yield Row(number, doc["handle"], given)
 
 
 def count_rows(path: Path, fmt: str) -> int:

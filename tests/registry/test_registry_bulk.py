@@ -19,11 +19,22 @@ def ndjson(prefix: str, n: int, start: int = 0, bad_every: int = 0) -> bytes:
     lines = []
     for i in range(start, start + n):
         if bad_every and i % bad_every == bad_every - 1:
-            lines.append("{not json" if (i // bad_every) % 2 == 0 else json.dumps({"handle": f"{prefix}/R-{i}",
-                                                              "values": [{"index": 1, "type": "URL"}]}))
+            lines.append(
+                "{not json"
+                if (i // bad_every) % 2 == 0
+                else json.dumps(
+                    {"handle": f"{prefix}/R-{i}", "values": [{"index": 1, "type": "URL"}]}
+                )
+            )
             continue
-        lines.append(json.dumps({"handle": f"{prefix}/R-{i}",
-                                 "values": [{"index": 1, "type": "URL", "data": f"https://e.com/{i}"}]}))
+        lines.append(
+            json.dumps(
+                {
+                    "handle": f"{prefix}/R-{i}",
+                    "values": [{"index": 1, "type": "URL", "data": f"https://e.com/{i}"}],
+                }
+            )
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -44,21 +55,33 @@ async def _counts(tenant_id: int) -> tuple[int, int]:
 
 async def test_ndjson_job_with_bad_rows_and_results(client, tenant_a):
     body = ndjson(tenant_a.prefix, 50, bad_every=10)
-    r = await client.post("/api/bulk/jobs?format=ndjson&mode=create", content=body,
-                          headers={**tenant_a.auth(), "Content-Type": "application/x-ndjson"})
+    r = await client.post(
+        "/api/bulk/jobs?format=ndjson&mode=create",
+        content=body,
+        headers={**tenant_a.auth(), "Content-Type": "application/x-ndjson"},
+    )
     assert r.status_code == 202, r.text
     job = r.json()
     assert job["totalRows"] == 50 and job["status"] == "queued"
     done = await _wait(client, tenant_a, job["jobId"])
-    assert (done["status"], done["doneRows"], done["okRows"], done["failedRows"]) == ("done", 50, 45, 5)
+    assert (done["status"], done["doneRows"], done["okRows"], done["failedRows"]) == (
+        "done",
+        50,
+        45,
+        5,
+    )
     assert (await _counts(tenant_a.id))[0] == 45
-    r = await client.get(f"/api/bulk/jobs/{job['jobId']}/results?format=csv", headers=tenant_a.auth())
+    r = await client.get(
+        f"/api/bulk/jobs/{job['jobId']}/results?format=csv", headers=tenant_a.auth()
+    )
     lines = r.text.strip().splitlines()
     assert lines[0] == "row,handle,status,message" and len(lines) == 51
     assert lines[1] == f"1,{tenant_a.prefix}/R-0,ok,"
     errors = [ln for ln in lines[1:] if ",error," in ln]
     assert len(errors) == 5 and "not valid JSON" in errors[0] and "data is missing" in errors[1]
-    r = await client.get(f"/api/bulk/jobs/{job['jobId']}/results?format=ndjson", headers=tenant_a.auth())
+    r = await client.get(
+        f"/api/bulk/jobs/{job['jobId']}/results?format=ndjson", headers=tenant_a.auth()
+    )
     docs = [json.loads(x) for x in r.text.splitlines()]
     assert [d["row"] for d in docs] == list(range(1, 51))
     assert docs[9]["status"] == "error" and docs[0]["status"] == "ok"
@@ -66,15 +89,19 @@ async def test_ndjson_job_with_bad_rows_and_results(client, tenant_a):
 
 async def test_csv_job_with_template_columns(client, tenant_a):
     p = tenant_a.prefix
-    csv_body = ("handle,URL,templateVersion,2000:name,2001:model\n"
-                f"{p}/C-1,https://e.com/1,motor@1,Motor,YE3\n"
-                f"{p}/C-2,https://e.com/2,motor@1,Motor,\n"
-                f"{p}/C-3,https://e.com/3\n").encode()
+    csv_body = (
+        "handle,URL,templateVersion,2000:name,2001:model\n"
+        f"{p}/C-1,https://e.com/1,motor@1,Motor,YE3\n"
+        f"{p}/C-2,https://e.com/2,motor@1,Motor,\n"
+        f"{p}/C-3,https://e.com/3\n"
+    ).encode()
     r = await client.post("/api/bulk/jobs?format=csv", content=csv_body, headers=tenant_a.auth())
     assert r.status_code == 202
     done = await _wait(client, tenant_a, r.json()["jobId"])
     assert (done["okRows"], done["failedRows"]) == (1, 2)
-    res = (await client.get(f"/api/bulk/jobs/{r.json()['jobId']}/results", headers=tenant_a.auth())).text
+    res = (
+        await client.get(f"/api/bulk/jobs/{r.json()['jobId']}/results", headers=tenant_a.auth())
+    ).text
     assert "型号" in res and "cells" in res
     rec = (await client.get(f"/api/handles/{p}/C-1")).json()
     assert {v["index"] for v in rec["values"]} == {1, 100, 1001, 2000, 2001}
@@ -91,20 +118,26 @@ async def test_resubmission_with_idempotency_key_is_one_job(client, tenant_a):
     r3 = await client.post("/api/bulk/jobs?mode=create", content=body, headers=headers)
     assert r3.json()["jobId"] == r1.json()["jobId"] and r3.json()["okRows"] == 30
     assert await _counts(tenant_a.id) == (30, 30)
-    r4 = await client.post("/api/bulk/jobs?mode=create", content=ndjson(tenant_a.prefix, 3),
-                           headers=headers)
+    r4 = await client.post(
+        "/api/bulk/jobs?mode=create", content=ndjson(tenant_a.prefix, 3), headers=headers
+    )
     assert r4.status_code == 409
 
 
 async def test_bad_uploads(client, tenant_a):
     r = await client.post("/api/bulk/jobs?format=xml", content=b"x", headers=tenant_a.auth())
     assert r.status_code == 400 and r.json()["field"] == "format"
-    r = await client.post("/api/bulk/jobs?format=csv", content=b"name,URL\nx,y\n", headers=tenant_a.auth())
+    r = await client.post(
+        "/api/bulk/jobs?format=csv", content=b"name,URL\nx,y\n", headers=tenant_a.auth()
+    )
     assert r.status_code == 400 and "handle" in r.json()["detail"]
     r = await client.post("/api/bulk/jobs?mode=merge", content=b"", headers=tenant_a.auth())
     assert r.status_code == 400
-    r = await client.post("/api/bulk/jobs", content=ndjson(tenant_a.prefix, 1),
-                          headers=tenant_a.auth(tenant_a.read_key))
+    r = await client.post(
+        "/api/bulk/jobs",
+        content=ndjson(tenant_a.prefix, 1),
+        headers=tenant_a.auth(tenant_a.read_key),
+    )
     assert r.status_code == 403
     assert (await client.post("/api/bulk/jobs", content=b"")).status_code == 401
 
@@ -112,8 +145,11 @@ async def test_bad_uploads(client, tenant_a):
 async def test_crash_mid_job_resumes_without_loss_or_duplicates(client, tenant_a, monkeypatch):
     from tenants.registry import bulk
 
-    r = await client.post("/api/bulk/jobs?mode=create", content=ndjson(tenant_a.prefix, 1000, bad_every=97),
-                          headers={**tenant_a.auth(), "Idempotency-Key": "crash-1"})
+    r = await client.post(
+        "/api/bulk/jobs?mode=create",
+        content=ndjson(tenant_a.prefix, 1000, bad_every=97),
+        headers={**tenant_a.auth(), "Idempotency-Key": "crash-1"},
+    )
     job_id = r.json()["jobId"]
     from tenants.registry import jobs
 
@@ -144,10 +180,17 @@ async def _check_exactly_once(client, t, job_id: str, total: int, bad_every: int
     bad = total // bad_every
     done = (await client.get(f"/api/bulk/jobs/{job_id}", headers=t.auth())).json()
     assert (done["status"], done["doneRows"], done["okRows"], done["failedRows"]) == (
-        "done", total, total - bad, bad)
+        "done",
+        total,
+        total - bad,
+        bad,
+    )
     assert await _counts(t.id) == (total - bad, total - bad)  # every row once, version 1
-    audits = await AuditLog.count().where(
-        (AuditLog.tenant_id == t.id) & (AuditLog.action == "identifier.create")).run()
+    audits = (
+        await AuditLog.count()
+        .where((AuditLog.tenant_id == t.id) & (AuditLog.action == "identifier.create"))
+        .run()
+    )
     assert audits == total - bad
     res = (await client.get(f"/api/bulk/jobs/{job_id}/results", headers=t.auth())).text.splitlines()
     assert len(res) == total + 1 and sum(",error," in x for x in res) == bad
@@ -157,15 +200,21 @@ async def test_killed_worker_process_resumes(client, tenant_a):
     """A real worker process is SIGKILLed halfway; a new one finishes the job."""
     from tenants.registry import bulk, jobs
 
-    r = await client.post("/api/bulk/jobs?mode=create", content=ndjson(tenant_a.prefix, 2000, bad_every=101),
-                          headers=tenant_a.auth())
+    r = await client.post(
+        "/api/bulk/jobs?mode=create",
+        content=ndjson(tenant_a.prefix, 2000, bad_every=101),
+        headers=tenant_a.auth(),
+    )
     job_id = r.json()["jobId"]
     await jobs.stop_local()
     pk = await bulk.job_pk(job_id)
     from tenants.registry.tables import BulkJob
 
-    await BulkJob.update({BulkJob.status: "queued", BulkJob.done_rows: BulkJob.done_rows}).where(
-        BulkJob.id == pk).run()
+    await (
+        BulkJob.update({BulkJob.status: "queued", BulkJob.done_rows: BulkJob.done_rows})
+        .where(BulkJob.id == pk)
+        .run()
+    )
     script = (
         "import asyncio, time\n"
         "from tenants.registry import bulk\n"
@@ -205,13 +254,19 @@ async def _principal(t):
 
 
 async def test_tenant_b_cannot_see_tenant_a_jobs(client, tenant_a, tenant_b):
-    r = await client.post("/api/bulk/jobs", content=ndjson(tenant_a.prefix, 2), headers=tenant_a.auth())
+    r = await client.post(
+        "/api/bulk/jobs", content=ndjson(tenant_a.prefix, 2), headers=tenant_a.auth()
+    )
     job_id = r.json()["jobId"]
     await _wait(client, tenant_a, job_id)
-    assert (await client.get(f"/api/bulk/jobs/{job_id}", headers=tenant_b.auth())).status_code == 404
+    assert (
+        await client.get(f"/api/bulk/jobs/{job_id}", headers=tenant_b.auth())
+    ).status_code == 404
     r = await client.get(f"/api/bulk/jobs/{job_id}/results", headers=tenant_b.auth())
     assert r.status_code == 404
     # B's upload of A's handles registers nothing under A
-    r = await client.post("/api/bulk/jobs", content=ndjson(tenant_a.prefix, 2, start=10), headers=tenant_b.auth())
+    r = await client.post(
+        "/api/bulk/jobs", content=ndjson(tenant_a.prefix, 2, start=10), headers=tenant_b.auth()
+    )
     done = await _wait(client, tenant_b, r.json()["jobId"])
     assert done["failedRows"] == 2 and (await _counts(tenant_a.id))[0] == 2

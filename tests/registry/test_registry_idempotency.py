@@ -13,7 +13,9 @@ pytestmark = pytest.mark.anyio
 async def _versions(handle: str) -> int:
     from tenants.tables import Identifier
 
-    row = await Identifier.select(Identifier.version).where(Identifier.handle == handle).first().run()
+    row = (
+        await Identifier.select(Identifier.version).where(Identifier.handle == handle).first().run()
+    )
     return row["version"] if row else 0
 
 
@@ -41,8 +43,12 @@ async def test_sequential_retry_replays_the_first_answer(client, tenant_a):
     assert await _versions(h) == 2
     # mintNewSuffix: the retry gets the same minted handle, not a second one
     mint = {**tenant_a.auth(), **JSON, "Idempotency-Key": "mint-1"}
-    a = await client.put(f"/api/handles/{tenant_a.prefix}/?mintNewSuffix=true", json=body, headers=mint)
-    b = await client.put(f"/api/handles/{tenant_a.prefix}/?mintNewSuffix=true", json=body, headers=mint)
+    a = await client.put(
+        f"/api/handles/{tenant_a.prefix}/?mintNewSuffix=true", json=body, headers=mint
+    )
+    b = await client.put(
+        f"/api/handles/{tenant_a.prefix}/?mintNewSuffix=true", json=body, headers=mint
+    )
     assert a.status_code == 201 and a.json()["handle"] == b.json()["handle"]
 
 
@@ -59,10 +65,16 @@ async def test_concurrent_duplicates_register_once(client, tenant_a):
 
 async def test_keys_are_per_tenant(client, tenant_a, tenant_b):
     body = {"values": [sv(1, "URL", "https://e.com")]}
-    ra = await client.put(f"/api/handles/{tenant_a.prefix}/K", json=body,
-                          headers={**tenant_a.auth(), **JSON, "Idempotency-Key": "same"})
-    rb = await client.put(f"/api/handles/{tenant_b.prefix}/K", json=body,
-                          headers={**tenant_b.auth(), **JSON, "Idempotency-Key": "same"})
+    ra = await client.put(
+        f"/api/handles/{tenant_a.prefix}/K",
+        json=body,
+        headers={**tenant_a.auth(), **JSON, "Idempotency-Key": "same"},
+    )
+    rb = await client.put(
+        f"/api/handles/{tenant_b.prefix}/K",
+        json=body,
+        headers={**tenant_b.auth(), **JSON, "Idempotency-Key": "same"},
+    )
     assert ra.status_code == rb.status_code == 201
     assert rb.json()["handle"] == f"{tenant_b.prefix}/K"
 
@@ -70,8 +82,10 @@ async def test_keys_are_per_tenant(client, tenant_a, tenant_b):
 async def test_snms_batch_retry_answers_the_same_per_item_results(client, tenant_a):
     auth = await snms_login(client, tenant_a.prefix)
     p = tenant_a.prefix
-    items = [{"handle": f"{p}/IB-{n}", "value": [{"index": 1, "type": "URL", "data": "https://e.com"}]}
-             for n in range(3)] + [{"handle": "bad handle"}]
+    items = [
+        {"handle": f"{p}/IB-{n}", "value": [{"index": 1, "type": "URL", "data": "https://e.com"}]}
+        for n in range(3)
+    ] + [{"handle": "bad handle"}]
     headers = {**auth, "Idempotency-Key": "batch-1"}
     r1 = await client.post("/identityv2/data/batchCreate", json=items, headers=headers)
     r2, r3 = await asyncio.gather(
@@ -90,6 +104,9 @@ async def test_snms_batch_retry_answers_the_same_per_item_results(client, tenant
 
 
 async def test_bad_key_is_refused(client, tenant_a):
-    r = await client.put(f"/api/handles/{tenant_a.prefix}/BK", json=[sv(1, "URL", "x")],
-                         headers={**tenant_a.auth(), **JSON, "Idempotency-Key": "x" * 300})
+    r = await client.put(
+        f"/api/handles/{tenant_a.prefix}/BK",
+        json=[sv(1, "URL", "x")],
+        headers={**tenant_a.auth(), **JSON, "Idempotency-Key": "x" * 300},
+    )
     assert r.status_code == 400 and r.json()["field"] == "Idempotency-Key"

@@ -10,13 +10,28 @@ pytestmark = pytest.mark.anyio
 
 async def _seed(client, t) -> None:
     p = t.prefix
-    await put_values(client, t, f"{p}/PUMP-001", [sv(1, "URL", "https://shop.example.com/pump/1"),
-                                                    sv(2, "NOTE", "internal-batch-77", "1100")])
+    await put_values(
+        client,
+        t,
+        f"{p}/PUMP-001",
+        [
+            sv(1, "URL", "https://shop.example.com/pump/1"),
+            sv(2, "NOTE", "internal-batch-77", "1100"),
+        ],
+    )
     await put_values(client, t, f"{p}/PUMP-002", [sv(1, "URL", "https://shop.example.com/pump/2")])
-    await put_values(client, t, f"{p}/VALVE-9", [sv(1, "URL", "https://other.org/v9"),
-                                                   sv(1001, "t", "motor@1"), sv(2000, "name", "M"),
-                                                   sv(2001, "model", "YE3-132"),
-                                                   sv(2003, "efficiencyClass", "IE3")])
+    await put_values(
+        client,
+        t,
+        f"{p}/VALVE-9",
+        [
+            sv(1, "URL", "https://other.org/v9"),
+            sv(1001, "t", "motor@1"),
+            sv(2000, "name", "M"),
+            sv(2001, "model", "YE3-132"),
+            sv(2003, "efficiencyClass", "IE3"),
+        ],
+    )
 
 
 async def _handles(client, headers, query: str) -> list[str]:
@@ -37,7 +52,10 @@ async def test_search_by_suffix_value_attribute_template_and_time(client, tenant
     assert await _handles(client, auth, "template=motor") == ["VALVE-9"]
     assert await _handles(client, auth, "template=boiler") == []
     assert await _handles(client, auth, "q=100%25") == []  # LIKE wildcards are literal
-    assert await _handles(client, auth, "updatedFrom=2000-01-01T00:00:00Z&q=pump") == ["PUMP-001", "PUMP-002"]
+    assert await _handles(client, auth, "updatedFrom=2000-01-01T00:00:00Z&q=pump") == [
+        "PUMP-001",
+        "PUMP-002",
+    ]
     assert await _handles(client, auth, "createdTo=2000-01-01T00:00:00Z") == []
     r = await client.get("/api/search?createdFrom=yesterday", headers=auth)
     assert r.status_code == 400 and r.json()["field"] == "createdFrom"
@@ -127,8 +145,8 @@ async def test_tenant_b_cannot_search_tenant_a(client, tenant_a, tenant_b):
     snms_b = await snms_login(client, tenant_b.prefix, "admin")
     assert await _handles(client, snms_b, "q=pump") == []
     from core.errors import InsufficientPermissions
-    from tenants.registry.search import Query, search
     from tenants.auth import authenticate
+    from tenants.registry.search import Query, search
 
     principal = await authenticate(None, tenant_b.key)
     with pytest.raises(InsufficientPermissions):

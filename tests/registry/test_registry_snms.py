@@ -12,8 +12,11 @@ pytestmark = pytest.mark.anyio
 
 
 def item(handle: str, url: str = "https://example.com/x", **extra) -> dict:
-    return {"handle": handle, "value": [{"index": 1, "type": "URL",
-                                         "data": {"format": "string", "value": url}}], **extra}
+    return {
+        "handle": handle,
+        "value": [{"index": 1, "type": "URL", "data": {"format": "string", "value": url}}],
+        **extra,
+    }
 
 
 async def test_login_v0_and_v1_and_bad_credentials(client, tenant_a):
@@ -26,7 +29,9 @@ async def test_login_v0_and_v1_and_bad_credentials(client, tenant_a):
     assert r.json()["status"] == -1
     r = await client.post("/identity/token", content=b"not json")
     assert r.json()["status"] == -2
-    r = await client.post("/identity/token", json={"username": "erp-sync", "password": "s3cret-pass-1"})
+    r = await client.post(
+        "/identity/token", json={"username": "erp-sync", "password": "s3cret-pass-1"}
+    )
     assert r.json()["status"] == 1 and r.json()["data"]["token"]
     # v1: sha256(sha256(pwd) + yyyy-MM-dd), the client's local (China) date
     day = (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()
@@ -42,18 +47,30 @@ async def test_login_v0_and_v1_and_bad_credentials(client, tenant_a):
 async def test_not_logged_in_and_forged_token(client, tenant_a):
     r = await client.get(f"/identityv2/data/detail?handle={tenant_a.prefix}/X")
     assert r.status_code == 200 and r.json()["status"] == -1
-    r = await client.get(f"/identityv2/data/detail?handle={tenant_a.prefix}/X",
-                         headers={"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x"})
+    r = await client.get(
+        f"/identityv2/data/detail?handle={tenant_a.prefix}/X",
+        headers={"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x"},
+    )
     assert r.json()["status"] == -1
 
 
 async def test_single_create_update_detail_delete(client, tenant_a):
     auth = await snms_login(client, tenant_a.prefix)
     h = f"{tenant_a.prefix}/SNMS-1"
-    body = {"handle": h, "templateVersion": "core@1", "value": [
-        {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://e.com/1"}},
-        {"index": 2000, "type": "name", "data": {"format": "string", "value": "Widget"}},
-        {"index": 2, "type": "NOTE", "data": {"format": "string", "value": "secret"}, "auth": 1}]}
+    body = {
+        "handle": h,
+        "templateVersion": "core@1",
+        "value": [
+            {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://e.com/1"}},
+            {"index": 2000, "type": "name", "data": {"format": "string", "value": "Widget"}},
+            {
+                "index": 2,
+                "type": "NOTE",
+                "data": {"format": "string", "value": "secret"},
+                "auth": 1,
+            },
+        ],
+    }
     r = await client.post("/identityv2/data", json=body, headers=auth)
     assert r.json() == {"status": 1, "message": "success", "data": {"handle": h}}
     r = await client.post("/identityv2/data", json=body, headers=auth)
@@ -99,18 +116,26 @@ async def test_batches_answer_per_item_with_some_bad_items(client, tenant_a):
     assert results[5]["handle"] == "88.999.1/ELSEWHERE"
     # create again: every item already exists
     r = await client.post("/identityv2/data/batchCreate", json={"data": items[:2]}, headers=auth)
-    assert [x["msg"] for x in r.json()["data"]] == [f"handle {p}/B-0 already exists",
-                                                  f"handle {p}/B-1 already exists"]
+    assert [x["msg"] for x in r.json()["data"]] == [
+        f"handle {p}/B-0 already exists",
+        f"handle {p}/B-1 already exists",
+    ]
     upd = [item(f"{p}/B-{n}", url="https://e.com/new") for n in range(3)] + [item(f"{p}/NOPE")]
     r = await client.put("/identityv2/data/batchUpdate", json=upd, headers=auth)
     assert [x["status"] for x in r.json()["data"]] == [1, 1, 1, -2]
     rec = (await client.get(f"/api/handles/{p}/B-2?type=URL")).json()
     assert rec["values"][0]["data"]["value"] == "https://e.com/new"
-    r = await client.request("DELETE", "/identityv2/data/batchDelete",
-                             json=[{"handle": f"{p}/B-0"}, f"{p}/B-1", {"handle": f"{p}/NOPE"}], headers=auth)
+    r = await client.request(
+        "DELETE",
+        "/identityv2/data/batchDelete",
+        json=[{"handle": f"{p}/B-0"}, f"{p}/B-1", {"handle": f"{p}/NOPE"}],
+        headers=auth,
+    )
     assert [x["status"] for x in r.json()["data"]] == [1, 1, -2]
     assert (await client.get(f"/api/handles/{p}/B-0")).status_code == 404
-    r = await client.post("/identityv2/data/batchCreate", json=[item(f"{p}/M{n}") for n in range(2001)], headers=auth)
+    r = await client.post(
+        "/identityv2/data/batchCreate", json=[item(f"{p}/M{n}") for n in range(2001)], headers=auth
+    )
     assert r.json()["status"] == -2 and "at most 2000" in r.json()["message"]
 
 
@@ -118,9 +143,18 @@ async def test_viewer_cannot_write_and_sees_public_only(client, tenant_a):
     dev = await snms_login(client, tenant_a.prefix)
     viewer = await snms_login(client, tenant_a.prefix, role="viewer")
     h = f"{tenant_a.prefix}/V-1"
-    body = {"handle": h, "value": [
-        {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://e.com"}},
-        {"index": 2, "type": "NOTE", "data": {"format": "string", "value": "private"}, "auth": 1}]}
+    body = {
+        "handle": h,
+        "value": [
+            {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://e.com"}},
+            {
+                "index": 2,
+                "type": "NOTE",
+                "data": {"format": "string", "value": "private"},
+                "auth": 1,
+            },
+        ],
+    }
     assert (await client.post("/identityv2/data", json=body, headers=dev)).json()["status"] == 1
     r = await client.post("/identityv2/data", json={**body, "handle": h + "x"}, headers=viewer)
     assert r.json()["status"] == -3
@@ -141,7 +175,9 @@ async def test_tenant_b_cannot_reach_tenant_a(client, tenant_a, tenant_b):
     assert r.json()["status"] == -3
     r = await client.post("/identityv2/data/batchCreate", json=[item(h)], headers=b)
     assert r.json()["data"][0]["status"] == -3
-    r = await client.put("/identityv2/data/batchUpdate", json=[item(h, url="https://evil")], headers=b)
+    r = await client.put(
+        "/identityv2/data/batchUpdate", json=[item(h, url="https://evil")], headers=b
+    )
     assert r.json()["data"][0]["status"] == -3
     r = await client.request("DELETE", "/identityv2/data/batchDelete", json=[h], headers=b)
     assert r.json()["data"][0]["status"] == -3
