@@ -32,6 +32,7 @@ from core.errors import (
 from core.identifiers import Handle, fold, is_under, parse_handle
 from core.outbox import OP_ADD, OP_DELETE, OP_MODIFY, enqueue
 from core.settings import get_settings
+from core.tables import AuditLog, Outbox
 from core.values import (
     HandleValue,
     default_admin_value,
@@ -40,6 +41,7 @@ from core.values import (
     now_timestamp,
     parse_values,
 )
+from tenants.registry.sql import insert_many
 from tenants.registry.templates import validate_record
 from tenants.tables import Identifier, Tenant
 
@@ -368,6 +370,24 @@ class BatchItem:
 
 
 BatchOutcome = WriteResult | IdnestError
+_IDENTIFIER_COLUMNS = {
+    "tenant": "int",
+    "handle": "text",
+    "handle_key": "text",
+    "values": "text",
+    "created_at": "ts",
+    "updated_at": "ts",
+    "version": "int",
+}
+_AUDIT_COLUMNS = {
+    "tenant_id": "int",
+    "actor": "text",
+    "action": "text",
+    "target": "text",
+    "detail": "json",
+    "created_at": "ts",
+}
+_OUTBOX_COLUMNS = {"tenant_id": "int", "topic": "text", "payload": "json", "created_at": "ts"}
 
 
 async def put_records(
@@ -419,8 +439,6 @@ async def _write_batch(
     mode: str,
     idempotency: IdempotencyGuard | None,
 ) -> None:
-    from core.tables import AuditLog, Outbox
-
     now = datetime.now(UTC)
     written: list[str] = []
     async with db.write_transaction():
@@ -436,7 +454,9 @@ async def _write_batch(
         if isinstance(db.engine(), db.PostgresEngine):
             query = query.lock_rows("UPDATE")
         existing = {r["handle_key"]: r for r in await query.run()}
-        inserts, audits, outbox = [], [], []
+        inserts: list[dict[str, Any]] = []
+        audits: list[dict[str, Any]] = []
+        outbox: list[dict[str, Any]] = []
         for key, (n, handle, values) in parsed.items():
             row = existing.get(key)
             try:
@@ -458,15 +478,15 @@ async def _write_batch(
                     values = sorted(values, key=lambda v: v.index)
                     _check_size(values)
                     inserts.append(
-                        Identifier(
-                            tenant=tenant_id,
-                            handle=handle.text,
-                            handle_key=key,
-                            values=dump_values(values),
-                            created_at=now,
-                            updated_at=now,
-                            version=1,
-                        )
+                        {
+                            "tenant": tenant_id,
+                            "handle": handle.text,
+                            "handle_key": key,
+                            "values": dump_values(values),
+                            "created_at": now,
+                            "updated_at": now,
+                            "version": 1,
+                        }
                     )
                     result, op = WriteResult(handle.text, True, 1), OP_ADD
                 else:
@@ -493,28 +513,26 @@ async def _write_batch(
             outcomes[n] = result
             written.append(key)
             audits.append(
-                AuditLog(
-                    tenant_id=tenant_id,
-                    actor=principal.actor,
-                    created_at=now,
-                    action="identifier.create" if result.created else "identifier.update",
-                    target=result.handle[:2048],
-                    detail={"version": result.version, "batch": True},
-                )
+                {
+                    "tenant_id": tenant_id,
+                    "actor": principal.actor,
+                    "action": "identifier.create" if result.created else "identifier.update",
+                    "target": result.handle[:2048],
+                    "detail": {"version": result.version, "batch": True},
+                    "created_at": now,
+                }
             )
             outbox.append(
-                Outbox(
-                    tenant_id=tenant_id,
-                    topic="upstream.identifier",
-                    created_at=now,
-                    payload={"handle": result.handle, "op": op},
-                )
+                {
+                    "tenant_id": tenant_id,
+                    "topic": "upstream.identifier",
+                    "payload": {"handle": result.handle, "op": op},
+                    "created_at": now,
+                }
             )
-        if inserts:
-            await Identifier.insert(*inserts).run()
-        if audits:
-            await AuditLog.insert(*audits).run()
-            await Outbox.insert(*outbox).run()
+        await insert_many(Identifier, _IDENTIFIER_COLUMNS, inserts)
+        await insert_many(AuditLog, _AUDIT_COLUMNS, audits)
+        await insert_many(Outbox, _OUTBOX_COLUMNS, outbox)
         if idempotency is not None:
             await idempotency.complete([outcome_json(o) for o in outcomes])
     if written:
