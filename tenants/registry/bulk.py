@@ -8,10 +8,6 @@ compare-and-set on the cursor. So a worker killed at any point resumes exactly w
 the last commit left it, and two workers on one job cannot both write a chunk: no row
 is lost and none is written twice. Only failures are stored; every other row up to the
 cursor succeeded, which keeps a million-row result small.
-
-Row formats. NDJSON: ``{"handle": ..., "values": [...], "templateVersion": ...}`` per
-line. CSV: a header row with ``handle`` and value columns named ``TYPE`` (index = column
-position) or ``INDEX:TYPE`` (``2000:model``); ``templateVersion`` goes to index 1001.
 """
 
 from __future__ import annotations
@@ -21,7 +17,7 @@ import io
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +27,7 @@ from core import audit, db
 from core.auth import Principal
 from core.errors import Conflict, InsufficientPermissions, InvalidValue, NotFound
 from core.settings import get_settings
+from tenants.registry.bulk_rows import FORMATS, Row, count_rows, iter_rows
 from tenants.registry.idempotency import Idempotency, Replay, fingerprint
 from tenants.registry.tables import BulkJob, BulkJobFailure
 from tenants.services import identifiers
@@ -38,17 +35,7 @@ from tenants.services.identifiers import BatchItem
 from tenants.tables import Tenant
 
 log = logging.getLogger("idnest.bulk")
-MAX_ROWS = 1_000_000
 CHUNK_ROWS = 1000
-FORMATS = ("ndjson", "csv")
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    number: int  # 1-based among data rows
-    handle: str
-    body: Any
-    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,84 +64,6 @@ def bulk_dir() -> Path:
     path = get_settings().var_dir / "bulk"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _csv_columns(header: list[str]) -> list[tuple[int, str] | None]:
-    columns: list[tuple[int, str] | None] = []
-    for position, name in enumerate(header):
-        name = name.strip()
-        if position == 0:
-            if name.lower() != "handle":
-                raise InvalidValue("the first CSV column must be 'handle'", field="csv")
-            columns.append(None)
-            continue
-        index_text, sep, vtype = name.partition(":")
-        if name == "templateVersion":
-            columns.append((1001, "templateVersion"))
-        elif sep and index_text.isdigit() and vtype:
-            columns.append((int(index_text), vtype))
-        elif name and not sep:
-            columns.append((position, name))
-        else:
-            raise InvalidValue(f"CSV column {position + 1}: {name!r} is not TYPE or INDEX:TYPE")
-    return columns
-
-
-def iter_rows(path: Path, fmt: str) -> Iterator[Row]:
-    """Data rows of an upload, numbered from 1; a bad row carries its error, not raises."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        if fmt == "csv":
-            reader = csv.reader(fh)
-            columns = _csv_columns(next(reader, ["handle"]))
-            number = 0
-            for cells in reader:
-                if not any(c.strip() for c in cells):
-                    continue
-                number += 1
-                if len(cells) != len(columns):
-                    yield Row(
-                        number,
-                        cells[0] if cells else "",
-                        None,
-                        f"row has {len(cells)} cells, the header has {len(columns)}",
-                    )
-                    continue
-                values = [
-                    {"index": col[0], "type": col[1], "data": cell}
-                    for col, cell in zip(columns, cells, strict=True)
-                    if col is not None and cell != ""
-                ]
-                yield Row(number, cells[0].strip(), values)
-            return
-        number = 0
-        for line in fh:
-            if not line.strip():
-                continue
-            number += 1
-            try:
-                doc = json.loads(line)
-            except ValueError as exc:
-                yield Row(number, "", None, f"not valid JSON: {exc}")
-                continue
-            if not isinstance(doc, dict) or not isinstance(doc.get("handle"), str):
-                yield Row(number, "", None, 'each line needs {"handle": ..., "values": [...]}')
-                continue
-            given: Any = doc.get("values", doc.get("value", []))
-            if doc.get("templateVersion") and isinstance(given, list):
-                given = [
-                    *given,
-                    {"index": 1001, "type": "templateVersion", "data": str(doc["templateVersion"])},
-                ]
-            yield Row(number, doc["handle"], given)
-
-
-def count_rows(path: Path, fmt: str) -> int:
-    total = 0
-    for _ in iter_rows(path, fmt):
-        total += 1
-        if total > MAX_ROWS:
-            raise InvalidValue(f"a bulk job takes at most {MAX_ROWS:,} rows", field="file")
-    return total
 
 
 def _info(row: dict[str, Any]) -> JobInfo:
