@@ -427,7 +427,17 @@ async def put_records(
             outcomes[n] = exc
     if tenant_id is not None and parsed:
         assert principal is not None
-        await _write_batch(principal, tenant_id, parsed, outcomes, mode, idempotency)
+        for attempt in range(3):
+            try:
+                await _write_batch(principal, tenant_id, parsed, outcomes, mode, idempotency)
+                break
+            except Exception as exc:
+                # A concurrent writer created one of these handles after our look-up;
+                # the whole transaction rolled back, so look again and redo the batch.
+                if attempt == 2 or not db.is_unique_violation(exc):
+                    raise
+                for n, _handle, _values in parsed.values():
+                    outcomes[n] = None
     return [o if o is not None else IdnestError("not processed") for o in outcomes]
 
 

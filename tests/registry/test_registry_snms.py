@@ -183,3 +183,20 @@ async def test_tenant_b_cannot_reach_tenant_a(client, tenant_a, tenant_b):
     assert r.json()["data"][0]["status"] == -3
     rec = (await client.get(f"/api/handles/{h}?type=URL")).json()
     assert rec["values"][0]["data"]["value"] == "https://example.com/x"
+
+
+async def test_concurrent_overlapping_batches_each_handle_created_once(client, tenant_a):
+    import asyncio
+
+    auth = await snms_login(client, tenant_a.prefix)
+    p = tenant_a.prefix
+    first = [item(f"{p}/OV-{n}") for n in range(0, 60)]
+    second = [item(f"{p}/OV-{n}") for n in range(30, 90)]
+    r1, r2 = await asyncio.gather(
+        client.post("/identityv2/data/batchCreate", json=first, headers=auth),
+        client.post("/identityv2/data/batchCreate", json=second, headers=auth),
+    )
+    ok = [x["handle"] for r in (r1, r2) for x in r.json()["data"] if x["status"] == 1]
+    assert sorted(ok) == sorted({f"{p}/OV-{n}" for n in range(90)})  # each exactly once
+    dup = [x for r in (r1, r2) for x in r.json()["data"] if x["status"] != 1]
+    assert len(dup) == 30 and all("already exists" in x["msg"] for x in dup)
