@@ -9,6 +9,7 @@ Elsewhere (SQLite, small nodes) Piccolo's insert is used as is.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from piccolo.table import Table
@@ -46,3 +47,33 @@ async def insert_many(
     # Table and column names come from our own code, never from a request.
     sql = f'INSERT INTO "{table._meta.tablename}" ({quoted}) SELECT {selects} FROM unnest({params}) AS t({aliases})'  # noqa: E501, S608
     await table.raw(sql, *arrays).run()
+
+
+async def update_records(rows: list[dict[str, Any]], now: datetime) -> None:
+    """Set ``values`` and ``version`` of many identifiers (by id) in one statement."""
+    from tenants.tables import Identifier
+
+    if not rows:
+        return
+    if not isinstance(db.engine(), db.PostgresEngine):
+        for r in rows:
+            await (
+                Identifier.update(
+                    {
+                        Identifier.values: r["values"],
+                        Identifier.updated_at: now,
+                        Identifier.version: r["version"],
+                    }
+                )
+                .where(Identifier.id == r["id"])
+                .run()
+            )
+        return
+    await Identifier.raw(
+        'UPDATE identifiers SET "values" = u.v, version = u.n, updated_at = {} '
+        "FROM unnest({}::int[], {}::text[], {}::int[]) AS u(i, v, n) WHERE identifiers.id = u.i",
+        now,
+        [r["id"] for r in rows],
+        [r["values"] for r in rows],
+        [r["version"] for r in rows],
+    ).run()

@@ -41,7 +41,7 @@ from core.values import (
     now_timestamp,
     parse_values,
 )
-from tenants.registry.sql import insert_many
+from tenants.registry.sql import insert_many, update_records
 from tenants.registry.templates import validate_record
 from tenants.tables import Identifier, Tenant
 
@@ -465,6 +465,7 @@ async def _write_batch(
             query = query.lock_rows("UPDATE")
         existing = {r["handle_key"]: r for r in await query.run()}
         inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
         audits: list[dict[str, Any]] = []
         outbox: list[dict[str, Any]] = []
         for key, (n, handle, values) in parsed.items():
@@ -504,16 +505,8 @@ async def _write_batch(
                     merged = await validate_record(tenant_id, merged)
                     _check_size(merged)
                     version = row["version"] + 1
-                    await (
-                        Identifier.update(
-                            {
-                                Identifier.values: dump_values(merged),
-                                Identifier.updated_at: now,
-                                Identifier.version: version,
-                            }
-                        )
-                        .where(Identifier.id == row["id"])
-                        .run()
+                    updates.append(
+                        {"id": row["id"], "values": dump_values(merged), "version": version}
                     )
                     result, op = WriteResult(row["handle"], False, version), OP_MODIFY
             except IdnestError as exc:
@@ -541,6 +534,7 @@ async def _write_batch(
                 }
             )
         await insert_many(Identifier, _IDENTIFIER_COLUMNS, inserts)
+        await update_records(updates, now)
         await insert_many(AuditLog, _AUDIT_COLUMNS, audits)
         await insert_many(Outbox, _OUTBOX_COLUMNS, outbox)
         if idempotency is not None:

@@ -270,3 +270,33 @@ async def test_tenant_b_cannot_see_tenant_a_jobs(client, tenant_a, tenant_b):
     )
     done = await _wait(client, tenant_b, r.json()["jobId"])
     assert done["failedRows"] == 2 and (await _counts(tenant_a.id))[0] == 2
+
+
+async def test_upsert_and_update_jobs_replace_records(client, tenant_a):
+    first = await client.post(
+        "/api/bulk/jobs?mode=create", content=ndjson(tenant_a.prefix, 20), headers=tenant_a.auth()
+    )
+    await _wait(client, tenant_a, first.json()["jobId"])
+    lines = [
+        json.dumps(
+            {
+                "handle": f"{tenant_a.prefix}/R-{i}",
+                "values": [{"index": 1, "type": "URL", "data": f"https://new.example/{i}"}],
+            }
+        )
+        for i in range(15, 25)
+    ]
+    r = await client.post(
+        "/api/bulk/jobs?mode=update", content="\n".join(lines).encode(), headers=tenant_a.auth()
+    )
+    done = await _wait(client, tenant_a, r.json()["jobId"])
+    assert (done["okRows"], done["failedRows"]) == (5, 5)  # R-20..24 do not exist
+    r = await client.post(
+        "/api/bulk/jobs?mode=upsert", content="\n".join(lines).encode(), headers=tenant_a.auth()
+    )
+    done = await _wait(client, tenant_a, r.json()["jobId"])
+    assert (done["okRows"], done["failedRows"]) == (10, 0)
+    rec = (await client.get(f"/api/handles/{tenant_a.prefix}/R-16?type=URL")).json()
+    assert rec["values"][0]["data"]["value"] == "https://new.example/16"
+    # R-0..14 version 1, R-15..19 version 3 (create, update, upsert), R-20..24 version 1
+    assert await _counts(tenant_a.id) == (25, 15 + 5 * 3 + 5)
