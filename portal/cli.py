@@ -282,5 +282,13 @@ def template_put(path: str) -> None:
     click.echo(saved.ref)
 
 
+@main.command("idempotency-purge", help="Forget Idempotency-Keys older than the window.")
+@click.option("--hours", default=72.0, show_default=True, type=float)
+def idempotency_purge(hours: float) -> None:
+    from tenants.registry.idempotency import purge
+
+    click.echo(f"{_run(lambda: purge(hours))} keys purged", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

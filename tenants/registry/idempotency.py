@@ -114,3 +114,17 @@ async def run_once(
                 continue
             raise
     raise Conflict("the request with this Idempotency-Key is still running; retry")
+
+
+async def purge(older_than_hours: float = 72.0) -> int:
+    """Forget keys older than the retention window (clients retry within minutes)."""
+    from datetime import timedelta
+
+    cutoff = datetime.now(UTC) - timedelta(hours=older_than_hours)
+    rows = (
+        await IdempotencyKey.delete()
+        .where(IdempotencyKey.created_at < cutoff)
+        .returning(IdempotencyKey.id)
+        .run()
+    )
+    return len(rows)

@@ -110,3 +110,30 @@ async def test_bad_key_is_refused(client, tenant_a):
         headers={**tenant_a.auth(), **JSON, "Idempotency-Key": "x" * 300},
     )
     assert r.status_code == 400 and r.json()["field"] == "Idempotency-Key"
+
+
+async def test_purge_forgets_only_old_keys(client, tenant_a):
+    from datetime import UTC, datetime, timedelta
+
+    from tenants.registry.idempotency import purge
+    from tenants.registry.tables import IdempotencyKey
+
+    body = {"values": [sv(1, "URL", "https://e.com")]}
+    for key in ("old-1", "new-1"):
+        await client.put(
+            f"/api/handles/{tenant_a.prefix}/P-{key}",
+            json=body,
+            headers={**tenant_a.auth(), **JSON, "Idempotency-Key": key},
+        )
+    await (
+        IdempotencyKey.update({IdempotencyKey.created_at: datetime.now(UTC) - timedelta(days=10)})
+        .where((IdempotencyKey.tenant_id == tenant_a.id) & (IdempotencyKey.key == "old-1"))
+        .run()
+    )
+    assert await purge(72) >= 1
+    left = (
+        await IdempotencyKey.select(IdempotencyKey.key)
+        .where(IdempotencyKey.tenant_id == tenant_a.id)
+        .run()
+    )
+    assert [r["key"] for r in left] == ["new-1"]
