@@ -26,9 +26,11 @@ _RESERVED = {"limit", "page", "cursor"}
 
 
 async def principal_of(request: Request[Any, Any, Any]) -> Principal:
-    """An API key (Bearer or X-API-Key), HTTP Basic, or an SNMS token."""
+    """An API key (Bearer or X-API-Key), HTTP Basic, or an SNMS token (Bearer or the
+    ``token`` header some SNMS clients send)."""
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    token = token or request.headers.get("token", "").strip()
     if token and not token.startswith("idn_"):
         return await snms.principal_from_token(token)
     principal = await authenticate(auth or None, request.headers.get("x-api-key"))

@@ -25,8 +25,8 @@ from core.errors import (
     InvalidValue,
 )
 from core.values import DEFAULT_PERMISSIONS, value_to_json
-from tenants.auth import authenticate
 from tenants.registry import snms, templates
+from tenants.registry.api import principal_of
 from tenants.registry.idempotency import Idempotency, fingerprint, run_once
 from tenants.registry.visibility import read_record
 from tenants.services import identifiers
@@ -70,15 +70,12 @@ HANDLERS: dict[type[Exception] | int, Any] = {
 
 
 async def _principal(request: Request[Any, Any, Any]) -> Principal:
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-    token = token or request.headers.get("token", "").strip()
-    if token and not token.startswith("idn_"):
-        return await snms.principal_from_token(token)
-    principal = await authenticate(auth or None, request.headers.get("x-api-key"))
-    if principal is None:
-        raise AuthenticationNeeded("not logged in: POST /identity/token, then send the token")
-    return principal
+    try:
+        return await principal_of(request)
+    except AuthenticationNeeded:
+        raise AuthenticationNeeded(
+            "not logged in: POST /identity/token, then send the token"
+        ) from None
 
 
 async def _body(request: Request[Any, Any, Any]) -> Any:

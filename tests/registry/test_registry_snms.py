@@ -200,3 +200,13 @@ async def test_concurrent_overlapping_batches_each_handle_created_once(client, t
     assert sorted(ok) == sorted({f"{p}/OV-{n}" for n in range(90)})  # each exactly once
     dup = [x for r in (r1, r2) for x in r.json()["data"] if x["status"] != 1]
     assert len(dup) == 30 and all("already exists" in x["msg"] for x in dup)
+
+
+async def test_token_header_and_api_key_also_work(client, tenant_a):
+    auth = await snms_login(client, tenant_a.prefix)
+    token = auth["Authorization"].split(" ", 1)[1]
+    h = f"{tenant_a.prefix}/TOK-1"
+    r = await client.post("/identityv2/data", json=item(h), headers={"token": token})
+    assert r.json()["status"] == 1
+    r = await client.get(f"/identityv2/data/detail?handle={h}", headers=tenant_a.auth())
+    assert r.json()["status"] == 1 and r.json()["data"]["handle"] == h
