@@ -305,9 +305,23 @@ async def save_template(request: Request[Any, Any, Any]) -> Response[bytes]:
     body = await _body(request)
     if not isinstance(body, dict) or not isinstance(body.get("code"), str):
         raise InvalidValue("send {code, name, extends, items: [...]}")
-    saved = await templates.save_template(
-        owner_tenant=principal.tenant_id, code=body["code"], body=body, actor=principal.actor
+    guard = None
+    key = request.headers.get("idempotency-key")
+    if key is not None:
+        raw = await request.body()
+        guard = Idempotency(principal.tenant_id, key, fingerprint("template", raw))
+    answer, _ = await run_once(
+        guard,
+        lambda g: templates.save_template(
+            owner_tenant=principal.tenant_id,
+            code=body["code"],
+            body=body,
+            actor=principal.actor,
+            idempotency=g,
+        ),
+        lambda t: {"ref": t.ref, "tenant": principal.tenant_id},
     )
+    saved = await templates.get_template(principal.tenant_id, answer["ref"])
     return envelope(OK, "success", saved.to_snms())
 
 

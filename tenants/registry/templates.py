@@ -201,9 +201,12 @@ async def save_template(
     body: dict[str, Any],
     actor: str,
     kind: str | None = None,
+    idempotency: Any = None,
 ) -> Template:
     """Write the next version of a template (version 1 if new). Node templates have
-    ``owner_tenant`` None (staff, seed, top-level sync); tenants extend with ``extends``."""
+    ``owner_tenant`` None (staff, seed, top-level sync); tenants extend with ``extends``.
+    ``idempotency`` (an Idempotency guard) makes a retried request answer the version it
+    wrote instead of writing another."""
     if not _CODE.match(code):
         raise InvalidValue(f"template code {code!r} must be a letter then letters/digits/_-")
     own = parse_items(body.get("items", []))
@@ -231,6 +234,8 @@ async def save_template(
     if carrier not in (1, 2):
         raise InvalidValue("type (carrier type) must be 1 (active carrier) or 2", field="type")
     async with db.write_transaction():
+        if idempotency is not None:
+            await idempotency.claim()
         latest = await _rows(owner, code, None)
         previous = _from_row(latest) if latest else None
         _keep_history(previous, own)
@@ -265,7 +270,10 @@ async def save_template(
             tenant_id=owner_tenant,
             detail={"items": len(own), "extends": extends},
         )
-    return _from_row(row)
+        saved = _from_row(row)
+        if idempotency is not None:
+            await idempotency.complete({"ref": saved.ref, "tenant": owner_tenant})
+    return saved
 
 
 def _same_base(item: Item, base: Template) -> bool:

@@ -204,3 +204,14 @@ async def test_bad_template_definitions_name_the_item(client, tenant_a):
         headers=viewer,
     )
     assert r.json()["status"] == -3
+
+
+async def test_template_save_retry_with_idempotency_key_writes_one_version(client, tenant_a):
+    auth = await snms_login(client, tenant_a.prefix)
+    body = {"code": "idem-t", "items": [{"name": "x", "idIndex": 2000}]}
+    headers = {**auth, "Idempotency-Key": "tpl-1"}
+    r1 = await client.post("/snms/api/v5/template", json=body, headers=headers)
+    r2 = await client.post("/snms/api/v5/template", json=body, headers=headers)
+    assert r1.json()["data"]["version"] == r2.json()["data"]["version"] == "idem-t@1"
+    r3 = await client.post("/snms/api/v5/template", json=body, headers=auth)
+    assert r3.json()["data"]["version"] == "idem-t@2"
