@@ -4,6 +4,9 @@ This is the one write path for identifiers. Each write runs in one transaction t
 writes the record, an audit row and an outbox row (for the top-level node sync), then
 publishes the invalidation so every resolver drops its cached copy. Permission checks
 live here too, so the REST API, the wire protocol and the portal cannot disagree.
+``put_records`` is the same path set-wise (SNMS batches, bulk jobs). Records declaring a
+metadata template at index 1001 are validated against it (``tenants.registry.templates``);
+an optional idempotency guard is claimed and completed inside the write's transaction.
 """
 
 from __future__ import annotations
