@@ -457,6 +457,10 @@ async def _write_batch(
     async with db.write_transaction():
         if idempotency is not None:
             await idempotency.claim()
+        if isinstance(db.engine(), db.PostgresEngine):
+            # A plan cached while the table was small scans it whole for every batch,
+            # which makes a million-row load quadratic; plan each look-up afresh.
+            await db.engine().run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
         query = Identifier.select(
             Identifier.id,
             Identifier.handle,
