@@ -35,7 +35,7 @@ from tenants.services.identifiers import BatchItem
 from tenants.tables import Tenant
 
 log = logging.getLogger("idnest.bulk")
-CHUNK_ROWS = 1000
+CHUNK_ROWS = 2000
 
 
 @dataclass(frozen=True, slots=True)

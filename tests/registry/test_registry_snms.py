@@ -210,3 +210,54 @@ async def test_token_header_and_api_key_also_work(client, tenant_a):
     assert r.json()["status"] == 1
     r = await client.get(f"/identityv2/data/detail?handle={h}", headers=tenant_a.auth())
     assert r.json()["status"] == 1 and r.json()["data"]["handle"] == h
+
+
+async def test_cli_creates_an_snms_login(client, tenant_a):
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "portal.cli",
+            "snms-user",
+            "create",
+            "--tenant",
+            tenant_a.prefix,
+            "--username",
+            "cli-user",
+            "--role",
+            "viewer",
+        ],
+        input="long-enough-pw\n",
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    r = await client.post(
+        "/identity/token", json={"username": "cli-user", "password": "long-enough-pw"}
+    )
+    assert r.json()["status"] == 1
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "portal.cli",
+            "snms-user",
+            "create",
+            "--tenant",
+            tenant_a.prefix,
+            "--username",
+            "cli-user",
+        ],
+        input="long-enough-pw\n",
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=60,
+    )
+    assert again.returncode == 2 and "already exists" in again.stderr
