@@ -13,11 +13,15 @@ import logging
 
 import dramatiq
 
+from core import db
 from core.settings import get_settings
 from core.tasks import broker  # noqa: F401 - the broker must exist before the actor
 from tenants.registry import bulk
 
 log = logging.getLogger("idnest.bulk")
+# A Dramatiq worker process imports this module and nothing else of ours: point Piccolo
+# at our configuration here, or the first query fails to find an engine.
+db.configure()
 _local: set[asyncio.Task[None]] = set()
 
 
