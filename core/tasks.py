@@ -17,7 +17,7 @@ from dramatiq.middleware import AsyncIO
 from core.settings import get_settings
 
 # Modules that declare actors; the worker imports them all.
-JOB_MODULES: list[str] = []
+JOB_MODULES: list[str] = ["tenants.registry.jobs"]
 
 
 def build_broker() -> dramatiq.Broker:

@@ -26,6 +26,9 @@ from resolver.fastpath import ResolutionFastPath
 from resolver.runtime import build_resolver
 from resolver.service import Resolver
 from tenants import api as tenants_api
+from tenants.registry import api as registry_api
+from tenants.registry import bulk_api, snms_api
+from tenants.registry import jobs as bulk_jobs
 from tenants.schemes import api as schemes_api
 from tenants.services.apikeys import flush_last_used
 
@@ -56,9 +59,11 @@ def create_app(settings: Settings | None = None) -> Any:
         await db.start(settings)
         await bus.start()
         flusher = asyncio.create_task(_flush_forever(resolver, settings.counter_flush_interval))
+        await bulk_jobs.resume_unfinished()
         try:
             yield
         finally:
+            await bulk_jobs.stop_local()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
@@ -76,6 +81,9 @@ def create_app(settings: Settings | None = None) -> Any:
             *resolver_oid.ROUTES,
             *portal_web.ROUTES,
             static_router(),
+            *registry_api.ROUTES,
+            *snms_api.ROUTES,
+            *bulk_api.ROUTES,
         ],
         middleware=[session_config(settings).middleware],
         csrf_config=csrf_config(settings),

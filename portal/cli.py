@@ -335,5 +335,69 @@ def demo(base_url: str | None) -> None:
     )
 
 
+@main.group("snms-user", help="Logins for SNMS-compatible clients (/identity/token).")
+def snms_user() -> None:
+    pass
+
+
+@snms_user.command("create", help="Create an SNMS login for a tenant; password from stdin.")
+@click.option("--tenant", "prefix", required=True, help="the tenant's prefix, e.g. 88.100.7")
+@click.option("--username", required=True)
+@click.option(
+    "--role",
+    default="developer",
+    show_default=True,
+    type=click.Choice(["admin", "developer", "viewer"]),
+)
+def snms_user_create(prefix: str, username: str, role: str) -> None:
+    from tenants.registry.snms import create_account
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    _run(lambda: create_account(prefix, username, password, role=role, actor="cli"))
+    click.echo(f"SNMS user {username} created for {prefix}", err=True)
+
+
+@main.group(help="Metadata templates (标识模板) of the node.")
+def template() -> None:
+    pass
+
+
+@template.command("seed", help="Create the node templates of a seed file that are missing.")
+@click.option("--file", "path", default=None, help="JSON seed file (default: the built-in one)")
+def template_seed(path: str | None) -> None:
+    from pathlib import Path
+
+    from tenants.registry.templates import SEED_FILE, seed
+
+    created = _run(lambda: seed(Path(path) if path else SEED_FILE, actor="cli"))
+    click.echo(f"{created} templates created", err=True)
+
+
+@template.command("put", help="Write the next version of a node template from a JSON file.")
+@click.argument("path")
+def template_put(path: str) -> None:
+    import json
+    from pathlib import Path
+
+    from tenants.registry.templates import save_template
+
+    body = json.loads(Path(path).read_text("utf-8"))
+    saved = _run(
+        lambda: save_template(owner_tenant=None, code=body["code"], body=body, actor="cli")
+    )
+    click.echo(saved.ref)
+
+
+@main.command("idempotency-purge", help="Forget Idempotency-Keys older than the window.")
+@click.option("--hours", default=72.0, show_default=True, type=float)
+def idempotency_purge(hours: float) -> None:
+    from tenants.registry.idempotency import purge
+
+    click.echo(f"{_run(lambda: purge(hours))} keys purged", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

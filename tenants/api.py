@@ -14,6 +14,7 @@ from litestar.params import FromPath, QueryParameter
 
 from core.errors import AuthenticationNeeded, InvalidValue
 from tenants.auth import authenticate
+from tenants.registry.idempotency import Idempotency, fingerprint, run_once
 from tenants.services import identifiers
 
 _json = msgspec.json.Encoder()
@@ -64,7 +65,8 @@ def _indices(raw: list[str] | None) -> tuple[list[int] | None, bool]:
         "Body: {values:[...]}, a bare list, or one value. overwrite=false refuses an "
         "existing handle (409, rc 101). index=N (repeatable) or index=various updates "
         "only those values. mintNewSuffix=true with a handle ending in '/' lets the "
-        "server choose the suffix. A create answers 201."
+        "server choose the suffix. A create answers 201. An Idempotency-Key header makes "
+        "a retry answer the first response instead of writing again."
     ),
     status_code=200,
 )
@@ -85,16 +87,29 @@ async def put_handle(
         )
     body = await _json_body(request)
     indices, various = _indices(index)
-    result = await identifiers.put_record(
-        principal,
-        handle.lstrip("/"),
-        body,
-        overwrite=overwrite,
-        indices=indices,
-        index_various=various,
-        mint_suffix=mint,
+    guard = None
+    idem_key = request.headers.get("idempotency-key")
+    if idem_key is not None and principal.tenant_id is not None:
+        guard = Idempotency(
+            principal.tenant_id,
+            idem_key,
+            fingerprint("PUT", request.url.path, str(request.url.query), await request.body()),
+        )
+    result, _ = await run_once(
+        guard,
+        lambda g: identifiers.put_record(
+            principal,
+            handle.lstrip("/"),
+            body,
+            overwrite=overwrite,
+            indices=indices,
+            index_various=various,
+            mint_suffix=mint,
+            idempotency=g,
+        ),
+        lambda r: {"handle": r.handle, "created": r.created, "version": r.version},
     )
-    return _ok({"responseCode": 1, "handle": result.handle}, 201 if result.created else 200)
+    return _ok({"responseCode": 1, "handle": result["handle"]}, 201 if result["created"] else 200)
 
 
 @delete(

@@ -1,0 +1,118 @@
+"""Bulk registration throughput into PostgreSQL: rows/s and the worker's peak memory.
+
+    python bench/bulk_register.py --rows 200000
+    python bench/bulk_register.py --rows 1000000      # the issue's target size
+
+It creates a throw-away database (``idnest_bench_bulk``) unless IDNEST_DATABASE_URL is
+set, writes an NDJSON file, submits it as a bulk job and runs the job in this process,
+as a worker would. Prints a table. Not a CI gate. Target: >= 20,000 identifiers/s
+sustained over 1,000,000 rows, worker peak RSS < 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ADMIN = os.environ.get("IDNEST_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _write_file(path: Path, prefix: str, rows: int) -> None:
+    with open(path, "w") as fh:
+        for i in range(rows):
+            doc = {
+                "handle": f"{prefix}/SKU-{i:08d}",
+                "values": [
+                    {"index": 1, "type": "URL", "data": f"https://shop.example.com/p/{i}"},
+                    {"index": 2, "type": "EMAIL", "data": "ops@example.com"},
+                ],
+            }
+            fh.write(json.dumps(doc) + "\n")
+
+
+async def _prepare_db(fresh: bool) -> None:
+    import asyncpg
+
+    if not fresh:
+        return
+    conn = await asyncpg.connect(ADMIN)
+    try:
+        await conn.execute('DROP DATABASE IF EXISTS "idnest_bench_bulk" WITH (FORCE)')
+        await conn.execute('CREATE DATABASE "idnest_bench_bulk"')
+    finally:
+        await conn.close()
+
+
+async def main(rows: int, chunk: int) -> None:
+    fresh = "IDNEST_DATABASE_URL" not in os.environ
+    await _prepare_db(fresh)
+    if fresh:
+        os.environ["IDNEST_DATABASE_URL"] = ADMIN.rsplit("/", 1)[0] + "/idnest_bench_bulk"
+    work = Path(tempfile.mkdtemp(prefix="idnest-bench-"))
+    os.environ.setdefault("IDNEST_VAR_DIR", str(work))
+    os.environ.setdefault("IDNEST_LOG_LEVEL", "WARNING")
+    from core import db
+    from core.migrate import migrate
+    from tenants.auth import authenticate
+    from tenants.registry import bulk
+    from tenants.services.apikeys import create_key
+    from tenants.services.tenants import create_tenant
+
+    await db.start()
+    await migrate()
+    if os.environ.get("BENCH_DROP_VALUE_INDEX"):
+        await db.engine().run_ddl("DROP INDEX IF EXISTS identifiers_values_trgm")
+    tenant = await create_tenant(f"Bench {time.time():.0f}", actor="bench")
+    key, _ = await create_key(tenant.prefix, scopes="read,write", actor="bench")
+    principal = await authenticate(None, key)
+    assert principal is not None
+    path = work / "upload.ndjson"
+    t0 = time.perf_counter()
+    _write_file(path, tenant.prefix, rows)
+    size = path.stat().st_size
+
+    async def chunks():
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                yield block
+
+    t1 = time.perf_counter()
+    info, _ = await bulk.submit(principal, chunks(), fmt="ndjson", mode="create")
+    t2 = time.perf_counter()
+    status = await bulk.process_job(await bulk.job_pk(info.job_id), chunk_rows=chunk)
+    t3 = time.perf_counter()
+    final = await bulk.get_job(principal, info.job_id)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    await db.stop()
+    print(f"{'rows':<28}{rows:>14,}")
+    print(f"{'file size (MB)':<28}{size / 1e6:>14.1f}")
+    print(f"{'generate file (s)':<28}{t1 - t0:>14.2f}")
+    print(f"{'upload + count (s)':<28}{t2 - t1:>14.2f}")
+    print(f"{'process job (s)':<28}{t3 - t2:>14.2f}")
+    print(f"{'identifiers/s (process)':<28}{rows / (t3 - t2):>14,.0f}")
+    print(f"{'status / ok / failed':<28}{f'{status} / {final.ok_rows} / {final.failed_rows}':>14}")
+    print(f"{'peak RSS of process (MB)':<28}{peak_mb:>14.0f}")
+    print(f"{'chunk rows':<28}{chunk:>14,}")
+    if fresh:
+        import asyncpg
+
+        conn = await asyncpg.connect(ADMIN)
+        await conn.execute('DROP DATABASE IF EXISTS "idnest_bench_bulk" WITH (FORCE)')
+        await conn.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--chunk", type=int, default=2000)
+    args = parser.parse_args()
+    asyncio.run(main(args.rows, args.chunk))

@@ -1,0 +1,379 @@
+"""Bulk registration jobs: up to 1,000,000 rows of NDJSON or CSV, past the 2000-item cap.
+
+The uploaded file is kept under ``{var_dir}/bulk/``; the job row is the durable intent.
+A worker writes the rows in chunks through ``identifiers.put_records`` (the one write
+path: validation, templates, audit and outbox rows) and advances the job's cursor
+(``done_rows``) and its failed rows *in the same transaction* as the chunk, with a
+compare-and-set on the cursor. So a worker killed at any point resumes exactly where
+the last commit left it, and two workers on one job cannot both write a chunk: no row
+is lost and none is written twice. Only failures are stored; every other row up to the
+cursor succeeded, which keeps a million-row result small.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core import audit, db
+from core.auth import Principal
+from core.errors import Conflict, InsufficientPermissions, InvalidValue, NotFound
+from core.settings import get_settings
+from tenants.registry.bulk_rows import FORMATS, Row, count_rows, iter_rows
+from tenants.registry.idempotency import Idempotency, Replay, fingerprint
+from tenants.registry.tables import BulkJob, BulkJobFailure
+from tenants.services import identifiers
+from tenants.services.identifiers import BatchItem
+from tenants.tables import Tenant
+
+log = logging.getLogger("idnest.bulk")
+CHUNK_ROWS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    job_id: str
+    status: str
+    total_rows: int
+    done_rows: int
+    ok_rows: int
+    failed_rows: int
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "jobId": self.job_id,
+            "status": self.status,
+            "totalRows": self.total_rows,
+            "doneRows": self.done_rows,
+            "okRows": self.ok_rows,
+            "failedRows": self.failed_rows,
+            "error": self.error or None,
+        }
+
+
+def bulk_dir() -> Path:
+    path = get_settings().var_dir / "bulk"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _info(row: dict[str, Any]) -> JobInfo:
+    return JobInfo(
+        row["public_id"],
+        row["status"],
+        row["total_rows"],
+        row["done_rows"],
+        row["ok_rows"],
+        row["failed_rows"],
+        row["error"],
+    )
+
+
+async def submit(
+    principal: Principal,
+    chunks: AsyncIterator[bytes],
+    *,
+    fmt: str,
+    mode: str = "upsert",
+    idempotency_key: str | None = None,
+) -> tuple[JobInfo, bool]:
+    """Store an upload and create its job: (job, replayed?). With an Idempotency-Key,
+    the same upload again answers the first job instead of creating a second one."""
+    if fmt not in FORMATS:
+        raise InvalidValue(f"format must be one of {', '.join(FORMATS)}", field="format")
+    if mode not in ("create", "update", "upsert"):
+        raise InvalidValue("mode must be create, update or upsert", field="mode")
+    if principal.tenant_id is None or not principal.can("write"):
+        raise InsufficientPermissions("bulk registration needs a key with the write scope")
+    public_id = uuid.uuid4().hex
+    path = bulk_dir() / f"{public_id}.{fmt}"
+    digest = _Digest()
+    with open(path, "wb") as fh:  # noqa: ASYNC230 - streamed upload to local disk
+        async for chunk in chunks:
+            digest.update(chunk)
+            fh.write(chunk)
+    try:
+        total = count_rows(path, fmt)
+    except (InvalidValue, UnicodeDecodeError, csv.Error) as exc:
+        path.unlink(missing_ok=True)
+        if isinstance(exc, InvalidValue):
+            raise
+        raise InvalidValue(f"the file cannot be read as {fmt}: {exc}", field="file") from None
+    guard = None
+    if idempotency_key is not None:
+        guard = Idempotency(
+            principal.tenant_id, idempotency_key, fingerprint("bulk", fmt, mode, digest.hexdigest())
+        )
+        stored = await guard.lookup()
+        if stored is not None:
+            path.unlink(missing_ok=True)
+            return await get_job(principal, stored["jobId"]), True
+    now = datetime.now(UTC)
+    try:
+        async with db.write_transaction():
+            if guard is not None:
+                await guard.claim()
+            await BulkJob.insert(
+                BulkJob(
+                    tenant_id=principal.tenant_id,
+                    public_id=public_id,
+                    status="queued",
+                    fmt=fmt,
+                    mode=mode,
+                    path=str(path),
+                    total_rows=total,
+                    actor=principal.actor,
+                    created_at=now,
+                    updated_at=now,
+                )
+            ).run()
+            await audit.record(
+                actor=principal.actor,
+                action="bulk.submit",
+                target=public_id,
+                tenant_id=principal.tenant_id,
+                detail={"rows": total, "mode": mode},
+            )
+            if guard is not None:
+                await guard.complete({"jobId": public_id})
+    except Replay as replay:
+        path.unlink(missing_ok=True)
+        return await get_job(principal, replay.response["jobId"]), True
+    except Exception as exc:
+        path.unlink(missing_ok=True)
+        if guard is not None and db.is_unique_violation(exc):
+            stored = await guard.lookup()
+            if stored is not None:
+                return await get_job(principal, stored["jobId"]), True
+        raise
+    return JobInfo(public_id, "queued", total, 0, 0, 0, ""), False
+
+
+class _Digest:
+    def __init__(self) -> None:
+        import hashlib
+
+        self._h = hashlib.sha256()
+
+    def update(self, data: bytes) -> None:
+        self._h.update(data)
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+async def _job_row(principal: Principal, job_id: str) -> dict[str, Any]:
+    row = (
+        await BulkJob.select()
+        .where((BulkJob.public_id == job_id) & (BulkJob.tenant_id == (principal.tenant_id or -1)))
+        .first()
+        .run()
+    )
+    if row is None:
+        raise NotFound(f"there is no bulk job {job_id}", field="jobId")
+    return row
+
+
+async def get_job(principal: Principal, job_id: str) -> JobInfo:
+    return _info(await _job_row(principal, job_id))
+
+
+class _ChunkCommit:
+    """Rides in ``put_records``' transaction as its idempotency guard: instead of a key,
+    it records the chunk's failures and moves the job cursor (compare-and-set)."""
+
+    def __init__(self, job_id: int, start: int, rows: list[Row], good: list[Row]) -> None:
+        self.job_id, self.start, self.rows, self.good = job_id, start, rows, good
+        self.done = False
+
+    async def claim(self) -> None:
+        return None
+
+    async def complete(self, response: Any) -> None:
+        failures = [(r, r.error) for r in self.rows if r.error]
+        failures += [
+            (row, outcome.get("error", ""))
+            for row, outcome in zip(self.good, response, strict=True)
+            if "error" in outcome
+        ]
+        await commit_chunk(self.job_id, self.start, self.rows, failures)
+        self.done = True
+
+
+async def commit_chunk(
+    job_id: int, start: int, rows: list[Row], failures: list[tuple[Row, str]]
+) -> None:
+    end = rows[-1].number
+    moved = (
+        await BulkJob.update(
+            {
+                BulkJob.done_rows: end,
+                BulkJob.ok_rows: BulkJob.ok_rows + (len(rows) - len(failures)),
+                BulkJob.failed_rows: BulkJob.failed_rows + len(failures),
+                BulkJob.updated_at: datetime.now(UTC),
+            }
+        )
+        .where((BulkJob.id == job_id) & (BulkJob.done_rows == start))
+        .returning(BulkJob.id)
+        .run()
+    )
+    if not moved:
+        raise Conflict(f"bulk job {job_id}: another worker moved past row {start}")
+    if failures:
+        await BulkJobFailure.insert(
+            *(
+                BulkJobFailure(
+                    job_id=job_id, row_no=r.number, handle=r.handle[:2048], message=msg[:1024]
+                )
+                for r, msg in failures
+            )
+        ).run()
+
+
+async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
+    """Run (or resume) one job from its cursor to the end; returns the final status."""
+    job = await BulkJob.select().where(BulkJob.id == job_pk).first().run()
+    if job is None or job["status"] in ("done", "failed"):
+        return job["status"] if job else "gone"
+    tenant = await Tenant.select(Tenant.prefix).where(Tenant.id == job["tenant_id"]).first().run()
+    if tenant is None:
+        return "gone"
+    principal = Principal(
+        actor=job["actor"],
+        tenant_id=job["tenant_id"],
+        tenant_prefix=tenant["prefix"],
+        scopes=frozenset({"read", "write"}),
+    )
+    await (
+        BulkJob.update({BulkJob.status: "running", BulkJob.updated_at: datetime.now(UTC)})
+        .where(BulkJob.id == job_pk)
+        .run()
+    )
+    start = job["done_rows"]
+    chunk: list[Row] = []
+    try:
+        for row in iter_rows(Path(job["path"]), job["fmt"]):
+            if row.number <= start:
+                continue
+            chunk.append(row)
+            if len(chunk) >= chunk_rows:
+                start = await _run_chunk(principal, job_pk, job["mode"], start, chunk)
+                chunk = []
+        if chunk:
+            start = await _run_chunk(principal, job_pk, job["mode"], start, chunk)
+    except Conflict:
+        log.info("bulk job %s is being processed by another worker", job_pk)
+        return "running"
+    except OSError as exc:
+        await (
+            BulkJob.update({BulkJob.status: "failed", BulkJob.error: str(exc)[:1024]})
+            .where(BulkJob.id == job_pk)
+            .run()
+        )
+        return "failed"
+    await (
+        BulkJob.update({BulkJob.status: "done", BulkJob.updated_at: datetime.now(UTC)})
+        .where((BulkJob.id == job_pk) & (BulkJob.done_rows == job["total_rows"]))
+        .run()
+    )
+    return "done"
+
+
+async def _run_chunk(
+    principal: Principal, job_pk: int, mode: str, start: int, rows: list[Row]
+) -> int:
+    """Write one chunk; its failures and the cursor commit with it, or nothing does."""
+    good = [r for r in rows if not r.error]
+    commit = _ChunkCommit(job_pk, start, rows, good)
+    outcomes: list[Any] = []
+    if good:
+        outcomes = await identifiers.put_records(
+            principal, [BatchItem(r.handle, r.body) for r in good], mode=mode, idempotency=commit
+        )
+    if not commit.done:  # no row reached the write transaction: all failed early
+        failures = [(r, r.error) for r in rows if r.error]
+        failures += [
+            (r, o.detail)
+            for r, o in zip(good, outcomes, strict=True)
+            if not isinstance(o, identifiers.WriteResult)
+        ]
+        async with db.write_transaction():
+            await commit_chunk(job_pk, start, rows, failures)
+    return rows[-1].number
+
+
+async def results(principal: Principal, job_id: str, fmt: str) -> AsyncIterator[bytes]:
+    """Per-row results up to the cursor, merged with the stored failures in row order."""
+    if fmt not in FORMATS:
+        raise InvalidValue(f"format must be one of {', '.join(FORMATS)}", field="format")
+    job = await _job_row(principal, job_id)
+    return _result_lines(job, fmt)
+
+
+_PAGE = 5000
+
+
+async def _failures_from(job_pk: int, after: int, limit: int) -> list[dict[str, Any]]:
+    return (
+        await BulkJobFailure.select(BulkJobFailure.row_no, BulkJobFailure.message)
+        .where((BulkJobFailure.job_id == job_pk) & (BulkJobFailure.row_no > after))
+        .order_by(BulkJobFailure.row_no)
+        .limit(limit)
+        .run()
+    )
+
+
+async def _result_lines(job: dict[str, Any], fmt: str) -> AsyncIterator[bytes]:
+    done = job["done_rows"]
+    page: dict[int, str] = {}
+    covered = 0  # failures of rows up to here are in ``page``
+    if fmt == "csv":
+        yield b"row,handle,status,message\n"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    batch: list[str] = []
+    for row in iter_rows(Path(job["path"]), job["fmt"]):
+        if row.number > done:
+            break
+        if row.number > covered:
+            fetched = await _failures_from(job["id"], row.number - 1, _PAGE)
+            page = {f["row_no"]: f["message"] for f in fetched}
+            covered = fetched[-1]["row_no"] if len(fetched) == _PAGE else done
+        message = page.get(row.number)
+        status = "error" if message is not None else "ok"
+        if fmt == "csv":
+            writer.writerow([row.number, row.handle, status, message or ""])
+            batch.append(out.getvalue())
+            out.seek(0)
+            out.truncate()
+        else:
+            doc = {"row": row.number, "handle": row.handle, "status": status}
+            if message is not None:
+                doc["message"] = message
+            batch.append(json.dumps(doc, ensure_ascii=False) + "\n")
+        if len(batch) >= 1000:
+            yield "".join(batch).encode()
+            batch = []
+    if batch:
+        yield "".join(batch).encode()
+
+
+async def unfinished_jobs() -> list[int]:
+    rows = await BulkJob.select(BulkJob.id).where(BulkJob.status.is_in(["queued", "running"])).run()
+    return [r["id"] for r in rows]
+
+
+async def job_pk(public_id: str) -> int:
+    row = await BulkJob.select(BulkJob.id).where(BulkJob.public_id == public_id).first().run()
+    if row is None:
+        raise NotFound(f"there is no bulk job {public_id}")
+    return int(row["id"])

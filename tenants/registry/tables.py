@@ -1,0 +1,101 @@
+"""Tables of the registry app: templates, SNMS accounts, idempotency keys, bulk jobs.
+
+Node-level templates (core and industry, from the top-level node) have ``tenant_id``
+null and ``owner`` 0; a tenant's own templates have ``owner`` = its id, so one unique
+key ``(owner, code, version)`` covers both without NULLs in it.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import Boolean, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.constraints import Unique
+from piccolo.table import Table
+
+
+class MetadataTemplate(Table, tablename="metadata_templates"):
+    """One version of a template. A version row never changes once written, so a record
+    that declares ``code@version`` at index 1001 validates against it for ever."""
+
+    id: Serial
+    tenant_id = Integer(null=True, default=None, index=True)
+    owner = Integer(default=0)
+    code = Varchar(length=64)
+    version = Integer(default=1)
+    name = Varchar(length=255, default="")
+    # core, industry (node templates) or tenant (a tenant's extension)
+    kind = Varchar(length=16, default="industry")
+    industry_category = Varchar(length=8, default="")
+    industry_specific = Varchar(length=8, default="")
+    industry_trade = Varchar(length=8, default="")
+    industry_subclass = Varchar(length=8, default="")
+    # SNMS carrier type: 1 active carrier, 2 other
+    carrier_type = Integer(default=2)
+    extends = Varchar(length=96, default="")
+    items = Text(default="[]")
+    created_at = Timestamptz()
+    created_by = Varchar(length=255, default="")
+    metadata_templates_unique_code_version = Unique(
+        ["owner", "code", "version"], name="metadata_templates_owner_code_version_unique"
+    )
+
+
+class SnmsAccount(Table, tablename="snms_accounts"):
+    """A login for SNMS-style clients (``/identity/token``), acting for one tenant."""
+
+    id: Serial
+    tenant_id = Integer(index=True)
+    username = Varchar(length=128, unique=True)
+    password_hash = Varchar(length=255)
+    # sha256(password), encrypted with the node key: /identity/token/v1 needs it.
+    v1_digest = Varchar(length=255, default="")
+    role = Varchar(length=16, default="developer")
+    is_active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class IdempotencyKey(Table, tablename="idempotency_keys"):
+    """A request already answered: written in the same transaction as its write."""
+
+    id: Serial
+    tenant_id = Integer()
+    key = Varchar(length=255)
+    fingerprint = Varchar(length=64)
+    response = Text(default="")
+    created_at = Timestamptz(index=True)
+    idempotency_keys_unique_tenant_key = Unique(
+        ["tenant_id", "key"], name="idempotency_keys_tenant_key_unique"
+    )
+
+
+class BulkJob(Table, tablename="bulk_jobs"):
+    """Durable intent of a bulk registration: ``done_rows`` is the resume cursor and is
+    advanced in the same transaction as the rows it covers."""
+
+    id: Serial
+    tenant_id = Integer(index=True)
+    public_id = Varchar(length=40, unique=True)
+    status = Varchar(length=16, default="queued")
+    fmt = Varchar(length=8, default="ndjson")
+    mode = Varchar(length=8, default="upsert")
+    path = Varchar(length=1024, default="")
+    total_rows = Integer(default=0)
+    done_rows = Integer(default=0)
+    ok_rows = Integer(default=0)
+    failed_rows = Integer(default=0)
+    actor = Varchar(length=255, default="")
+    error = Varchar(length=1024, default="")
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class BulkJobFailure(Table, tablename="bulk_job_failures"):
+    """Only failed rows are stored; every other row up to the cursor succeeded."""
+
+    id: Serial
+    job_id = Integer(index=True)
+    row_no = Integer()
+    handle = Varchar(length=2048, default="")
+    message = Varchar(length=1024, default="")
+    bulk_job_failures_unique_job_row = Unique(
+        ["job_id", "row_no"], name="bulk_job_failures_job_row_unique"
+    )
