@@ -36,6 +36,8 @@ DYNAMIC = [
         f"check.{c}"
         for c in ("credit_code", "duplicate", "resident_id", "name", "address", "preferred_code")
     ),
+    *(f"batch.mode.{m}" for m in ("create", "upsert", "update")),
+    *(f"batch.status.{s}" for s in ("queued", "running", "done", "failed")),
 ]
 PY_FILES = [
     *sorted((ROOT / "web").glob("*.py")),
@@ -54,7 +56,7 @@ def msgids() -> set[str]:
         text = path.read_text(encoding="utf-8")
         found.update(m for m in _PYTHON.findall(text) if " " in m or m.endswith("."))
         found.update(_CODE_MESSAGES.findall(text))
-    return {m for m in found if m and not re.fullmatch(r"[a-z]+\.", m)}
+    return {m for m in found if m and not re.fullmatch(r"[a-z][a-z.]*\.", m)}
 
 
 def missing(lang: str = "zh_CN") -> list[str]:

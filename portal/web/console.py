@@ -290,12 +290,6 @@ async def delete_identifier(
     return redirect(f"{_base(m)}/identifiers")
 
 
-@get("/console/{prefix:str}/batch", include_in_schema=False)
-async def batch(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
-    _v, m = await require_member(request, prefix)
-    return await page(request, "console/batch.html", m=m)
-
-
 ROUTES = [
     console_home,
     dashboard,
@@ -305,5 +299,4 @@ ROUTES = [
     save_identifier,
     confirm_delete,
     delete_identifier,
-    batch,
 ]

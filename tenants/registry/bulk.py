@@ -187,6 +187,18 @@ async def get_job(principal: Principal, job_id: str) -> JobInfo:
     return _info(await _job_row(principal, job_id))
 
 
+async def list_jobs(principal: Principal, *, limit: int = 20) -> list[JobInfo]:
+    """The tenant's most recent jobs, newest first."""
+    rows = (
+        await BulkJob.select()
+        .where(BulkJob.tenant_id == (principal.tenant_id or -1))
+        .order_by(BulkJob.id, ascending=False)
+        .limit(limit)
+        .run()
+    )
+    return [_info(r) for r in rows]
+
+
 class _ChunkCommit:
     """Rides in ``put_records``' transaction as its idempotency guard: instead of a key,
     it records the chunk's failures and moves the job cursor (compare-and-set)."""

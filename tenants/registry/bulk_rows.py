@@ -23,6 +23,42 @@ MAX_ROWS = 1_000_000
 FORMATS = ("ndjson", "csv")
 
 
+def xlsx_to_csv(source: Path, target: Path) -> None:
+    """The first sheet of a workbook as CSV, in the same column layout as a CSV upload.
+
+    openpyxl's read-only mode streams the sheet, so a large workbook is not held in
+    memory as cells. Empty trailing rows are dropped; numbers keep their text form
+    (a GTIN typed as a number loses nothing: integers are written without ".0").
+    """
+    from openpyxl import load_workbook
+
+    # A file object, not a path: openpyxl judges a path by its extension, and uploads
+    # are judged by their content.
+    with open(source, "rb") as fh:
+        try:
+            workbook = load_workbook(fh, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types for a file that is no workbook
+            raise InvalidValue(f"the file is not an XLSX workbook: {exc}", field="file") from None
+        try:
+            sheet = workbook.worksheets[0]
+            with open(target, "w", encoding="utf-8", newline="") as out:
+                writer = csv.writer(out, lineterminator="\n")
+                for cells in sheet.iter_rows(values_only=True):
+                    row = ["" if c is None else _cell_text(c) for c in cells]
+                    while row and row[-1] == "":
+                        row.pop()
+                    if row:
+                        writer.writerow(row)
+        finally:
+            workbook.close()
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     number: int  # 1-based among data rows

@@ -273,16 +273,6 @@ async def test_invite_accept_and_remove(web: Web, web2: Web, tenant_a) -> None:
     assert (await web2.get(f"/console/{t.prefix}")).status_code == 404
 
 
-async def test_batch_stub_is_honest(web: Web, tenant_a) -> None:
-    await _owner(web, tenant_a)
-    r = await web.get(f"/console/{tenant_a.prefix}/batch")
-    assert (
-        r.status_code == 200
-        and 'id="batch-coming"' in r.text
-        and "<form" not in r.text.split('id="batch-coming"')[1]
-    )
-
-
 async def test_profile_contact_direct_legal_through_review(web: Web, web2: Web) -> None:
     # An approved application, via the services (the review path has its own test).
     from test_portal_review import _submitted
