@@ -38,6 +38,9 @@ DYNAMIC = [
     ),
     *(f"batch.mode.{m}" for m in ("create", "upsert", "update")),
     *(f"batch.status.{s}" for s in ("queued", "running", "done", "failed")),
+    *(f"scheme.{s}" for s in ("gs1", "ecode", "vaa", "oid")),
+    *(f"ns.{s}" for s in ("pending", "verified", "rejected")),
+    *(f"ns.action.{a}" for a in ("verify", "reject")),
 ]
 PY_FILES = [
     *sorted((ROOT / "web").glob("*.py")),

@@ -15,7 +15,7 @@ from litestar.response import Redirect
 
 from core.errors import IdnestError
 from core.i18n import translator
-from portal.web import accounts, batch, console, profile, public, sso, staff, team
+from portal.web import accounts, batch, console, profile, public, schemes, sso, staff, team
 from portal.web.common import LOCALE_DIR, Redirected, env, lang_of
 from portal.web.common import LoginRequired as LoginRequired
 
@@ -80,6 +80,7 @@ router = Router(
         *staff.ROUTES,
         *console.ROUTES,
         *batch.ROUTES,
+        *schemes.ROUTES,
         *team.ROUTES,
         *profile.ROUTES,
         *sso.ROUTES,
