@@ -25,6 +25,7 @@ from resolver import oid as resolver_oid
 from resolver.fastpath import ResolutionFastPath
 from resolver.runtime import build_resolver
 from resolver.service import Resolver
+from resolver.wire.listener import start_wire
 from tenants import api as tenants_api
 from tenants.schemes import api as schemes_api
 from tenants.services.apikeys import flush_last_used
@@ -56,9 +57,13 @@ def create_app(settings: Settings | None = None) -> Any:
         await db.start(settings)
         await bus.start()
         flusher = asyncio.create_task(_flush_forever(resolver, settings.counter_flush_interval))
+        # The Handle wire door (UDP+TCP 2641) on the same resolver; a failed bind only warns.
+        wire = await start_wire(resolver, settings) if settings.wire_enabled else None
         try:
             yield
         finally:
+            if wire is not None:
+                await wire.stop()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
