@@ -1,0 +1,170 @@
+"""Wire administration over TCP with challenge-response (HS_SECKEY and HS_PUBKEY)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from wire_server_helpers import put, start_listener
+
+from core.values import HandleValue, ValueData
+from resolver.wire import bodies
+from resolver.wire.adminclient import Credential, request
+from resolver.wire.bodies import Challenge, ErrorResponse, ListHandlesResponse
+from resolver.wire.constants import DEFAULT_REQUEST_FLAGS, OpCode, OpFlag, ResponseCode
+from resolver.wire.keys import encode_public_key
+
+pytestmark = pytest.mark.anyio
+SECRET = "correct horse battery staple"
+
+
+@pytest.fixture
+async def wire(app: Any, client: Any, settings: Any) -> Any:
+    listener, port = await start_listener(app, settings)
+    yield ("127.0.0.1", port)
+    await listener.stop()
+
+
+async def seckey(client: Any, tenant: Any, secret: str = SECRET) -> Credential:
+    await put(client, tenant, f"{tenant.prefix}/admin",
+              [{"index": 300, "type": "HS_SECKEY", "data": secret}])  # fmt: skip
+    return Credential(f"{tenant.prefix}/admin", 300, secret=secret.encode())
+
+
+def value(index: int, vtype: str, data: str, permissions: str = "1110") -> HandleValue:
+    return HandleValue(index, vtype, ValueData("string", data), timestamp="", permissions=permissions)
+
+
+async def rc_of(opcode: int, body: bytes, cred: Credential | None, server: Any, **kw: Any) -> int:
+    replies = await request(opcode, body, cred, server=server, **kw)
+    return replies[-1][0].header.rc
+
+
+async def test_admin_cycle_with_secret_key(client, tenant_a, wire):
+    cred = await seckey(client, tenant_a)
+    h = f"{tenant_a.prefix}/WIRE-1"
+    body = bodies.values_body(h, [value(1, "URL", "https://a.example/")])
+    assert await rc_of(OpCode.CREATE_HANDLE, body, cred, wire) == ResponseCode.SUCCESS
+    r = (await client.get(f"/api/handles/{h}")).json()  # HTTP sees it, with a default HS_ADMIN
+    assert {v["type"] for v in r["values"]} == {"URL", "HS_ADMIN"}
+    # again: HANDLE_ALREADY_EXISTS
+    assert await rc_of(OpCode.CREATE_HANDLE, body, cred, wire) == ResponseCode.HANDLE_ALREADY_EXISTS
+    add = bodies.values_body(h, [value(2, "EMAIL", "ops@a.example")])
+    assert await rc_of(OpCode.ADD_VALUE, add, cred, wire) == ResponseCode.SUCCESS
+    assert await rc_of(OpCode.ADD_VALUE, add, cred, wire) == ResponseCode.VALUE_ALREADY_EXISTS
+    missing = bodies.values_body(f"{tenant_a.prefix}/NOPE", [value(2, "EMAIL", "x@y.z")])
+    assert await rc_of(OpCode.ADD_VALUE, missing, cred, wire) == ResponseCode.HANDLE_NOT_FOUND
+    mod = bodies.values_body(h, [value(1, "URL", "https://b.example/")])
+    assert await rc_of(OpCode.MODIFY_VALUE, mod, cred, wire) == ResponseCode.SUCCESS
+    mod_absent = bodies.values_body(h, [value(9, "URL", "https://c.example/")])
+    assert await rc_of(OpCode.MODIFY_VALUE, mod_absent, cred, wire) == ResponseCode.VALUES_NOT_FOUND
+    r = (await client.get(f"/api/handles/{h}?type=URL")).json()
+    assert [v["data"]["value"] for v in r["values"]] == ["https://b.example/"]
+    bad_value = bodies.values_body(h, [value(3, "", "x")])
+    assert await rc_of(OpCode.ADD_VALUE, bad_value, cred, wire) == ResponseCode.INVALID_VALUE
+    rm = bodies.remove_value_body(h, [2])
+    assert await rc_of(OpCode.REMOVE_VALUE, rm, cred, wire) == ResponseCode.SUCCESS
+    assert await rc_of(OpCode.REMOVE_VALUE, rm, cred, wire) == ResponseCode.VALUES_NOT_FOUND
+    assert await rc_of(OpCode.REMOVE_VALUE, bodies.remove_value_body(h, []), cred,
+                       wire) == ResponseCode.INVALID_VALUE  # fmt: skip
+    replies = await request(OpCode.LIST_HANDLES, bodies.handle_body(f"0.NA/{tenant_a.prefix}"),
+                            cred, server=wire)  # fmt: skip
+    listed = [x.decode() for _, b in replies if isinstance(b, ListHandlesResponse) for x in b.handles]
+    assert sorted(listed) == sorted([h, f"{tenant_a.prefix}/admin"])
+    assert await rc_of(OpCode.DELETE_HANDLE, bodies.handle_body(h), cred, wire) == 1
+    assert (await client.get(f"/api/handles/{h}")).status_code == 404
+    assert await rc_of(OpCode.DELETE_HANDLE, bodies.handle_body(h), cred,
+                       wire) == ResponseCode.HANDLE_NOT_FOUND  # fmt: skip
+
+
+async def test_challenge_and_bad_credentials(client, tenant_a, wire):
+    await seckey(client, tenant_a)
+    body = bodies.values_body(f"{tenant_a.prefix}/X", [value(1, "URL", "https://a.example/")])
+    replies = await request(OpCode.CREATE_HANDLE, body, None, server=wire)
+    msg, challenge = replies[0]
+    assert msg.header.rc == ResponseCode.AUTHENTICATION_NEEDED
+    assert isinstance(challenge, Challenge) and len(challenge.nonce) == 16
+    wrong = Credential(f"{tenant_a.prefix}/admin", 300, secret=b"wrong")
+    replies = await request(OpCode.CREATE_HANDLE, body, wrong, server=wire)
+    assert replies[-1][0].header.rc == ResponseCode.AUTHENTICATION_FAILED
+    assert isinstance(replies[-1][1], ErrorResponse)
+    wrong_index = Credential(f"{tenant_a.prefix}/admin", 301, secret=SECRET.encode())
+    assert await rc_of(OpCode.CREATE_HANDLE, body, wrong_index, wire) == 403
+    nobody = Credential(f"{tenant_a.prefix}/ghost", 300, secret=SECRET.encode())
+    assert await rc_of(OpCode.CREATE_HANDLE, body, nobody, wire) == 403
+    assert (await client.get(f"/api/handles/{tenant_a.prefix}/X")).status_code == 404
+
+
+async def test_public_key_credential(client, tenant_a, wire):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    blob = base64.b64encode(encode_public_key(key.public_key())).decode()
+    await put(client, tenant_a, f"{tenant_a.prefix}/admin",
+              [{"index": 301, "type": "HS_PUBKEY", "data": {"format": "key", "value": blob}}])  # fmt: skip
+    cred = Credential(f"{tenant_a.prefix}/admin", 301, private_key=key)
+    h = f"{tenant_a.prefix}/PK-1"
+    body = bodies.values_body(h, [value(1, "URL", "https://pk.example/")])
+    assert await rc_of(OpCode.CREATE_HANDLE, body, cred, wire) == ResponseCode.SUCCESS
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = Credential(f"{tenant_a.prefix}/admin", 301, private_key=other)
+    assert await rc_of(OpCode.DELETE_HANDLE, bodies.handle_body(h), forged, wire) == 403
+    assert (await client.get(f"/api/handles/{h}")).status_code == 200
+
+
+async def test_restricted_values_only_to_the_owner(client, tenant_a, tenant_b, wire):
+    cred_a = await seckey(client, tenant_a)
+    cred_b = await seckey(client, tenant_b, "other secret")
+    h = f"{tenant_a.prefix}/PRIV"
+    await put(client, tenant_a, h, [{"index": 1, "type": "URL", "data": "https://p.example/"},
+                                    {"index": 5, "type": "NOTE", "data": "internal",
+                                     "permissions": "1100"}])  # fmt: skip
+    flags = DEFAULT_REQUEST_FLAGS & ~OpFlag.PUBL  # ask for restricted values too
+    req = bodies.resolution_request_body(h)
+
+    def types(replies: Any) -> set[str]:
+        return {v.type for v in replies[-1][1].values}
+
+    replies = await request(OpCode.RESOLUTION, req, cred_a, server=wire, op_flags=flags)
+    assert replies[-1][0].header.rc == 1 and types(replies) == {"URL", "NOTE", "HS_ADMIN"}
+    # tenant B authenticates fine but is not the owner: public values only
+    replies = await request(OpCode.RESOLUTION, req, cred_b, server=wire, op_flags=flags)
+    assert replies[-1][0].header.rc == 1 and types(replies) == {"URL", "HS_ADMIN"}
+    # anonymous, asking for restricted values: challenged
+    replies = await request(OpCode.RESOLUTION, req, None, server=wire, op_flags=flags)
+    assert replies[0][0].header.rc == ResponseCode.AUTHENTICATION_NEEDED
+    # the secret itself is never public, not even its own handle over UDP/TCP anonymously
+    replies = await request(OpCode.RESOLUTION, bodies.resolution_request_body(cred_a.handle),
+                            None, server=wire)  # fmt: skip
+    assert replies[-1][0].header.rc == ResponseCode.VALUES_NOT_FOUND or "HS_SECKEY" not in types(
+        replies
+    )
+
+
+async def test_tenant_isolation(client, tenant_a, tenant_b, wire):
+    await seckey(client, tenant_a)
+    cred_b = await seckey(client, tenant_b, "other secret")
+    h = f"{tenant_a.prefix}/MINE"
+    await put(client, tenant_a, h, [{"index": 1, "type": "URL", "data": "https://a.example/"}])
+    attempts = [
+        (OpCode.CREATE_HANDLE, bodies.values_body(f"{tenant_a.prefix}/B-WAS-HERE",
+                                                  [value(1, "URL", "https://b/")])),
+        (OpCode.ADD_VALUE, bodies.values_body(h, [value(2, "URL", "https://b/")])),
+        (OpCode.MODIFY_VALUE, bodies.values_body(h, [value(1, "URL", "https://b/")])),
+        (OpCode.REMOVE_VALUE, bodies.remove_value_body(h, [1])),
+        (OpCode.DELETE_HANDLE, bodies.handle_body(h)),
+        (OpCode.LIST_HANDLES, bodies.handle_body(f"0.NA/{tenant_a.prefix}")),
+    ]  # fmt: skip
+    for opcode, body in attempts:
+        assert await rc_of(opcode, body, cred_b, wire) == ResponseCode.INSUFFICIENT_PERMISSIONS
+    r = (await client.get(f"/api/handles/{h}")).json()
+    assert [v["data"]["value"] for v in r["values"] if v["type"] == "URL"] == ["https://a.example/"]
+    # B's key handle cannot be used to claim A's prefix by naming A's handle either
+    forged = Credential(f"{tenant_a.prefix}/admin", 300, secret=b"other secret")
+    assert await rc_of(OpCode.DELETE_HANDLE, bodies.handle_body(h), forged, wire) == 403
+
+
+async def test_answer_without_pending_challenge(wire):
+    body = bodies.challenge_answer_body("HS_SECKEY", "88.100.1/admin", 300, b"\x13" + bytes(32))
+    replies = await request(OpCode.RESPONSE_TO_CHALLENGE, body, None, server=wire)
+    assert replies[-1][0].header.rc == ResponseCode.AUTHEN_ERROR
