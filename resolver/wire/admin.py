@@ -12,6 +12,7 @@ check permissions and tenant isolation, write, audit and invalidate, exactly as 
 from __future__ import annotations
 
 import logging
+
 from core.auth import Principal
 from core.errors import AuthenticationFailed, IdnestError, InvalidValue
 from core.identifiers import parse_handle

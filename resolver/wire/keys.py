@@ -41,10 +41,10 @@ HMAC_SHA1: Final = 0x12
 HMAC_SHA256: Final = 0x13
 _HMAC: Final = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
 _DIGEST: Final = {1: "md5", 2: "sha1", 3: "sha256"}
-_SIG_HASHES: Final = {
-    b"SHA1withRSA": hashes.SHA1,
-    b"SHA256withRSA": hashes.SHA256,
-    b"SHA512withRSA": hashes.SHA512,
+_SIG_HASHES: Final[dict[bytes, hashes.HashAlgorithm]] = {
+    b"SHA1withRSA": hashes.SHA1(),
+    b"SHA256withRSA": hashes.SHA256(),
+    b"SHA512withRSA": hashes.SHA512(),
 }
 
 
@@ -126,11 +126,11 @@ def check_signed_answer(key: rsa.RSAPublicKey, nonce: bytes, digest: bytes, answ
         r.finish("challenge answer")
     except ProtocolError:
         return False
-    hash_class = _SIG_HASHES.get(algorithm)
-    if hash_class is None:
+    algo = _SIG_HASHES.get(algorithm)
+    if algo is None:
         return False
     try:
-        key.verify(signature, nonce + digest, padding.PKCS1v15(), hash_class())
+        key.verify(signature, nonce + digest, padding.PKCS1v15(), algo)
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -19,7 +19,7 @@ import time
 
 
 class TokenBuckets:
-    __slots__ = ("burst", "clock", "max_sources", "rate", "refused", "_buckets")
+    __slots__ = ("_buckets", "burst", "clock", "max_sources", "rate", "refused")
 
     def __init__(self, rate: float, burst: float, *, max_sources: int = 65536,
                  clock: object = time.monotonic) -> None:  # fmt: skip

@@ -58,7 +58,7 @@ TCP_IDLE_TIMEOUT = 60.0
 class Connection:
     """Per-TCP-connection state: the challenges this client has yet to answer."""
 
-    __slots__ = ("pending", "peer")
+    __slots__ = ("peer", "pending")
 
     def __init__(self, peer: Any) -> None:
         self.peer = peer

@@ -34,7 +34,9 @@ async def seckey(client: Any, tenant: Any, secret: str = SECRET) -> Credential:
 
 
 def value(index: int, vtype: str, data: str, permissions: str = "1110") -> HandleValue:
-    return HandleValue(index, vtype, ValueData("string", data), timestamp="", permissions=permissions)
+    return HandleValue(
+        index, vtype, ValueData("string", data), timestamp="", permissions=permissions
+    )
 
 
 async def rc_of(opcode: int, body: bytes, cred: Credential | None, server: Any, **kw: Any) -> int:
@@ -71,7 +73,9 @@ async def test_admin_cycle_with_secret_key(client, tenant_a, wire):
                        wire) == ResponseCode.INVALID_VALUE  # fmt: skip
     replies = await request(OpCode.LIST_HANDLES, bodies.handle_body(f"0.NA/{tenant_a.prefix}"),
                             cred, server=wire)  # fmt: skip
-    listed = [x.decode() for _, b in replies if isinstance(b, ListHandlesResponse) for x in b.handles]
+    listed = [
+        x.decode() for _, b in replies if isinstance(b, ListHandlesResponse) for x in b.handles
+    ]
     assert sorted(listed) == sorted([h, f"{tenant_a.prefix}/admin"])
     assert await rc_of(OpCode.DELETE_HANDLE, bodies.handle_body(h), cred, wire) == 1
     assert (await client.get(f"/api/handles/{h}")).status_code == 404
@@ -100,8 +104,8 @@ async def test_challenge_and_bad_credentials(client, tenant_a, wire):
 async def test_public_key_credential(client, tenant_a, wire):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     blob = base64.b64encode(encode_public_key(key.public_key())).decode()
-    await put(client, tenant_a, f"{tenant_a.prefix}/admin",
-              [{"index": 301, "type": "HS_PUBKEY", "data": {"format": "key", "value": blob}}])  # fmt: skip
+    pubkey = {"index": 301, "type": "HS_PUBKEY", "data": {"format": "key", "value": blob}}
+    await put(client, tenant_a, f"{tenant_a.prefix}/admin", [pubkey])
     cred = Credential(f"{tenant_a.prefix}/admin", 301, private_key=key)
     h = f"{tenant_a.prefix}/PK-1"
     body = bodies.values_body(h, [value(1, "URL", "https://pk.example/")])

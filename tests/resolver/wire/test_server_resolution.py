@@ -64,8 +64,8 @@ async def client_resolve(h: str, server: Any, transport: Any = "udp", **kw: Any)
 
 async def test_type_and_index_filters_and_values_not_found(client, tenant_a, wire):
     h = f"{tenant_a.prefix}/FILTER"
-    await put(client, tenant_a, h, [url(), url(2, "https://b.example"),
-                                    {"index": 3, "type": "EMAIL", "data": "x@y.z"}, restricted()])  # fmt: skip
+    email = {"index": 3, "type": "EMAIL", "data": "x@y.z"}
+    await put(client, tenant_a, h, [url(), url(2, "https://b.example"), email, restricted()])
     for transport in ("udp", "tcp"):
         rc, values = await client_resolve(h, wire, transport, types=["URL"])
         assert rc == 1 and sorted(v.index for v in values) == [1, 2]
