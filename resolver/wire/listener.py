@@ -169,6 +169,10 @@ async def serve_resolver(settings: Settings) -> None:
 
 
 def run_resolver_process(settings: Settings) -> None:
+    """A process's entry point (spawned by ``idnest resolver --processes N``)."""
+    from core.logging import configure_logging
+
+    configure_logging(settings.log_level)
     try:
         import uvloop
 
