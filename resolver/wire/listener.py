@@ -67,6 +67,7 @@ def _socket(
         if kind == socket.SOCK_DGRAM:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
         sock.bind((host, port))
         sock.setblocking(False)
     except OSError:
