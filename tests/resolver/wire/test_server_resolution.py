@@ -223,3 +223,40 @@ async def test_unsupported_opcode_and_admin_over_udp(wire):
     )
     (reply,) = await udp_exchange(wire[1], [frame])
     assert codec.decode_message(reply).header.rc == ResponseCode.OPERATION_NOT_SUPPORTED
+
+
+async def test_app_lifespan_serves_wire_and_survives_a_busy_port(settings):
+    import socket
+
+    import httpx
+    from asgi_lifespan import LifespanManager
+    from wire_server_helpers import free_port
+
+    from core.bus import set_bus
+    from portal.app import create_app
+
+    port = free_port()
+    blockers = [socket.socket(socket.AF_INET, kind) for kind in (socket.SOCK_DGRAM,
+                                                                socket.SOCK_STREAM)]  # fmt: skip
+    try:
+        for b in blockers:  # no SO_REUSEPORT: our bind must fail
+            b.bind(("127.0.0.1", port))
+        blockers[1].listen()
+        set_bus(None)
+        app = create_app(settings.model_copy(update={"wire_port": port, "wire_host": "127.0.0.1"}))
+        async with LifespanManager(app, startup_timeout=30):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                assert (await c.get("/healthz")).status_code == 200
+    finally:
+        for b in blockers:
+            b.close()
+        set_bus(None)
+    port = free_port()
+    app = create_app(settings.model_copy(update={"wire_port": port, "wire_host": "127.0.0.1"}))
+    try:
+        async with LifespanManager(app, startup_timeout=30):
+            rc, site = await client.get_site_info(server=("127.0.0.1", port), transport="tcp")
+            assert rc == 1 and isinstance(site, dict)
+    finally:
+        set_bus(None)
