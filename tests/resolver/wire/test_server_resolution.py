@@ -260,3 +260,12 @@ async def test_app_lifespan_serves_wire_and_survives_a_busy_port(settings):
             assert rc == 1 and isinstance(site, dict)
     finally:
         set_bus(None)
+
+
+async def test_multi_packet_udp_request_is_reassembled(client, tenant_a, wire):
+    h = f"{tenant_a.prefix}/LONGREQ"
+    await put(client, tenant_a, h, [url()])
+    types = [f"T{'x' * 90}{n}" for n in range(8)] + ["URL"]  # > 512 bytes: several packets
+    assert len(bodies.resolution_request_body(h, types=types)) > 512
+    rc, values = await client_resolve(h, wire, "udp", types=types)
+    assert rc == 1 and [v.type for v in values] == ["URL"]
