@@ -42,7 +42,7 @@ HMAC_SHA256: Final = 0x13
 _HMAC: Final = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
 _DIGEST: Final = {1: "md5", 2: "sha1", 3: "sha256"}
 _SIG_HASHES: Final[dict[bytes, hashes.HashAlgorithm]] = {
-    b"SHA1withRSA": hashes.SHA1(),
+    b"SHA1withRSA": hashes.SHA1(),  # noqa: S303 - older Handle clients sign with it
     b"SHA256withRSA": hashes.SHA256(),
     b"SHA512withRSA": hashes.SHA512(),
 }

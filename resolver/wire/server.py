@@ -23,7 +23,7 @@ import secrets
 from typing import Any
 
 from core.auth import Principal
-from core.errors import IdnestError, InvalidHandle, ValuesNotFound
+from core.errors import AuthenticationFailed, IdnestError, InvalidHandle, ValuesNotFound
 from core.identifiers import fold
 from core.settings import Settings
 from resolver.cache import Record
@@ -52,16 +52,19 @@ _RRDG = int(OpFlag.RRDG)
 UDP_MAX_PACKETS = 1  # answers needing more than one 512-byte packet go over TCP
 MAX_SLOW_TASKS = 2048  # UDP requests waiting for the database; beyond this, drop
 MAX_PENDING_CHALLENGES = 16  # per TCP connection
+MAX_AUTH_FAILURES = 3  # per TCP connection: then it is closed (slows guessing down)
+MAX_CONNECTIONS = 1024  # open TCP connections per process; more are closed at once
 TCP_IDLE_TIMEOUT = 60.0
 
 
 class Connection:
     """Per-TCP-connection state: the challenges this client has yet to answer."""
 
-    __slots__ = ("peer", "pending")
+    __slots__ = ("failures", "peer", "pending")
 
     def __init__(self, peer: Any) -> None:
         self.peer = peer
+        self.failures = 0
         self.pending: dict[int, tuple[Message, Body, bytes, bytes]] = {}
 
     def challenge(self, msg: Message, body: Body) -> bytes:
@@ -98,6 +101,7 @@ class WireServer:
         self.tasks: set[asyncio.Task[None]] = set()
         self.dropped = 0
         self.errors = 0
+        self.connections = 0
         self._site: bytes | None = None
 
     def site_bytes(self) -> bytes:
@@ -204,7 +208,11 @@ class WireServer:
                         "no challenge is pending for this request id on this connection",
                     )]  # fmt: skip
                 _, _, nonce, digest = pending
-                principal = await admin.authenticate(self.resolver, body, nonce, digest)
+                try:
+                    principal = await admin.authenticate(self.resolver, body, nonce, digest)
+                except AuthenticationFailed:
+                    conn.failures += 1  # the stream closes after MAX_AUTH_FAILURES
+                    raise
                 if isinstance(target_body, ResolutionRequest):
                     return [await self._resolve(target, target_body, conn, principal, env)]
                 return await admin.run_admin(target, target_body, principal, msg)
@@ -265,8 +273,13 @@ class WireServer:
 
     async def stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(writer.get_extra_info("peername"))
+        if self.connections >= MAX_CONNECTIONS:
+            self.dropped += 1
+            writer.close()
+            return
+        self.connections += 1
         try:
-            while True:
+            while conn.failures < MAX_AUTH_FAILURES:
                 try:
                     async with asyncio.timeout(TCP_IDLE_TIMEOUT):
                         got = await read_message(reader)
@@ -283,6 +296,7 @@ class WireServer:
         except Exception:
             log.exception("wire TCP connection from %s failed", conn.peer)
         finally:
+            self.connections -= 1
             writer.close()
 
     async def _tcp_message(self, env: Envelope, message: bytes, conn: Connection) -> list[bytes]:

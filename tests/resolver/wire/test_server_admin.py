@@ -172,3 +172,33 @@ async def test_answer_without_pending_challenge(wire):
     body = bodies.challenge_answer_body("HS_SECKEY", "88.100.1/admin", 300, b"\x13" + bytes(32))
     replies = await request(OpCode.RESPONSE_TO_CHALLENGE, body, None, server=wire)
     assert replies[-1][0].header.rc == ResponseCode.AUTHEN_ERROR
+
+
+async def test_connection_closed_after_repeated_auth_failures(client, tenant_a, wire):
+    import asyncio
+
+    from resolver.wire.codec import encode_request, parse_message
+    from resolver.wire.framing import read_message
+    from resolver.wire.keys import secret_answer
+
+    await seckey(client, tenant_a)
+    reader, writer = await asyncio.open_connection(*wire)
+    body = bodies.handle_body(f"{tenant_a.prefix}/whatever")
+    try:
+        for attempt in range(4):
+            rid = 100 + attempt
+            writer.write(encode_request(OpCode.DELETE_HANDLE, body, request_id=rid))
+            got = await read_message(reader)
+            if got is None:
+                break
+            challenge = parse_message(*got)
+            assert challenge.header.rc == ResponseCode.AUTHENTICATION_NEEDED
+            nonce = bodies.decode_body(challenge)[0].nonce  # type: ignore[union-attr]
+            answer = secret_answer(b"wrong", nonce, b"")
+            writer.write(encode_request(OpCode.RESPONSE_TO_CHALLENGE, bodies.challenge_answer_body(
+                "HS_SECKEY", f"{tenant_a.prefix}/admin", 300, answer), request_id=rid))  # fmt: skip
+            got = await read_message(reader)
+            assert got is not None and parse_message(*got).header.rc == 403
+        assert attempt == 3 and got is None  # the fourth request found the stream closed
+    finally:
+        writer.close()
