@@ -269,3 +269,28 @@ async def test_multi_packet_udp_request_is_reassembled(client, tenant_a, wire):
     assert len(bodies.resolution_request_body(h, types=types)) > 512
     rc, values = await client_resolve(h, wire, "udp", types=types)
     assert rc == 1 and [v.type for v in values] == ["URL"]
+
+
+async def test_repeated_udp_request_is_answered_from_a_template(app, client, tenant_a, settings):
+    h = f"{tenant_a.prefix}/TPL"
+    await put(client, tenant_a, h, [url()])
+    listener, port = await start_listener(app, settings)
+    try:
+        base = request(h, 1)
+        await udp_exchange(port, [base])  # a miss: loads the record through the database
+        (first,) = await udp_exchange(port, [base])  # a cache hit: kept as a template
+        assert len(listener.server._templates) == 1
+        other_ids = base[:4] + struct.pack(">II", 77, 4242) + base[12:]
+        (second,) = await udp_exchange(port, [other_ids])
+        assert second[4:12] == struct.pack(">II", 77, 4242)
+        assert second[:4] + second[12:] == first[:4] + first[12:]  # same answer, its own ids
+        # a write replaces the Record: the template is dropped, the new value answered
+        await put(client, tenant_a, h, [url(value="https://changed.example/")])
+        (third,) = await udp_exchange(port, [other_ids])
+        assert b"https://changed.example/" in third
+        # a record removed from the cache is never answered from its template
+        await client.delete(f"/api/handles/{h}", headers=tenant_a.auth())
+        (fourth,) = await udp_exchange(port, [base])
+        assert codec.decode_message(fourth).header.rc == ResponseCode.HANDLE_NOT_FOUND
+    finally:
+        await listener.stop()
