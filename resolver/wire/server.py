@@ -235,7 +235,8 @@ class WireServer:
                 try:
                     principal = await admin.authenticate(self.resolver, body, nonce, digest)
                 except AuthenticationFailed:
-                    conn.failures += 1  # the stream closes after MAX_AUTH_FAILURES
+                    if conn is not None:
+                        conn.failures += 1  # the stream closes after MAX_AUTH_FAILURES
                     raise
                 if isinstance(target_body, ResolutionRequest):
                     return [await self._resolve(target, target_body, conn, principal, env)]
