@@ -222,8 +222,24 @@ def main() -> None:
                 break
         rows.append(("idnest UDP, 10k/s offered", udpload(
             binary, handles_file, port, "-r", "10000", "-d", str(duration))))  # fmt: skip
-        rows.append(("idnest UDP, saturation", udpload(
-            binary, handles_file, port, "-r", "0", "-w", "256", "-t", "2", "-d", str(duration))))
+        rows.append(
+            (
+                "idnest UDP, saturation",
+                udpload(
+                    binary,
+                    handles_file,
+                    port,
+                    "-r",
+                    "0",
+                    "-w",
+                    "256",
+                    "-t",
+                    "2",
+                    "-d",
+                    str(duration),
+                ),
+            )
+        )
         rows.append(("idnest TCP, 10k/s offered", tcp_run(
             port, sample, procs=2, conns=16, rate=10_000, duration=duration)))  # fmt: skip
         rows.append(("idnest TCP, saturation", tcp_run(
@@ -237,8 +253,24 @@ def main() -> None:
         )  # fmt: skip
         procs.append(trivial)
         time.sleep(1.5)
-        rows.append(("trivial UDP, saturation", udpload(
-            binary, handles_file, tport, "-r", "0", "-w", "256", "-t", "2", "-d", str(duration))))
+        rows.append(
+            (
+                "trivial UDP, saturation",
+                udpload(
+                    binary,
+                    handles_file,
+                    tport,
+                    "-r",
+                    "0",
+                    "-w",
+                    "256",
+                    "-t",
+                    "2",
+                    "-d",
+                    str(duration),
+                ),
+            )
+        )
     finally:
         for p in procs:
             with contextlib.suppress(ProcessLookupError):
@@ -253,11 +285,11 @@ def main() -> None:
 
     print(f"\n{args.records} records seeded, {len(sample)} in the measured working set, "
           f"{args.processes} resolver processes, {duration} s per run\n")  # fmt: skip
-    print("| run | qps | p50 µs | p99 µs | lost | rc≠1 |")
-    print("|---|---|---|---|---|---|")
+    print("| run | qps | p50 µs | p99 µs | lost | rc≠1 | generator send lag p99 µs |")
+    print("|---|---|---|---|---|---|---|")
     for name, r in rows:
         print(f"| {name} | {r['qps']:,} | {r.get('p50_us')} | {r.get('p99_us')} | "
-              f"{r.get('lost', '-')} | {r.get('errors')} |")  # fmt: skip
+              f"{r.get('lost', '-')} | {r.get('errors')} | {r.get('send_lag_p99_us', '-')} |")  # fmt: skip
     ours_sat = dict(rows)["idnest UDP, saturation"]["qps"]
     trivial_sat = dict(rows)["trivial UDP, saturation"]["qps"]
     ratio = ours_sat / trivial_sat if trivial_sat else float("nan")
