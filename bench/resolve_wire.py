@@ -288,8 +288,9 @@ def main() -> None:
     print("| run | qps | p50 µs | p99 µs | lost | rc≠1 | generator send lag p99 µs |")
     print("|---|---|---|---|---|---|---|")
     for name, r in rows:
+        lag = r.get("send_lag_p99_us", "-")
         print(f"| {name} | {r['qps']:,} | {r.get('p50_us')} | {r.get('p99_us')} | "
-              f"{r.get('lost', '-')} | {r.get('errors')} | {r.get('send_lag_p99_us', '-')} |")  # fmt: skip
+              f"{r.get('lost', '-')} | {r.get('errors')} | {lag} |")  # fmt: skip
     ours_sat = dict(rows)["idnest UDP, saturation"]["qps"]
     trivial_sat = dict(rows)["trivial UDP, saturation"]["qps"]
     ratio = ours_sat / trivial_sat if trivial_sat else float("nan")
