@@ -35,6 +35,9 @@ class _Datagrams(asyncio.DatagramProtocol):
         transport = self.transport
         if transport is None:
             return
+        if len(frame) <= 512:  # the usual case, without the splitter's call
+            transport.sendto(frame, addr)
+            return
         for packet in udp_packets(frame):
             transport.sendto(packet, addr)
 
