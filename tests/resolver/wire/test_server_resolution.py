@@ -226,6 +226,7 @@ async def test_unsupported_opcode_and_admin_over_udp(wire):
 
 
 async def test_app_lifespan_serves_wire_and_survives_a_busy_port(settings):
+    import logging
     import socket
 
     import httpx
@@ -235,6 +236,16 @@ async def test_app_lifespan_serves_wire_and_survives_a_busy_port(settings):
     from core.bus import set_bus
     from portal.app import create_app
 
+    class Collect(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.WARNING)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    collect = Collect()
+    logging.getLogger("idnest.wire").addHandler(collect)
     port = free_port()
     blockers = [socket.socket(socket.AF_INET, kind) for kind in (socket.SOCK_DGRAM,
                                                                 socket.SOCK_STREAM)]  # fmt: skip
@@ -248,7 +259,9 @@ async def test_app_lifespan_serves_wire_and_survives_a_busy_port(settings):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
                 assert (await c.get("/healthz")).status_code == 200
+        assert any("HTTP keeps serving" in m for m in collect.messages)
     finally:
+        logging.getLogger("idnest.wire").removeHandler(collect)
         for b in blockers:
             b.close()
         set_bus(None)
