@@ -202,3 +202,55 @@ async def test_connection_closed_after_repeated_auth_failures(client, tenant_a, 
         assert attempt == 3 and got is None  # the fourth request found the stream closed
     finally:
         writer.close()
+
+
+async def _cli(*args: str, stdin: bytes = b"") -> tuple[int, str, str]:
+    import asyncio
+    import os
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "portal.cli", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_cli_credentials_and_resolve(client, tenant_a, tenant_b, wire, tmp_workdir):
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+
+    admin = f"{tenant_a.prefix}/admin"
+    add = ("credential", "add", "--tenant", tenant_a.prefix, "--handle", admin)
+    rc, out, err = await _cli(*add, "--index", "300", "--secret-stdin", stdin=b"cli secret\n")
+    assert rc == 0, err
+    assert out.strip() == f"HS_SECKEY at 300:{admin}"
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = os.path.join(tmp_workdir, "key.pem")
+    with open(pem, "wb") as fh:
+        spki = serialization.PublicFormat.SubjectPublicKeyInfo
+        fh.write(key.public_key().public_bytes(serialization.Encoding.PEM, spki))
+    rc, out, err = await _cli(*add, "--index", "301", "--pubkey", pem)
+    assert rc == 0, err
+    h = f"{tenant_a.prefix}/CLI-1"
+    for n, cred in enumerate([Credential(admin, 300, secret=b"cli secret"),
+                              Credential(admin, 301, private_key=key)]):  # fmt: skip
+        body = bodies.values_body(f"{h}{n}", [value(1, "URL", "https://cli.example/")])
+        assert await rc_of(OpCode.CREATE_HANDLE, body, cred, wire) == ResponseCode.SUCCESS
+    # the secret stays hidden; both credentials sit on the admin handle
+    r = await client.get(f"/api/handles/{admin}", headers=tenant_a.auth())
+    assert {v["type"] for v in r.json()["values"]} == {"HS_ADMIN", "HS_PUBKEY"}
+    server = f"{wire[0]}:{wire[1]}"
+    for flag in ("--udp", "--tcp"):
+        rc, out, err = await _cli("resolve", flag, "--server", server, f"{h}0")
+        assert rc == 0, err
+        assert "https://cli.example/" in out and f"{h}0" in out
+    rc, out, err = await _cli("resolve", "--server", server, f"{tenant_a.prefix}/NOPE")
+    assert rc == 1 and "error 100" in err
+    # another tenant's prefix is refused
+    rc, out, err = await _cli("credential", "add", "--tenant", tenant_b.prefix, "--handle",
+                              admin, "--secret-stdin", stdin=b"x\n")  # fmt: skip
+    assert rc != 0 and "not for" in err
