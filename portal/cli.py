@@ -112,7 +112,10 @@ def resolver(processes: int, port: int | None) -> None:
 @click.option("--index", "indices", multiple=True, type=int, help="only this index")
 @click.argument("handle")
 def resolve(
-    transport: str, server: str | None, types: tuple[str, ...], indices: tuple[int, ...],
+    transport: str,
+    server: str | None,
+    types: tuple[str, ...],
+    indices: tuple[int, ...],
     handle: str,
 ) -> None:
     from core.settings import get_settings
