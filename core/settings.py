@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     vaa_cin_length: int = 0  # 0: unknown, not enforced
     vaa_extra_chars: str = ""
     gs1_cache_size: int = 100_000
+    # Handle wire protocol (RFC 3652) on UDP+TCP; docs/wire.md.
+    wire_enabled: bool = True
+    wire_host: str = "::"
+    wire_port: int = 2641
+    # Addresses this node advertises in its HS_SITE (GET_SITE_INFO, 0.NA/{prefix}).
+    wire_addresses: str = "127.0.0.1,::1"
+    # PEM RSA private key of the wire server; empty: generated into var_dir on first run.
+    wire_key_file: str = ""
+    # Per-source UDP answers per second and burst (anti-reflection token bucket).
+    wire_udp_rate: float = 500.0
+    wire_udp_burst: float = 1000.0
     # Portal: mail (empty host writes .eml files to ./var/mail/), cookies, staff security.
     smtp_host: str = ""
     smtp_port: int = 587

@@ -26,6 +26,7 @@ from resolver import oid as resolver_oid
 from resolver.fastpath import ResolutionFastPath
 from resolver.runtime import build_resolver
 from resolver.service import Resolver
+from resolver.wire.listener import start_wire
 from tenants import api as tenants_api
 from tenants.registry import api as registry_api
 from tenants.registry import bulk_api, snms_api
@@ -74,10 +75,14 @@ def create_app(settings: Settings | None = None) -> Any:
         await bus.start()
         flusher = asyncio.create_task(_flush_forever(resolver, settings.counter_flush_interval))
         await bulk_jobs.resume_unfinished()
+        # The Handle wire door (UDP+TCP 2641) on the same resolver; a failed bind only warns.
+        wire = await start_wire(resolver, settings) if settings.wire_enabled else None
         tune_gc()
         try:
             yield
         finally:
+            if wire is not None:
+                await wire.stop()
             await bulk_jobs.stop_local()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -46,6 +46,9 @@ class Record(msgspec.Struct, gc=False):
     public_body: bytes
     redirect: str | None
     expires: float = float("inf")
+    # The public values in Handle wire form (resolver.wire.codec.encode_values), filled
+    # lazily by the wire door on its first unfiltered resolution of this record.
+    wire_public: bytes | None = None
 
 
 class Missing(msgspec.Struct, gc=False):

@@ -40,6 +40,7 @@ def _database_errors() -> tuple[type[BaseException], ...]:
 
 
 _DB_ERRORS = _database_errors()
+_PREFIX_NA = "0.na/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Resolver:
         self.node_prefix = fold(settings.node_prefix)
         self.tenant_ttl = settings.auth_cache_ttl
         self.negative_ttl = settings.negative_cache_ttl
+        self.settings = settings
 
     async def tenant_for(self, prefix: str) -> TenantInfo | None:
         """The tenant serving a prefix or one of its parents (derived prefixes)."""
@@ -92,6 +94,8 @@ class Resolver:
         """The record for a handle. Raises InvalidHandle, PrefixNotServed, HandleNotFound."""
         handle = parse_handle(handle_text)
         key = handle.key
+        if key.startswith(_PREFIX_NA):
+            return await self._prefix_handle(handle, key)
         if not authoritative:
             entry = self.cache.get(key)
             if isinstance(entry, Record):
@@ -112,6 +116,36 @@ class Resolver:
             self.cache.stale_served += 1
             log.warning("serving %s stale: database unreachable (%s)", key, exc)
             return stale
+
+    async def _prefix_handle(self, handle: Handle, key: str) -> Record:
+        """``0.NA/{prefix}``, synthesised for every tenant prefix (resolver.wire.nodesite).
+
+        Cached like any record; a tenant change publishes ``tenant:``, which clears it.
+        A prefix outside this node is PrefixNotServed (rc 301, "not responsible").
+        """
+        from resolver.wire.nodesite import prefix_values
+
+        entry = self.cache.get(key)
+        if isinstance(entry, Record):
+            self.cache.hits += 1
+            return entry
+        generation = self.cache.generation
+        prefix = handle.suffix
+        tenant = await self.tenant_for(prefix) if "/" not in prefix else None
+        if tenant is None or tenant.status == "closed" or fold(tenant.prefix) != fold(prefix):
+            if not is_under(fold(prefix), self.node_prefix) or fold(prefix) == self.node_prefix:
+                raise PrefixNotServed(
+                    f"prefix {prefix} is not served here; this node serves {self.node_prefix}.*",
+                    handle=handle.text,
+                )
+            raise HandleNotFound(
+                f"prefix {prefix} is not allocated on this node", handle=handle.text
+            )
+        record = build_record(
+            tenant.id, f"0.NA/{tenant.prefix}", prefix_values(self.settings, tenant.prefix)
+        )
+        self.cache.put(key, record, generation)
+        return record
 
     async def _load(self, handle: Handle, key: str) -> Record:
         generation = self.cache.generation
@@ -150,9 +184,7 @@ class Resolver:
             and principal.can("read")
         )
 
-    def view(
-        self, record: Record, query: Query, principal: Principal | None
-    ) -> list[HandleValue]:
+    def view(self, record: Record, query: Query, principal: Principal | None) -> list[HandleValue]:
         public_only = query.public_only or not self.may_read_restricted(record, principal)
         if public_only and not query.filtered:
             return list(record.public)

@@ -35,6 +35,9 @@ os.environ["IDNEST_NODE_PREFIX"] = "88.100"
 os.environ["IDNEST_LOG_LEVEL"] = "WARNING"
 # Counters and caches are observed directly in tests; keep backstops out of the way.
 os.environ["IDNEST_COUNTER_FLUSH_INTERVAL"] = "3600"
+# Wire-protocol tests start their own listeners on free ports; apps in other tests
+# need not bind 2641.
+os.environ["IDNEST_WIRE_ENABLED"] = "false"
 
 
 def _fail_or_skip(reason: str) -> None:

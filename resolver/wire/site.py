@@ -166,7 +166,9 @@ def encode_site(site: Mapping[str, Any]) -> bytes:
 
 
 def _address_text(raw: bytes) -> str:
-    if raw[:12] in (_V4_MAPPED, _V4_COMPAT):
+    # IPv4-compatible (12 zero bytes) is how older servers write IPv4, but ::1 and ::
+    # look the same; 0.0.0.0/8 is no host address, so those stay IPv6.
+    if raw[:12] == _V4_MAPPED or (raw[:12] == _V4_COMPAT and raw[12] != 0):
         return str(ipaddress.IPv4Address(raw[12:]))
     return str(ipaddress.IPv6Address(raw))
 

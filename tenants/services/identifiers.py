@@ -173,10 +173,15 @@ async def put_record(
     index_various: bool = False,
     mint_suffix: bool = False,
     idempotency: IdempotencyGuard | None = None,
+    must_exist: bool = False,
+    modify_only: bool = False,
 ) -> WriteResult:
     """Create or replace a record (Handle.net ``PUT /api/handles/{handle}``).
 
     A record that declares a template at index 1001 is validated against it.
+    ``must_exist`` (wire ADD_VALUE/MODIFY_VALUE): HandleNotFound instead of creating.
+    ``modify_only`` (wire MODIFY_VALUE): every index in the body must already exist,
+    else ValuesNotFound.
     """
     if mint_suffix:
         base = parse_handle(handle_text.rstrip("/") + "/", allow_empty_suffix=True)
@@ -199,6 +204,15 @@ async def put_record(
         if idempotency is not None:
             await idempotency.claim()
         row = await _load_for_update(tenant_id, key)
+        if row is None and (must_exist or modify_only):
+            raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
+        if row is not None and modify_only:
+            absent = {v.index for v in values} - {v.index for v in load_values(row["values"])}
+            if absent:
+                raise ValuesNotFound(
+                    f"handle {row['handle']} has no value with index {min(absent)}",
+                    handle=row["handle"],
+                )
         if row is None:
             values = await validate_record(tenant_id, values)
             if not any(v.type == "HS_ADMIN" for v in values):

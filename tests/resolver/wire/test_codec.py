@@ -689,3 +689,13 @@ def test_format_record_is_readable() -> None:
     assert "https://example.com/产品/1" in lines[2]
     assert "vlist 300:88.100.7/admins" in lines[3]
     assert "admin 200:0.NA/88.100.7 perms=011111110011" in lines[4]
+
+
+def test_site_address_ipv6_loopback_is_not_taken_for_ipv4() -> None:
+    """::1 shares its first 12 zero bytes with IPv4-compatible addresses (server bug fix)."""
+    from resolver.wire.site import decode_site, encode_site
+
+    site = {"servers": [{"address": "::1", "interfaces": []},
+                        {"address": "192.0.2.1", "interfaces": []}]}  # fmt: skip
+    decoded = decode_site(encode_site(site))
+    assert [s["address"] for s in decoded["servers"]] == ["::1", "192.0.2.1"]

@@ -1,0 +1,303 @@
+"""Handle wire protocol benchmark: idnest's resolver against the trivial UDP responder.
+
+    python bench/resolve_wire.py [--records 100000] [--processes 2] [--duration 8]
+
+1. Seeds N identifiers of about 500 bytes in a fresh PostgreSQL database with COPY
+   (``resolve_http.seed``: this measures resolution, not registration).
+2. Starts ``idnest resolver --processes P`` (SO_REUSEPORT) with a private redis-server
+   for invalidation, so other processes' flushes on a shared Redis cannot empty its cache.
+3. Compiles ``bench/loadgen/udpload.c`` and drives UDP RESOLUTION requests for random
+   seeded handles: a warm-up pass (fills each process's cache), a fixed offered load of
+   10,000 requests/s, and saturation (closed loop).
+4. Measures ``bench/loadgen/trivial_udp.py`` (P processes, a constant 500-byte answer)
+   at saturation with the same generator, in the same run, and prints the ratio.
+5. TCP with persistent connections: udpload has no TCP mode, so a Python asyncio driver
+   runs in separate processes (each with several connections, one request in flight
+   per connection); it gives a fixed 10,000/s paced run and a closed-loop saturation.
+
+Cached records: the measured handles are a random sample (``--working-set``, default
+20,000) of the seeded ones, warmed first; warming all 100,000 in every process would
+take longer than the bounded runs this shared machine allows. Figures are indicative:
+the generator and the servers share two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+from resolve_http import free_port, seed  # noqa: E402
+
+IDNEST = str(Path(sys.executable).with_name("idnest"))
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("BENCH_REDIS", "")
+
+
+def udpload(binary: Path, handles: Path, port: int, *args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [str(binary), "-f", str(handles), *args, f"127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def wait_wire(port: int, handle: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    from resolver.wire.client import resolve_sync
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the resolver exited early")
+        try:
+            if resolve_sync(handle, server=("127.0.0.1", port), timeout=1).rc == 1:
+                return
+        except (OSError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the resolver did not answer")
+
+
+# --- TCP driver (separate processes) ---------------------------------------------------
+
+
+async def _tcp_worker(port: int, handles: list[str], conns: int, rate: float,
+                      duration: float) -> tuple[int, list[float]]:  # fmt: skip
+    from resolver.wire.bodies import resolution_request_body
+    from resolver.wire.codec import encode_request
+    from resolver.wire.framing import read_message
+
+    frames = [encode_request(1, resolution_request_body(h), request_id=1) for h in handles]
+    latencies: list[float] = []
+    errors = 0
+    end = time.perf_counter() + duration
+
+    async def one(n: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = n * 7919
+        interval = conns / rate if rate else 0.0
+        due = time.perf_counter()
+        while time.perf_counter() < end:
+            if interval:
+                due += interval
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            frame = frames[i % len(frames)]
+            i += 1
+            t0 = time.perf_counter()
+            writer.write(frame)
+            got = await read_message(reader)
+            latencies.append(time.perf_counter() - t0)
+            if got is None:
+                return
+            if int.from_bytes(got[1][4:8], "big") != 1:
+                errors += 1
+        writer.close()
+
+    await asyncio.gather(*(one(n) for n in range(conns)))
+    return errors, latencies
+
+
+def _tcp_process(args: tuple[int, list[str], int, float, float], out: Any) -> None:
+    import uvloop
+
+    out.put(uvloop.run(_tcp_worker(*args)))
+
+
+def tcp_run(port: int, handles: list[str], *, procs: int, conns: int, rate: float,
+            duration: float) -> dict[str, Any]:  # fmt: skip
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    per_rate = rate / procs if rate else 0.0
+    workers = [
+        ctx.Process(target=_tcp_process, args=((port, handles, conns, per_rate, duration), queue))
+        for _ in range(procs)
+    ]
+    for w in workers:
+        w.start()
+    results = [queue.get(timeout=duration + 60) for _ in workers]
+    for w in workers:
+        w.join()
+    lat = sorted(x for _, ls in results for x in ls)
+    n = len(lat)
+    return {
+        "qps": round(n / duration),
+        "p50_us": round(lat[n // 2] * 1e6) if n else None,
+        "p99_us": round(lat[min(n - 1, int(n * 0.99))] * 1e6) if n else None,
+        "errors": sum(e for e, _ in results),
+        "connections": procs * conns,
+    }
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--working-set", type=int, default=20_000)
+    ap.add_argument("--processes", type=int, default=2, help="resolver processes")
+    ap.add_argument("--duration", type=int, default=8, help="seconds per run (at most 10)")
+    args = ap.parse_args()
+    duration = max(1, min(args.duration, 10))
+    work = Path(tempfile.mkdtemp(prefix="idnest-bench-wire-"))
+    binary = work / "udpload"
+    subprocess.run(["gcc", "-O2", "-Wall", "-pthread", "-o", str(binary),
+                    str(ROOT / "bench/loadgen/udpload.c")], check=True)  # fmt: skip
+    dbname = f"idnest_bench_wire_{uuid.uuid4().hex[:8]}"
+    dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{dbname}"
+    procs: list[subprocess.Popen[bytes]] = []
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    redis_url = REDIS
+    if not redis_url:
+        if not shutil.which("redis-server"):
+            raise SystemExit("redis-server is needed (or set BENCH_REDIS=redis://...)")
+        rport = free_port()
+        procs.append(subprocess.Popen(
+            ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(work)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        ))  # fmt: skip
+        redis_url = f"redis://127.0.0.1:{rport}/0"
+    asyncio.run(admin(f'CREATE DATABASE "{dbname}"'))
+    port, tport = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
+    env.update(
+        IDNEST_DATABASE_URL=dsn, IDNEST_REDIS_URL=redis_url, IDNEST_VAR_DIR=str(work / "var"),
+        IDNEST_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT), IDNEST_WIRE_HOST="127.0.0.1",
+        IDNEST_WIRE_PORT=str(port), IDNEST_WIRE_ADDRESSES="127.0.0.1",
+        # All load comes from one address here; the per-source limit would cap it.
+        IDNEST_WIRE_UDP_RATE="0",
+    )  # fmt: skip
+    rows: list[tuple[str, dict[str, Any]]] = []
+    try:
+        subprocess.run([IDNEST, "migrate"], env=env, check=True, cwd=work)
+        t0 = time.monotonic()
+        handles = asyncio.run(seed(dsn, "1", args.records))
+        print(f"seeded {len(handles)} identifiers in {time.monotonic() - t0:.1f} s", flush=True)
+        sample = random.sample(handles, min(args.working_set, len(handles)))
+        handles_file = work / "handles.txt"
+        handles_file.write_text("\n".join(sample) + "\n")
+
+        ours = subprocess.Popen(
+            [IDNEST, "resolver", "--processes", str(args.processes)], env=env, cwd=work,
+            start_new_session=True,
+        )  # fmt: skip
+        procs.append(ours)
+        wait_wire(port, sample[0], ours)
+        # Each process fills its own cache from the sources the kernel hashes to it; 8
+        # threads = 8 source ports reach every process. Misses cost a database read, so
+        # repeat bounded passes until answers come from the caches.
+        for _ in range(5):
+            warm = udpload(binary, handles_file, port, "-r", "0", "-w", "64", "-t", "8",
+                           "-d", str(duration))  # fmt: skip
+            print(f"warm-up: {warm['received']} answers, {warm['qps']} qps", flush=True)
+            if warm["qps"] > 8 * len(sample) / duration:
+                break
+        rows.append(("idnest UDP, 10k/s offered", udpload(
+            binary, handles_file, port, "-r", "10000", "-d", str(duration))))  # fmt: skip
+        rows.append(
+            (
+                "idnest UDP, saturation",
+                udpload(
+                    binary,
+                    handles_file,
+                    port,
+                    "-r",
+                    "0",
+                    "-w",
+                    "256",
+                    "-t",
+                    "2",
+                    "-d",
+                    str(duration),
+                ),
+            )
+        )
+        rows.append(("idnest TCP, 10k/s offered", tcp_run(
+            port, sample, procs=2, conns=16, rate=10_000, duration=duration)))  # fmt: skip
+        rows.append(("idnest TCP, saturation", tcp_run(
+            port, sample, procs=2, conns=32, rate=0, duration=duration)))  # fmt: skip
+        os.killpg(ours.pid, signal.SIGTERM)
+        ours.wait(timeout=20)
+
+        trivial = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench/loadgen/trivial_udp.py"), "--port", str(tport),
+             "--processes", str(args.processes)], cwd=work, start_new_session=True,
+        )  # fmt: skip
+        procs.append(trivial)
+        time.sleep(1.5)
+        rows.append(
+            (
+                "trivial UDP, saturation",
+                udpload(
+                    binary,
+                    handles_file,
+                    tport,
+                    "-r",
+                    "0",
+                    "-w",
+                    "256",
+                    "-t",
+                    "2",
+                    "-d",
+                    str(duration),
+                ),
+            )
+        )
+    finally:
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)  # the process and its workers
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\n{args.records} records seeded, {len(sample)} in the measured working set, "
+          f"{args.processes} resolver processes, {duration} s per run\n")  # fmt: skip
+    print("| run | qps | p50 µs | p99 µs | lost | rc≠1 | generator send lag p99 µs |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in rows:
+        lag = r.get("send_lag_p99_us", "-")
+        print(f"| {name} | {r['qps']:,} | {r.get('p50_us')} | {r.get('p99_us')} | "
+              f"{r.get('lost', '-')} | {r.get('errors')} | {lag} |")  # fmt: skip
+    ours_sat = dict(rows)["idnest UDP, saturation"]["qps"]
+    trivial_sat = dict(rows)["trivial UDP, saturation"]["qps"]
+    ratio = ours_sat / trivial_sat if trivial_sat else float("nan")
+    p99 = dict(rows)["idnest UDP, 10k/s offered"]["p99_us"]
+    print(f"\nUDP saturation ratio idnest/trivial: {ratio:.2f} (target >= 0.5); "
+          f"p99 at 10k/s offered: {p99} µs (target <= 2000)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,360 @@
+"""The Handle wire protocol server (RFC 3652) on UDP and TCP: the request dispatcher.
+
+Why this shape: the UDP hot path (a cached, unfiltered, public RESOLUTION) is answered
+synchronously inside ``datagram_received`` from the record's cached wire value block
+(``Record.wire_public``), with no task and no await; everything else goes through
+``WireServer.answer``, which resolves through the shared ``Resolver`` (one store, one
+cache with the HTTP door) and maps ``core.errors`` to response codes once (``exc.rc``).
+
+Promises: a malformed request gets PROTOCOL_ERROR, or nothing when it cannot be
+addressed; an unexpected exception becomes rc ERROR (2) and a log line, never a
+traceback on the wire. UDP answers are at most one 512-byte packet: a longer one is
+sent as its first packet with TRUNCATED, so the client asks again over TCP. Admin
+operations and restricted reads need TCP: they are challenged (rc 402) and run once the
+client's RESPONSE_TO_CHALLENGE (same request id, same connection) checks out.
+Sockets and processes live in ``resolver.wire.listener``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import Any
+
+from core.auth import Principal
+from core.errors import AuthenticationFailed, IdnestError, InvalidHandle, ValuesNotFound
+from core.identifiers import fold
+from core.settings import Settings
+from resolver.cache import Record
+from resolver.service import Query, Resolver
+from resolver.wire import admin, codec
+from resolver.wire.bodies import (
+    Body,
+    ChallengeAnswer,
+    ResolutionRequest,
+    decode_body,
+    decode_request,
+)
+from resolver.wire.constants import TRUNCATED, OpCode, OpFlag, ResponseCode
+from resolver.wire.framing import Reassembler, read_message, split_for_udp
+from resolver.wire.message import ENVELOPE, Envelope, Header, Message, parse_message
+from resolver.wire.nodesite import node_site
+from resolver.wire.ratelimit import TokenBuckets
+from resolver.wire.reader import ProtocolError
+from resolver.wire.site import encode_site
+
+log = logging.getLogger("idnest.wire")
+
+_AUTH = int(OpFlag.AUTH)
+_PUBL = int(OpFlag.PUBL)
+_RRDG = int(OpFlag.RRDG)
+UDP_MAX_PACKETS = 1  # answers needing more than one 512-byte packet go over TCP
+MAX_SLOW_TASKS = 2048  # UDP requests waiting for the database; beyond this, drop
+MAX_PENDING_CHALLENGES = 16  # per TCP connection
+MAX_AUTH_FAILURES = 3  # per TCP connection: then it is closed (slows guessing down)
+MAX_TEMPLATES = 100_000  # UDP answer templates per process (cleared when full)
+MAX_CONNECTIONS = 1024  # open TCP connections per process; more are closed at once
+TCP_IDLE_TIMEOUT = 60.0
+
+
+class Connection:
+    """Per-TCP-connection state: the challenges this client has yet to answer."""
+
+    __slots__ = ("failures", "peer", "pending")
+
+    def __init__(self, peer: Any) -> None:
+        self.peer = peer
+        self.failures = 0
+        self.pending: dict[int, tuple[Message, Body, bytes, bytes]] = {}
+
+    def challenge(self, msg: Message, body: Body) -> bytes:
+        nonce = secrets.token_bytes(16)
+        digest = codec.request_digest(msg)
+        if len(self.pending) >= MAX_PENDING_CHALLENGES:
+            self.pending.pop(next(iter(self.pending)))
+        # The client signs nonce + the raw digest (without the hash-code byte).
+        self.pending[msg.envelope.request_id] = (msg, body, nonce, digest[1:])
+        return codec.encode_challenge(msg.envelope, msg.header, nonce, digest)
+
+
+def _digest(msg: Message) -> bytes:
+    return codec.request_digest(msg) if msg.header.op_flags & _RRDG else b""
+
+
+def _handle_text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidHandle("the handle is not valid UTF-8", field="handle") from None
+
+
+class WireServer:
+    """Answers requests; shared by every socket of one process."""
+
+    def __init__(self, resolver: Resolver, settings: Settings) -> None:
+        self.resolver = resolver
+        self.cache = resolver.cache
+        self.counters = resolver.counters
+        self.settings = settings
+        self.limiter = TokenBuckets(settings.wire_udp_rate, settings.wire_udp_burst)
+        self.reassembler = Reassembler()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.dropped = 0
+        self.errors = 0
+        self.connections = 0
+        self._templates: dict[bytes, tuple[str, Record, bytes, bytes, float]] = {}
+        self._last_hit: tuple[str, Record] | None = None
+        self._site: bytes | None = None
+
+    def site_bytes(self) -> bytes:
+        if self._site is None:
+            self._site = encode_site(node_site(self.settings))
+        return self._site
+
+    # --- resolution -------------------------------------------------------------------
+
+    def _public_answer(self, msg: Message, handle: bytes, record: Record) -> bytes:
+        block = record.wire_public
+        if block is None:
+            block = record.wire_public = codec.encode_values(record.public)
+        if not record.public:
+            return codec.encode_error_response(
+                msg.envelope, msg.header, ResponseCode.VALUES_NOT_FOUND,
+                f"handle {record.handle} has no public values", digest=_digest(msg),
+            )  # fmt: skip
+        return codec.encode_resolution_response(
+            msg.envelope, msg.header, handle, block, digest=_digest(msg)
+        )
+
+    def fast(self, msg: Message, body: Body, *, tcp: bool) -> bytes | None:
+        """The synchronous answer to a cached, unfiltered, public resolution, or None."""
+        if type(body) is not ResolutionRequest or body.indices or body.types:
+            return None
+        flags = msg.header.op_flags
+        if tcp and flags & _AUTH:
+            return None
+        try:
+            key = fold(body.handle.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+        entry = self.cache.get(key)
+        if type(entry) is not Record:
+            return None
+        if tcp and not flags & _PUBL and len(entry.values) != len(entry.public):
+            return None  # restricted values asked for: challenge on the slow path
+        self.cache.hits += 1
+        self.counters.hit(entry.tenant_id)
+        self._last_hit = (key, entry)
+        return self._public_answer(msg, body.handle, entry)
+
+    def _remember(self, data: bytes, msg: Message, reply: bytes) -> None:
+        """Keep a UDP answer as a template for byte-identical requests (ids aside).
+
+        The request's bytes, without session id, request id and expiration, key the
+        template; it was stored only after the same bytes decoded fully, so a match needs
+        no second decode. The answer depends on nothing else (RRDG requests, whose digest
+        covers the expiration, are not kept). Valid while the cache still holds the very
+        same Record object (every invalidation replaces or drops it) and for 60 s (the
+        answer's own expiration stamp).
+        """
+        hit = self._last_hit
+        if (hit is None or msg.header.op_flags & _RRDG or len(reply) > 512
+                or len(data) < 60 or reply[24:28] != b"\x00\x00\x00\x01"):  # fmt: skip
+            return
+        if len(self._templates) >= MAX_TEMPLATES:
+            self._templates.clear()
+        tkey = data[:4] + data[12:36] + data[40:]
+        self._templates[tkey] = (hit[0], hit[1], reply[:4], reply[12:], time.monotonic())
+
+    async def _resolve(
+        self, msg: Message, body: ResolutionRequest, conn: Connection | None,
+        principal: Principal | None = None, reply_env: Envelope | None = None,
+    ) -> bytes:  # fmt: skip
+        env, hdr = reply_env or msg.envelope, msg.header
+        flags = hdr.op_flags
+        # AUTH (skip caches) only over TCP: over UDP it would let anyone aim a flood at
+        # the database.
+        record = await self.resolver.lookup(
+            _handle_text(body.handle), authoritative=conn is not None and bool(flags & _AUTH)
+        )
+        restricted = (
+            conn is not None and not flags & _PUBL and len(record.values) != len(record.public)
+        )
+        if restricted and principal is None:
+            assert conn is not None
+            return conn.challenge(msg, body)
+        query = Query(
+            indices=frozenset(body.indices),
+            types=tuple(t.decode("utf-8", "replace") for t in body.types),
+            public_only=not restricted,
+        )
+        if not query.filtered and query.public_only and reply_env is None:
+            return self._public_answer(msg, body.handle, record)
+        values = self.resolver.view(record, query, principal)
+        if not values:
+            raise ValuesNotFound(f"handle {record.handle} has no values matching the request")
+        block = codec.join_encoded([codec.encode_value(v) for v in values])
+        return codec.encode_resolution_response(env, hdr, body.handle, block, digest=_digest(msg))
+
+    # --- dispatch ---------------------------------------------------------------------
+
+    async def answer(self, msg: Message, body: Body, conn: Connection | None) -> list[bytes]:
+        """Every frame answering ``msg`` (several for LIST_HANDLES with CONT)."""
+        env: Envelope = msg.envelope
+        hdr: Header = msg.header
+        target, target_body = msg, body
+        op = hdr.opcode
+        pending = None
+        if op == OpCode.RESPONSE_TO_CHALLENGE and conn is not None:
+            pending = conn.pending.pop(env.request_id, None)
+            if pending is not None:
+                target, target_body = pending[0], pending[1]
+                hdr = target.header
+        try:
+            if op == OpCode.RESOLUTION and isinstance(body, ResolutionRequest):
+                return [await self._resolve(msg, body, conn)]
+            if op == OpCode.GET_SITE_INFO:
+                return [codec.encode_site_info_response(env, hdr, self.site_bytes(),
+                                                        digest=_digest(msg))]  # fmt: skip
+            if op in admin.ADMIN_OPS:
+                if conn is None:
+                    return [codec.encode_error_response(
+                        env, hdr, ResponseCode.OPERATION_NOT_SUPPORTED,
+                        "administration is over TCP only",
+                    )]  # fmt: skip
+                return [conn.challenge(msg, body)]
+            if op == OpCode.RESPONSE_TO_CHALLENGE and isinstance(body, ChallengeAnswer):
+                if pending is None:
+                    return [codec.encode_error_response(
+                        env, hdr, ResponseCode.AUTHEN_ERROR,
+                        "no challenge is pending for this request id on this connection",
+                    )]  # fmt: skip
+                _, _, nonce, digest = pending
+                try:
+                    principal = await admin.authenticate(self.resolver, body, nonce, digest)
+                except AuthenticationFailed:
+                    if conn is not None:
+                        conn.failures += 1  # the stream closes after MAX_AUTH_FAILURES
+                    raise
+                if isinstance(target_body, ResolutionRequest):
+                    return [await self._resolve(target, target_body, conn, principal, env)]
+                return await admin.run_admin(target, target_body, principal, msg)
+            return [codec.encode_error_response(
+                env, hdr, ResponseCode.OPERATION_NOT_SUPPORTED, f"opcode {op} is not supported"
+            )]  # fmt: skip
+        except IdnestError as exc:
+            return [codec.encode_error_response(env, hdr, exc.rc, exc.detail,
+                                                digest=_digest(target))]  # fmt: skip
+        except ProtocolError as exc:
+            return [codec.encode_error_response(env, hdr, exc.rc, exc.message)]
+        except Exception:
+            self.errors += 1
+            log.exception("wire request (opcode %s) failed", op)
+            return [codec.encode_error_response(env, hdr, ResponseCode.ERROR, "internal error")]
+
+    # --- UDP --------------------------------------------------------------------------
+
+    def datagram(self, data: bytes, addr: Any, send: Any) -> None:
+        """One datagram in; ``send(frame, addr)`` for the answer."""
+        if not self.limiter.allow(addr[0]):
+            return
+        if len(data) >= 60:
+            tkey = data[:4] + data[12:36] + data[40:]
+            template = self._templates.get(tkey)
+            if template is not None:
+                key, record, head, tail, born = template
+                if self.cache.get(key) is record and time.monotonic() - born < 60.0:
+                    self.cache.hits += 1
+                    self.counters.hit(record.tenant_id)
+                    send(head + data[4:12] + tail, addr)
+                    return
+                del self._templates[tkey]
+        try:
+            if len(data) > 2 and data[2] & TRUNCATED:
+                whole = self.reassembler.feed(addr, data)
+                if whole is None:
+                    return
+                msg = parse_message(*whole)
+                if msg.header.rc != 0:
+                    raise ProtocolError("a response was sent to the server")
+                body, _ = decode_body(msg)
+            else:
+                msg, body = decode_request(data)
+        except ProtocolError as exc:
+            reply = codec.encode_protocol_error(data, exc)
+            if reply is not None:
+                send(reply, addr)
+            return
+        self._last_hit = None
+        try:
+            reply = self.fast(msg, body, tcp=False)
+            if reply is not None:
+                self._remember(data, msg, reply)
+        except Exception:
+            reply = None  # the slow path answers (and logs) properly
+        if reply is not None:
+            send(reply, addr)
+            return
+        if len(self.tasks) >= MAX_SLOW_TASKS:
+            self.dropped += 1
+            return
+        task = asyncio.get_running_loop().create_task(self._udp_slow(msg, body, addr, send))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _udp_slow(self, msg: Message, body: Body, addr: Any, send: Any) -> None:
+        for frame in await self.answer(msg, body, None):
+            send(frame, addr)
+
+    # --- TCP --------------------------------------------------------------------------
+
+    async def stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Connection(writer.get_extra_info("peername"))
+        if self.connections >= MAX_CONNECTIONS:
+            self.dropped += 1
+            writer.close()
+            return
+        self.connections += 1
+        try:
+            while conn.failures < MAX_AUTH_FAILURES:
+                try:
+                    async with asyncio.timeout(TCP_IDLE_TIMEOUT):
+                        got = await read_message(reader)
+                except (ProtocolError, TimeoutError):
+                    return  # out of step with the stream: nothing sensible to answer
+                if got is None:
+                    return
+                frames = await self._tcp_message(*got, conn)
+                if frames:
+                    writer.write(b"".join(frames))
+                    await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        except Exception:
+            log.exception("wire TCP connection from %s failed", conn.peer)
+        finally:
+            self.connections -= 1
+            writer.close()
+
+    async def _tcp_message(self, env: Envelope, message: bytes, conn: Connection) -> list[bytes]:
+        try:
+            msg = parse_message(env, message)
+            if msg.header.rc != 0:
+                raise ProtocolError("a response was sent to the server")
+            body, _ = decode_body(msg)
+        except ProtocolError as exc:
+            head = ENVELOPE.pack(env.major, env.minor, (env.flags & ~TRUNCATED) | env.suggest_major,
+                                 env.suggest_minor,
+                                 env.session_id, env.request_id, 0, len(message))  # fmt: skip
+            reply = codec.encode_protocol_error(head + message, exc)
+            return [reply] if reply is not None else []
+        reply = self.fast(msg, body, tcp=True)
+        if reply is not None:
+            return [reply]
+        return await self.answer(msg, body, conn)
+
+
+def udp_packets(frame: bytes) -> list[bytes]:
+    return split_for_udp(frame, max_packets=UDP_MAX_PACKETS)
