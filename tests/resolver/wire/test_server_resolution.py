@@ -254,7 +254,11 @@ async def test_app_lifespan_serves_wire_and_survives_a_busy_port(settings):
             b.bind(("127.0.0.1", port))
         blockers[1].listen()
         set_bus(None)
-        app = create_app(settings.model_copy(update={"wire_port": port, "wire_host": "127.0.0.1"}))
+        app = create_app(
+            settings.model_copy(
+                update={"wire_port": port, "wire_host": "127.0.0.1", "wire_enabled": True}
+            )
+        )
         async with LifespanManager(app, startup_timeout=30):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
@@ -266,7 +270,11 @@ async def test_app_lifespan_serves_wire_and_survives_a_busy_port(settings):
             b.close()
         set_bus(None)
     port = free_port()
-    app = create_app(settings.model_copy(update={"wire_port": port, "wire_host": "127.0.0.1"}))
+    app = create_app(
+        settings.model_copy(
+            update={"wire_port": port, "wire_host": "127.0.0.1", "wire_enabled": True}
+        )
+    )
     try:
         async with LifespanManager(app, startup_timeout=30):
             rc, site = await client.get_site_info(server=("127.0.0.1", port), transport="tcp")
