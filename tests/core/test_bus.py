@@ -73,7 +73,7 @@ async def test_lost_subscription_bypasses_cache_then_recovers():
         cache.put("k/1", build_record(1, "k/1", []), cache.generation)
         assert bus._sock is not None
         bus._sock.close()  # the subscription dies under us
-        bus.drain()
+        bus._read_ready()  # what the event loop calls when the socket turns readable
         assert not bus.connected
         assert cache.get("k/1") is None  # nothing served from a cache we can't trust
         for _ in range(50):
