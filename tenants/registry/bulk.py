@@ -1,7 +1,7 @@
 """Bulk registration jobs: up to 1,000,000 rows of NDJSON or CSV, past the 2000-item cap.
 
 The uploaded file is kept under ``{var_dir}/bulk/``; the job row is the durable intent.
-A worker writes the rows in chunks through ``identifiers.put_records`` (the one write
+A worker writes the rows in chunks through ``batch.put_records`` (the one write
 path: validation, templates, audit and outbox rows) and advances the job's cursor
 (``done_rows``) and its failed rows *in the same transaction* as the chunk, with a
 compare-and-set on the cursor. So a worker killed at any point resumes exactly where
@@ -30,8 +30,9 @@ from core.settings import get_settings
 from tenants.registry.bulk_rows import FORMATS, Row, count_rows, iter_rows
 from tenants.registry.idempotency import Idempotency, Replay, fingerprint
 from tenants.registry.tables import BulkJob, BulkJobFailure
+from tenants.services import batch as batch_writes
 from tenants.services import identifiers
-from tenants.services.identifiers import BatchItem
+from tenants.services.batch import BatchItem
 from tenants.tables import Tenant
 
 log = logging.getLogger("idnest.bulk")
@@ -308,7 +309,7 @@ async def _run_chunk(
     commit = _ChunkCommit(job_pk, start, rows, good)
     outcomes: list[Any] = []
     if good:
-        outcomes = await identifiers.put_records(
+        outcomes = await batch_writes.put_records(
             principal, [BatchItem(r.handle, r.body) for r in good], mode=mode, idempotency=commit
         )
     if not commit.done:  # no row reached the write transaction: all failed early

@@ -29,8 +29,10 @@ from tenants.registry import snms, templates
 from tenants.registry.api import principal_of
 from tenants.registry.idempotency import Idempotency, fingerprint, run_once
 from tenants.registry.visibility import read_record
+from tenants.services import batch as batch_writes
 from tenants.services import identifiers
-from tenants.services.identifiers import BatchItem, WriteResult
+from tenants.services.batch import BatchItem
+from tenants.services.identifiers import WriteResult
 
 log = logging.getLogger("idnest.snms")
 MAX_BATCH = 2000
@@ -172,8 +174,8 @@ async def _write(request: Request[Any, Any, Any], raw_items: list[Any], mode: st
         )
     answer, _ = await run_once(
         guard,
-        lambda g: identifiers.put_records(principal, batch, mode=mode, idempotency=g),
-        lambda outcomes: [identifiers.outcome_json(o) for o in outcomes],
+        lambda g: batch_writes.put_records(principal, batch, mode=mode, idempotency=g),
+        lambda outcomes: [batch_writes.outcome_json(o) for o in outcomes],
     )
     return [_item_result(o) for o in answer]
 

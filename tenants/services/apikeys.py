@@ -204,4 +204,3 @@ async def flush_last_used() -> int:
             .run()
         )
     return len(pending)
-
