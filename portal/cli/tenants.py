@@ -1,0 +1,143 @@
+"""Tenants, API keys, staff users and the demo."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Any
+
+import click
+
+from portal.cli import _run, main
+
+
+@main.group(help="Enterprise nodes (tenants).")
+def tenant() -> None:
+    pass
+
+
+@tenant.command("create", help="Create an active tenant; prints its prefix.")
+@click.option("--name", required=True)
+@click.option("--code", default=None, help="enterprise code (default: the next free number)")
+def tenant_create(name: str, code: str | None) -> None:
+    from tenants.services.tenants import create_tenant
+
+    info = _run(lambda: create_tenant(name, code=code, actor="cli"))
+    click.echo(info.prefix)
+
+
+@tenant.command("list", help="List tenants.")
+def tenant_list() -> None:
+    from tenants.services.tenants import list_tenants
+
+    for t in _run(list_tenants):
+        click.echo(f"{t.prefix}\t{t.status}\t{t.name}")
+
+
+@tenant.command("set-status", help="Suspend, resume (active) or close a tenant.")
+@click.argument("prefix")
+@click.argument("status", type=click.Choice(["active", "suspended", "closed"]))
+@click.option("--reason", required=True)
+def tenant_set_status(prefix: str, status: str, reason: str) -> None:
+    from tenants.services.tenants import set_status
+
+    info = _run(lambda: set_status(prefix, status, actor="cli", reason=reason))
+    click.echo(f"{info.prefix}\t{info.status}")
+
+
+@main.group(help="API keys.")
+def apikey() -> None:
+    pass
+
+
+@apikey.command("create", help="Create an API key; prints it once.")
+@click.option("--tenant", "prefix", required=True, help="the tenant's prefix, e.g. 88.100.7")
+@click.option("--scopes", default="read,write", show_default=True)
+@click.option("--name", default="")
+def apikey_create(prefix: str, scopes: str, name: str) -> None:
+    from tenants.services.apikeys import create_key
+
+    plaintext, _ = _run(lambda: create_key(prefix, scopes=scopes, name=name, actor="cli"))
+    click.echo(plaintext)
+
+
+@apikey.command("list", help="List a tenant's keys (never the secrets).")
+@click.option("--tenant", "prefix", required=True)
+def apikey_list(prefix: str) -> None:
+    from tenants.services.apikeys import list_keys
+    from tenants.services.tenants import get_by_prefix
+
+    async def keys() -> list[Any]:
+        return await list_keys((await get_by_prefix(prefix)).id)
+
+    for k in _run(keys):
+        state = "revoked" if k.revoked_at else "active"
+        used = k.last_used_at.isoformat() if k.last_used_at else "never"
+        click.echo(f"{k.key_id}\t{k.scopes}\t{state}\tlast used {used}\t{k.name}")
+
+
+@apikey.command("revoke", help="Revoke a key by its id.")
+@click.option("--tenant", "prefix", required=True)
+@click.argument("key_id")
+def apikey_revoke(prefix: str, key_id: str) -> None:
+    from tenants.services.apikeys import revoke_key
+    from tenants.services.tenants import get_by_prefix
+
+    async def revoke() -> None:
+        await revoke_key((await get_by_prefix(prefix)).id, key_id, actor="cli")
+
+    _run(revoke)
+    click.echo(f"revoked {key_id}", err=True)
+
+
+@main.group(help="Node staff.")
+def staff() -> None:
+    pass
+
+
+@staff.command("create", help="Create a staff user; the password is prompted or read from stdin.")
+@click.option("--email", required=True)
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    default=["admin"],
+    show_default=True,
+    type=click.Choice(["admin", "reviewer", "operator", "finance"]),
+)
+def staff_create(email: str, roles: tuple[str, ...]) -> None:
+    from tenants.services.users import create_staff
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            click.echo("error: the passwords differ", err=True)
+            sys.exit(2)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    user = _run(lambda: create_staff(email, password, roles=list(roles)))
+    click.echo(f"staff user {user.email} created", err=True)
+
+
+@main.command(help="Seed a demo tenant with a few identifiers; print a key and curl commands.")
+@click.option("--base-url", default=None, help="where the node answers (for the curl lines)")
+def demo(base_url: str | None) -> None:
+    from core.settings import get_settings
+    from portal.demo import seed_demo
+
+    settings = get_settings()
+    base = base_url or settings.public_base_url or f"http://127.0.0.1:{settings.port}"
+    result = _run(seed_demo)
+    click.echo(f"# demo tenant {result.prefix}: {len(result.handles)} identifiers")
+    click.echo(f"export IDNEST_KEY={result.key}")
+    click.echo(f"curl -s {base}/api/handles/{result.handles[0]}")
+    click.echo(f"curl -si {base}/{result.handles[0]}")
+    click.echo(
+        f'curl -s -X PUT -H "Authorization: Bearer $IDNEST_KEY" '
+        f"-H 'Content-Type: application/json' {base}/api/handles/{result.prefix}/MY-FIRST "
+        '-d \'{"values":[{"index":1,"type":"URL","data":"https://example.com"}]}\''
+    )
+    click.echo(
+        f'curl -s -H "Authorization: Bearer $IDNEST_KEY" '
+        f"'{base}/api/handles?prefix={result.prefix}&page=0&pageSize=10'"
+    )
