@@ -20,7 +20,7 @@ from core.values import HandleValue
 from resolver.cache import encode_body
 from resolver.pages import render_record
 from resolver.service import Query, Resolver
-from tenants.auth import authenticate
+from tenants.auth import authenticate_headers
 
 _json = msgspec.json.Encoder()
 JSON = "application/json"
@@ -54,9 +54,7 @@ async def resolve(
     auth: Annotated[bool, QueryParameter(name="auth", required=False)] = False,
     public_only: Annotated[bool, QueryParameter(name="publicOnly", required=False)] = True,
 ) -> Response[bytes]:
-    principal = await authenticate(
-        request.headers.get("authorization"), request.headers.get("x-api-key")
-    )
+    principal = await authenticate_headers(request.headers)
     record = await resolver.lookup(handle.lstrip("/"), authoritative=auth)
     query = Query(
         indices=frozenset(index or ()),

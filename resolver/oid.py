@@ -24,7 +24,7 @@ from core.schemes.vaa import validate_vaa
 from resolver.cache import encode_body
 from resolver.gs1.cache import scheme_cache
 from resolver.service import Query, Resolver
-from tenants.auth import authenticate
+from tenants.auth import authenticate_headers
 from tenants.schemes.services.common import ecode_rules, vaa_rules
 
 JSON = "application/json"
@@ -50,9 +50,7 @@ async def _resolve(
     if bound is None:
         raise HandleNotFound(f"{LABELS[scheme]} {canonical} is not registered on this node")
     record = await resolver.lookup(bound.handle)
-    principal = await authenticate(
-        request.headers.get("authorization"), request.headers.get("x-api-key")
-    )
+    principal = await authenticate_headers(request.headers)
     if "noredirect" not in request.query_params and record.redirect and principal is None:
         return Redirect(record.redirect, status_code=302)
     values = resolver.view(record, Query(public_only=public_only), principal)

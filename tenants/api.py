@@ -13,7 +13,7 @@ from litestar import Request, Response, delete, get, put
 from litestar.params import FromPath, QueryParameter
 
 from core.errors import AuthenticationNeeded, InvalidValue
-from tenants.auth import authenticate
+from tenants.auth import authenticate_headers
 from tenants.registry.idempotency import Idempotency, fingerprint, run_once
 from tenants.services import identifiers
 
@@ -77,9 +77,7 @@ async def put_handle(
     index: Annotated[list[str] | None, QueryParameter(name="index", required=False)] = None,
     mint: Annotated[bool, QueryParameter(name="mintNewSuffix", required=False)] = False,
 ) -> Response[bytes]:
-    principal = await authenticate(
-        request.headers.get("authorization"), request.headers.get("x-api-key")
-    )
+    principal = await authenticate_headers(request.headers)
     if principal is None:
         raise AuthenticationNeeded(
             "registration needs an API key (Authorization: Bearer ...) or HTTP Basic",
@@ -123,9 +121,7 @@ async def delete_handle(
     handle: FromPath[str],
     index: Annotated[list[int] | None, QueryParameter(name="index", required=False)] = None,
 ) -> Response[bytes]:
-    principal = await authenticate(
-        request.headers.get("authorization"), request.headers.get("x-api-key")
-    )
+    principal = await authenticate_headers(request.headers)
     result = await identifiers.delete_record(principal, handle.lstrip("/"), indices=index)
     return _ok({"responseCode": 1, "handle": result.handle})
 
@@ -144,9 +140,7 @@ async def list_handles(
         int, QueryParameter(name="pageSize", ge=0, le=10000, required=False)
     ] = 1000,
 ) -> Response[bytes]:
-    principal = await authenticate(
-        request.headers.get("authorization"), request.headers.get("x-api-key")
-    )
+    principal = await authenticate_headers(request.headers)
     result = await identifiers.list_handles(principal, prefix, page=page, page_size=page_size)
     body: dict[str, Any] = {
         "responseCode": 1,

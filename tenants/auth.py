@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 from core.auth import Principal
@@ -37,6 +38,11 @@ async def authenticate(authorization: str | None, api_key: str | None) -> Princi
     raise AuthenticationFailed(
         "unsupported Authorization header; use 'Bearer <API key>' or Basic 300:{prefix}/{user}"
     )
+
+
+async def authenticate_headers(headers: Mapping[str, str]) -> Principal | None:
+    """``authenticate`` over a request's headers (any case-insensitive mapping)."""
+    return await authenticate(headers.get("authorization"), headers.get("x-api-key"))
 
 
 async def _authenticate_basic(credentials: str) -> Principal:

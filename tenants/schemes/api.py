@@ -21,7 +21,7 @@ from litestar.params import FromPath, QueryParameter
 from core.auth import Principal
 from core.errors import InvalidValue
 from core.values import value_to_json
-from tenants.auth import authenticate
+from tenants.auth import authenticate_headers
 from tenants.schemes.schemas import CodeIn, LinkIn, LinkPatch, MappingIn, NamespaceIn
 from tenants.schemes.services import codes, links, mappings, namespaces
 from tenants.schemes.services.common import require
@@ -46,9 +46,7 @@ def _ok(body: Any, status: int = 200) -> Response[bytes]:
 
 
 async def _principal(request: Request[Any, Any, Any]) -> Principal | None:
-    return await authenticate(
-        request.headers.get("authorization"), request.headers.get("x-api-key")
-    )
+    return await authenticate_headers(request.headers)
 
 
 async def _body(request: Request[Any, Any, Any], kind: type[S]) -> S:
