@@ -23,7 +23,8 @@ from weakref import WeakKeyDictionary
 
 from core.settings import get_settings
 from resolver.cache import Missing, RecordCache
-from tenants.schemes.tables import GS1Link, SchemeCode, SchemeNamespace
+from tenants.schemes.services.codes import handle_for
+from tenants.schemes.tables import GS1Link, SchemeNamespace
 
 _NS_TTL = 60.0
 
@@ -230,17 +231,9 @@ class SchemeCache:
         tenant_id = await self.owner_by_prefix(scheme, code, sep="." if scheme == "oid" else "")
         found: Bound | Missing = self.missing()
         if tenant_id is not None:
-            row = (
-                await SchemeCode.select(SchemeCode.handle)
-                .where(
-                    (SchemeCode.tenant == tenant_id)
-                    & (SchemeCode.scheme == scheme)
-                    & (SchemeCode.code == code)
-                )
-                .first()
-            )
-            if row is not None:
-                found = Bound(tenant_id, row["handle"])
+            handle = await handle_for(tenant_id, scheme, code)
+            if handle is not None:
+                found = Bound(tenant_id, handle)
                 if self.backstop_ttl is not None:
                     found.expires = time.monotonic() + self.backstop_ttl
         if generation == self.generation and self.bus.connected:
