@@ -83,6 +83,26 @@ class Settings(BaseSettings):
     oidc_issuer: str = ""
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
+    # Periodic jobs (docs/scheduling.md): every `idnest serve` process checks every
+    # `scheduler_tick` seconds which jobs are due; a database lease makes one of them run it.
+    scheduler_enabled: bool = True
+    scheduler_tick: float = 30.0
+    # Idempotency-Keys are forgotten after this many hours; the purge runs every
+    # `idempotency_purge_interval` seconds (0: never).
+    idempotency_ttl_hours: float = 72.0
+    idempotency_purge_interval: float = 3600.0
+    # The national top-level node (国家顶级节点): base URL of its API and our credentials
+    # there (a bearer token, or an SNMS-style login). Unset: nothing is synced.
+    upstream_url: str = ""
+    upstream_token: str = ""
+    upstream_username: str = ""
+    upstream_password: str = ""
+    upstream_timeout: float = 10.0
+    upstream_attempts: int = 3
+    # First wait between attempts, in seconds; it doubles (with jitter) on each retry.
+    upstream_retry_wait: float = 1.0
+    # Node templates are pulled from the top-level node this often (0: never).
+    template_sync_interval: float = 86400.0
 
     @property
     def embedded(self) -> bool:

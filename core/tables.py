@@ -1,4 +1,4 @@
-"""Kernel tables: the audit log and the outbox.
+"""Kernel tables: the audit log, the outbox and the periodic-job leases.
 
 The outbox is durable intent: a write that must reach the top-level node or billing is
 recorded here in the same transaction as the change itself, and delivered later. The
@@ -33,3 +33,27 @@ class Outbox(Table, tablename="outbox"):
     delivered_at = Timestamptz(null=True, default=None, index=True)
     attempts = Integer(default=0)
     last_error = Varchar(length=1024, default="")
+
+
+class ScheduledJob(Table, tablename="scheduled_jobs"):
+    """One periodic job's schedule and lease (core.scheduler).
+
+    A process runs the job only after it has moved ``due_at`` forward with a
+    compare-and-set, so however many processes check, one of them wins each period.
+    ``token`` names the current claim; the runner marks it started (again a
+    compare-and-set, so a redelivered message does nothing) and clears it when done.
+    """
+
+    id: Serial
+    name = Varchar(length=64, unique=True)
+    due_at = Timestamptz()
+    token = Varchar(length=40, default="")
+    claimed_by = Varchar(length=128, default="")
+    # A claim whose lease has run out belongs to a runner that died; it may be retaken.
+    lease_until = Timestamptz(null=True, default=None)
+    started_at = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+    # ok or error: the last finished run
+    status = Varchar(length=16, default="")
+    detail = Varchar(length=1024, default="")
+    runs = Integer(default=0)
