@@ -16,8 +16,9 @@ from dramatiq.middleware import AsyncIO
 
 from core.settings import get_settings
 
-# Modules that declare actors; the worker imports them all.
-JOB_MODULES: list[str] = ["tenants.registry.jobs"]
+# Modules that declare actors or periodic jobs (core.scheduler); the worker and the
+# scheduler import them all.
+JOB_MODULES: list[str] = ["tenants.registry.jobs", "core.scheduler", "tenants.registry.maintenance"]
 
 
 def build_broker() -> dramatiq.Broker:

@@ -18,6 +18,7 @@ from core import db
 from core.bus import get_bus
 from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
+from core.scheduler import Scheduler
 from core.settings import Settings, get_settings
 from portal import web as portal_web
 from portal.web.config import csrf_config, session_config, session_store, static_router
@@ -89,6 +90,11 @@ def create_app(settings: Settings | None = None) -> Any:
         await bus.start()
         flusher = asyncio.create_task(_flush_forever(resolver, settings.counter_flush_interval))
         await bulk_jobs.resume_unfinished()
+        # Periodic jobs (idempotency purge, template sync): every process checks, the
+        # database lets one of them run each period.
+        scheduler = Scheduler(settings) if settings.scheduler_enabled else None
+        if scheduler is not None:
+            scheduler.start()
         # The Handle wire door (UDP+TCP 2641) on the same resolver; a failed bind only warns.
         wire = await start_wire(resolver, settings) if settings.wire_enabled else None
         tune_gc()
@@ -98,6 +104,8 @@ def create_app(settings: Settings | None = None) -> Any:
             if wire is not None:
                 await wire.stop()
             await bulk_jobs.stop_local()
+            if scheduler is not None:
+                await scheduler.stop()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher

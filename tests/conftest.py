@@ -38,6 +38,9 @@ os.environ["IDNEST_COUNTER_FLUSH_INTERVAL"] = "3600"
 # Wire-protocol tests start their own listeners on free ports; apps in other tests
 # need not bind 2641.
 os.environ["IDNEST_WIRE_ENABLED"] = "false"
+# Every app start would otherwise run the due periodic jobs against the shared test
+# database; the scheduler tests start their own schedulers.
+os.environ["IDNEST_SCHEDULER_ENABLED"] = "false"
 
 
 def _fail_or_skip(reason: str) -> None:

@@ -23,6 +23,7 @@ TABLES = {
     "audit_log",
     "outbox",
     "resolution_counts",
+    "scheduled_jobs",
 }
 
 

@@ -174,3 +174,11 @@ def worker(processes: int, threads: int) -> None:
         sys.exit(2)
     _run(lambda: asyncio.sleep(0))
     sys.exit(run_worker(processes=processes, threads=threads))
+
+
+@main.command(help="Show the periodic jobs: when each is due and how its last run went.")
+def schedule() -> None:
+    from core.scheduler import status
+
+    for row in _run(status):
+        click.echo("\t".join(str(row[k]) for k in row))

@@ -1,0 +1,19 @@
+"""The registry's periodic jobs (core.scheduler; docs/scheduling.md).
+
+Declared here rather than in ``jobs.py`` because they are not messages anyone sends:
+the scheduler claims each one once per period and runs it, in ``idnest serve`` or, with
+a broker, on a Dramatiq worker.
+"""
+
+from __future__ import annotations
+
+from core.scheduler import periodic
+from core.settings import Settings
+from tenants.registry import idempotency
+
+
+@periodic("idempotency-purge", every=lambda s: s.idempotency_purge_interval)
+async def purge_idempotency_keys(settings: Settings) -> str:
+    purged = await idempotency.purge(settings.idempotency_ttl_hours)
+    return f"{purged} keys older than {settings.idempotency_ttl_hours:g} h purged"
+
