@@ -18,6 +18,7 @@ from typing import Any
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.querystring import QueryString
 
 from core.settings import Settings, get_settings
 
@@ -109,3 +110,20 @@ async def ping() -> None:
 def is_unique_violation(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {exc}".lower()
     return "unique" in text or "duplicate key" in text
+
+
+async def lock_in_transaction(key: str) -> None:
+    """Serialise writers of one thing (``key``) until the current transaction ends.
+
+    SQLite write transactions already hold the database's one write lock; PostgreSQL
+    takes a transaction-scoped advisory lock on a hash of the key. Use it where a
+    transaction reads, decides and then writes, and a concurrent twin must see the
+    first one's write before deciding.
+    """
+    eng = engine()
+    if isinstance(eng, PostgresEngine):
+        if eng.current_transaction.get() is None:
+            raise RuntimeError("lock_in_transaction needs a transaction")
+        await eng.run_querystring(
+            QueryString("SELECT pg_advisory_xact_lock(hashtextextended({}, 0))", key)
+        )

@@ -117,3 +117,11 @@ class ServiceUnavailable(IdnestError):
     rc = 3
     http_status = 503
     title = "Service unavailable"
+
+
+class UpstreamError(IdnestError):
+    """The top-level node was unreachable or gave an answer we cannot use."""
+
+    rc = 2
+    http_status = 502
+    title = "Top-level node error"

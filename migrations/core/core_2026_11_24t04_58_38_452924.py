@@ -1,7 +1,5 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.column_types import Integer
-from piccolo.columns.column_types import Timestamptz
-from piccolo.columns.column_types import Varchar
+from piccolo.columns.column_types import Integer, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
@@ -11,9 +9,7 @@ DESCRIPTION = "scheduled_jobs: periodic-job schedule and lease"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="core", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="core", description=DESCRIPTION)
 
     manager.add_table(
         class_name="ScheduledJob",

@@ -176,9 +176,24 @@ def template_put(path: str) -> None:
     click.echo(saved.ref)
 
 
+@template.command("sync", help="Pull the node templates from the top-level node.")
+@click.option("--url", default=None, help="the top-level node's base URL (IDNEST_UPSTREAM_URL)")
+def template_sync(url: str | None) -> None:
+    from tenants.registry.template_sync import sync
+
+    report = _run(lambda: sync(url=url))
+    for outcome in report.outcomes:
+        click.echo(outcome.line())
+    click.echo(f"{report.url}: {report.summary()}", err=True)
+    if report.refused:
+        sys.exit(1)
+
+
 @main.command("idempotency-purge", help="Forget Idempotency-Keys older than the window.")
-@click.option("--hours", default=72.0, show_default=True, type=float)
-def idempotency_purge(hours: float) -> None:
+@click.option("--hours", default=None, type=float, help="default IDNEST_IDEMPOTENCY_TTL_HOURS (72)")
+def idempotency_purge(hours: float | None) -> None:
+    from core.settings import get_settings
     from tenants.registry.idempotency import purge
 
+    hours = hours if hours is not None else get_settings().idempotency_ttl_hours
     click.echo(f"{_run(lambda: purge(hours))} keys purged", err=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from core.scheduler import periodic
 from core.settings import Settings
-from tenants.registry import idempotency
+from tenants.registry import idempotency, template_sync
 
 
 @periodic("idempotency-purge", every=lambda s: s.idempotency_purge_interval)
@@ -17,3 +17,7 @@ async def purge_idempotency_keys(settings: Settings) -> str:
     purged = await idempotency.purge(settings.idempotency_ttl_hours)
     return f"{purged} keys older than {settings.idempotency_ttl_hours:g} h purged"
 
+
+@periodic("template-sync", every=lambda s: s.template_sync_interval if s.upstream_url else 0)
+async def sync_templates(settings: Settings) -> str:
+    return (await template_sync.sync(settings)).summary()

@@ -127,9 +127,11 @@ async def test_a_job_is_off_at_zero_and_a_shorter_period_takes_effect(client, se
     assert calls == []
     # due in a day under an old, longer period; the job now runs hourly
     now = datetime.now(UTC)
-    await ScheduledJob.update({ScheduledJob.due_at: now + timedelta(days=1)}).where(
-        ScheduledJob.name == job.name
-    ).run()
+    await (
+        ScheduledJob.update({ScheduledJob.due_at: now + timedelta(days=1)})
+        .where(ScheduledJob.name == job.name)
+        .run()
+    )
     hourly = Scheduler(settings, [Periodic(job.name, lambda s: 3600, job.run)])
     assert await hourly.tick(now) == []
     assert (await _row(job.name))["due_at"] <= now + timedelta(seconds=3600)
