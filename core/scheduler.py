@@ -182,11 +182,12 @@ async def _finish(job: Periodic, token: str, ok: bool, detail: str) -> None:
 async def run_claimed(job: Periodic, token: str, settings: Settings) -> bool:
     """Run one claimed period of ``job``; False if that claim was already started."""
     if not await _start(job.name, token):
-        log.info("periodic job %s: claim %s already started elsewhere; skipped", job.name, token)
+        log.info("periodic job %s: claim %s was already started; skipped", job.name, token)
         return False
     try:
         detail = await job.run(settings) or ""
     except asyncio.CancelledError:
+        log.warning("periodic job %s interrupted by shutdown; it is retried", job.name)
         await asyncio.shield(_finish(job, token, False, "interrupted by shutdown"))
         raise
     except IdnestError as exc:
@@ -196,7 +197,7 @@ async def run_claimed(job: Periodic, token: str, settings: Settings) -> bool:
         log.exception("periodic job %s failed", job.name)
         await _finish(job, token, False, f"{type(exc).__name__}: {exc}")
     else:
-        log.info("periodic job %s: %s", job.name, detail or "done")
+        log.info("periodic job %s done: %s", job.name, detail)
         await _finish(job, token, True, detail)
     return True
 

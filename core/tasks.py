@@ -7,8 +7,9 @@ message lost with a crashed process is re-driven from its row, not lost.
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
+from typing import NoReturn
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -42,8 +43,13 @@ broker = build_broker()
 dramatiq.set_broker(broker)
 
 
-def run_worker(*, processes: int, threads: int) -> int:
-    """Run the Dramatiq CLI worker over every job module."""
+def run_worker(*, processes: int, threads: int) -> NoReturn:
+    """Become the Dramatiq CLI worker over every job module.
+
+    The process is replaced rather than forked, so that a SIGTERM sent to ``idnest
+    worker`` (by a service manager or a test) reaches Dramatiq itself, which stops its
+    worker processes; a child would be left running after its parent was gone.
+    """
     cmd = [
         sys.executable,
         "-m",
@@ -55,4 +61,6 @@ def run_worker(*, processes: int, threads: int) -> int:
         "--threads",
         str(threads),
     ]
-    return subprocess.call(cmd)  # noqa: S603 - fixed argv, no shell
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, cmd)  # noqa: S606 - fixed argv, no shell

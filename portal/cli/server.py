@@ -173,7 +173,7 @@ def worker(processes: int, threads: int) -> None:
         )
         sys.exit(2)
     _run(lambda: asyncio.sleep(0))
-    sys.exit(run_worker(processes=processes, threads=threads))
+    run_worker(processes=processes, threads=threads)
 
 
 @main.command(help="Show the periodic jobs: when each is due and how its last run went.")
