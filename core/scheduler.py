@@ -95,6 +95,16 @@ def registered() -> list[Periodic]:
     return list(_JOBS.values())
 
 
+_STATE = (ScheduledJob.name, ScheduledJob.due_at, ScheduledJob.token, ScheduledJob.lease_until)
+
+
+def _looks_due(row: dict[str, Any] | None, now: datetime) -> bool:
+    """The claim decides; this only spares it when the answer is plainly no."""
+    if row is None or row["due_at"] > now:
+        return False
+    return not row["token"] or row["lease_until"] is None or row["lease_until"] < now
+
+
 def _is_free(now: datetime) -> Any:
     return (ScheduledJob.token == "") | (ScheduledJob.lease_until < now)
 
@@ -268,10 +278,13 @@ class Scheduler:
         if not self._prepared:
             await prepare(self.jobs, self.settings, now)
             self._prepared = True
+        # A read first: most checks find nothing due, and should not queue behind a
+        # writer (SQLite has one) just to learn that.
+        rows = {r["name"]: r for r in await ScheduledJob.select(*_STATE).run()}
         claimed = []
         for job in self.jobs:
             every = job.every(self.settings)
-            if every <= 0:
+            if every <= 0 or not _looks_due(rows.get(job.name), now):
                 continue
             token = await claim(job, every, self.owner, now)
             if token is not None:

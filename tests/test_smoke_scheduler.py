@@ -133,3 +133,12 @@ def test_serve_processes_share_one_run_per_period(tmp_workdir):
     assert sum(ran.values()) == _runs(env) - before, ran
     if POSTGRES:
         assert ran["serve-a"] == ran["serve-b"] == 0 and ran["worker"] >= 2, ran
+    listing = subprocess.run(
+        [IDNEST, "schedule"], env=env, cwd=tmp_workdir, capture_output=True, text=True,
+        timeout=60, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    purge = next(line.split("\t") for line in listing if line.startswith("idempotency-purge"))
+    # the last run may have been cut short by the shutdown: then it says so
+    assert purge[1] == "1s" and purge[4] != "-", purge
+    assert (purge[3], "purged" in purge[5]) in {("ok", True), ("error", False)}, purge
+    assert any(line.startswith("template-sync\toff\t") for line in listing), listing
