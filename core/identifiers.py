@@ -62,16 +62,15 @@ def validate_prefix(prefix: str) -> str:
 
 def parse_handle(text: str, *, allow_empty_suffix: bool = False) -> Handle:
     """Split and validate a handle. Raises InvalidHandle naming the problem."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_HANDLE_BYTES:
-        raise InvalidHandle(
-            f"the identifier is {len(text.encode('utf-8', 'surrogatepass'))} bytes; "
-            f"the limit is {MAX_HANDLE_BYTES}",
-            field="handle",
-        )
     try:
-        text.encode("utf-8")
+        size = len(text.encode("utf-8"))
     except UnicodeEncodeError:
         raise InvalidHandle("the identifier is not valid UTF-8", field="handle") from None
+    if size > MAX_HANDLE_BYTES:
+        raise InvalidHandle(
+            f"the identifier is {size} bytes; the limit is {MAX_HANDLE_BYTES}",
+            field="handle",
+        )
     if _CONTROL.search(text):
         raise InvalidHandle("the identifier contains a control character", field="handle")
     if text.upper().startswith("0.NA/"):

@@ -332,15 +332,23 @@ def check_against(template: Template, values: list[HandleValue]) -> None:
             )
 
 
-async def validate_record(tenant_id: int, values: list[HandleValue]) -> list[HandleValue]:
+async def validate_record(
+    tenant_id: int, values: list[HandleValue], memo: dict[str, Template] | None = None
+) -> list[HandleValue]:
     """Check a record that declares a template at index 1001; pin ``code`` to
-    ``code@version``. Records without index 1001 are free-form and pass unchanged."""
+    ``code@version``. Records without index 1001 are free-form and pass unchanged.
+    ``memo`` (ref -> template) lets a batch look each declared template up once."""
     declared = next((v for v in values if v.index == TEMPLATE_INDEX), None)
     if declared is None:
         return values
     if declared.data.format != "string" or not isinstance(declared.data.value, str):
         raise InvalidValue("index 1001 (template version) must be a string", field="values")
-    template = await get_template(tenant_id, declared.data.value)
+    ref = declared.data.value
+    template = memo.get(ref) if memo is not None else None
+    if template is None:
+        template = await get_template(tenant_id, ref)
+        if memo is not None:
+            memo[ref] = template
     check_against(template, values)
     if declared.data.value == template.ref:
         return values
