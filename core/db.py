@@ -102,6 +102,16 @@ async def write_transaction() -> AsyncIterator[Any]:
             yield tx
 
 
+def transaction_connection() -> Any:
+    """The asyncpg connection of the PostgreSQL transaction in progress, for the few
+    set-wise statements where Piccolo's per-row result handling is the bottleneck."""
+    eng = engine()
+    tx = eng.current_transaction.get() if isinstance(eng, PostgresEngine) else None
+    if tx is None:
+        raise RuntimeError("transaction_connection() needs a PostgreSQL transaction")
+    return tx.connection
+
+
 async def ping() -> None:
     await engine().run_ddl("SELECT 1")
 

@@ -9,15 +9,13 @@ columns every row shares (tenant, times, version) as single parameters. Elsewher
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from core import db
 
 
-@dataclass(frozen=True, slots=True)
-class NewRecord:
+class NewRecord(NamedTuple):
     handle: str
     handle_key: str
     values: str  # stored JSON
@@ -52,21 +50,23 @@ async def insert_new(tenant_id: int, records: list[NewRecord], now: datetime) ->
             )
         ).run()
         return {r.handle_key for r in records}
-    rows = await Identifier.raw(
-        "INSERT INTO identifiers "
+    # One row holding an array of the inserted keys: a row per key would cost more to
+    # receive than the insert costs to run.
+    inserted = await db.transaction_connection().fetchval(
+        "WITH ins AS (INSERT INTO identifiers "
         '(tenant, created_at, updated_at, version, handle, handle_key, "values", search_text) '
-        "SELECT {}, {}, {}, 1, h, k, v, s "
-        "FROM unnest({}::text[], {}::text[], {}::text[], {}::text[]) AS t(h, k, v, s) "
-        "ON CONFLICT (tenant, handle_key) DO NOTHING RETURNING handle_key",
+        "SELECT $1, $2, $2, 1, h, k, v, s "
+        "FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS t(h, k, v, s) "
+        "ON CONFLICT (tenant, handle_key) DO NOTHING RETURNING handle_key) "
+        "SELECT coalesce(array_agg(handle_key), '{}') FROM ins",
         tenant_id,
-        now,
         now,
         [r.handle for r in records],
         [r.handle_key for r in records],
         [r.values for r in records],
         [r.search_text for r in records],
-    ).run()
-    return {r["handle_key"] for r in rows}
+    )
+    return set(inserted)
 
 
 async def locked_records(tenant_id: int, keys: list[str]) -> dict[str, dict[str, Any]]:

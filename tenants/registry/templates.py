@@ -338,8 +338,10 @@ async def validate_record(
     """Check a record that declares a template at index 1001; pin ``code`` to
     ``code@version``. Records without index 1001 are free-form and pass unchanged.
     ``memo`` (ref -> template) lets a batch look each declared template up once."""
-    declared = next((v for v in values if v.index == TEMPLATE_INDEX), None)
-    if declared is None:
+    for declared in values:  # a loop, not next(genexpr): this runs for every bulk row
+        if declared.index == TEMPLATE_INDEX:
+            break
+    else:
         return values
     if declared.data.format != "string" or not isinstance(declared.data.value, str):
         raise InvalidValue("index 1001 (template version) must be a string", field="values")
