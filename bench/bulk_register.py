@@ -91,8 +91,6 @@ async def main(rows: int, chunk: int) -> None:
 
     await db.start()
     await migrate()
-    if os.environ.get("BENCH_DROP_VALUE_INDEX"):
-        await db.engine().run_ddl("DROP INDEX IF EXISTS identifiers_values_trgm")
     tenant = await create_tenant(f"Bench {time.time():.0f}", actor="bench")
     key, _ = await create_key(tenant.prefix, scopes="read,write", actor="bench")
     principal = await authenticate(None, key)
