@@ -52,6 +52,28 @@ async def _prepare_db(fresh: bool) -> None:
         await conn.close()
 
 
+def _proc_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) used so far by local processes; 0 for unreadable ones."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def _backend_pids() -> list[int]:
+    """The PostgreSQL backends serving the benchmark's database (PostgreSQL is local)."""
+    from core import db
+
+    rows = await db.engine().run_ddl(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+    )
+    return [r["pid"] for r in rows or []]
+
+
 async def main(rows: int, chunk: int) -> None:
     fresh = "IDNEST_DATABASE_URL" not in os.environ
     await _prepare_db(fresh)
@@ -69,8 +91,6 @@ async def main(rows: int, chunk: int) -> None:
 
     await db.start()
     await migrate()
-    if os.environ.get("BENCH_DROP_VALUE_INDEX"):
-        await db.engine().run_ddl("DROP INDEX IF EXISTS identifiers_values_trgm")
     tenant = await create_tenant(f"Bench {time.time():.0f}", actor="bench")
     key, _ = await create_key(tenant.prefix, scopes="read,write", actor="bench")
     principal = await authenticate(None, key)
@@ -88,8 +108,12 @@ async def main(rows: int, chunk: int) -> None:
     t1 = time.perf_counter()
     info, _ = await bulk.submit(principal, chunks(), fmt="ndjson", mode="create")
     t2 = time.perf_counter()
-    status = await bulk.process_job(await bulk.job_pk(info.job_id), chunk_rows=chunk)
+    pk = await bulk.job_pk(info.job_id)
+    pids = await _backend_pids()
+    cpu0, pg0 = time.process_time(), _proc_cpu(pids)
+    status = await bulk.process_job(pk, chunk_rows=chunk)
     t3 = time.perf_counter()
+    cpu, pg_cpu = time.process_time() - cpu0, _proc_cpu(pids) - pg0
     final = await bulk.get_job(principal, info.job_id)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     await db.stop()
@@ -99,6 +123,8 @@ async def main(rows: int, chunk: int) -> None:
     print(f"{'upload + count (s)':<28}{t2 - t1:>14.2f}")
     print(f"{'process job (s)':<28}{t3 - t2:>14.2f}")
     print(f"{'identifiers/s (process)':<28}{rows / (t3 - t2):>14,.0f}")
+    print(f"{'worker CPU per row (us)':<28}{cpu / rows * 1e6:>14.1f}")
+    print(f"{'PostgreSQL CPU per row (us)':<28}{pg_cpu / rows * 1e6:>14.1f}")
     print(f"{'status / ok / failed':<28}{f'{status} / {final.ok_rows} / {final.failed_rows}':>14}")
     print(f"{'peak RSS of process (MB)':<28}{peak_mb:>14.0f}")
     print(f"{'chunk rows':<28}{chunk:>14,}")

@@ -28,8 +28,11 @@ ADMIN = os.environ.get("IDNEST_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1
 DB = "idnest_bench_search"
 
 LOAD = """
-INSERT INTO identifiers (tenant, handle, handle_key, "values", created_at, updated_at, version)
+INSERT INTO identifiers
+  (tenant, handle, handle_key, search_text, "values", created_at, updated_at, version)
 SELECT {tenant}, '{prefix}/SKU-' || lpad(g::text, 8, '0'), '{prefix}/sku-' || lpad(g::text, 8, '0'),
+  '{prefix}/sku-' || lpad(g::text, 8, '0') || E'\n' || 'https://shop.example.com/p/' || g ||
+  E'\nlot-' || (g % 997) || E'\nYE3-' || (g % 5000),
   '[{{"index":1,"type":"URL","data":{{"format":"string",' ||
   '"value":"https://shop.example.com/p/' || g ||
   '"}},"ttl":86400,"timestamp":"2026-11-24T00:00:00Z"}},' ||

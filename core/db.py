@@ -18,7 +18,6 @@ from typing import Any
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
-from piccolo.querystring import QueryString
 
 from core.settings import Settings, get_settings
 
@@ -103,6 +102,16 @@ async def write_transaction() -> AsyncIterator[Any]:
             yield tx
 
 
+def transaction_connection() -> Any:
+    """The asyncpg connection of the PostgreSQL transaction in progress, for the few
+    set-wise statements where Piccolo's per-row result handling is the bottleneck."""
+    eng = engine()
+    tx = eng.current_transaction.get() if isinstance(eng, PostgresEngine) else None
+    if tx is None:
+        raise RuntimeError("transaction_connection() needs a PostgreSQL transaction")
+    return tx.connection
+
+
 async def ping() -> None:
     await engine().run_ddl("SELECT 1")
 
@@ -110,20 +119,3 @@ async def ping() -> None:
 def is_unique_violation(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {exc}".lower()
     return "unique" in text or "duplicate key" in text
-
-
-async def lock_in_transaction(key: str) -> None:
-    """Serialise writers of one thing (``key``) until the current transaction ends.
-
-    SQLite write transactions already hold the database's one write lock; PostgreSQL
-    takes a transaction-scoped advisory lock on a hash of the key. Use it where a
-    transaction reads, decides and then writes, and a concurrent twin must see the
-    first one's write before deciding.
-    """
-    eng = engine()
-    if isinstance(eng, PostgresEngine):
-        if eng.current_transaction.get() is None:
-            raise RuntimeError("lock_in_transaction needs a transaction")
-        await eng.run_querystring(
-            QueryString("SELECT pg_advisory_xact_lock(hashtextextended({}, 0))", key)
-        )

@@ -2,6 +2,10 @@
 
 ``enqueue`` is called inside the write's transaction, so an acknowledged write always
 has its outbox row; delivery happens later and may be retried.
+
+``upstream.identifier`` payloads are ``{"handle", "op"}`` for a single write and
+``{"items": [{"handle", "op"}, ...]}`` for a batch (SNMS batches, bulk-job chunks),
+which writes one outbox row per transaction rather than one per identifier.
 """
 
 from __future__ import annotations

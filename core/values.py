@@ -78,12 +78,11 @@ def now_timestamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _is_utf8(text: str) -> bool:
+def _utf8_size(text: str, index: Any, what: str) -> int:
     try:
-        text.encode("utf-8")
+        return len(text.encode("utf-8"))
     except UnicodeEncodeError:
-        return False
-    return True
+        raise _fail(index, f"{what} is not valid Unicode text (lone surrogate)") from None
 
 
 def _fail(index: Any, message: str) -> InvalidValue:
@@ -92,6 +91,8 @@ def _fail(index: Any, message: str) -> InvalidValue:
 
 
 def _parse_int(raw: Any, index: Any, what: str, *, low: int, high: int) -> int:
+    if type(raw) is int and low <= raw <= high:  # the common case, checked first
+        return raw
     if isinstance(raw, bool):
         raise _fail(index, f"{what} must be an integer")
     if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
@@ -165,9 +166,7 @@ def _parse_data(raw: Any, index: Any) -> ValueData:
     if fmt in ("string", "base64", "hex", "key"):
         if not isinstance(value, str):
             raise _fail(index, f"{fmt} data must be a string")
-        if not _is_utf8(value):
-            raise _fail(index, "data is not valid Unicode text (lone surrogate)")
-        size = len(value.encode("utf-8"))
+        size = _utf8_size(value, index, "data")
         if size > MAX_DATA_BYTES:
             raise _fail(index, f"data is {size} bytes; the limit is {MAX_DATA_BYTES}")
         if fmt in ("base64", "key"):
@@ -200,9 +199,7 @@ def parse_value(raw: Any, *, timestamp: str) -> HandleValue:
     vtype = raw.get("type")
     if not isinstance(vtype, str) or not vtype:
         raise _fail(index, "type must be a non-empty string")
-    if not _is_utf8(vtype):
-        raise _fail(index, "type is not valid Unicode text (lone surrogate)")
-    if len(vtype.encode("utf-8")) > MAX_TYPE_BYTES:
+    if _utf8_size(vtype, index, "type") > MAX_TYPE_BYTES:
         raise _fail(index, f"type is longer than {MAX_TYPE_BYTES} bytes")
     if "data" not in raw:
         raise _fail(index, "data is missing")
@@ -212,10 +209,12 @@ def parse_value(raw: Any, *, timestamp: str) -> HandleValue:
     if vtype in SECRET_TYPES:
         # A secret key is never public, whatever the client asked for.
         permissions = permissions[:2] + "00"
-    refs_raw = raw.get("references") or []
-    if not isinstance(refs_raw, list):
-        raise _fail(index, "references must be a list")
-    refs = tuple(Reference(**r) for r in _parse_vlist(refs_raw, index))
+    refs_raw = raw.get("references")
+    refs: tuple[Reference, ...] = ()
+    if refs_raw:
+        if not isinstance(refs_raw, list):
+            raise _fail(index, "references must be a list")
+        refs = tuple(Reference(**r) for r in _parse_vlist(refs_raw, index))
     return HandleValue(
         index=index,
         type=vtype,

@@ -78,6 +78,10 @@ class Identifier(Table, tablename="identifiers"):
     # ASCII-folded handle: look-up is case-insensitive for ASCII only.
     handle_key = Varchar(length=2048)
     values = Text(default="[]")
+    # What search looks in: the folded handle and the text of the searchable values,
+    # one per line (tenants.registry.search.index_text). One trigram index over these
+    # few dozen bytes costs a bulk load a quarter of what one over the stored JSON did.
+    search_text = Text(default="")
     created_at = Timestamptz()
     updated_at = Timestamptz()
     version = Integer(default=1)

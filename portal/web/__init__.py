@@ -15,7 +15,19 @@ from litestar.response import Redirect
 
 from core.errors import IdnestError
 from core.i18n import translator
-from portal.web import accounts, batch, console, profile, public, schemes, sso, staff, team
+from portal.web import (
+    accounts,
+    batch,
+    console,
+    profile,
+    public,
+    schemes,
+    sso,
+    staff,
+    team,
+    templates_console,
+    templates_staff,
+)
 from portal.web.common import LOCALE_DIR, Redirected, env, lang_of
 from portal.web.common import LoginRequired as LoginRequired
 
@@ -81,6 +93,8 @@ router = Router(
         *console.ROUTES,
         *batch.ROUTES,
         *schemes.ROUTES,
+        *templates_staff.ROUTES,
+        *templates_console.ROUTES,
         *team.ROUTES,
         *profile.ROUTES,
         *sso.ROUTES,

@@ -1,9 +1,10 @@
 """Bulk registration jobs: up to 1,000,000 rows of NDJSON or CSV, past the 2000-item cap.
 
 The uploaded file is kept under ``{var_dir}/bulk/``; the job row is the durable intent.
-A worker writes the rows in chunks through ``batch.put_records`` (the one write
-path: validation, templates, audit and outbox rows) and advances the job's cursor
-(``done_rows``) and its failed rows *in the same transaction* as the chunk, with a
+A worker writes the rows in chunks through ``tenants.services.batch`` (the one write
+path: validation, templates, audit and outbox rows), preparing the next chunk while
+the current one is written. It advances the job's cursor (``done_rows``) and stores
+the chunk's failed rows *in the same transaction* as the chunk, with a
 compare-and-set on the cursor. So a worker killed at any point resumes exactly where
 the last commit left it, and two workers on one job cannot both write a chunk: no row
 is lost and none is written twice. Only failures are stored; every other row up to the
@@ -12,12 +13,14 @@ cursor succeeded, which keeps a million-row result small.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -272,17 +275,8 @@ async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
         .run()
     )
     start = job["done_rows"]
-    chunk: list[Row] = []
     try:
-        for row in iter_rows(Path(job["path"]), job["fmt"]):
-            if row.number <= start:
-                continue
-            chunk.append(row)
-            if len(chunk) >= chunk_rows:
-                start = await _run_chunk(principal, job_pk, job["mode"], start, chunk)
-                chunk = []
-        if chunk:
-            start = await _run_chunk(principal, job_pk, job["mode"], start, chunk)
+        await _run_chunks(principal, job, start, chunk_rows)
     except Conflict:
         log.info("bulk job %s is being processed by another worker", job_pk)
         return "running"
@@ -301,17 +295,57 @@ async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
     return "done"
 
 
-async def _run_chunk(
-    principal: Principal, job_pk: int, mode: str, start: int, rows: list[Row]
+def _chunks(path: Path, fmt: str, after: int, size: int) -> Iterator[list[Row]]:
+    chunk: list[Row] = []
+    for row in iter_rows(path, fmt):
+        if row.number <= after:
+            continue
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+async def _run_chunks(
+    principal: Principal, job: dict[str, Any], start: int, chunk_rows: int
+) -> None:
+    """Write the job's chunks in order, preparing each (parsing, checking, building
+    records: Python's share) while the one before it is written (PostgreSQL's share)."""
+    writing: asyncio.Task[int] | None = None
+    try:
+        for rows in _chunks(Path(job["path"]), job["fmt"], start, chunk_rows):
+            good = [r for r in rows if not r.error]
+            prepared = await batch_writes.prepare(
+                principal, [BatchItem(r.handle, r.body) for r in good], mode=job["mode"]
+            )
+            if writing is not None:
+                start = await writing
+            writing = asyncio.create_task(_write_chunk(job["id"], start, rows, good, prepared))
+            await asyncio.sleep(0)  # let it send its first statement before we read on
+        if writing is not None:
+            await writing
+    finally:
+        # On any way out, the chunk in flight is stopped (its transaction rolls back)
+        # or finished, never left running unobserved.
+        if writing is not None:
+            writing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writing
+
+
+async def _write_chunk(
+    job_pk: int,
+    start: int,
+    rows: list[Row],
+    good: list[Row],
+    prepared: batch_writes.PreparedBatch,
 ) -> int:
-    """Write one chunk; its failures and the cursor commit with it, or nothing does."""
-    good = [r for r in rows if not r.error]
+    """Write one chunk; its failures and the cursor commit with it, or nothing does.
+    Returns the new cursor."""
     commit = _ChunkCommit(job_pk, start, rows, good)
-    outcomes: list[Any] = []
-    if good:
-        outcomes = await batch_writes.put_records(
-            principal, [BatchItem(r.handle, r.body) for r in good], mode=mode, idempotency=commit
-        )
+    outcomes = await batch_writes.write(prepared, idempotency=commit)
     if not commit.done:  # no row reached the write transaction: all failed early
         failures = [(r, r.error) for r in rows if r.error]
         failures += [

@@ -28,6 +28,10 @@ from tenants.tables import Identifier
 
 MAX_LIMIT = 500
 _SCAN_ROUNDS = 20
+# Handle-system plumbing, not content: administrators, key material, service sites and
+# value lists. Keeping key material out of the search index also keeps it out of an
+# index that every developer's query walks.
+UNSEARCHED_TYPES = frozenset({"HS_ADMIN", "HS_SECKEY", "HS_PUBKEY", "HS_SITE", "HS_VLIST"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +75,6 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _json_text(text: str) -> str:
-    """How a string appears inside the stored JSON values."""
-    return msgspec.json.encode(text).decode()[1:-1]
-
-
 def _like(column: str, pattern: str) -> WhereRaw:
     op = "ILIKE" if isinstance(db.engine(), db.PostgresEngine) else "LIKE"
     return WhereRaw(f"{column} {op} {{}} ESCAPE '\\'", pattern)
@@ -105,7 +104,18 @@ def _value_text(v: HandleValue) -> str:
     return data if isinstance(data, str) else msgspec.json.encode(data).decode()
 
 
+def searchable(values: list[HandleValue]) -> list[HandleValue]:
+    return [v for v in values if v.type not in UNSEARCHED_TYPES]
+
+
+def index_text(handle_key: str, values: list[HandleValue]) -> str:
+    """The ``search_text`` stored with a record: the folded handle, then the text of each
+    searchable value, a line each. The database narrows with it; ``_matches`` decides."""
+    return "\n".join([handle_key, *(_value_text(v) for v in searchable(values))])
+
+
 def _matches(query: Query, values: list[HandleValue]) -> bool:
+    values = searchable(values)
     if query.type and not any(type_matches(v.type, query.type) for v in values):
         return False
     if query.value is not None:
@@ -139,15 +149,16 @@ def _matches(query: Query, values: list[HandleValue]) -> bool:
 def _conditions(query: Query) -> list[Any]:
     where: list[Any] = []
     if query.q:
-        where.append(_like("handle_key", f"%{_escape(fold(query.q))}%"))
-    for needle in (query.value, query.attr[1] if query.attr else None):
+        pattern = f"%{_escape(fold(query.q))}%"
+        # search_text carries the trigram index; handle_key keeps a value that merely
+        # contains the text from matching.
+        where += [_like("search_text", pattern), _like("handle_key", pattern)]
+    for needle in (query.value, query.attr[1] if query.attr else None, query.template):
         if needle:
-            where.append(_like('"values"', f"%{_escape(_json_text(needle))}%"))
+            where.append(_like("search_text", f"%{_escape(needle)}%"))
     if query.pattern:
-        parts = [_escape(_json_text(p)) for p in query.pattern.split("*")]
-        where.append(_like('"values"', "%" + "%".join(parts) + "%"))
-    if query.template:
-        where.append(_like('"values"', f"%{_escape(_json_text(query.template))}%"))
+        parts = [_escape(p) for p in query.pattern.split("*")]
+        where.append(_like("search_text", "%" + "%".join(parts) + "%"))
     for column, low, high in (
         (Identifier.created_at, query.created_from, query.created_to),
         (Identifier.updated_at, query.updated_from, query.updated_to),

@@ -1,56 +1,109 @@
-"""Multi-row inserts without building a Piccolo object per row.
+"""Set-wise SQL for identifiers, without building a Piccolo object per row.
 
 Piccolo's ``insert(*rows)`` spends ~100 µs per row building objects and SQL text; at a
 million rows that is the whole time budget. On PostgreSQL one ``INSERT ... SELECT FROM
-unnest($1::int[], $2::text[], ...)`` sends each column as one array parameter instead.
-Elsewhere (SQLite, small nodes) Piccolo's insert is used as is.
+unnest($1::text[], ...)`` sends each column as one array parameter instead, and the
+columns every row shares (tenant, times, version) as single parameters. Elsewhere
+(SQLite, small nodes) Piccolo's queries are used as they are.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
-
-from piccolo.table import Table
+from typing import Any, NamedTuple
 
 from core import db
 
-# Column name -> PostgreSQL array element type, per table written in bulk.
-PG_TYPES = {"int": "int", "text": "text", "json": "text", "ts": "timestamptz"}
+
+class NewRecord(NamedTuple):
+    handle: str
+    handle_key: str
+    values: str  # stored JSON
+    search_text: str
 
 
-async def insert_many(
-    table: type[Table], columns: dict[str, str], rows: list[dict[str, Any]]
-) -> None:
-    """Insert ``rows`` (dicts keyed by column name) in one statement. ``columns`` maps
-    each column to int, text, json or ts."""
-    if not rows:
-        return
+async def insert_new(tenant_id: int, records: list[NewRecord], now: datetime) -> set[str]:
+    """Insert version 1 of records whose handle is not taken; the handle keys inserted.
+
+    On PostgreSQL a taken handle is skipped (ON CONFLICT DO NOTHING), so the caller
+    needs no look-up beforehand. Elsewhere the caller has already left taken handles
+    out (SQLite's writer lock keeps that true) and every record is inserted.
+    """
+    from tenants.tables import Identifier
+
+    if not records:
+        return set()
     if not isinstance(db.engine(), db.PostgresEngine):
-        await table.insert(*(table(**r) for r in rows)).run()
-        return
-    names = list(columns)
-    arrays = []
-    for name in names:
-        kind = columns[name]
-        if kind == "json":
-            arrays.append([json.dumps(r[name]) for r in rows])
-        else:
-            arrays.append([r[name] for r in rows])
-    aliases = ", ".join(f"c{i}" for i in range(len(names)))
-    selects = ", ".join(
-        f"c{i}::json" if columns[n] == "json" else f"c{i}" for i, n in enumerate(names)
+        await Identifier.insert(
+            *(
+                Identifier(
+                    tenant=tenant_id,
+                    handle=r.handle,
+                    handle_key=r.handle_key,
+                    values=r.values,
+                    search_text=r.search_text,
+                    created_at=now,
+                    updated_at=now,
+                    version=1,
+                )
+                for r in records
+            )
+        ).run()
+        return {r.handle_key for r in records}
+    # One row holding an array of the inserted keys: a row per key would cost more to
+    # receive than the insert costs to run.
+    inserted = await db.transaction_connection().fetchval(
+        "WITH ins AS (INSERT INTO identifiers "
+        '(tenant, created_at, updated_at, version, handle, handle_key, "values", search_text) '
+        "SELECT $1, $2, $2, 1, h, k, v, s "
+        "FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS t(h, k, v, s) "
+        "ON CONFLICT (tenant, handle_key) DO NOTHING RETURNING handle_key) "
+        "SELECT coalesce(array_agg(handle_key), '{}') FROM ins",
+        tenant_id,
+        now,
+        [r.handle for r in records],
+        [r.handle_key for r in records],
+        [r.values for r in records],
+        [r.search_text for r in records],
     )
-    params = ", ".join(f"{{}}::{PG_TYPES[columns[n]]}[]" for n in names)
-    quoted = ", ".join(f'"{n}"' for n in names)
-    # Table and column names come from our own code, never from a request.
-    sql = f'INSERT INTO "{table._meta.tablename}" ({quoted}) SELECT {selects} FROM unnest({params}) AS t({aliases})'  # noqa: E501, S608
-    await table.raw(sql, *arrays).run()
+    return set(inserted)
+
+
+async def locked_records(tenant_id: int, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The tenant's existing identifiers among ``keys`` (handle keys), locked for update
+    on PostgreSQL (SQLite's writer lock already serialises writers), by handle key."""
+    from tenants.tables import Identifier
+
+    if not keys:
+        return {}
+    if not isinstance(db.engine(), db.PostgresEngine):
+        rows = (
+            await Identifier.select(
+                Identifier.id,
+                Identifier.handle,
+                Identifier.handle_key,
+                Identifier.values,
+                Identifier.version,
+            )
+            .where((Identifier.tenant == tenant_id) & Identifier.handle_key.is_in(keys))
+            .run()
+        )
+        return {r["handle_key"]: r for r in rows}
+    # A plan cached while the table was small scans it whole for every batch, which
+    # makes a million-row load quadratic; plan each look-up afresh.
+    await db.engine().run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
+    rows = await Identifier.raw(
+        'SELECT id, handle, handle_key, "values", version FROM identifiers '
+        "WHERE tenant = {} AND handle_key = ANY({}::text[]) FOR UPDATE",
+        tenant_id,
+        keys,
+    ).run()
+    return {r["handle_key"]: r for r in rows}
 
 
 async def update_records(rows: list[dict[str, Any]], now: datetime) -> None:
-    """Set ``values`` and ``version`` of many identifiers (by id) in one statement."""
+    """Set ``values``, ``search_text`` and ``version`` of many identifiers (by id) in one
+    statement."""
     from tenants.tables import Identifier
 
     if not rows:
@@ -61,6 +114,7 @@ async def update_records(rows: list[dict[str, Any]], now: datetime) -> None:
                 Identifier.update(
                     {
                         Identifier.values: r["values"],
+                        Identifier.search_text: r["search_text"],
                         Identifier.updated_at: now,
                         Identifier.version: r["version"],
                     }
@@ -70,10 +124,12 @@ async def update_records(rows: list[dict[str, Any]], now: datetime) -> None:
             )
         return
     await Identifier.raw(
-        'UPDATE identifiers SET "values" = u.v, version = u.n, updated_at = {} '
-        "FROM unnest({}::int[], {}::text[], {}::int[]) AS u(i, v, n) WHERE identifiers.id = u.i",
+        'UPDATE identifiers SET "values" = u.v, search_text = u.s, version = u.n, '
+        "updated_at = {} FROM unnest({}::int[], {}::text[], {}::text[], {}::int[]) "
+        "AS u(i, v, s, n) WHERE identifiers.id = u.i",
         now,
         [r["id"] for r in rows],
         [r["values"] for r in rows],
+        [r["search_text"] for r in rows],
         [r["version"] for r in rows],
     ).run()

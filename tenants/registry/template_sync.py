@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import audit, db, upstream
-from core.errors import IdnestError
+from core.errors import Conflict, IdnestError
 from core.settings import Settings, get_settings
 from tenants.registry import templates
+from tenants.registry.template_industry import check_industry
 from tenants.registry.template_items import parse_items
 
 log = logging.getLogger("idnest.template_sync")
@@ -92,12 +93,13 @@ def _kind(raw: dict[str, Any], previous: templates.Template | None) -> str:
 
 
 def _unchanged(previous: templates.Template, body: dict[str, Any], kind: str) -> bool:
-    """True when saving ``body`` would write exactly what ``previous`` holds (the same
-    defaults ``save_template`` applies)."""
+    """True when saving ``body`` would write exactly what ``previous`` holds: the same
+    parsing and defaults as ``save_template``, so a sync never writes a version equal to
+    the last."""
     return (
         previous.items == tuple(parse_items(body.get("items", [])))
         and previous.name == str(body.get("name") or previous.name)[:255]
-        and previous.industry == tuple(str(body.get(k) or "") for k in INDUSTRY)
+        and previous.industry == check_industry(body)
         and previous.carrier_type == body.get("type", 2)
         and previous.kind == kind
         and previous.extends == ""
@@ -112,27 +114,23 @@ async def _latest(code: str) -> templates.Template | None:
 async def _save(code: str, raw: dict[str, Any], upstream_version: str) -> Outcome:
     body = _body(raw)
     for attempt in range(2):
+        previous = await _latest(code)
+        kind = _kind(raw, previous)
+        if previous is not None and _unchanged(previous, body, kind):
+            return Outcome(code, "unchanged", previous.ref, "", upstream_version)
         try:
-            # Compare and write under one lock: two syncs at once (the schedule and the
-            # CLI) then write one version, not two equal ones.
-            async with db.write_transaction():
-                await db.lock_in_transaction(f"template:0:{code}")
-                previous = await _latest(code)
-                kind = _kind(raw, previous)
-                if previous is not None and _unchanged(previous, body, kind):
-                    return Outcome(code, "unchanged", previous.ref, "", upstream_version)
-                saved = await templates.save_template(
-                    owner_tenant=None, code=code, body=body, actor=ACTOR, kind=kind
-                )
-        except IdnestError:
+            # expect_latest: if another sync (or a staff edit) wrote a version since we
+            # compared, this is a Conflict instead of a second, equal version.
+            saved = await templates.save_template(
+                owner_tenant=None, code=code, body=body, actor=ACTOR, kind=kind,
+                expect_latest=previous.version if previous else 0,
+            )  # fmt: skip
+        except Conflict:
+            if attempt == 0:
+                continue  # compare with what the other writer wrote
             raise
-        except Exception as exc:
-            # PostgreSQL: a staff edit took the same version number first; compare again.
-            if attempt == 0 and db.is_unique_violation(exc):
-                continue
-            raise
-        action = "created" if previous is None else "updated"
         was = f"was {previous.ref}" if previous is not None else ""
+        action = "created" if previous is None else "updated"
         return Outcome(code, action, saved.ref, was, upstream_version)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -23,6 +23,7 @@ from core import audit, db
 from core.errors import Conflict, InvalidValue, NotFound
 from core.values import HandleValue, ValueData
 from tenants.registry.tables import MetadataTemplate
+from tenants.registry.template_industry import check_industry
 from tenants.registry.template_items import (
     FIRST_ITEM_INDEX,
     Item,
@@ -33,7 +34,6 @@ from tenants.registry.template_items import (
 
 TEMPLATE_INDEX = 1001
 SEED_FILE = Path(__file__).with_name("templates_seed.json")
-DIVISIONS_FILE = Path(__file__).with_name("gbt4754-2017-divisions.csv")
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
 
 
@@ -136,6 +136,17 @@ async def get_template(tenant_id: int | None, ref: str) -> Template:
     raise NotFound(f"there is no template {ref!r}", field="templateVersion")
 
 
+async def versions(owner_tenant: int | None, code: str) -> list[Template]:
+    """Every version of one template of one owner (the node when None), oldest first."""
+    rows = (
+        await MetadataTemplate.select()
+        .where((MetadataTemplate.owner == (owner_tenant or 0)) & (MetadataTemplate.code == code))
+        .order_by(MetadataTemplate.version)
+        .run()
+    )
+    return [_from_row(r) for r in rows]
+
+
 async def list_templates(
     tenant_id: int | None, *, code: str | None = None, version: int | None = None
 ) -> list[Template]:
@@ -154,30 +165,6 @@ async def list_templates(
         if version is not None or key not in out or out[key].version < t.version:
             out[key] = t
     return sorted(out.values(), key=lambda t: (t.tenant_id or 0, t.code, t.version))
-
-
-def _check_industry(meta: dict[str, Any]) -> tuple[str, str, str, str]:
-    levels = tuple(
-        str(meta.get(k) or "")
-        for k in ("industryCategory", "industrySpecific", "industryTrade", "industrySubclass")
-    )
-    cat, div, trade, sub = levels
-    if cat or div:
-        known = {
-            (line.split(",")[0], line.split(",")[-2])
-            for line in DIVISIONS_FILE.read_text("utf-8").splitlines()[1:]
-            if line
-        }
-        if div and (cat, div) not in known:
-            raise InvalidValue(
-                f"industry {cat}/{div} is not a GB/T 4754-2017 section/division",
-                field="industrySpecific",
-            )
-    if trade and not trade.startswith(div):
-        raise InvalidValue(f"industryTrade {trade} is not under {div}", field="industryTrade")
-    if sub and not sub.startswith(trade):
-        raise InvalidValue(f"industrySubclass {sub} is not under {trade}", field="industrySubclass")
-    return (cat, div, trade, sub)
 
 
 def _keep_history(previous: Template | None, items: list[Item]) -> None:
@@ -202,13 +189,18 @@ async def save_template(
     actor: str,
     kind: str | None = None,
     idempotency: Any = None,
+    expect_latest: int | None = None,
 ) -> Template:
     """Write the next version of a template (version 1 if new). Node templates have
     ``owner_tenant`` None (staff, seed, top-level sync); tenants extend with ``extends``.
     ``idempotency`` (an Idempotency guard) makes a retried request answer the version it
-    wrote instead of writing another."""
+    wrote instead of writing another. ``expect_latest`` is the version an editor started
+    from (0 for a new template): if another version was written meanwhile the save is a
+    Conflict, rather than a new version that silently drops the other editor's change."""
     if not _CODE.match(code):
-        raise InvalidValue(f"template code {code!r} must be a letter then letters/digits/_-")
+        raise InvalidValue(
+            f"template code {code!r} must be a letter then letters/digits/_-", field="code"
+        )
     own = parse_items(body.get("items", []))
     extends = str(body.get("extends") or "")
     base: Template | None = None
@@ -227,53 +219,105 @@ async def save_template(
         )
     if not own:
         raise InvalidValue("a template needs at least one item", field="items")
-    industry = _check_industry(body if base is None else {**_industry_json(base), **body})
-    owner = owner_tenant or 0
+    industry = check_industry(body if base is None else {**_industry_json(base), **body})
     kind = kind or ("tenant" if owner_tenant else str(body.get("kind") or "industry"))
     carrier = body.get("type", body.get("carrierType", base.carrier_type if base else 2))
     if carrier not in (1, 2):
         raise InvalidValue("type (carrier type) must be 1 (active carrier) or 2", field="type")
+    fields = {
+        "tenant_id": owner_tenant,
+        "owner": owner_tenant or 0,
+        "code": code,
+        "kind": kind,
+        "industry_category": industry[0],
+        "industry_specific": industry[1],
+        "industry_trade": industry[2],
+        "industry_subclass": industry[3],
+        "carrier_type": carrier,
+        "extends": extends,
+        "items": json.dumps([i.to_json() for i in own], ensure_ascii=False),
+        "created_by": actor,
+    }
+    try:
+        return await _insert_version(
+            fields, str(body.get("name") or ""), own, idempotency, expect_latest
+        )
+    except Exception as exc:
+        # Two editors saving the same next version at once: the second loses the unique
+        # key. With an idempotency guard the caller replays on exactly this error instead.
+        if idempotency is None and db.is_unique_violation(exc):
+            raise Conflict(
+                f"another version of template {code!r} was saved at the same moment; "
+                "reload it and try again",
+                field="code",
+            ) from None
+        raise
+
+
+async def _insert_version(
+    fields: dict[str, Any],
+    name: str,
+    own: list[Item],
+    idempotency: Any,
+    expect_latest: int | None,
+) -> Template:
+    code, owner_tenant = fields["code"], fields["tenant_id"]
     async with db.write_transaction():
         if idempotency is not None:
             await idempotency.claim()
-        latest = await _rows(owner, code, None)
+        latest = await _rows(fields["owner"], code, None)
         previous = _from_row(latest) if latest else None
+        if previous is None and owner_tenant:
+            await _refuse_shadowing(code)
+        now_at = previous.version if previous else 0
+        if expect_latest is not None and now_at != expect_latest:
+            raise Conflict(
+                f"template {code!r} already exists"
+                if expect_latest == 0
+                else f"template {code!r} is at version {now_at} now, not {expect_latest}; "
+                "reload it and make your change again",
+                field="code",
+            )
         _keep_history(previous, own)
-        version = previous.version + 1 if previous else 1
+        version = now_at + 1
         row = (
             await MetadataTemplate.insert(
                 MetadataTemplate(
-                    tenant_id=owner_tenant,
-                    owner=owner,
-                    code=code,
+                    **fields,
                     version=version,
-                    name=str(body.get("name") or (previous.name if previous else code))[:255],
-                    kind=kind,
-                    industry_category=industry[0],
-                    industry_specific=industry[1],
-                    industry_trade=industry[2],
-                    industry_subclass=industry[3],
-                    carrier_type=carrier,
-                    extends=extends,
-                    items=json.dumps([i.to_json() for i in own], ensure_ascii=False),
+                    name=(name or (previous.name if previous else code))[:255],
                     created_at=datetime.now(UTC),
-                    created_by=actor,
                 )
             )
             .returning(*MetadataTemplate.all_columns())
             .run()
         )[0]
         await audit.record(
-            actor=actor,
+            actor=fields["created_by"],
             action="template.version",
             target=f"{code}@{version}",
             tenant_id=owner_tenant,
-            detail={"items": len(own), "extends": extends},
+            detail={"items": len(own), "extends": fields["extends"]},
         )
         saved = _from_row(row)
         if idempotency is not None:
             await idempotency.complete({"ref": saved.ref, "tenant": owner_tenant})
     return saved
+
+
+async def _refuse_shadowing(code: str) -> None:
+    """A tenant's template is looked up before the node's, so a tenant template named like
+    a node template would silently re-interpret the tenant's records that declare the
+    node's ``code@N``. A tenant extends a node template under a code of its own."""
+    if (
+        await MetadataTemplate.exists()
+        .where((MetadataTemplate.owner == 0) & (MetadataTemplate.code == code))
+        .run()
+    ):
+        raise InvalidValue(
+            f"template code {code!r} is a node template; extend it under a code of your own",
+            field="code",
+        )
 
 
 def _same_base(item: Item, base: Template) -> bool:
@@ -332,15 +376,25 @@ def check_against(template: Template, values: list[HandleValue]) -> None:
             )
 
 
-async def validate_record(tenant_id: int, values: list[HandleValue]) -> list[HandleValue]:
+async def validate_record(
+    tenant_id: int, values: list[HandleValue], memo: dict[str, Template] | None = None
+) -> list[HandleValue]:
     """Check a record that declares a template at index 1001; pin ``code`` to
-    ``code@version``. Records without index 1001 are free-form and pass unchanged."""
-    declared = next((v for v in values if v.index == TEMPLATE_INDEX), None)
-    if declared is None:
+    ``code@version``. Records without index 1001 are free-form and pass unchanged.
+    ``memo`` (ref -> template) lets a batch look each declared template up once."""
+    for declared in values:  # a loop, not next(genexpr): this runs for every bulk row
+        if declared.index == TEMPLATE_INDEX:
+            break
+    else:
         return values
     if declared.data.format != "string" or not isinstance(declared.data.value, str):
         raise InvalidValue("index 1001 (template version) must be a string", field="values")
-    template = await get_template(tenant_id, declared.data.value)
+    ref = declared.data.value
+    template = memo.get(ref) if memo is not None else None
+    if template is None:
+        template = await get_template(tenant_id, ref)
+        if memo is not None:
+            memo[ref] = template
     check_against(template, values)
     if declared.data.value == template.ref:
         return values

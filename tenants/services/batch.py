@@ -2,22 +2,30 @@
 
 The same rules as ``identifiers.put_record`` (authorisation, value parsing, templates,
 size, audit and outbox rows, invalidation), applied to many records in one transaction:
-one look-up of the existing rows and one multi-row insert per table.
+one look-up of the existing rows and one multi-row insert.
+
+A batch is written in two steps. ``prepare`` does the CPU work outside any transaction:
+it parses every item and builds the record each would become if its handle is new.
+``write`` then runs the transaction. A bulk job prepares chunk N+1 while chunk N is
+being written, so Python and PostgreSQL work at the same time instead of in turn.
+
+The audit log and the outbox get one row per batch, listing its handles: a row per
+identifier would cost a million-row job two million more index insertions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from core import db
+from core import audit, db, outbox
 from core.auth import Principal
 from core.bus import get_bus
 from core.errors import HandleAlreadyExists, HandleNotFound, IdnestError, InvalidValue
 from core.identifiers import Handle, parse_handle
 from core.outbox import OP_ADD, OP_MODIFY
-from core.tables import AuditLog, Outbox
 from core.values import (
     HandleValue,
     default_admin_value,
@@ -26,8 +34,9 @@ from core.values import (
     now_timestamp,
     parse_values,
 )
-from tenants.registry.sql import insert_many, update_records
-from tenants.registry.templates import validate_record
+from tenants.registry.search import index_text
+from tenants.registry.sql import NewRecord, insert_new, locked_records, update_records
+from tenants.registry.templates import Template, validate_record
 from tenants.services.identifiers import (
     IdempotencyGuard,
     WriteResult,
@@ -37,7 +46,10 @@ from tenants.services.identifiers import (
     _require,
     check_served,
 )
-from tenants.tables import Identifier
+
+MODES = ("create", "update", "upsert")
+# How many items ``prepare`` handles before it lets the event loop run a concurrent write.
+_YIELD_EVERY = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,24 +59,28 @@ class BatchItem:
 
 
 BatchOutcome = WriteResult | IdnestError
-_IDENTIFIER_COLUMNS = {
-    "tenant": "int",
-    "handle": "text",
-    "handle_key": "text",
-    "values": "text",
-    "created_at": "ts",
-    "updated_at": "ts",
-    "version": "int",
-}
-_AUDIT_COLUMNS = {
-    "tenant_id": "int",
-    "actor": "text",
-    "action": "text",
-    "target": "text",
-    "detail": "json",
-    "created_at": "ts",
-}
-_OUTBOX_COLUMNS = {"tenant_id": "int", "topic": "text", "payload": "json", "created_at": "ts"}
+
+
+@dataclass(slots=True)
+class _Item:
+    position: int
+    handle: Handle
+    values: list[HandleValue]
+    # The record as inserted if the handle turns out to be new (stored JSON, search
+    # text), or why it cannot be. Unused when the handle exists: then it is merged.
+    new_json: str = ""
+    new_search: str = ""
+    new_error: IdnestError | None = None
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    principal: Principal | None
+    mode: str
+    tenant_id: int | None
+    items: dict[str, _Item]
+    outcomes: list[BatchOutcome | None]
+    templates: dict[str, Template] = field(default_factory=dict)
 
 
 async def put_records(
@@ -76,150 +92,175 @@ async def put_records(
 ) -> list[BatchOutcome]:
     """Write many records in one transaction, with one outcome per item, in order.
 
-    The same rules as ``put_record`` (authorisation, value parsing, templates, size,
-    audit and outbox rows, invalidation), but set-wise: one look-up of the existing
-    rows, one multi-row insert, so SNMS batches and bulk jobs are fast. ``mode`` is
-    ``create`` (an existing handle fails), ``update`` (a missing one fails) or
-    ``upsert``; an update replaces the record and keeps its HS_ADMIN values. A bad item
-    fails alone; the others are written.
+    ``mode`` is ``create`` (an existing handle fails), ``update`` (a missing one fails)
+    or ``upsert``; an update replaces the record and keeps its HS_ADMIN values. A bad
+    item fails alone; the others are written.
     """
-    if mode not in ("create", "update", "upsert"):
+    return await write(await prepare(principal, items, mode=mode), idempotency=idempotency)
+
+
+async def prepare(
+    principal: Principal | None, items: list[BatchItem], *, mode: str = "upsert"
+) -> PreparedBatch:
+    """Parse and check every item, and build each new record, before any transaction."""
+    if mode not in MODES:
         raise InvalidValue(f"unknown batch mode {mode!r}", field="mode")
-    outcomes: list[BatchOutcome | None] = [None] * len(items)
-    parsed: dict[str, tuple[int, Handle, list[HandleValue]]] = {}
+    batch = PreparedBatch(principal, mode, None, {}, [None] * len(items))
     ts = now_timestamp()
-    tenant_id: int | None = None
+    allowed: set[str] = set()  # prefixes already checked: a batch rarely has more than one
     for n, item in enumerate(items):
+        if n % _YIELD_EVERY == _YIELD_EVERY - 1:
+            await asyncio.sleep(0)
         try:
             handle = parse_handle(item.handle)
-            check_served(handle)
-            principal = _require(principal, "write", handle)
-            if tenant_id is None:
-                tenant_id = await _active_tenant(principal, handle)
+            if handle.prefix not in allowed:
+                check_served(handle)
+                batch.principal = _require(batch.principal, "write", handle)
+                if batch.tenant_id is None:
+                    batch.tenant_id = await _active_tenant(batch.principal, handle)
+                allowed.add(handle.prefix)
             values = parse_values(item.body, timestamp=ts)
-            if handle.key in parsed:
+            key = handle.key
+            if key in batch.items:
                 raise InvalidValue(f"handle {handle.text} appears twice in this batch")
-            parsed[handle.key] = (n, handle, values)
         except IdnestError as exc:
-            outcomes[n] = exc
-    if tenant_id is not None and parsed:
-        assert principal is not None
+            batch.outcomes[n] = exc
+            continue
+        prepared = _Item(n, handle, values)
+        if mode != "update":
+            try:
+                record = await _new_record(batch, handle, values)
+                prepared.new_json = dump_values(record)
+                prepared.new_search = index_text(key, record)
+            except IdnestError as exc:
+                prepared.new_error = exc
+        batch.items[key] = prepared
+    return batch
+
+
+async def _new_record(
+    batch: PreparedBatch, handle: Handle, values: list[HandleValue]
+) -> list[HandleValue]:
+    assert batch.tenant_id is not None and batch.principal is not None
+    values = await validate_record(batch.tenant_id, values, batch.templates)
+    if not any(v.type == "HS_ADMIN" for v in values):
+        admin = default_admin_value(
+            batch.principal.tenant_prefix or "",
+            values[0].timestamp if values else now_timestamp(),
+            taken={v.index for v in values},
+        )
+        values = [admin, *values]
+    values = sorted(values, key=lambda v: v.index)
+    _check_size(values)
+    return values
+
+
+async def write(
+    batch: PreparedBatch, *, idempotency: IdempotencyGuard | None = None
+) -> list[BatchOutcome]:
+    """Write a prepared batch in one transaction; one outcome per item, in order."""
+    if batch.tenant_id is not None and batch.items:
         for attempt in range(3):
             try:
-                await _write_batch(principal, tenant_id, parsed, outcomes, mode, idempotency)
+                await _write_batch(batch, idempotency)
                 break
             except Exception as exc:
                 # A concurrent writer created one of these handles after our look-up;
                 # the whole transaction rolled back, so look again and redo the batch.
                 if attempt == 2 or not db.is_unique_violation(exc):
                     raise
-                for n, _handle, _values in parsed.values():
-                    outcomes[n] = None
-    return [o if o is not None else IdnestError("not processed") for o in outcomes]
+                for item in batch.items.values():
+                    batch.outcomes[item.position] = None
+    return [o if o is not None else IdnestError("not processed") for o in batch.outcomes]
 
 
-async def _write_batch(
-    principal: Principal,
-    tenant_id: int,
-    parsed: dict[str, tuple[int, Handle, list[HandleValue]]],
-    outcomes: list[BatchOutcome | None],
-    mode: str,
-    idempotency: IdempotencyGuard | None,
-) -> None:
+async def _write_batch(batch: PreparedBatch, idempotency: IdempotencyGuard | None) -> None:
+    assert batch.tenant_id is not None and batch.principal is not None
+    tenant_id, principal = batch.tenant_id, batch.principal
     now = datetime.now(UTC)
+    keys = list(batch.items)
+    updates: list[dict[str, Any]] = []
+    created: list[str] = []
+    updated: list[list[Any]] = []
     written: list[str] = []
     async with db.write_transaction():
         if idempotency is not None:
             await idempotency.claim()
-        if isinstance(db.engine(), db.PostgresEngine):
-            # A plan cached while the table was small scans it whole for every batch,
-            # which makes a million-row load quadratic; plan each look-up afresh.
-            await db.engine().run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
-        query = Identifier.select(
-            Identifier.id,
-            Identifier.handle,
-            Identifier.handle_key,
-            Identifier.values,
-            Identifier.version,
-        ).where((Identifier.tenant == tenant_id) & Identifier.handle_key.is_in(list(parsed)))
-        if isinstance(db.engine(), db.PostgresEngine):
-            query = query.lock_rows("UPDATE")
-        existing = {r["handle_key"]: r for r in await query.run()}
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        audits: list[dict[str, Any]] = []
-        outbox: list[dict[str, Any]] = []
-        for key, (n, handle, values) in parsed.items():
+        # PostgreSQL inserts first (ON CONFLICT DO NOTHING) and looks up only the handles
+        # that were not new: a fresh load is then one statement, not a look-up and an
+        # insert. SQLite looks up first; its writer lock keeps the answer true.
+        insert_first = isinstance(db.engine(), db.PostgresEngine) and batch.mode != "update"
+        existing = {} if insert_first else await locked_records(tenant_id, keys)
+        inserted: set[str] = set()
+        if batch.mode != "update":
+            fresh = [
+                NewRecord(item.handle.text, key, item.new_json, item.new_search)
+                for key, item in batch.items.items()
+                if item.new_error is None and key not in existing
+            ]
+            inserted = await insert_new(tenant_id, fresh, now)
+        if insert_first:
+            existing = await locked_records(tenant_id, [k for k in keys if k not in inserted])
+        for key, item in batch.items.items():
             row = existing.get(key)
             try:
-                if row is None and mode == "update":
-                    raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
-                if row is not None and mode == "create":
-                    raise HandleAlreadyExists(
-                        f"handle {row['handle']} already exists", handle=row["handle"]
-                    )
-                if row is None:
-                    values = await validate_record(tenant_id, values)
-                    if not any(v.type == "HS_ADMIN" for v in values):
-                        admin = default_admin_value(
-                            principal.tenant_prefix or "",
-                            values[0].timestamp if values else now_timestamp(),
-                            taken={v.index for v in values},
+                if key in inserted:
+                    result = WriteResult(item.handle.text, True, 1)
+                    created.append(result.handle)
+                elif row is None:
+                    if batch.mode == "update":
+                        raise HandleNotFound(
+                            f"handle {item.handle.text} does not exist", handle=item.handle.text
                         )
-                        values = [admin, *values]
-                    values = sorted(values, key=lambda v: v.index)
-                    _check_size(values)
-                    inserts.append(
+                    # Not inserted and not there: it failed its checks as a new record,
+                    # or it was deleted between our insert and our look-up.
+                    raise item.new_error or HandleNotFound(
+                        f"handle {item.handle.text} changed during the write; send it again",
+                        handle=item.handle.text,
+                    )
+                else:
+                    if batch.mode == "create":
+                        raise HandleAlreadyExists(
+                            f"handle {row['handle']} already exists", handle=row["handle"]
+                        )
+                    merged = _merge(load_values(row["values"]), item.values, None, overwrite=True)
+                    merged = await validate_record(tenant_id, merged, batch.templates)
+                    _check_size(merged)
+                    result = WriteResult(row["handle"], False, row["version"] + 1)
+                    updates.append(
                         {
-                            "tenant": tenant_id,
-                            "handle": handle.text,
-                            "handle_key": key,
-                            "values": dump_values(values),
-                            "created_at": now,
-                            "updated_at": now,
-                            "version": 1,
+                            "id": row["id"],
+                            "values": dump_values(merged),
+                            "search_text": index_text(key, merged),
+                            "version": result.version,
                         }
                     )
-                    result, op = WriteResult(handle.text, True, 1), OP_ADD
-                else:
-                    merged = _merge(load_values(row["values"]), values, None, overwrite=True)
-                    merged = await validate_record(tenant_id, merged)
-                    _check_size(merged)
-                    version = row["version"] + 1
-                    updates.append(
-                        {"id": row["id"], "values": dump_values(merged), "version": version}
-                    )
-                    result, op = WriteResult(row["handle"], False, version), OP_MODIFY
+                    updated.append([result.handle, result.version])
             except IdnestError as exc:
-                exc.handle = exc.handle or handle.text
-                outcomes[n] = exc
+                exc.handle = exc.handle or item.handle.text
+                batch.outcomes[item.position] = exc
                 continue
-            outcomes[n] = result
+            batch.outcomes[item.position] = result
             written.append(key)
-            audits.append(
-                {
-                    "tenant_id": tenant_id,
-                    "actor": principal.actor,
-                    "action": "identifier.create" if result.created else "identifier.update",
-                    "target": result.handle[:2048],
-                    "detail": {"version": result.version, "batch": True},
-                    "created_at": now,
-                }
-            )
-            outbox.append(
-                {
-                    "tenant_id": tenant_id,
-                    "topic": "upstream.identifier",
-                    "payload": {"handle": result.handle, "op": op},
-                    "created_at": now,
-                }
-            )
-        await insert_many(Identifier, _IDENTIFIER_COLUMNS, inserts)
         await update_records(updates, now)
-        await insert_many(AuditLog, _AUDIT_COLUMNS, audits)
-        await insert_many(Outbox, _OUTBOX_COLUMNS, outbox)
+        if written:
+            await audit.record(
+                actor=principal.actor,
+                action="identifier.batch",
+                target=principal.tenant_prefix or "",
+                tenant_id=tenant_id,
+                detail={"created": created, "updated": updated},
+            )
+            await outbox.enqueue(
+                "upstream.identifier",
+                {
+                    "items": [{"handle": h, "op": OP_ADD} for h in created]
+                    + [{"handle": h, "op": OP_MODIFY} for h, _v in updated]
+                },
+                tenant_id=tenant_id,
+            )
         if idempotency is not None:
-            await idempotency.complete([outcome_json(o) for o in outcomes])
+            await idempotency.complete([outcome_json(o) for o in batch.outcomes])
     if written:
         await get_bus().publish(*(f"rec:{k}" for k in written))
 

@@ -42,6 +42,7 @@ from core.values import (
     now_timestamp,
     parse_values,
 )
+from tenants.registry.search import index_text
 from tenants.registry.templates import validate_record
 from tenants.tables import Identifier, Tenant
 
@@ -229,6 +230,7 @@ async def put_record(
                     handle=handle.text,
                     handle_key=key,
                     values=dump_values(values),
+                    search_text=index_text(key, values),
                     created_at=now,
                     updated_at=now,
                     version=1,
@@ -249,6 +251,7 @@ async def put_record(
                 Identifier.update(
                     {
                         Identifier.values: dump_values(merged),
+                        Identifier.search_text: index_text(key, merged),
                         Identifier.updated_at: now,
                         Identifier.version: version,
                     }
@@ -313,6 +316,7 @@ async def delete_record(
                 Identifier.update(
                     {
                         Identifier.values: dump_values(kept),
+                        Identifier.search_text: index_text(key, kept),
                         Identifier.updated_at: datetime.now(UTC),
                         Identifier.version: version,
                     }

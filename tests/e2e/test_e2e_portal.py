@@ -233,3 +233,40 @@ def test_posts_without_csrf_are_refused(server: Server, browser: Any) -> None:
     anon = browser.new_context(locale="zh-CN").new_page()
     res = anon.request.post(f"{server.base}/signup", form={"company_name": "x"})
     assert res.status == 403
+
+
+def test_owner_extends_a_node_template(server: Server, browser: Any) -> None:
+    page, prefix = STATE["owner_page"], STATE["prefix_a"]
+    page.goto(f"{server.base}/console/{prefix}/templates")
+    page.click("#node-templates tr:has(code:text-is('boiler')) a:has-text('扩展')")
+    assert "继承自 boiler@1 的数据项" in page.content()
+    page.fill("#f-code", "e2eboiler")
+    page.fill("#f-name", "我的锅炉")
+    page.fill("input[name=idindex_0]", "2100")
+    page.fill("input[name=name_0]", "额定压力")
+    page.fill("input[name=idtype_0]", "pressure")
+    page.select_option("select[name=type_0]", "number")
+    page.click("#add-row")  # the server adds a row and keeps what was typed
+    assert page.input_value("input[name=name_0]") == "额定压力"
+    assert page.locator("input[name^=name_]").count() == 4
+    page.fill("input[name=idindex_1]", "1999")
+    page.fill("input[name=name_1]", "批号")
+    page.click("#save")
+    assert "idIndex must be an integer >= 2000" in page.inner_text("#form-error")
+    page.fill("input[name=idindex_1]", "2101")
+    shot(page, "12-template-form")
+    page.click("#save")
+    page.wait_for_url("**/templates/e2eboiler?v=1")
+    assert "额定压力" in page.content() and "boiler@1" in page.content()
+    # Version 2 disables an item; the page says what changed.
+    page.click("#edit-template")
+    page.select_option("select[name=state_0]", "0")
+    page.click("#save")
+    page.wait_for_url("**/templates/e2eboiler?v=2")
+    assert "停用: 额定压力 (2100)" in page.inner_text("#changes")
+    shot(page, "13-template-version-2")
+    # Reviewers read node templates but get no editor.
+    staff = staff_page(server, browser)
+    staff.goto(f"{server.base}/staff/templates")
+    assert "boiler" in staff.content() and staff.locator("#new-template").count() == 0
+    shot(staff, "14-staff-templates")

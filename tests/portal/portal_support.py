@@ -152,3 +152,45 @@ async def add_member(tenant_id: int, role: str) -> str:
         Membership(tenant=tenant_id, user=uid, role=role, created_at=datetime.now(UTC))
     ).run()
     return addr
+
+
+def form_fields(html: str, form_id: str) -> dict[str, str]:
+    """What a browser would submit from the form ``form_id`` as the page shows it: text
+    and hidden inputs, ticked checkboxes, each select's chosen (else first) option."""
+    from html.parser import HTMLParser
+
+    class _Form(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inside = False
+            self.fields: dict[str, str] = {}
+            self.select: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = {k: v or "" for k, v in attrs}
+            if tag == "form":
+                self.inside = a.get("id") == form_id
+            if not self.inside:
+                return
+            if tag == "input" and a.get("name") and a.get("type") not in ("submit", "button"):
+                if a.get("type") != "checkbox" or "checked" in a:
+                    self.fields[a["name"]] = a.get("value", "")
+            elif tag == "select":
+                self.select = a.get("name")
+            elif (
+                tag == "option"
+                and self.select
+                and (self.select not in self.fields or "selected" in a)
+            ):
+                self.fields[self.select] = a.get("value", "")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "select":
+                self.select = None
+            elif tag == "form":
+                self.inside = False
+
+    parser = _Form()
+    parser.feed(html)
+    assert parser.fields, f"no form {form_id!r} on the page"
+    return parser.fields

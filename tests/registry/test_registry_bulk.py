@@ -142,6 +142,10 @@ async def test_bad_uploads(client, tenant_a):
     assert (await client.post("/api/bulk/jobs", content=b"")).status_code == 401
 
 
+class WorkerKilled(Exception):
+    """Stands in for a crash; the SIGKILL test below kills a real process."""
+
+
 async def test_crash_mid_job_resumes_without_loss_or_duplicates(client, tenant_a, monkeypatch):
     from tenants.registry import bulk, jobs
 
@@ -161,10 +165,10 @@ async def test_crash_mid_job_resumes_without_loss_or_duplicates(client, tenant_a
         calls["n"] += 1
         await real(*args, **kwargs)
         if calls["n"] == 4:
-            raise KeyboardInterrupt("worker killed")  # after the write, before the commit
+            raise WorkerKilled  # after the chunk's writes, before its commit
 
     monkeypatch.setattr(bulk, "commit_chunk", crashing)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(WorkerKilled):
         await bulk.process_job(pk, chunk_rows=100)
     monkeypatch.setattr(bulk, "commit_chunk", real)
     mid = (await client.get(f"/api/bulk/jobs/{job_id}", headers=tenant_a.auth())).json()
@@ -173,8 +177,12 @@ async def test_crash_mid_job_resumes_without_loss_or_duplicates(client, tenant_a
     await _check_exactly_once(client, tenant_a, job_id, 1000, 97)
 
 
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
 async def _check_exactly_once(client, t, job_id: str, total: int, bad_every: int) -> None:
-    from core.tables import AuditLog
+    from core.tables import AuditLog, Outbox
 
     bad = total // bad_every
     done = (await client.get(f"/api/bulk/jobs/{job_id}", headers=t.auth())).json()
@@ -185,12 +193,17 @@ async def _check_exactly_once(client, t, job_id: str, total: int, bad_every: int
         bad,
     )
     assert await _counts(t.id) == (total - bad, total - bad)  # every row once, version 1
-    audits = (
-        await AuditLog.count()
-        .where((AuditLog.tenant_id == t.id) & (AuditLog.action == "identifier.create"))
+    # One audit row per committed chunk names its handles: each handle exactly once.
+    rows = (
+        await AuditLog.select(AuditLog.detail)
+        .where((AuditLog.tenant_id == t.id) & (AuditLog.action == "identifier.batch"))
         .run()
     )
-    assert audits == total - bad
+    created = [h for r in rows for h in _json(r["detail"])["created"]]
+    assert len(created) == len(set(created)) == total - bad
+    outbox = await Outbox.select(Outbox.payload).where(Outbox.tenant_id == t.id).run()
+    sent = [i["handle"] for r in outbox for i in _json(r["payload"]).get("items", [])]
+    assert sorted(sent) == sorted(created)
     res = (await client.get(f"/api/bulk/jobs/{job_id}/results", headers=t.auth())).text.splitlines()
     assert len(res) == total + 1 and sum(",error," in x for x in res) == bad
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from registry_helpers import JSON, snms_login, sv
@@ -20,9 +21,17 @@ async def _versions(handle: str) -> int:
 
 
 async def _audit_count(handle: str) -> int:
+    """Audit entries for a handle: its own rows, plus mentions in batch rows."""
     from core.tables import AuditLog
 
-    return await AuditLog.count().where(AuditLog.target == handle).run()
+    own = await AuditLog.count().where(AuditLog.target == handle).run()
+    batches = await AuditLog.select(AuditLog.detail).where(AuditLog.action == "identifier.batch")
+    mentions = 0
+    for row in batches:
+        detail = json.loads(row["detail"]) if isinstance(row["detail"], str) else row["detail"]
+        mentions += detail["created"].count(handle)
+        mentions += [h for h, _version in detail["updated"]].count(handle)
+    return own + mentions
 
 
 async def test_sequential_retry_replays_the_first_answer(client, tenant_a):

@@ -151,3 +151,46 @@ async def test_tenant_b_cannot_search_tenant_a(client, tenant_a, tenant_b):
     principal = await authenticate(None, tenant_b.key)
     with pytest.raises(InsufficientPermissions):
         await search(principal, Query(q="pump"), tenant_id=tenant_a.id)
+
+
+async def test_search_follows_every_kind_of_write(client, tenant_a):
+    """What search finds is kept in step with the record: single writes, value removal,
+    SNMS batch updates and bulk loads."""
+    p, auth = tenant_a.prefix, tenant_a.auth()
+    await put_values(client, tenant_a, f"{p}/S-1", [sv(1, "URL", "https://old.example/1")])
+    assert await _handles(client, auth, "value=old.example") == ["S-1"]
+    await put_values(client, tenant_a, f"{p}/S-1", [sv(1, "URL", "https://new.example/1")])
+    assert await _handles(client, auth, "value=old.example") == []
+    assert await _handles(client, auth, "value=new.example") == ["S-1"]
+    await put_values(
+        client,
+        tenant_a,
+        f"{p}/S-1",
+        [sv(1, "URL", "https://new.example/1"), sv(2, "EMAIL", "ops@mail.example")],
+    )
+    r = await client.delete(f"/api/handles/{p}/S-1?index=2", headers=auth)
+    assert r.status_code == 200, r.text
+    assert await _handles(client, auth, "value=mail.example") == []
+    snms = await snms_login(client, p)
+    batch = [{"handle": f"{p}/S-1", "value": [{"index": 1, "type": "URL", "data": "https://b.example"}]}]
+    r = await client.put("/identityv2/data/batchUpdate", json=batch, headers=snms)
+    assert r.json()["status"] == 1, r.text
+    assert await _handles(client, auth, "value=new.example") == []
+    assert await _handles(client, auth, "value=b.example") == ["S-1"]
+    # Administrative values are plumbing, not content: not found by search.
+    assert await _handles(client, auth, "value=0.NA/") == []
+
+
+async def test_migration_backfills_search_text_of_older_records(client, tenant_a):
+    import importlib
+
+    from tenants.tables import Identifier
+
+    p, auth = tenant_a.prefix, tenant_a.auth()
+    await put_values(client, tenant_a, f"{p}/OLD-1", [sv(1, "URL", "https://legacy.example")])
+    # As a record written before search_text existed would look.
+    await Identifier.update({Identifier.search_text: ""}).where(Identifier.tenant == tenant_a.id)
+    assert await _handles(client, auth, "value=legacy.example") == []
+    migration = importlib.import_module("migrations.registry.registry_2026_11_24t05_10_00_000000")
+    await migration._backfill()
+    assert await _handles(client, auth, "value=legacy.example") == ["OLD-1"]
