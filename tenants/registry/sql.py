@@ -9,20 +9,38 @@ columns every row shares (tenant, times, version) as single parameters. Elsewher
 
 from __future__ import annotations
 
+from collections.abc import Container
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from core import db
 
 
-class NewRecord(NamedTuple):
-    handle: str
-    handle_key: str
-    values: str  # stored JSON
-    search_text: str
+@dataclass(slots=True)
+class NewRecords:
+    """Version 1 of records to insert, column by column, as they are sent to PostgreSQL."""
+
+    handles: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)  # stored JSON
+    search_texts: list[str] = field(default_factory=list)
+
+    def add(self, handle: str, key: str, values: str, search_text: str) -> None:
+        self.handles.append(handle)
+        self.keys.append(key)
+        self.values.append(values)
+        self.search_texts.append(search_text)
+
+    def without(self, taken: Container[str]) -> NewRecords:
+        kept = NewRecords()
+        for row in zip(self.handles, self.keys, self.values, self.search_texts, strict=True):
+            if row[1] not in taken:
+                kept.add(*row)
+        return kept
 
 
-async def insert_new(tenant_id: int, records: list[NewRecord], now: datetime) -> set[str]:
+async def insert_new(tenant_id: int, records: NewRecords, now: datetime) -> set[str]:
     """Insert version 1 of records whose handle is not taken; the handle keys inserted.
 
     On PostgreSQL a taken handle is skipped (ON CONFLICT DO NOTHING), so the caller
@@ -31,25 +49,27 @@ async def insert_new(tenant_id: int, records: list[NewRecord], now: datetime) ->
     """
     from tenants.tables import Identifier
 
-    if not records:
+    if not records.keys:
         return set()
     if not isinstance(db.engine(), db.PostgresEngine):
         await Identifier.insert(
             *(
                 Identifier(
                     tenant=tenant_id,
-                    handle=r.handle,
-                    handle_key=r.handle_key,
-                    values=r.values,
-                    search_text=r.search_text,
+                    handle=handle,
+                    handle_key=key,
+                    values=values,
+                    search_text=search_text,
                     created_at=now,
                     updated_at=now,
                     version=1,
                 )
-                for r in records
+                for handle, key, values, search_text in zip(
+                    records.handles, records.keys, records.values, records.search_texts, strict=True
+                )
             )
         ).run()
-        return {r.handle_key for r in records}
+        return set(records.keys)
     # One row holding an array of the inserted keys: a row per key would cost more to
     # receive than the insert costs to run.
     inserted = await db.transaction_connection().fetchval(
@@ -61,10 +81,10 @@ async def insert_new(tenant_id: int, records: list[NewRecord], now: datetime) ->
         "SELECT coalesce(array_agg(handle_key), '{}') FROM ins",
         tenant_id,
         now,
-        [r.handle for r in records],
-        [r.handle_key for r in records],
-        [r.values for r in records],
-        [r.search_text for r in records],
+        records.handles,
+        records.keys,
+        records.values,
+        records.search_texts,
     )
     return set(inserted)
 

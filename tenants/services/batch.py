@@ -35,7 +35,7 @@ from core.values import (
     parse_values,
 )
 from tenants.registry.search import index_text
-from tenants.registry.sql import NewRecord, insert_new, locked_records, update_records
+from tenants.registry.sql import NewRecords, insert_new, locked_records, update_records
 from tenants.registry.templates import Template, validate_record
 from tenants.services.identifiers import (
     IdempotencyGuard,
@@ -66,10 +66,8 @@ class _Item:
     position: int
     handle: Handle
     values: list[HandleValue]
-    # The record as inserted if the handle turns out to be new (stored JSON, search
-    # text), or why it cannot be. Unused when the handle exists: then it is merged.
-    new_json: str = ""
-    new_search: str = ""
+    # Why this item cannot be inserted as a new record, if it cannot. Unused when the
+    # handle exists: then the item is merged into the record.
     new_error: IdnestError | None = None
 
 
@@ -81,6 +79,9 @@ class PreparedBatch:
     items: dict[str, _Item]
     outcomes: list[BatchOutcome | None]
     templates: dict[str, Template] = field(default_factory=dict)
+    # Every item that can be a new record, built as it would be inserted: the write
+    # then only sends these columns, which keeps Python off the write's critical path.
+    fresh: NewRecords = field(default_factory=NewRecords)
 
 
 async def put_records(
@@ -130,8 +131,7 @@ async def prepare(
         if mode != "update":
             try:
                 record = await _new_record(batch, handle, values)
-                prepared.new_json = dump_values(record)
-                prepared.new_search = index_text(key, record)
+                batch.fresh.add(handle.text, key, dump_values(record), index_text(key, record))
             except IdnestError as exc:
                 prepared.new_error = exc
         batch.items[key] = prepared
@@ -193,11 +193,7 @@ async def _write_batch(batch: PreparedBatch, idempotency: IdempotencyGuard | Non
         existing = {} if insert_first else await locked_records(tenant_id, keys)
         inserted: set[str] = set()
         if batch.mode != "update":
-            fresh = [
-                NewRecord(item.handle.text, key, item.new_json, item.new_search)
-                for key, item in batch.items.items()
-                if item.new_error is None and key not in existing
-            ]
+            fresh = batch.fresh.without(existing) if existing else batch.fresh
             inserted = await insert_new(tenant_id, fresh, now)
         if insert_first:
             existing = await locked_records(tenant_id, [k for k in keys if k not in inserted])

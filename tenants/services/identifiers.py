@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from piccolo.columns.combination import WhereRaw
 
@@ -49,8 +49,7 @@ from tenants.tables import Identifier, Tenant
 MAX_VALUES_PER_RECORD = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class WriteResult:
+class WriteResult(NamedTuple):  # a NamedTuple: a bulk load makes a million of them
     handle: str
     created: bool
     version: int
