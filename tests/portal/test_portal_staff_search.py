@@ -259,6 +259,32 @@ async def test_admins_search_too_and_a_post_needs_the_csrf_token(web: Web, clien
     assert r.status_code == 200 and len(_results(r.text)) == 2
 
 
+async def test_tenant_page_links_the_search_and_lists_that_tenants_searches(
+    web: Web, web2: Web, client, tenant_a, tenant_b
+):
+    await _records(client, tenant_a)
+    me = await staff_login(web, "reviewer")
+    page_a = await web.get(f"/staff/tenants/{tenant_a.prefix}")
+    link = f'href="/staff/search?tenant={tenant_a.prefix}"'
+    assert link in page_a.text
+    prefilled = await web.get(f"{SEARCH}?tenant={tenant_a.prefix}")
+    assert form_fields(prefilled.text, "search-form")["tenant"] == tenant_a.prefix
+    assert await _staff_rows(me) == []
+    await _search(web, tenant=tenant_a.prefix, template="boiler")
+    await _search(web, scope="all", q="pump")
+    searches_a = (await web.get(f"/staff/tenants/{tenant_a.prefix}")).text
+    searches_a = searches_a.split('id="tenant-searches"')[1].split("</table>")[0]
+    assert me in searches_a and "模板代码: boiler" in searches_a
+    assert "标识包含: pump" not in searches_a  # the all-tenant one is on the search page
+    page_b = (await web.get(f"/staff/tenants/{tenant_b.prefix}")).text
+    assert me not in page_b.split('id="tenant-searches"')[1].split("</table>")[0]
+    # Finance reads tenant pages but neither searches nor sees who searched.
+    await staff_login(web2, "finance")
+    fin = await web2.get(f"/staff/tenants/{tenant_a.prefix}")
+    assert fin.status_code == 200
+    assert 'id="search-tenant"' not in fin.text and 'id="tenant-searches"' not in fin.text
+
+
 async def test_the_page_speaks_english_on_request(web: Web, client, tenant_a):
     await _records(client, tenant_a)
     await staff_login(web, "operator")
