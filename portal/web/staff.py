@@ -18,6 +18,7 @@ from litestar.params import FromPath
 from core.errors import IdnestError
 from core.settings import get_settings
 from core.tables import AuditLog
+from portal.web import search_staff
 from portal.web.common import (
     bind_cookie,
     error_text,
@@ -256,6 +257,8 @@ async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
         keys=await list_keys(tenant["id"]),
         members=await people.list_members(tenant["id"]),
         can_write=bool(viewer.staff_roles & {"admin", "operator"}),
+        can_search=search_staff.can_search(viewer),
+        searches=await search_staff.recent(tenant["id"]) if search_staff.can_search(viewer) else [],
         error="",
     )
 
