@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # `idempotency_purge_interval` seconds (0: never).
     idempotency_ttl_hours: float = 72.0
     idempotency_purge_interval: float = 3600.0
+    # A bulk job whose cursor has not moved for `bulk_stall_seconds` (its worker died,
+    # its message was lost) is sent again; checked every `bulk_redrive_interval` s.
+    bulk_redrive_interval: float = 60.0
+    bulk_stall_seconds: float = 300.0
     # The national top-level node (国家顶级节点): base URL of its API and our credentials
     # there (a bearer token, or an SNMS-style login). Unset: nothing is synced.
     upstream_url: str = ""

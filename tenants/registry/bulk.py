@@ -22,7 +22,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -414,9 +414,13 @@ async def _result_lines(job: dict[str, Any], fmt: str) -> AsyncIterator[bytes]:
         yield "".join(batch).encode()
 
 
-async def unfinished_jobs() -> list[int]:
-    rows = await BulkJob.select(BulkJob.id).where(BulkJob.status.is_in(["queued", "running"])).run()
-    return [r["id"] for r in rows]
+async def unfinished_jobs(*, idle_for: timedelta | None = None) -> list[int]:
+    """Jobs not yet done; with ``idle_for``, only those whose cursor has not moved for
+    that long (each chunk's commit moves ``updated_at``)."""
+    query = BulkJob.select(BulkJob.id).where(BulkJob.status.is_in(["queued", "running"]))
+    if idle_for is not None:
+        query = query.where(BulkJob.updated_at < datetime.now(UTC) - idle_for)
+    return [r["id"] for r in await query.run()]
 
 
 async def job_pk(public_id: str) -> int:

@@ -7,9 +7,11 @@ a broker, on a Dramatiq worker.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from core.scheduler import periodic
 from core.settings import Settings
-from tenants.registry import idempotency, template_sync
+from tenants.registry import bulk, idempotency, jobs, template_sync
 
 
 @periodic("idempotency-purge", every=lambda s: s.idempotency_purge_interval)
@@ -21,3 +23,14 @@ async def purge_idempotency_keys(settings: Settings) -> str:
 @periodic("template-sync", every=lambda s: s.template_sync_interval if s.upstream_url else 0)
 async def sync_templates(settings: Settings) -> str:
     return (await template_sync.sync(settings)).summary()
+
+
+@periodic("bulk-redrive", every=lambda s: s.bulk_redrive_interval)
+async def redrive_stalled_bulk_jobs(settings: Settings) -> str:
+    """Send again the bulk jobs whose worker died or whose message was lost. A job that
+    is in fact still running loses nothing: the cursor's compare-and-set turns the
+    second worker away."""
+    stalled = await bulk.unfinished_jobs(idle_for=timedelta(seconds=settings.bulk_stall_seconds))
+    for pk in stalled:
+        jobs.enqueue(pk)
+    return f"{len(stalled)} stalled bulk jobs sent again"

@@ -184,6 +184,8 @@ async def search(
         raise AuthenticationNeeded("search needs an API key or an SNMS token")
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidValue(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    # Before the audit row: a search refused for a bad cursor is not a search made.
+    last = decode_cursor(cursor) if cursor else 0
     if principal.is_staff:
         scope = tenant_id
         await audit.record(
@@ -197,7 +199,6 @@ async def search(
         if principal.tenant_id is None or (tenant_id not in (None, principal.tenant_id)):
             raise InsufficientPermissions("you can search only your own tenant")
         scope = principal.tenant_id
-    last = decode_cursor(cursor) if cursor else 0
     where = _conditions(query)
     eng = db.engine()
     if not isinstance(eng, db.PostgresEngine) or not where:

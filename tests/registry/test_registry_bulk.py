@@ -146,15 +146,15 @@ class WorkerKilled(Exception):
     """Stands in for a crash; the SIGKILL test below kills a real process."""
 
 
-async def test_crash_mid_job_resumes_without_loss_or_duplicates(client, tenant_a, monkeypatch):
+async def _crash_midway(client, t, monkeypatch) -> tuple[str, int]:
+    """Submit a 1000-row job and run it until a simulated crash after chunk 4's writes."""
     from tenants.registry import bulk, jobs
 
     monkeypatch.setattr(jobs, "enqueue", lambda pk: None)  # this test is the worker
-
     r = await client.post(
         "/api/bulk/jobs?mode=create",
-        content=ndjson(tenant_a.prefix, 1000, bad_every=97),
-        headers={**tenant_a.auth(), "Idempotency-Key": "crash-1"},
+        content=ndjson(t.prefix, 1000, bad_every=97),
+        headers={**t.auth(), "Idempotency-Key": "crash-1"},
     )
     job_id = r.json()["jobId"]
     pk = await bulk.job_pk(job_id)
@@ -171,8 +171,38 @@ async def test_crash_mid_job_resumes_without_loss_or_duplicates(client, tenant_a
     with pytest.raises(WorkerKilled):
         await bulk.process_job(pk, chunk_rows=100)
     monkeypatch.setattr(bulk, "commit_chunk", real)
-    mid = (await client.get(f"/api/bulk/jobs/{job_id}", headers=tenant_a.auth())).json()
+    mid = (await client.get(f"/api/bulk/jobs/{job_id}", headers=t.auth())).json()
     assert mid["status"] == "running" and mid["doneRows"] in (300, 400)
+    return job_id, pk
+
+
+async def test_crash_mid_job_resumes_without_loss_or_duplicates(client, tenant_a, monkeypatch):
+    from tenants.registry import bulk
+
+    job_id, pk = await _crash_midway(client, tenant_a, monkeypatch)
+    assert await bulk.process_job(pk, chunk_rows=100) == "done"
+    await _check_exactly_once(client, tenant_a, job_id, 1000, 97)
+
+
+async def test_stalled_job_is_sent_again_by_the_scheduler(client, tenant_a, monkeypatch):
+    """Nobody restarts anything: the periodic re-drive finds the job whose cursor has
+    stopped moving and sends it again; the worker that takes it finishes the job."""
+    from datetime import UTC, datetime, timedelta
+
+    from core.settings import get_settings
+    from tenants.registry import bulk, jobs, maintenance
+    from tenants.registry.tables import BulkJob
+
+    job_id, pk = await _crash_midway(client, tenant_a, monkeypatch)
+    sent: list[int] = []
+    monkeypatch.setattr(jobs, "enqueue", sent.append)
+    await maintenance.redrive_stalled_bulk_jobs(get_settings())
+    assert pk not in sent  # its cursor moved moments ago: it may still be running
+    await BulkJob.update({BulkJob.updated_at: datetime.now(UTC) - timedelta(minutes=10)}).where(
+        BulkJob.id == pk
+    )
+    await maintenance.redrive_stalled_bulk_jobs(get_settings())
+    assert sent.count(pk) == 1
     assert await bulk.process_job(pk, chunk_rows=100) == "done"
     await _check_exactly_once(client, tenant_a, job_id, 1000, 97)
 
