@@ -13,14 +13,11 @@ ID = "2026-11-24T05:10:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "search_text trigram index replaces the trigram indexes on handle_key and values"
 
-# GIN's pending list takes new entries unsorted and merges them in bulk; a larger list
-# (in kB) means fewer, bigger merges during bulk loads. Searches scan what is pending,
-# and autovacuum empties it.
 POSTGRES = [
     "DROP INDEX IF EXISTS identifiers_values_trgm",
     "DROP INDEX IF EXISTS identifiers_handle_key_trgm",
     "CREATE INDEX IF NOT EXISTS identifiers_search_trgm ON identifiers "
-    "USING gin (search_text gin_trgm_ops) WITH (gin_pending_list_limit = 16384)",
+    "USING gin (search_text gin_trgm_ops)",
 ]
 _BATCH = 2000
 

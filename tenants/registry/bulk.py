@@ -292,7 +292,19 @@ async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
         .where((BulkJob.id == job_pk) & (BulkJob.done_rows == job["total_rows"]))
         .run()
     )
+    await _merge_search_index()
     return "done"
+
+
+async def _merge_search_index() -> None:
+    """Merge the trigram index's pending list now rather than at the next vacuum: every
+    search scans that list whole, which after a bulk load adds ~20 ms per search."""
+    if not isinstance(db.engine(), db.PostgresEngine):
+        return
+    try:
+        await db.engine().run_ddl("SELECT gin_clean_pending_list('identifiers_search_trgm')")
+    except Exception:  # housekeeping: the job is done whether or not this succeeds
+        log.warning("could not merge the search index's pending list", exc_info=True)
 
 
 def _chunks(path: Path, fmt: str, after: int, size: int) -> Iterator[list[Row]]:
