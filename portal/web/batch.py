@@ -22,7 +22,7 @@ from litestar.response import Stream
 from core.errors import IdnestError
 from portal.web.common import describe_error, page, redirect, require_member
 from portal.web.console import _readonly
-from tenants.registry import bulk, jobs
+from tenants.registry import bulk, bulk_results, jobs
 from tenants.registry.bulk_rows import xlsx_to_csv
 
 MAX_UPLOAD = 200 * 1024 * 1024
@@ -125,7 +125,7 @@ async def batch_results(
     request: Request[Any, Any, Any], prefix: FromPath[str], job_id: FromPath[str]
 ) -> Stream:
     _v, m = await require_member(request, prefix)
-    lines = await bulk.results(m.principal(), job_id, "csv")
+    lines = await bulk_results.results(m.principal(), job_id, "csv")
     return Stream(
         lines,
         media_type="text/csv; charset=utf-8",

@@ -16,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import io
-import json
+import hashlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -100,7 +99,7 @@ async def submit(
         raise InsufficientPermissions("bulk registration needs a key with the write scope")
     public_id = uuid.uuid4().hex
     path = bulk_dir() / f"{public_id}.{fmt}"
-    digest = _Digest()
+    digest = hashlib.sha256()
     with open(path, "wb") as fh:  # noqa: ASYNC230 - streamed upload to local disk
         async for chunk in chunks:
             digest.update(chunk)
@@ -162,20 +161,7 @@ async def submit(
     return JobInfo(public_id, "queued", total, 0, 0, 0, ""), False
 
 
-class _Digest:
-    def __init__(self) -> None:
-        import hashlib
-
-        self._h = hashlib.sha256()
-
-    def update(self, data: bytes) -> None:
-        self._h.update(data)
-
-    def hexdigest(self) -> str:
-        return self._h.hexdigest()
-
-
-async def _job_row(principal: Principal, job_id: str) -> dict[str, Any]:
+async def job_row(principal: Principal, job_id: str) -> dict[str, Any]:
     row = (
         await BulkJob.select()
         .where((BulkJob.public_id == job_id) & (BulkJob.tenant_id == (principal.tenant_id or -1)))
@@ -188,7 +174,7 @@ async def _job_row(principal: Principal, job_id: str) -> dict[str, Any]:
 
 
 async def get_job(principal: Principal, job_id: str) -> JobInfo:
-    return _info(await _job_row(principal, job_id))
+    return _info(await job_row(principal, job_id))
 
 
 async def list_jobs(principal: Principal, *, limit: int = 20) -> list[JobInfo]:
@@ -368,62 +354,6 @@ async def _write_chunk(
         async with db.write_transaction():
             await commit_chunk(job_pk, start, rows, failures)
     return rows[-1].number
-
-
-async def results(principal: Principal, job_id: str, fmt: str) -> AsyncIterator[bytes]:
-    """Per-row results up to the cursor, merged with the stored failures in row order."""
-    if fmt not in FORMATS:
-        raise InvalidValue(f"format must be one of {', '.join(FORMATS)}", field="format")
-    job = await _job_row(principal, job_id)
-    return _result_lines(job, fmt)
-
-
-_PAGE = 5000
-
-
-async def _failures_from(job_pk: int, after: int, limit: int) -> list[dict[str, Any]]:
-    return (
-        await BulkJobFailure.select(BulkJobFailure.row_no, BulkJobFailure.message)
-        .where((BulkJobFailure.job_id == job_pk) & (BulkJobFailure.row_no > after))
-        .order_by(BulkJobFailure.row_no)
-        .limit(limit)
-        .run()
-    )
-
-
-async def _result_lines(job: dict[str, Any], fmt: str) -> AsyncIterator[bytes]:
-    done = job["done_rows"]
-    page: dict[int, str] = {}
-    covered = 0  # failures of rows up to here are in ``page``
-    if fmt == "csv":
-        yield b"row,handle,status,message\n"
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    batch: list[str] = []
-    for row in iter_rows(Path(job["path"]), job["fmt"]):
-        if row.number > done:
-            break
-        if row.number > covered:
-            fetched = await _failures_from(job["id"], row.number - 1, _PAGE)
-            page = {f["row_no"]: f["message"] for f in fetched}
-            covered = fetched[-1]["row_no"] if len(fetched) == _PAGE else done
-        message = page.get(row.number)
-        status = "error" if message is not None else "ok"
-        if fmt == "csv":
-            writer.writerow([row.number, row.handle, status, message or ""])
-            batch.append(out.getvalue())
-            out.seek(0)
-            out.truncate()
-        else:
-            doc = {"row": row.number, "handle": row.handle, "status": status}
-            if message is not None:
-                doc["message"] = message
-            batch.append(json.dumps(doc, ensure_ascii=False) + "\n")
-        if len(batch) >= 1000:
-            yield "".join(batch).encode()
-            batch = []
-    if batch:
-        yield "".join(batch).encode()
 
 
 async def unfinished_jobs(*, idle_for: timedelta | None = None) -> list[int]:

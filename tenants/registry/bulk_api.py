@@ -15,7 +15,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
-from tenants.registry import bulk, jobs
+from tenants.registry import bulk, bulk_results, jobs
 from tenants.registry.api import principal_of
 
 _json = msgspec.json.Encoder()
@@ -58,7 +58,7 @@ async def job_results(
     fmt: Annotated[str, QueryParameter(name="format", required=False)] = "csv",
 ) -> Stream:
     principal = await principal_of(request)
-    lines = await bulk.results(principal, job_id, fmt)
+    lines = await bulk_results.results(principal, job_id, fmt)
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
     return Stream(
         lines,
