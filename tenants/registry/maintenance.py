@@ -25,7 +25,9 @@ async def sync_templates(settings: Settings) -> str:
     return (await template_sync.sync(settings)).summary()
 
 
-@periodic("bulk-redrive", every=lambda s: s.bulk_redrive_interval)
+# A short lease: a run takes milliseconds, and a worker killed while holding it (the very
+# failure this job is for) must not stop the re-drive for the default hour.
+@periodic("bulk-redrive", every=lambda s: s.bulk_redrive_interval, lease=30.0)
 async def redrive_stalled_bulk_jobs(settings: Settings) -> str:
     """Send again the bulk jobs whose worker died or whose message was lost. A job that
     is in fact still running loses nothing: the cursor's compare-and-set turns the
