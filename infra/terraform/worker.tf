@@ -84,6 +84,12 @@ resource "kubernetes_deployment_v1" "worker" {
             name       = "var"
             mount_path = local.var_dir
           }
+          # IDNEST_WIRE_KEY_FILE names it in every pod; jobs that build HS_SITE need it.
+          volume_mount {
+            name       = "wire-key"
+            mount_path = local.wire_key_dir
+            read_only  = true
+          }
           volume_mount {
             name       = "tmp"
             mount_path = "/tmp"
@@ -94,6 +100,13 @@ resource "kubernetes_deployment_v1" "worker" {
           name = "var"
           persistent_volume_claim {
             claim_name = kubernetes_persistent_volume_claim_v1.var.metadata[0].name
+          }
+        }
+        volume {
+          name = "wire-key"
+          secret {
+            secret_name  = kubernetes_secret_v1.wire_key.metadata[0].name
+            default_mode = "0440"
           }
         }
         volume {
