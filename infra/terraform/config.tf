@@ -14,7 +14,7 @@ resource "tls_private_key" "wire" {
 }
 
 locals {
-  # Where the wire server key is mounted in the HTTP and resolver pods. The HTTP pods
+  # Where the wire server key is mounted (HTTP, resolver and worker pods). The HTTP pods
   # need it too: they answer 0.NA/{prefix} (HS_SITE, with the key) over HTTP.
   wire_key_dir  = "/etc/idnest/wire"
   wire_key_file = "wire_key.pem"
