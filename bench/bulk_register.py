@@ -2,6 +2,7 @@
 
     python bench/bulk_register.py --rows 200000
     python bench/bulk_register.py --rows 1000000      # the target size
+    python bench/bulk_register.py --rows 200000 --template   # rows validated by motor@1
 
 It creates a throw-away database (``idnest_bench_bulk``) unless IDNEST_DATABASE_URL is
 set, writes an NDJSON file, submits it as a bulk job and runs the job in this process,
@@ -26,17 +27,23 @@ sys.path.insert(0, str(ROOT))
 ADMIN = os.environ.get("IDNEST_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def _write_file(path: Path, prefix: str, rows: int) -> None:
+def _write_file(path: Path, prefix: str, rows: int, template: bool) -> None:
     with open(path, "w") as fh:
         for i in range(rows):
-            doc = {
-                "handle": f"{prefix}/SKU-{i:08d}",
-                "values": [
-                    {"index": 1, "type": "URL", "data": f"https://shop.example.com/p/{i}"},
-                    {"index": 2, "type": "EMAIL", "data": "ops@example.com"},
-                ],
-            }
-            fh.write(json.dumps(doc) + "\n")
+            values = [
+                {"index": 1, "type": "URL", "data": f"https://shop.example.com/p/{i}"},
+                {"index": 2, "type": "EMAIL", "data": "ops@example.com"},
+            ]
+            doc: dict = {"handle": f"{prefix}/SKU-{i:08d}", "values": values}
+            if template:  # the seeded industry template for motors (templates_seed.json)
+                doc["templateVersion"] = "motor@1"
+                values += [
+                    {"index": 2000, "type": "name", "data": "三相异步电动机"},
+                    {"index": 2001, "type": "model", "data": f"YE3-{i % 5000}"},
+                    {"index": 2002, "type": "ratedPower", "data": "7.5"},
+                    {"index": 2003, "type": "efficiencyClass", "data": "IE3"},
+                ]
+            fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
 
 
 async def _prepare_db(fresh: bool) -> None:
@@ -74,7 +81,7 @@ async def _backend_pids() -> list[int]:
     return [r["pid"] for r in rows or []]
 
 
-async def main(rows: int, chunk: int) -> None:
+async def main(rows: int, chunk: int, template: bool) -> None:
     fresh = "IDNEST_DATABASE_URL" not in os.environ
     await _prepare_db(fresh)
     if fresh:
@@ -97,7 +104,7 @@ async def main(rows: int, chunk: int) -> None:
     assert principal is not None
     path = work / "upload.ndjson"
     t0 = time.perf_counter()
-    _write_file(path, tenant.prefix, rows)
+    _write_file(path, tenant.prefix, rows, template)
     size = path.stat().st_size
 
     async def chunks():
@@ -128,6 +135,7 @@ async def main(rows: int, chunk: int) -> None:
     print(f"{'status / ok / failed':<28}{f'{status} / {final.ok_rows} / {final.failed_rows}':>14}")
     print(f"{'peak RSS of process (MB)':<28}{peak_mb:>14.0f}")
     print(f"{'chunk rows':<28}{chunk:>14,}")
+    print(f"{'rows declare a template':<28}{'motor@1' if template else 'no':>14}")
     if fresh:
         import asyncpg
 
@@ -140,5 +148,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--chunk", type=int, default=2000)
+    parser.add_argument(
+        "--template", action="store_true", help="rows declare motor@1 and carry its 4 items"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.rows, args.chunk))
+    asyncio.run(main(args.rows, args.chunk, args.template))

@@ -120,6 +120,16 @@ async def batch_job(
     )
 
 
+@post("/console/{prefix:str}/batch/{job_id:str}/cancel", include_in_schema=False)
+async def cancel_batch(
+    request: Request[Any, Any, Any], prefix: FromPath[str], job_id: FromPath[str]
+) -> Response[Any]:
+    _v, m = await require_member(request, prefix)
+    _readonly(m)
+    await bulk.cancel_job(m.principal(), job_id)  # another tenant's job: NotFound
+    return redirect(f"/console/{m.prefix}/batch/{job_id}")
+
+
 @get("/console/{prefix:str}/batch/{job_id:str}/results", include_in_schema=False)
 async def batch_results(
     request: Request[Any, Any, Any], prefix: FromPath[str], job_id: FromPath[str]
@@ -133,4 +143,4 @@ async def batch_results(
     )
 
 
-ROUTES = [batch, upload_batch, batch_job, batch_results]
+ROUTES = [batch, upload_batch, batch_job, cancel_batch, batch_results]

@@ -39,6 +39,9 @@ from tenants.tables import Tenant
 
 log = logging.getLogger("idnest.bulk")
 CHUNK_ROWS = 2000
+# A job is queued, running, then done, failed or cancelled; only the first two move.
+ACTIVE_STATUSES = ("queued", "running")
+_ACTIVE = BulkJob.status.is_in(list(ACTIVE_STATUSES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,12 +227,12 @@ async def commit_chunk(
                 BulkJob.updated_at: datetime.now(UTC),
             }
         )
-        .where((BulkJob.id == job_id) & (BulkJob.done_rows == start))
+        .where((BulkJob.id == job_id) & (BulkJob.done_rows == start) & _ACTIVE)
         .returning(BulkJob.id)
         .run()
     )
     if not moved:
-        raise Conflict(f"bulk job {job_id}: another worker moved past row {start}")
+        raise Conflict(f"bulk job {job_id}: cancelled, or another worker moved past row {start}")
     if failures:
         await BulkJobFailure.insert(
             *(
@@ -244,7 +247,7 @@ async def commit_chunk(
 async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
     """Run (or resume) one job from its cursor to the end; returns the final status."""
     job = await BulkJob.select().where(BulkJob.id == job_pk).first().run()
-    if job is None or job["status"] in ("done", "failed"):
+    if job is None or job["status"] not in ACTIVE_STATUSES:
         return job["status"] if job else "gone"
     tenant = await Tenant.select(Tenant.prefix).where(Tenant.id == job["tenant_id"]).first().run()
     if tenant is None:
@@ -257,15 +260,17 @@ async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
     )
     await (
         BulkJob.update({BulkJob.status: "running", BulkJob.updated_at: datetime.now(UTC)})
-        .where(BulkJob.id == job_pk)
+        .where((BulkJob.id == job_pk) & _ACTIVE)
         .run()
     )
     start = job["done_rows"]
     try:
         await _run_chunks(principal, job, start, chunk_rows)
     except Conflict:
-        log.info("bulk job %s is being processed by another worker", job_pk)
-        return "running"
+        row = await BulkJob.select(BulkJob.status).where(BulkJob.id == job_pk).first().run()
+        status = row["status"] if row else "gone"
+        log.info("bulk job %s stopped here: it is %s", job_pk, status)
+        return status
     except OSError as exc:
         await (
             BulkJob.update({BulkJob.status: "failed", BulkJob.error: str(exc)[:1024]})
@@ -275,7 +280,7 @@ async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
         return "failed"
     await (
         BulkJob.update({BulkJob.status: "done", BulkJob.updated_at: datetime.now(UTC)})
-        .where((BulkJob.id == job_pk) & (BulkJob.done_rows == job["total_rows"]))
+        .where((BulkJob.id == job_pk) & (BulkJob.done_rows == job["total_rows"]) & _ACTIVE)
         .run()
     )
     await _merge_search_index()
@@ -356,10 +361,37 @@ async def _write_chunk(
     return rows[-1].number
 
 
+async def cancel_job(principal: Principal, job_id: str) -> JobInfo:
+    """Stop a job at its next chunk. Rows already committed stay registered and are in
+    the results; the chunk being written when the cancel lands is rolled back."""
+    if not principal.can("write"):
+        raise InsufficientPermissions("cancelling a bulk job needs a key with the write scope")
+    job = await job_row(principal, job_id)
+    async with db.write_transaction():
+        stopped = (
+            await BulkJob.update(
+                {BulkJob.status: "cancelled", BulkJob.updated_at: datetime.now(UTC)}
+            )
+            .where((BulkJob.id == job["id"]) & _ACTIVE)
+            .returning(BulkJob.id)
+            .run()
+        )
+        if not stopped:
+            raise Conflict(f"bulk job {job_id} is already {job['status']}", field="jobId")
+        await audit.record(
+            actor=principal.actor,
+            action="bulk.cancel",
+            target=job_id,
+            tenant_id=principal.tenant_id,
+            detail={"doneRows": job["done_rows"]},
+        )
+    return await get_job(principal, job_id)
+
+
 async def unfinished_jobs(*, idle_for: timedelta | None = None) -> list[int]:
     """Jobs not yet done; with ``idle_for``, only those whose cursor has not moved for
     that long (each chunk's commit moves ``updated_at``)."""
-    query = BulkJob.select(BulkJob.id).where(BulkJob.status.is_in(["queued", "running"]))
+    query = BulkJob.select(BulkJob.id).where(_ACTIVE)
     if idle_for is not None:
         query = query.where(BulkJob.updated_at < datetime.now(UTC) - idle_for)
     return [r["id"] for r in await query.run()]

@@ -3,7 +3,7 @@
 ``POST /api/bulk/jobs?format=ndjson|csv&mode=create|update|upsert`` takes the file as
 the request body (streamed to disk) and answers 202 with the job. An Idempotency-Key
 makes a resubmission answer the same job. The console's batch upload calls the same
-``bulk.submit``.
+``bulk.submit``. ``POST /api/bulk/jobs/{id}/cancel`` stops a job at its next chunk.
 """
 
 from __future__ import annotations
@@ -51,6 +51,23 @@ async def job_status(request: Request[Any, Any, Any], job_id: FromPath[str]) -> 
     return _ok({"responseCode": 1, **info.to_json()})
 
 
+@get("/api/bulk/jobs", tags=["Bulk"], summary="The tenant's recent bulk jobs, newest first")
+async def list_jobs(
+    request: Request[Any, Any, Any],
+    limit: Annotated[int, QueryParameter(required=False, ge=1, le=100)] = 20,
+) -> Response[bytes]:
+    principal = await principal_of(request)
+    infos = await bulk.list_jobs(principal, limit=limit)
+    return _ok({"responseCode": 1, "jobs": [i.to_json() for i in infos]})
+
+
+@post("/api/bulk/jobs/{job_id:str}/cancel", tags=["Bulk"], summary="Stop a bulk job")
+async def cancel_job(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Response[bytes]:
+    principal = await principal_of(request)
+    info = await bulk.cancel_job(principal, job_id)
+    return _ok({"responseCode": 1, **info.to_json()})
+
+
 @get("/api/bulk/jobs/{job_id:str}/results", tags=["Bulk"], summary="Per-row results")
 async def job_results(
     request: Request[Any, Any, Any],
@@ -67,4 +84,4 @@ async def job_results(
     )
 
 
-ROUTES = [submit_job, job_status, job_results]
+ROUTES = [submit_job, list_jobs, job_status, cancel_job, job_results]

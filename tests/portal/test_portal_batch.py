@@ -121,3 +121,50 @@ async def test_other_tenant_cannot_see_jobs_or_results(
     ):
         assert (await web2.get(path)).status_code == 404
     assert job_id[:12] not in (await web2.get(f"/console/{tenant_b.prefix}/batch")).text
+
+
+async def test_stopping_an_upload_from_the_console(
+    web: Web, web2: Web, tenant_a, tenant_b, monkeypatch
+) -> None:
+    from tenants.registry import jobs
+
+    monkeypatch.setattr(jobs, "enqueue", lambda pk: None)  # no worker: it stays queued
+    await _login(web, tenant_a)
+    rows = "handle,URL\n" + "".join(f"{tenant_a.prefix}/S-{i},https://e.x/{i}\n" for i in range(5))
+    r = await _upload(web, tenant_a, "rows.csv", rows.encode())
+    job_path = r.headers["location"]
+    page = await web.get(job_path)
+    assert 'id="job-cancel"' in page.text
+    # Tenant B cannot stop A's upload, whatever path it tries.
+    await _login(web2, tenant_b)
+    job_id = job_path.rsplit("/", 1)[1]
+    for path in (f"{job_path}/cancel", f"/console/{tenant_b.prefix}/batch/{job_id}/cancel"):
+        assert (
+            await web2.post(path, form_page=f"/console/{tenant_b.prefix}/batch")
+        ).status_code in (
+            403,
+            404,
+        )
+    r = await web.post(f"{job_path}/cancel", form_page=job_path)
+    assert r.status_code in (302, 303), r.text
+    page = await web.get(job_path)
+    assert "已取消" in page.text and 'id="job-cancel"' not in page.text
+    assert 'http-equiv="refresh"' not in page.text  # a stopped job is not polled
+    # Stopping twice names the problem instead of failing.
+    r = await web.post(f"{job_path}/cancel", form_page=job_path)
+    assert r.status_code == 409
+
+
+async def test_viewer_sees_no_stop_button(web: Web, web2: Web, tenant_a, monkeypatch) -> None:
+    from tenants.registry import jobs
+
+    monkeypatch.setattr(jobs, "enqueue", lambda pk: None)
+    await _login(web, tenant_a)
+    r = await _upload(
+        web, tenant_a, "rows.csv", f"handle,URL\n{tenant_a.prefix}/Q,https://e\n".encode()
+    )
+    job_path = r.headers["location"]
+    await _login(web2, tenant_a, "viewer")
+    page = await web2.get(job_path)
+    assert page.status_code == 200 and 'id="job-cancel"' not in page.text
+    assert (await web2.post(f"{job_path}/cancel", form_page=job_path)).status_code == 403

@@ -335,3 +335,47 @@ async def test_upsert_and_update_jobs_replace_records(client, tenant_a):
     assert rec["values"][0]["data"]["value"] == "https://new.example/16"
     # R-0..14 version 1, R-15..19 version 3 (create, update, upsert), R-20..24 version 1
     assert await _counts(tenant_a.id) == (25, 15 + 5 * 3 + 5)
+
+
+async def test_cancel_stops_a_job_at_its_next_chunk(client, tenant_a, tenant_b, monkeypatch):
+    from tenants.registry import bulk, jobs
+
+    monkeypatch.setattr(jobs, "enqueue", lambda pk: None)  # this test is the worker
+    r = await client.post(
+        "/api/bulk/jobs?mode=create", content=ndjson(tenant_a.prefix, 1000), headers=tenant_a.auth()
+    )
+    job_id = r.json()["jobId"]
+    pk = await bulk.job_pk(job_id)
+    url = f"/api/bulk/jobs/{job_id}/cancel"
+    # Another tenant cannot see it to cancel it; a read-only key may not cancel.
+    assert (await client.post(url, headers=tenant_b.auth())).status_code == 404
+    assert (await client.post(url, headers=tenant_a.auth(tenant_a.read_key))).status_code == 403
+    from tenants.services import batch
+
+    real = batch.prepare
+    calls = {"n": 0}
+
+    async def cancel_while_preparing_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the user cancels while chunk 2 is being written
+            r = await client.post(url, headers=tenant_a.auth())
+            assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "prepare", cancel_while_preparing_third)
+    assert await bulk.process_job(pk, chunk_rows=100) == "cancelled"
+    info = (await client.get(f"/api/bulk/jobs/{job_id}", headers=tenant_a.auth())).json()
+    # Chunk 1 is in; chunk 2 is in if it committed before the cancel, else rolled back
+    # with it; nothing after. The cursor and the records agree either way.
+    done = info["doneRows"]
+    assert info["status"] == "cancelled" and done in (100, 200) and info["okRows"] == done
+    assert await _counts(tenant_a.id) == (done, done)
+    res = (await client.get(f"/api/bulk/jobs/{job_id}/results", headers=tenant_a.auth())).text
+    assert len(res.splitlines()) == 1 + done
+    # A cancelled job stays cancelled: a re-drive does not revive it, a second cancel is 409.
+    assert await bulk.process_job(pk, chunk_rows=100) == "cancelled"
+    r = await client.post(url, headers=tenant_a.auth())
+    assert r.status_code == 409 and "already cancelled" in r.json()["detail"]
+    listed = (await client.get("/api/bulk/jobs", headers=tenant_a.auth())).json()["jobs"]
+    assert [j["jobId"] for j in listed] == [job_id]
+    assert (await client.get("/api/bulk/jobs", headers=tenant_b.auth())).json()["jobs"] == []
