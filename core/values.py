@@ -190,8 +190,28 @@ def _parse_data(raw: Any, index: Any) -> ValueData:
     return ValueData(fmt, value)
 
 
+_PLAIN_KEYS = frozenset({"index", "type", "data"})
+
+
 def parse_value(raw: Any, *, timestamp: str) -> HandleValue:
     """Parse one value as a client sent it. Raises InvalidValue naming the field."""
+    if type(raw) is dict and raw.keys() == _PLAIN_KEYS:
+        # The shape of nearly every value in a bulk load: {index, type, data: "text"}.
+        # Checked here by the same rules, a bulk load spends half as long on its values.
+        index, vtype, data = raw["index"], raw["type"], raw["data"]
+        if (
+            type(index) is int
+            and 1 <= index <= MAX_INDEX
+            and type(vtype) is str
+            and type(data) is str
+            and vtype
+            and vtype not in SECRET_TYPES
+            and _utf8_size(vtype, index, "type") <= MAX_TYPE_BYTES
+            and _utf8_size(data, index, "data") <= MAX_DATA_BYTES
+        ):
+            return HandleValue(
+                index=index, type=vtype, data=ValueData("string", data), timestamp=timestamp
+            )
     if not isinstance(raw, dict):
         raise _fail(None, "each value must be an object")
     index = raw.get("index")

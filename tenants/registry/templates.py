@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,11 @@ class Template:
     extends: str
     items: tuple[Item, ...]
     created_at: datetime
+    # Derived once: every registered row checks its indices against it.
+    item_indices: frozenset[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "item_indices", frozenset(i.index for i in self.items))
 
     @property
     def ref(self) -> str:
@@ -357,7 +362,6 @@ async def seed(path: Path = SEED_FILE, *, actor: str = "seed") -> int:
 def check_against(template: Template, values: list[HandleValue]) -> None:
     """Validate a record's values against one template version; errors name the item."""
     by_index = {v.index: v for v in values}
-    items = {i.index: i for i in template.items}
     for item in template.items:
         value = by_index.get(item.index)
         if value is None:
@@ -370,7 +374,7 @@ def check_against(template: Template, values: list[HandleValue]) -> None:
             continue
         check_value(item, value)
     for v in values:
-        if v.index >= FIRST_ITEM_INDEX and v.index not in items:
+        if v.index >= FIRST_ITEM_INDEX and v.index not in template.item_indices:
             raise InvalidValue(
                 f"index {v.index} is not an item of template {template.ref}", field="values"
             )

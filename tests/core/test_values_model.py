@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import InvalidHandle, InvalidValue
 from core.identifiers import fold, is_under, parse_handle
 from core.values import (
+    DEFAULT_TTL,
     default_admin_value,
     dump_values,
     filter_values,
     load_values,
+    parse_value,
     parse_values,
     type_matches,
     value_to_json,
@@ -130,3 +132,41 @@ def test_fold_only_touches_ascii(text):
     assert len(folded) == len(text)
     for a, b in zip(text, folded, strict=True):
         assert b == (a.lower() if a.isascii() else a)
+
+
+_plain_values = st.fixed_dictionaries(
+    {
+        "index": st.one_of(
+            st.integers(min_value=-5, max_value=2**31 + 5), st.text(max_size=4), st.booleans()
+        ),
+        "type": st.one_of(
+            st.sampled_from(["URL", "EMAIL", "HS_SECKEY", "", "型号"]),
+            st.text(max_size=8),
+            st.just("x" * 1025),
+            st.integers(),
+        ),
+        "data": st.one_of(
+            st.text(max_size=16),
+            st.just("a\ud800b"),
+            st.just("x" * 65537),
+            st.just("数" * 21846),  # 65,538 bytes in UTF-8
+            st.integers(),
+            st.none(),
+        ),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_plain_values)
+def test_fast_path_for_plain_values_agrees_with_the_general_parser(raw) -> None:
+    """{index, type, data} takes a shortcut; adding "ttl" (the default) forces the general
+    parser. Both must accept the same values, build the same value, refuse the same."""
+
+    def outcome(body):
+        try:
+            return parse_value(body, timestamp="2026-11-24T00:00:00Z")
+        except InvalidValue as exc:
+            return ("refused", exc.detail)
+
+    assert outcome(raw) == outcome({**raw, "ttl": DEFAULT_TTL})
