@@ -231,7 +231,7 @@ variable "storage_class_name" {
 }
 
 variable "shared_storage_size" {
-  description = "Size of the shared volume. Bulk uploads (up to 200 MiB each) stay there while their jobs run."
+  description = "Size of the shared volume. Bulk uploads (up to 1 GiB each) stay there while their jobs run."
   type        = string
   default     = "20Gi"
 }
@@ -292,10 +292,10 @@ variable "ingress_class_name" {
 }
 
 variable "ingress_annotations" {
-  description = "Annotations of the Ingress. The default lets batch uploads (200 MiB) through ingress-nginx."
+  description = "Annotations of the Ingress. The default lets bulk uploads (up to 1 GiB) through ingress-nginx."
   type        = map(string)
   default = {
-    "nginx.ingress.kubernetes.io/proxy-body-size"    = "256m"
+    "nginx.ingress.kubernetes.io/proxy-body-size"    = "1024m"
     "nginx.ingress.kubernetes.io/proxy-read-timeout" = "300"
   }
 }

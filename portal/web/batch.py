@@ -23,9 +23,8 @@ from core.errors import IdnestError
 from portal.web.common import describe_error, page, redirect, require_member
 from portal.web.console import _readonly
 from tenants.registry import bulk, bulk_results, jobs
-from tenants.registry.bulk_rows import xlsx_to_csv
+from tenants.registry.bulk_rows import MAX_UPLOAD_BYTES, xlsx_to_csv
 
-MAX_UPLOAD = 200 * 1024 * 1024
 MODES = ("create", "upsert", "update")
 _CHUNK = 1 << 20
 
@@ -76,7 +75,9 @@ async def batch(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Respo
     return await _page(request, m)
 
 
-@post("/console/{prefix:str}/batch", include_in_schema=False, request_max_body_size=MAX_UPLOAD)
+@post(
+    "/console/{prefix:str}/batch", include_in_schema=False, request_max_body_size=MAX_UPLOAD_BYTES
+)
 async def upload_batch(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     _v, m = await require_member(request, prefix)
     _readonly(m)

@@ -17,6 +17,7 @@ from litestar.response import Stream
 
 from tenants.registry import bulk, bulk_results, jobs
 from tenants.registry.api import principal_of
+from tenants.registry.bulk_rows import MAX_UPLOAD_BYTES
 
 _json = msgspec.json.Encoder()
 
@@ -25,7 +26,12 @@ def _ok(body: Any, status: int = 200) -> Response[bytes]:
     return Response(content=_json.encode(body), status_code=status, media_type="application/json")
 
 
-@post("/api/bulk/jobs", tags=["Bulk"], summary="Upload up to 1,000,000 rows as a bulk job")
+@post(
+    "/api/bulk/jobs",
+    tags=["Bulk"],
+    summary="Upload up to 1,000,000 rows as a bulk job",
+    request_max_body_size=MAX_UPLOAD_BYTES,  # Litestar's default would stop at 10 MB
+)
 async def submit_job(
     request: Request[Any, Any, Any],
     fmt: Annotated[str, QueryParameter(name="format", required=False)] = "ndjson",

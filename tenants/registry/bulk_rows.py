@@ -20,6 +20,8 @@ import msgspec
 from core.errors import InvalidValue
 
 MAX_ROWS = 1_000_000
+# An upload's size limit: a million rows of a seven-value template record run ~450 MB.
+MAX_UPLOAD_BYTES = 1 << 30
 FORMATS = ("ndjson", "csv")
 _decode = msgspec.json.Decoder().decode
 

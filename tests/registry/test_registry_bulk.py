@@ -379,3 +379,26 @@ async def test_cancel_stops_a_job_at_its_next_chunk(client, tenant_a, tenant_b, 
     listed = (await client.get("/api/bulk/jobs", headers=tenant_a.auth())).json()["jobs"]
     assert [j["jobId"] for j in listed] == [job_id]
     assert (await client.get("/api/bulk/jobs", headers=tenant_b.auth())).json()["jobs"] == []
+
+
+async def test_uploads_past_ten_megabytes_are_taken(client, tenant_a, monkeypatch):
+    """A million-row file is hundreds of MB; the web framework's 10 MB default must not
+    stop it (it did, until this test)."""
+    from tenants.registry import jobs
+
+    monkeypatch.setattr(jobs, "enqueue", lambda pk: None)
+    note = "x" * 500
+    body = "".join(
+        json.dumps(
+            {
+                "handle": f"{tenant_a.prefix}/BIG-{i}",
+                "values": [{"index": 2, "type": "NOTE", "data": note}],
+            }
+        )
+        + "\n"
+        for i in range(25_000)
+    ).encode()
+    assert len(body) > 10_000_000
+    r = await client.post("/api/bulk/jobs?mode=create", content=body, headers=tenant_a.auth())
+    assert r.status_code == 202, r.text[:300]
+    assert r.json()["totalRows"] == 25_000
