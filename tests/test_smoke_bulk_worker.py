@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from smoke_support import free_port
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 ROWS = 60_000
@@ -32,14 +33,6 @@ pytestmark = [
         os.environ.get("IDNEST_TEST_PROFILE") != "postgres", reason="needs the Redis broker"
     ),
 ]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(workdir: str) -> dict[str, str]:
@@ -89,7 +82,7 @@ async def test_killed_worker_job_is_redriven_and_finished_exactly_once(tmp_workd
 
     env = _env(tmp_workdir)
     redis.Redis.from_url(env["IDNEST_BROKER_URL"]).flushdb()
-    port = _free_port()
+    port = free_port()
     http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60)
     logs = Path(tmp_workdir)
     procs = [_start(["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_workdir,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from smoke_support import free_port
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 POSTGRES = os.environ.get("IDNEST_TEST_PROFILE") == "postgres"
@@ -23,14 +24,6 @@ WINDOW = 6.0
 MARK = re.compile(r"periodic job idempotency-purge (done|failed|interrupted)")
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(workdir: str) -> dict[str, str]:
@@ -96,7 +89,7 @@ def test_serve_processes_share_one_run_per_period(tmp_workdir):
     before = _runs(env)
     logs: dict[str, Path] = {}
     procs: list[subprocess.Popen] = []
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
 
     def start(name: str, *args: str) -> subprocess.Popen:
         logs[name] = Path(tmp_workdir) / f"{name}.log"

@@ -6,7 +6,6 @@ them through Redis."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from smoke_support import free_port
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 POSTGRES = os.environ.get("IDNEST_TEST_PROFILE") == "postgres"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(workdir: str) -> dict[str, str]:
@@ -50,7 +44,7 @@ def _cli(workdir: str, *args: str) -> str:
 
 @pytest.fixture
 def server(tmp_workdir: str):
-    port = _free_port()
+    port = free_port()
     workers = "2" if POSTGRES else "1"
     proc = subprocess.Popen(
         [IDNEST, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", workers],

@@ -17,7 +17,7 @@ from typing import Any
 
 from litestar.exceptions import NotFoundException
 
-from core.errors import InvalidValue
+from core.errors import IdnestError, InvalidValue
 from tenants.registry.template_items import ITEM_TYPES, Item, parse_item
 from tenants.registry.templates import Template
 
@@ -237,3 +237,14 @@ def pick_version(history: list[Template], raw: str | None) -> tuple[Template, Ch
 
 
 CONTEXT = {"item_types": ITEM_TYPES, "node_kinds": NODE_KINDS}
+
+
+def refusal(exc: IdnestError, header_fields: tuple[str, ...], described: str) -> dict[str, Any]:
+    """How an editor page shows a save the service refused: 409 for a stale edit, else
+    400; the message; and the error beside the header field it names, if any."""
+    field = exc.field if exc.field in header_fields else ""
+    return {
+        "status": 409 if exc.http_status == 409 else 400,
+        "error": described,
+        "errors": {field: exc.detail} if field else {},
+    }

@@ -175,14 +175,11 @@ async def _save(
             expect_latest=expect,
         )
     except IdnestError as exc:
-        field = exc.field if exc.field in HEADER_FIELDS else ""
         return await _editor_page(
             request,
             **shown,
             rows=rows,
-            status=409 if exc.http_status == 409 else 400,
-            error=describe_error(request, exc),
-            errors={field: exc.detail} if field else {},
+            **tf.refusal(exc, HEADER_FIELDS, describe_error(request, exc)),
             row_errors=row_errors,
         )
     flash(request, "A new version has been saved.")
