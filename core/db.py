@@ -2,11 +2,14 @@
 
 Piccolo's SQLite engine opens a connection per query and leaves the journal mode
 alone, so this module turns on WAL once and makes writers take the lock up front
-(``BEGIN IMMEDIATE``); otherwise concurrent writers see "database is locked".
+(``BEGIN IMMEDIATE``); otherwise concurrent writers see "database is locked". Its
+transactions also always close their connection, even when cancelled (see
+``ClosingSQLiteTransaction``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sqlite3
@@ -17,7 +20,7 @@ from typing import Any
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 
 from core.settings import Settings, get_settings
 
@@ -27,12 +30,63 @@ _ADD_UNIQUE = re.compile(
 )
 
 
+class ClosingSQLiteTransaction(SQLiteTransaction):
+    """A transaction whose connection is closed on every way out.
+
+    Piccolo's leaves its connection open when the task is cancelled while ``BEGIN
+    IMMEDIATE`` waits for the write lock (a client that hangs up, a shutdown, a stopped
+    bulk job): the BEGIN then succeeds on aiosqlite's thread with nobody left to end it,
+    and every later write in the node fails with "database is locked" until a restart.
+    The same happens when COMMIT or ROLLBACK is interrupted. Closing the connection is
+    enough on every error path: SQLite rolls back what was not committed.
+    """
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()
+        try:
+            await self.begin()
+        except BaseException:
+            await _close(self.connection)
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent is not None:
+            return exception is None
+        try:
+            if exception is None and not self._committed and not self._rolled_back:
+                await self.commit()
+        finally:
+            await _close(self.connection)
+            self.engine.current_transaction.reset(self.context)
+        return exception is None
+
+
+async def _close(connection: Any) -> None:
+    # Shielded: a second cancellation must not stop the close half-way. Once started,
+    # close() is queued on the connection's own thread and completes there regardless.
+    await asyncio.shield(asyncio.ensure_future(connection.close()))
+
+
 class IdnestSQLiteEngine(SQLiteEngine):
     """SQLite cannot add a constraint to an existing table; a unique index does the same.
 
     Piccolo emits composite ``Unique`` constraints as ``ALTER TABLE ... ADD CONSTRAINT``,
     so migrations authored against PostgreSQL would fail here without this rewrite.
+    Transactions are ``ClosingSQLiteTransaction``.
     """
+
+    def transaction(
+        self,
+        transaction_type: TransactionType = TransactionType.deferred,
+        allow_nested: bool = True,
+    ) -> SQLiteTransaction:
+        return ClosingSQLiteTransaction(
+            engine=self, transaction_type=transaction_type, allow_nested=allow_nested
+        )
 
     async def run_ddl(self, ddl: str, in_pool: bool = False) -> Any:
         match = _ADD_UNIQUE.match(ddl.strip())

@@ -15,6 +15,16 @@ import pytest
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture(autouse=True)
+async def no_job_left_behind():
+    """A job a test leaves unfinished is resumed by every later app start in the run,
+    writing in the background of unrelated tests; each test must finish what it starts."""
+    yield
+    from tenants.registry import bulk
+
+    assert await bulk.unfinished_jobs() == [], "this test left a bulk job unfinished"
+
+
 def ndjson(prefix: str, n: int, start: int = 0, bad_every: int = 0) -> bytes:
     lines = []
     for i in range(start, start + n):
@@ -402,3 +412,5 @@ async def test_uploads_past_ten_megabytes_are_taken(client, tenant_a, monkeypatc
     r = await client.post("/api/bulk/jobs?mode=create", content=body, headers=tenant_a.auth())
     assert r.status_code == 202, r.text[:300]
     assert r.json()["totalRows"] == 25_000
+    cancel = f"/api/bulk/jobs/{r.json()['jobId']}/cancel"
+    assert (await client.post(cancel, headers=tenant_a.auth())).status_code == 200
