@@ -20,7 +20,6 @@ import array
 import asyncio
 import contextlib
 import fcntl
-import hashlib
 import logging
 import socket
 import termios
@@ -33,11 +32,9 @@ import redis.asyncio as aioredis
 log = logging.getLogger("idnest.bus")
 
 
-def channel_for(database_url: str) -> str:
-    """One channel per database: invalidations are about a database's contents, so two
-    deployments (or test runs) sharing one Redis must not flush each other's caches."""
-    digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
-    return f"idnest:invalidate:{digest}"
+def channel_for(namespace: str) -> str:
+    """One channel per database (see ``Settings.redis_namespace``)."""
+    return f"{namespace}:invalidate"
 
 
 FLUSH_ALL = "*"
@@ -244,7 +241,7 @@ def get_bus() -> InvalidationBus:
         settings = get_settings()
         url = settings.redis_url
         _bus = (
-            RedisInvalidationBus(url, channel_for(settings.effective_database_url))
+            RedisInvalidationBus(url, channel_for(settings.redis_namespace))
             if url
             else InvalidationBus()
         )

@@ -7,6 +7,7 @@ and ``IDNEST_REDIS_URL`` gives the single-node profile.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -115,6 +116,14 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'idnest.sqlite3').resolve()}"
+
+    @property
+    def redis_namespace(self) -> str:
+        """The prefix of every Redis key and channel this node uses. Redis state is about
+        one database's contents, so two deployments (or test runs) sharing a Redis must
+        not see each other's sessions, login throttles or cache invalidations."""
+        digest = hashlib.sha256(self.effective_database_url.encode()).hexdigest()[:12]
+        return f"idnest:{digest}"
 
     @property
     def is_postgres(self) -> bool:

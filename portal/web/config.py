@@ -28,7 +28,9 @@ def session_store(settings: Settings) -> Store:
         from litestar.stores.redis import RedisStore
         from redis.asyncio import Redis
 
-        return RedisStore(Redis.from_url(settings.redis_url), namespace="idnest:session")
+        return RedisStore(
+            Redis.from_url(settings.redis_url), namespace=f"{settings.redis_namespace}:session"
+        )
     return MemoryStore()
 
 

@@ -19,9 +19,16 @@ _limiter: MovingWindowRateLimiter | None = None
 def limiter() -> MovingWindowRateLimiter:
     global _limiter
     if _limiter is None:
-        url = get_settings().redis_url
+        settings = get_settings()
+        url = settings.redis_url
         storage: Storage = (
-            RedisStorage("async+" + url, implementation="redispy") if url else MemoryStorage()
+            RedisStorage(
+                "async+" + url,
+                implementation="redispy",
+                key_prefix=f"{settings.redis_namespace}:limits",
+            )
+            if url
+            else MemoryStorage()
         )
         _limiter = MovingWindowRateLimiter(storage)
     return _limiter

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from portal_support import PASSWORD, Web, add_member, last_link, unique_email
 
@@ -46,6 +48,34 @@ async def test_unknown_email_and_throttle(web: Web) -> None:
         assert (await web.login(addr, "x" * 12)).status_code == 400
     r = await web.login(addr, "x" * 12)
     assert r.status_code == 429 and "一分钟" in r.text
+
+
+@pytest.mark.skipif(
+    os.environ.get("IDNEST_TEST_PROFILE") != "postgres", reason="windows live in Redis"
+)
+async def test_throttle_windows_belong_to_one_deployment(monkeypatch) -> None:
+    """Two nodes sharing a Redis: failures against one must not lock an address out of
+    the other, and resetting one's windows must not clear the other's."""
+    from core.settings import reset_settings
+    from portal.web import throttle
+
+    throttle.reset_limiter()  # a limiter from another test holds that test's event loop
+    addr = unique_email("shared")
+    for _ in range(5):
+        await throttle.failed(addr, "198.51.100.7")
+    assert not await throttle.allowed(addr, "198.51.100.7")
+
+    monkeypatch.setenv("IDNEST_DATABASE_URL", "postgresql://other-node.invalid/idnest")
+    reset_settings()
+    throttle.reset_limiter()
+    try:
+        assert await throttle.allowed(addr, "198.51.100.7")
+        await throttle.limiter().storage.reset()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+        throttle.reset_limiter()
+    assert not await throttle.allowed(addr, "198.51.100.7")
 
 
 async def test_next_parameter_is_local_only(web: Web, tenant_a) -> None:
