@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     wire_enabled: bool = True
     wire_host: str = "::"
     wire_port: int = 2641
+    # The HTTP port HS_SITE advertises for the Handle protocol over HTTP; 0 means
+    # IDNEST_PORT. Behind a proxy or ingress that listens elsewhere (80), give that port.
+    site_http_port: int = 0
     # Addresses this node advertises in its HS_SITE (GET_SITE_INFO, 0.NA/{prefix}).
     wire_addresses: str = "127.0.0.1,::1"
     # PEM RSA private key of the wire server; empty: generated into var_dir on first run.

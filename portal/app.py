@@ -23,11 +23,13 @@ from core.settings import Settings, get_settings
 from portal import web as portal_web
 from portal.web.config import csrf_config, session_config, session_store, static_router
 from resolver import api as resolver_api
+from resolver import hdl_http
 from resolver import oid as resolver_oid
 from resolver.fastpath import ResolutionFastPath
 from resolver.runtime import build_resolver
 from resolver.service import Resolver
 from resolver.wire.listener import start_wire
+from resolver.wire.server import WireServer
 from tenants import api as tenants_api
 from tenants.registry import api as registry_api
 from tenants.registry import bulk_api, snms_api
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Any:
     settings = settings or get_settings()
     bus = get_bus()
     resolver = build_resolver(settings, bus)
+    http_wire = WireServer(resolver, settings)  # the Handle protocol's HTTP interface
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -126,11 +129,15 @@ def create_app(settings: Settings | None = None) -> Any:
             *registry_api.ROUTES,
             *snms_api.ROUTES,
             *bulk_api.ROUTES,
+            *hdl_http.ROUTES,
         ],
         middleware=[session_config(settings).middleware],
         csrf_config=csrf_config(settings),
         stores={"sessions": session_store(settings)},
-        dependencies={"resolver": Provide(lambda: resolver, sync_to_thread=False)},
+        dependencies={
+            "resolver": Provide(lambda: resolver, sync_to_thread=False),
+            "wire": Provide(lambda: http_wire, sync_to_thread=False),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(

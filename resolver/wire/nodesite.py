@@ -44,7 +44,13 @@ def _site(settings: Settings) -> dict[str, Any]:
     interfaces = [
         {"query": True, "admin": False, "protocol": "UDP", "port": settings.wire_port},
         {"query": True, "admin": True, "protocol": "TCP", "port": settings.wire_port},
-        {"query": True, "admin": True, "protocol": "HTTP", "port": settings.port},
+        # The Handle protocol over HTTP (resolver.hdl_http) is connectionless: queries only.
+        {
+            "query": True,
+            "admin": False,
+            "protocol": "HTTP",
+            "port": settings.site_http_port or settings.port,
+        },
     ]
     return {
         "version": 1,
@@ -63,7 +69,8 @@ def _site(settings: Settings) -> dict[str, Any]:
 
 def node_site(settings: Settings) -> dict[str, Any]:
     """The HS_SITE JSON (resolver.wire.site form): addresses, ports, protocols, key."""
-    key = (settings.wire_addresses, settings.wire_port, settings.port, settings.var_dir,
+    key = (settings.wire_addresses, settings.wire_port, settings.port, settings.site_http_port,
+           settings.var_dir,
            settings.wire_key_file, settings.node_name, settings.node_prefix)  # fmt: skip
     site = _SITES.get(key)
     if site is None:

@@ -1,0 +1,64 @@
+"""The Handle protocol over HTTP: the "HTTP" interface our HS_SITE advertises.
+
+Handle clients (CNRI's Java client and the SDKs built on it, such as the industrial
+internet's IDPointer SDK) try UDP, then TCP, then HTTP. Over HTTP they ``POST
+/{url-encoded handle}`` (``POST /`` for GET_SITE_INFO) with ``Content-Type`` and
+``Accept`` set to ``application/x-hdl-message`` and one whole message (envelope included)
+as the body, and read the answer's envelope-framed messages straight after the
+response headers. Like UDP it is connectionless: no challenge can be answered, so it
+resolves public values and answers site requests; administration stays on TCP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, post
+from litestar.di import NamedDependency
+
+from core.errors import InvalidValue
+from resolver.wire.constants import ENVELOPE_SIZE, MAX_MESSAGE_LENGTH
+from resolver.wire.reader import ProtocolError
+from resolver.wire.server import WireServer
+
+HDL_MIME_TYPE = "application/x-hdl-message"
+_OPT = {"exclude_from_csrf": True, "skip_session": True}
+
+
+async def _answer(request: Request[Any, Any, Any], wire: WireServer) -> Response[bytes]:
+    if HDL_MIME_TYPE not in request.headers.get("content-type", "").lower():
+        raise InvalidValue(
+            f"a POST here carries a Handle protocol message: Content-Type {HDL_MIME_TYPE}",
+            field="Content-Type",
+        )
+    try:
+        frames = await wire.http_message(await request.body())
+    except ProtocolError as exc:
+        raise InvalidValue(f"not a Handle protocol message: {exc.message}", field="body") from None
+    return Response(content=b"".join(frames), media_type=HDL_MIME_TYPE)
+
+
+_COMMON: dict[str, Any] = {
+    "opt": _OPT,
+    "request_max_body_size": ENVELOPE_SIZE + MAX_MESSAGE_LENGTH,
+    "status_code": 200,
+    "include_in_schema": False,
+}
+
+
+@post("/", **_COMMON)
+async def hdl_site(
+    request: Request[Any, Any, Any], wire: NamedDependency[WireServer]
+) -> Response[bytes]:
+    return await _answer(request, wire)
+
+
+@post("/{handle:path}", **_COMMON)
+async def hdl_message(
+    request: Request[Any, Any, Any], wire: NamedDependency[WireServer]
+) -> Response[bytes]:
+    # The path only names the handle for proxies and logs; the message says what is asked.
+    return await _answer(request, wire)
+
+
+ROUTES = [hdl_site, hdl_message]
