@@ -14,6 +14,7 @@ from portal_support import (
     licence,
     mails_to,
     signup_form,
+    staff_login,
 )
 
 pytestmark = pytest.mark.anyio
@@ -103,6 +104,24 @@ async def test_a_failed_approval_leaves_nothing_behind(
     }
     assert topics == {"upstream.tenant", "upstream.enterprise"}
     assert len(mails_to(form["contact_email"])) == mails + 1
+
+
+async def test_staff_see_a_failed_approval_as_an_error_not_a_500(
+    web: Web, web2: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tenants.onboarding.tables import Application
+
+    app_id, _form = await _submitted(web2)
+    await staff_login(web, "reviewer")
+    base = f"/staff/applications/{app_id}"
+    _fail_enterprise_enqueue(monkeypatch)
+    r = await web.post(f"{base}/approve", form_page=base)
+    assert r.status_code == 503
+    assert 'role="alert"' in r.text and "未分配任何前缀" in r.text
+    row = await Application.select().where(Application.id == app_id).first().run()
+    assert row["status"] == "submitted" and row["tenant_id"] is None
+    monkeypatch.undo()
+    assert (await web.post(f"{base}/approve", form_page=base)).status_code == 303
 
 
 async def test_preferred_code_taken_after_submit_falls_back_to_a_number(web: Web) -> None:
