@@ -22,6 +22,7 @@ _PYTHON = re.compile(
 )
 _CODE_MESSAGES = re.compile(r'^\s+"\w+": "([A-Z][^"]+)",$', re.M)
 DYNAMIC = [
+    # "approving" is no longer written, but rows left in it by older nodes still show.
     *(
         f"status.{s}"
         for s in ("draft", "submitted", "in_review", "approving", "approved", "rejected")

@@ -7,6 +7,7 @@ gets a 404, so the console's shape is not advertised.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -44,6 +45,8 @@ REVIEW = ("reviewer",)
 TENANTS_READ = ("operator", "finance", "reviewer")
 TENANTS_WRITE = ("operator",)
 PAGE = 50
+
+log = logging.getLogger("idnest.staff")
 
 
 def _details(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -194,20 +197,34 @@ async def decide(
         else:
             raise NotFoundException()
     except IdnestError as exc:
-        app = await _app_or_404(app_id)
         msg = _("A rejection needs a reason.") if exc.field == "reason" else exc.detail
-        return await page(
-            request,
-            "staff/review.html",
-            status=400,
-            app=app,
-            trail=[],
-            checks=await service.automatic_checks(app),
-            licence=None,
-            error=msg,
-            flash="",
-        )
+        return await _refused(request, app_id, msg, 400)
+    except Exception:
+        if action != "approve":
+            raise
+        # The approval is one transaction, so it was rolled back: say so rather than
+        # leave the reviewer with a bare 500 and no idea whether a prefix went out.
+        log.exception("approving application %s failed", app_id)
+        msg = _("The approval failed and was undone; no prefix was allocated. Try again.")
+        return await _refused(request, app_id, msg, 503)
     return redirect(f"/staff/applications/{app_id}")
+
+
+async def _refused(
+    request: Request[Any, Any, Any], app_id: int, msg: str, status: int
+) -> Response[str]:
+    app = await _app_or_404(app_id)
+    return await page(
+        request,
+        "staff/review.html",
+        status=status,
+        app=app,
+        trail=[],
+        checks=await service.automatic_checks(app),
+        licence=None,
+        error=msg,
+        flash="",
+    )
 
 
 @get("/staff/tenants", include_in_schema=False)

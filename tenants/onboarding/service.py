@@ -2,20 +2,22 @@
 
 A signup creates the applicant's user account, the application (draft) and its licence
 upload, and mails a confirmation link; confirming submits it. Staff take it into
-review and approve (which allocates the prefix through `create_tenant` and makes the
-applicant the tenant's owner) or reject with a reason; a rejected application is
+review and approve (which allocates the prefix through `insert_tenant` and makes the
+applicant the tenant's owner, in one transaction) or reject with a reason; a rejected application is
 fixed and resubmitted by its applicant. Every transition is audited.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from core import audit, crypto, db
 from core.auth import hash_password
+from core.bus import get_bus
 from core.errors import Conflict, InvalidValue, NotFound
 from core.identifiers import fold
 from core.mail import send_mail
@@ -24,8 +26,10 @@ from core.settings import get_settings
 from tenants.onboarding import tokens
 from tenants.onboarding.tables import Application, Upload
 from tenants.onboarding.validation import Checked, check_endpoint, name_problems
-from tenants.services.tenants import create_tenant
+from tenants.services.tenants import CodeRace, TenantInfo, insert_tenant
 from tenants.tables import Membership, Tenant, User
+
+log = logging.getLogger("idnest.onboarding")
 
 _EDITABLE = (
     "company_name",
@@ -275,10 +279,26 @@ async def automatic_checks(app: dict[str, Any]) -> list[Check]:
     return out
 
 
+async def _locked(app_id: int) -> dict[str, Any]:
+    """The application, safe from a concurrent decision until the transaction ends.
+
+    On SQLite ``write_transaction`` (BEGIN IMMEDIATE) already serialises writers; on
+    PostgreSQL the row lock makes a second reviewer wait and then read the first one's
+    outcome, so two decisions cannot both pass the status check.
+    """
+    query = Application.select(Application.id).where(Application.id == app_id)
+    if isinstance(db.engine(), db.PostgresEngine):
+        query = query.lock_rows("UPDATE")
+    if await query.first().run() is None:
+        raise NotFound("no such application", field="application")
+    return await get_application(app_id)
+
+
 async def _transition(
     app_id: int, allowed: tuple[str, ...], new: str, *, actor: str, reason: str = ""
 ) -> dict[str, Any]:
-    app = await get_application(app_id)
+    """Change the status inside the caller's write transaction, with its audit row."""
+    app = await _locked(app_id)
     if app["status"] not in allowed:
         raise InvalidValue(
             f"the application is {app['status']}; it cannot become {new}", field="status"
@@ -320,42 +340,14 @@ async def reject(app_id: int, *, actor: str, reason: str) -> None:
     )
 
 
-async def _claim(app_id: int) -> str:
-    """Move the application to ``approving`` under a lock, so two reviewers who press
-    Approve at once cannot allocate two prefixes. Returns the status it had."""
+async def _approve_once(app_id: int, *, actor: str) -> tuple[dict[str, Any], TenantInfo]:
+    """One attempt, in one transaction: the decision, the tenant, the owner, the outbox."""
     async with db.write_transaction():
-        query = Application.select(Application.status).where(Application.id == app_id)
-        if isinstance(db.engine(), db.PostgresEngine):
-            query = query.lock_rows("UPDATE")
-        row = await query.first().run()
-        if row is None:
-            raise NotFound("no such application", field="application")
-        if row["status"] not in ("submitted", "in_review"):
-            raise InvalidValue(f"the application is {row['status']}", field="status")
-        await (
-            Application.update({Application.status: "approving"})
-            .where(Application.id == app_id)
-            .run()
-        )
-        return str(row["status"])
-
-
-async def approve(app_id: int, *, actor: str) -> str:
-    """Allocate the prefix (the preferred code if free), activate, make the owner."""
-    previous = await _claim(app_id)
-    app = await get_application(app_id)
-    code = app["preferred_code"] or None
-    try:
+        app = await _transition(app_id, ("submitted", "in_review"), "approved", actor=actor)
+        code = app["preferred_code"] or None
         if code and await code_taken(code):
             code = None
-        tenant = await create_tenant(app["company_name"], code=code, actor=actor)
-    except Exception:
-        await (
-            Application.update({Application.status: previous}).where(Application.id == app_id).run()
-        )
-        raise
-    async with db.write_transaction():
-        await _transition(app_id, ("approving",), "approved", actor=actor)
+        tenant = await insert_tenant(app["company_name"], code=code, status="active", actor=actor)
         await (
             Application.update({Application.tenant_id: tenant.id})
             .where(Application.id == app_id)
@@ -371,11 +363,40 @@ async def approve(app_id: int, *, actor: str) -> str:
             {"prefix": tenant.prefix, "op": "approve", "credit_code": app["credit_code"]},
             tenant_id=tenant.id,
         )
-    await send_mail(
-        app["contact_email"],
-        "idnest: 申请已通过 / application approved",
-        f"企业前缀 / enterprise prefix: {tenant.prefix}\n\n{base_url()}/login\n",
-    )
+    return app, tenant
+
+
+async def approve(app_id: int, *, actor: str) -> str:
+    """Allocate the prefix (the preferred code if still free), activate, make the owner.
+
+    Everything commits together or not at all, so a failure leaves the application as it
+    was and no tenant behind. A lost race for the prefix aborts the transaction on
+    PostgreSQL, so the whole attempt is retried; the next one sees the winner's code
+    (and falls back to an automatic code if the preferred one went).
+
+    An exception from here always means nothing was committed: the cache notice and the
+    mail after the commit are logged when they fail, since the approval stands.
+    """
+    for _attempt in range(5):
+        try:
+            app, tenant = await _approve_once(app_id, actor=actor)
+        except CodeRace:
+            continue
+        break
+    else:
+        raise Conflict("could not allocate a prefix; try again")
+    try:
+        await get_bus().publish(f"tenant:{tenant.prefix}")
+    except Exception:
+        log.exception("approved %s; publishing tenant:%s failed", app_id, tenant.prefix)
+    try:
+        await send_mail(
+            app["contact_email"],
+            "idnest: 申请已通过 / application approved",
+            f"企业前缀 / enterprise prefix: {tenant.prefix}\n\n{base_url()}/login\n",
+        )
+    except Exception:
+        log.exception("approved %s as %s; the approval mail failed", app_id, tenant.prefix)
     return tenant.prefix
 
 

@@ -10,8 +10,9 @@ from piccolo.columns import JSON, Bytea, Integer, Serial, Text, Timestamptz, Var
 from piccolo.table import Table
 
 APPLICATION_STATES = ("draft", "submitted", "in_review", "approved", "rejected")
-# Held for the moment an approval allocates the prefix; never shown as a filter.
-TRANSIENT_STATES = ("approving",)
+# Older nodes marked an application "approving" while the prefix was allocated, and a
+# crash could leave it there. Approval is now one transaction and never writes it; the
+# portal still labels such rows (status.approving) but offers no action on them.
 
 
 class Application(Table, tablename="onboarding_applications"):

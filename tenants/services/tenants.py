@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from core import audit, db
 from core.bus import get_bus
-from core.errors import Conflict, IdnestError, InvalidValue, NotFound
+from core.errors import Conflict, InvalidValue, NotFound
 from core.identifiers import fold
 from core.outbox import enqueue
 from core.settings import get_settings
@@ -43,9 +43,26 @@ async def _next_code() -> str:
     return str(max(numeric, default=0) + 1)
 
 
-async def create_tenant(
-    name: str, *, code: str | None = None, status: str = "active", actor: str = "cli"
-) -> TenantInfo:
+class CodeRace(Exception):
+    """The prefix was taken by an allocation committed after this one read the codes.
+
+    On PostgreSQL the unique violation behind it has aborted the transaction, so only
+    whoever owns the transaction can retry, in a new one. Never shown to a user.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(prefix)
+        self.prefix = prefix
+
+
+async def insert_tenant(name: str, *, code: str | None, status: str, actor: str) -> TenantInfo:
+    """One attempt at a new tenant inside the caller's transaction: the tenant row, its
+    audit row and its ``upstream.tenant`` outbox row.
+
+    A preferred ``code`` already allocated raises ``Conflict``; losing a race for the
+    prefix (automatic or preferred) raises ``CodeRace``. The caller publishes
+    ``tenant:<prefix>`` after its commit.
+    """
     name = name.strip()
     if not name:
         raise InvalidValue("the tenant name is empty", field="name")
@@ -55,54 +72,61 @@ async def create_tenant(
         raise InvalidValue(f"unknown status {status!r}", field="status")
     if code is not None and not _CODE.match(code):
         raise InvalidValue(f"enterprise code {code!r} must be 1-32 letters or digits", field="code")
-    node_prefix = fold(get_settings().node_prefix)
+    chosen = fold(code) if code is not None else await _next_code()
+    prefix = f"{fold(get_settings().node_prefix)}.{chosen}"
+    # An automatic code is free unless another allocation commits first; the unique
+    # index catches that, so only a preferred code is looked up beforehand.
+    if code is not None and await Tenant.exists().where(Tenant.prefix == prefix).run():
+        raise Conflict(f"prefix {prefix} is already allocated and is never reused", field="code")
+    now = datetime.now(UTC)
+    try:
+        row = (
+            await Tenant.insert(
+                Tenant(
+                    prefix=prefix,
+                    code=chosen,
+                    name=name,
+                    status=status,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            .returning(*Tenant.all_columns())
+            .run()
+        )[0]
+    except Exception as exc:
+        if db.is_unique_violation(exc):
+            raise CodeRace(prefix) from exc
+        raise
+    await audit.record(
+        actor=actor,
+        action="tenant.create",
+        target=prefix,
+        tenant_id=row["id"],
+        detail={"name": name, "status": status},
+    )
+    await enqueue("upstream.tenant", {"prefix": prefix, "op": "add"}, tenant_id=row["id"])
+    return _info(row)
+
+
+async def create_tenant(
+    name: str, *, code: str | None = None, status: str = "active", actor: str = "cli"
+) -> TenantInfo:
+    """Allocate a prefix in a transaction of its own.
+
+    Inside an outer transaction a lost race cannot be retried here (see ``CodeRace``);
+    such callers use ``insert_tenant`` and retry their whole transaction.
+    """
     for _attempt in range(5):
-        chosen = fold(code) if code is not None else await _next_code()
-        prefix = f"{node_prefix}.{chosen}"
-        now = datetime.now(UTC)
         try:
             async with db.write_transaction():
-                if await Tenant.exists().where(Tenant.prefix == prefix).run():
-                    if code is not None:
-                        raise Conflict(
-                            f"prefix {prefix} is already allocated and is never reused",
-                            field="code",
-                        )
-                    continue
-                row = (
-                    await Tenant.insert(
-                        Tenant(
-                            prefix=prefix,
-                            code=chosen,
-                            name=name,
-                            status=status,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
-                    .returning(*Tenant.all_columns())
-                    .run()
-                )[0]
-                await audit.record(
-                    actor=actor,
-                    action="tenant.create",
-                    target=prefix,
-                    tenant_id=row["id"],
-                    detail={"name": name, "status": status},
-                )
-                await enqueue(
-                    "upstream.tenant", {"prefix": prefix, "op": "add"}, tenant_id=row["id"]
-                )
-        except IdnestError:
-            raise
-        except Exception as exc:
-            if db.is_unique_violation(exc):
-                if code is not None:
-                    raise Conflict(f"prefix {prefix} is already allocated", field="code") from None
-                continue
-            raise
-        await get_bus().publish(f"tenant:{prefix}")
-        return _info(row)
+                tenant = await insert_tenant(name, code=code, status=status, actor=actor)
+        except CodeRace as race:
+            if code is not None:
+                raise Conflict(f"prefix {race.prefix} is already allocated", field="code") from None
+            continue
+        await get_bus().publish(f"tenant:{tenant.prefix}")
+        return tenant
     raise Conflict("could not allocate a prefix; try again")
 
 
