@@ -172,7 +172,9 @@ async def test_search_follows_every_kind_of_write(client, tenant_a):
     assert r.status_code == 200, r.text
     assert await _handles(client, auth, "value=mail.example") == []
     snms = await snms_login(client, p)
-    batch = [{"handle": f"{p}/S-1", "value": [{"index": 1, "type": "URL", "data": "https://b.example"}]}]
+    batch = [
+        {"handle": f"{p}/S-1", "value": [{"index": 1, "type": "URL", "data": "https://b.example"}]}
+    ]
     r = await client.put("/identityv2/data/batchUpdate", json=batch, headers=snms)
     assert r.json()["status"] == 1, r.text
     assert await _handles(client, auth, "value=new.example") == []
