@@ -22,10 +22,20 @@ from resolver.wire.reader import ProtocolError
 from resolver.wire.server import WireServer
 
 HDL_MIME_TYPE = "application/x-hdl-message"
-_OPT = {"exclude_from_csrf": True, "skip_session": True}
 
 
-async def _answer(request: Request[Any, Any, Any], wire: WireServer) -> Response[bytes]:
+# The path names the handle only for proxies and logs (``/`` for GET_SITE_INFO); the
+# message itself says what is asked. Clients send no cookies: no CSRF token, no session.
+@post(
+    ["/", "/{handle:path}"],
+    opt={"exclude_from_csrf": True, "skip_session": True},
+    request_max_body_size=ENVELOPE_SIZE + MAX_MESSAGE_LENGTH,
+    status_code=200,
+    include_in_schema=False,
+)
+async def hdl_message(
+    request: Request[Any, Any, Any], wire: NamedDependency[WireServer]
+) -> Response[bytes]:
     if HDL_MIME_TYPE not in request.headers.get("content-type", "").lower():
         raise InvalidValue(
             f"a POST here carries a Handle protocol message: Content-Type {HDL_MIME_TYPE}",
@@ -38,27 +48,4 @@ async def _answer(request: Request[Any, Any, Any], wire: WireServer) -> Response
     return Response(content=b"".join(frames), media_type=HDL_MIME_TYPE)
 
 
-_COMMON: dict[str, Any] = {
-    "opt": _OPT,
-    "request_max_body_size": ENVELOPE_SIZE + MAX_MESSAGE_LENGTH,
-    "status_code": 200,
-    "include_in_schema": False,
-}
-
-
-@post("/", **_COMMON)
-async def hdl_site(
-    request: Request[Any, Any, Any], wire: NamedDependency[WireServer]
-) -> Response[bytes]:
-    return await _answer(request, wire)
-
-
-@post("/{handle:path}", **_COMMON)
-async def hdl_message(
-    request: Request[Any, Any, Any], wire: NamedDependency[WireServer]
-) -> Response[bytes]:
-    # The path only names the handle for proxies and logs; the message says what is asked.
-    return await _answer(request, wire)
-
-
-ROUTES = [hdl_site, hdl_message]
+ROUTES = [hdl_message]
