@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar import HttpMethod, Request, Response
+from litestar import Request, Response
 from litestar.params import QueryParameter
 
 from core.auth import Principal
@@ -20,8 +20,6 @@ JSON = "application/json"
 Page = Annotated[int, QueryParameter(name="page", ge=0, required=False)]
 BoundedPage = Annotated[int, QueryParameter(name="page", ge=0, le=MAX_PAGE, required=False)]
 PageSize = Annotated[int, QueryParameter(name="pageSize", ge=1, le=1000, required=False)]
-#: GET routes answer HEAD too (RFC 9110 section 9.3.2); the body is not sent.
-GET_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
 
 
 def _enc(obj: Any) -> Any:

@@ -4,7 +4,8 @@
 - ``/api/v1/gs1/items[/{key}]``: what each key path is, in words (the linkset's
   ``itemDescription``).
 
-Thin: decode, authenticate, call ``tenants.schemes.services``. Every GET answers HEAD.
+Thin: decode, authenticate, call ``tenants.schemes.services``. HEAD is answered for
+every GET by ``core.head``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, delete, patch, post, put, route
+from litestar import Request, Response, delete, get, patch, post, put
 from litestar.params import FromPath, QueryParameter
 
 from tenants.schemes.api_common import (
-    GET_HEAD,
     BoundedPage,
     PageSize,
     json_body,
@@ -38,9 +38,8 @@ def _link(info: links.LinkInfo) -> dict[str, Any]:
     return data
 
 
-@route(
+@get(
     "/api/v1/gs1/links",
-    http_method=GET_HEAD,
     tags=["GS1"],
     summary="Your GS1 links (all, or ?key=/01/...)",
 )
@@ -69,7 +68,7 @@ async def add_link(request: Request[Any, Any, Any]) -> Response[bytes]:
     return ok(_link(info), 201)
 
 
-@route("/api/v1/gs1/links/{link_id:int}", http_method=GET_HEAD, tags=["GS1"], summary="One link")
+@get("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="One link")
 async def get_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
     return ok(_link(await links.get_link(await principal_of(request), link_id)))
 
@@ -96,9 +95,8 @@ def _item(info: items.ItemInfo) -> dict[str, Any]:
     }
 
 
-@route(
+@get(
     "/api/v1/gs1/items",
-    http_method=GET_HEAD,
     tags=["GS1"],
     summary="Your GS1 item descriptions (the linksets' itemDescription), by key path",
 )
@@ -111,9 +109,8 @@ async def list_items(
     return ok({"totalCount": total, "page": page, "items": [_item(i) for i in found]})
 
 
-@route(
+@get(
     "/api/v1/gs1/items/{key:path}",
-    http_method=GET_HEAD,
     tags=["GS1"],
     summary="The description of one GS1 key path",
 )
