@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from portal.cli import _run, main
+from portal.cli import main, run_async
 
 
 @main.command(help="Apply pending migrations and serve the whole app with Hypercorn.")
@@ -20,7 +20,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     from portal.server import run_server
 
     settings = get_settings()
-    _run(lambda: asyncio.sleep(0))  # migrations, before any worker starts
+    run_async(lambda: asyncio.sleep(0))  # migrations, before any worker starts
     run_server(
         settings,
         host=host if host is not None else settings.host,
@@ -41,7 +41,7 @@ def resolver(processes: int, port: int | None) -> None:
     settings = get_settings()
     if port is not None:
         settings = settings.model_copy(update={"wire_port": port})
-    _run(lambda: asyncio.sleep(0))  # migrations, before any process starts
+    run_async(lambda: asyncio.sleep(0))  # migrations, before any process starts
     if processes <= 1:
         run_resolver_process(settings)
         return
@@ -148,13 +148,13 @@ def credential_add(
         )  # fmt: skip
         return await put_record(principal, handle, [value], indices=[index])
 
-    result = _run(run)
+    result = run_async(run)
     click.echo(f"{value['type']} at {index}:{result.handle}")
 
 
 @main.command(help="Apply pending database migrations.")
 def migrate() -> None:
-    _run(lambda: asyncio.sleep(0))
+    run_async(lambda: asyncio.sleep(0))
     click.echo("migrations applied", err=True)
 
 
@@ -164,6 +164,7 @@ def migrate() -> None:
 def worker(processes: int, threads: int) -> None:
     from core.settings import get_settings
     from core.tasks import run_worker
+    from portal.jobs import WORKER_MODULES
 
     if not get_settings().broker_url:
         click.echo(
@@ -172,13 +173,14 @@ def worker(processes: int, threads: int) -> None:
             err=True,
         )
         sys.exit(2)
-    _run(lambda: asyncio.sleep(0))
-    run_worker(processes=processes, threads=threads)
+    run_async(lambda: asyncio.sleep(0))
+    run_worker(WORKER_MODULES, processes=processes, threads=threads)
 
 
 @main.command(help="Show the periodic jobs: when each is due and how its last run went.")
 def schedule() -> None:
+    import portal.jobs  # noqa: F401 - registers every periodic job
     from core.scheduler import status
 
-    for row in _run(status):
+    for row in run_async(status):
         click.echo("\t".join(str(row[k]) for k in row))

@@ -33,9 +33,9 @@ from portal.web.common import (
     session,
     start_session,
 )
-from resolver.tables import ResolutionCount
+from resolver import usage
 from tenants.accounts.services.apikeys import list_keys
-from tenants.accounts.services.tenants import set_status
+from tenants.accounts.services.tenants import find_by_prefix, set_status
 from tenants.accounts.services.users import STAFF_ROLES, create_staff
 from tenants.accounts.tables import Tenant
 from tenants.identifiers.tables import Identifier
@@ -248,18 +248,13 @@ async def tenants(request: Request[Any, Any, Any]) -> Response[str]:
 @get("/staff/tenants/{prefix:str}", include_in_schema=False)
 async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     viewer = await require_staff(request, *TENANTS_READ)
-    tenant = await people.tenant_by_prefix(prefix)
+    tenant = await find_by_prefix(prefix)
     if tenant is None:
         raise NotFoundException()
     since = date.today() - timedelta(days=29)
-    res = (
-        await ResolutionCount.select(ResolutionCount.resolutions)
-        .where((ResolutionCount.tenant_id == tenant["id"]) & (ResolutionCount.day >= since))
-        .run()
-    )
     trail = (
         await AuditLog.select()
-        .where((AuditLog.tenant_id == tenant["id"]) & AuditLog.action.like("tenant.%"))
+        .where((AuditLog.tenant_id == tenant.id) & AuditLog.action.like("tenant.%"))
         .order_by(AuditLog.id, ascending=False)
         .limit(20)
         .run()
@@ -270,13 +265,13 @@ async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
         tenant=tenant,
         trail=_details(trail),
         flash=pop_flash(request),
-        identifiers=await Identifier.count().where(Identifier.tenant == tenant["id"]).run(),
-        resolutions=sum(r["resolutions"] for r in res),
-        keys=await list_keys(tenant["id"]),
-        members=await people.list_members(tenant["id"]),
+        identifiers=await Identifier.count().where(Identifier.tenant == tenant.id).run(),
+        resolutions=await usage.resolutions_since(tenant.id, since),
+        keys=await list_keys(tenant.id),
+        members=await people.list_members(tenant.id),
         can_write=bool(viewer.staff_roles & {"admin", "operator"}),
         can_search=search_staff.can_search(viewer),
-        searches=await search_staff.recent(tenant["id"]) if search_staff.can_search(viewer) else [],
+        searches=await search_staff.recent(tenant.id) if search_staff.can_search(viewer) else [],
         error="",
     )
 
@@ -284,7 +279,7 @@ async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
 @post("/staff/tenants/{prefix:str}/status", include_in_schema=False)
 async def tenant_status(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     viewer = await require_staff(request, *TENANTS_WRITE)
-    tenant = await people.tenant_by_prefix(prefix)
+    tenant = await find_by_prefix(prefix)
     if tenant is None:
         raise NotFoundException()
     form = await request.form()
@@ -292,10 +287,10 @@ async def tenant_status(request: Request[Any, Any, Any], prefix: FromPath[str]) 
     reason = str(form.get("reason") or "").strip()
     if status not in ("active", "suspended", "closed") or not reason:
         flash(request, "A status change needs a reason.")
-        return redirect(f"/staff/tenants/{tenant['prefix']}")
-    await set_status(tenant["prefix"], status, actor=_actor(viewer), reason=reason)
+        return redirect(f"/staff/tenants/{tenant.prefix}")
+    await set_status(tenant.prefix, status, actor=_actor(viewer), reason=reason)
     flash(request, "The tenant's status has been changed.")
-    return redirect(f"/staff/tenants/{tenant['prefix']}")
+    return redirect(f"/staff/tenants/{tenant.prefix}")
 
 
 @get("/staff/users", include_in_schema=False)

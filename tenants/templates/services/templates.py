@@ -23,7 +23,13 @@ from core import audit, db
 from core.errors import Conflict, InvalidValue, NotFound
 from core.values import HandleValue, ValueData
 from tenants.templates.services.industry import check_industry
-from tenants.templates.services.items import FIRST_ITEM_INDEX, Item, _bad, check_value, parse_items
+from tenants.templates.services.items import (
+    FIRST_ITEM_INDEX,
+    Item,
+    check_value,
+    item_error,
+    parse_items,
+)
 from tenants.templates.tables import MetadataTemplate
 
 TEMPLATE_INDEX = 1001
@@ -211,7 +217,9 @@ async def save_template(
         base_idx = {i.index for i in base.items}
         clash = [i for i in own if i.index in base_idx and not _same_base(i, base)]
         if clash:
-            raise _bad(f"item {clash[0].name!r}", f"idIndex {clash[0].index} belongs to {extends}")
+            raise item_error(
+                f"item {clash[0].name!r}", f"idIndex {clash[0].index} belongs to {extends}"
+            )
         own = sorted(
             {**{i.index: i for i in base.items}, **{i.index: i for i in own}}.values(),
             key=lambda i: i.index,
