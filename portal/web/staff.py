@@ -39,7 +39,7 @@ from tenants.accounts.services.tenants import find_by_prefix, set_status
 from tenants.accounts.services.users import STAFF_ROLES, create_staff
 from tenants.accounts.tables import Tenant
 from tenants.identifiers.tables import Identifier
-from tenants.onboarding.services import applications, people
+from tenants.onboarding.services import applications, people, review
 from tenants.onboarding.tables import APPLICATION_STATES, Application
 
 REVIEW = ("reviewer",)
@@ -189,12 +189,12 @@ async def decide(
     _ = gettext_for(request)
     try:
         if action == "review":
-            await applications.start_review(app_id, actor=_actor(viewer))
+            await review.start_review(app_id, actor=_actor(viewer))
         elif action == "approve":
-            prefix = await applications.approve(app_id, actor=_actor(viewer))
+            prefix = await review.approve(app_id, actor=_actor(viewer))
             flash(request, f"approved:{prefix}")
         elif action == "reject":
-            await applications.reject(app_id, actor=_actor(viewer), reason=reason)
+            await review.reject(app_id, actor=_actor(viewer), reason=reason)
         else:
             raise NotFoundException()
     except IdnestError as exc:

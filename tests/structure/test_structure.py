@@ -8,6 +8,7 @@ here rather than in review.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,19 +34,36 @@ CONTEXT_DEPS = {
 }
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
-# Deliberate exceptions, each with its reason. Keep this short.
-LONG_MODULES: dict[str, str] = {}
-LONG_FUNCTIONS: dict[str, str] = {}
+# Deliberate exceptions, each with its reason. Keep this short; remove an entry when its
+# code is split (the test then holds the line).
+_CONCURRENT = "being reworked by concurrent work on this issue; split once that has landed"
+LONG_MODULES: dict[str, str] = {
+    "core.schemes.gs1": f"GS1 syntax and Digital Link parsing, {_CONCURRENT} (GS1 interop)",
+}
+LONG_FUNCTIONS: dict[str, str] = {
+    "tenants.identifiers.services.records.put_record": f"{_CONCURRENT} (tenant transactions)",
+    "tenants.identifiers.services.batch._write_batch": f"{_CONCURRENT} (tenant transactions)",
+    "tenants.schemes.services.codes.register_code": f"{_CONCURRENT} (GS1 interop)",
+    "tenants.schemes.services.mappings.put_mappings": f"{_CONCURRENT} (GS1 interop)",
+    "resolver.gs1.door._resolve": f"the GS1 resolver's raw ASGI path; {_CONCURRENT} (GS1 interop)",
+}
 
 
-def _modules() -> Iterator[tuple[str, Path, ast.Module]]:
+@functools.cache
+def _parsed() -> tuple[tuple[str, Path, ast.Module], ...]:
+    found = []
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             rel = path.relative_to(ROOT).with_suffix("")
             parts = list(rel.parts)
             if parts[-1] == "__init__":
                 parts.pop()
-            yield ".".join(parts), path, ast.parse(path.read_text("utf-8"), str(path))
+            found.append((".".join(parts), path, ast.parse(path.read_text("utf-8"), str(path))))
+    return tuple(found)
+
+
+def _modules() -> Iterator[tuple[str, Path, ast.Module]]:
+    yield from _parsed()
 
 
 def _imports(tree: ast.Module, module: str, path: Path) -> Iterator[tuple[str, list[str], int]]:
@@ -171,3 +189,21 @@ def test_modules_and_functions_stay_small() -> None:
                     )
     assert long_modules == [], f"split modules past {MAX_MODULE_LINES} lines"
     assert long_functions == [], f"split functions past {MAX_FUNCTION_LINES} lines"
+
+
+def test_allow_lists_name_real_code() -> None:
+    """An allow-list entry whose module or function is gone (or now small) must go too."""
+    modules = {module: path for module, path, _tree in _modules()}
+    for module in LONG_MODULES:
+        assert module in modules, f"{module} is allow-listed but does not exist"
+        lines = len(modules[module].read_text("utf-8").splitlines())
+        assert lines > MAX_MODULE_LINES, f"{module} is short now: drop it from LONG_MODULES"
+    lengths = {}
+    for module, _path, tree in _modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                lengths[f"{module}.{node.name}"] = length
+    for name in LONG_FUNCTIONS:
+        assert name in lengths, f"{name} is allow-listed but does not exist"
+        assert lengths[name] > MAX_FUNCTION_LINES, f"{name} is short now: drop it"

@@ -45,7 +45,8 @@ from tenants.identifiers.services.records import (
 )
 from tenants.identifiers.services.search import index_text
 from tenants.identifiers.services.sql import NewRecords, insert_new, locked_records, update_records
-from tenants.templates.services.templates import Template, validate_record
+from tenants.templates.services.templates import Template
+from tenants.templates.services.validation import validate_record
 
 MODES = ("create", "update", "upsert")
 # How many items ``prepare`` handles before it lets the event loop run a concurrent write.

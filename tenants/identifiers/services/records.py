@@ -46,7 +46,7 @@ from core.values import (
 from tenants.accounts.tables import Tenant
 from tenants.identifiers.services.search import index_text
 from tenants.identifiers.tables import Identifier
-from tenants.templates.services.templates import validate_record
+from tenants.templates.services.validation import validate_record
 
 MAX_VALUES_PER_RECORD = 1000
 

@@ -19,7 +19,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from core.auth import Principal
-from tenants.schemes.api_common import (
+from tenants.schemes.api.common import (
     BoundedPage,
     PageSize,
     json_body,

@@ -4,7 +4,7 @@ Thin: decode, authenticate, call ``tenants.schemes.services``. Paths:
 
 - ``/api/v1/namespaces``: the tenant's GS1 prefix, OID sub-arc, issuer codes;
 - ``/api/v1/schemes/{gs1|oid|ecode|vaa}/codes[/{code}]``: registered codes;
-- ``/api/v1/gs1/...``: GS1 Digital Link links and item descriptions (``api_gs1``);
+- ``/api/v1/gs1/...``: GS1 Digital Link links and item descriptions (``api/gs1.py``);
 - ``/api/v1/mappings``, ``/bulk``, ``/resolve``: private ↔ public mapping.
 """
 
@@ -19,8 +19,8 @@ from litestar.params import FromPath, QueryParameter
 from core.auth import Principal
 from core.errors import InvalidValue
 from core.values import value_to_json
-from tenants.schemes import api_gs1
-from tenants.schemes.api_common import Page, PageSize, json_body, ok, raw_key
+from tenants.schemes.api import gs1 as api_gs1
+from tenants.schemes.api.common import Page, PageSize, json_body, ok, raw_key
 from tenants.schemes.schemas import CodeIn, MappingIn, NamespaceIn
 from tenants.schemes.services import codes, mappings, namespaces
 from tenants.schemes.services.common import require
