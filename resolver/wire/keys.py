@@ -15,8 +15,10 @@ produce them, and both must agree byte for byte with CNRI's hdllib.
   codes 1 (MD5), 2 (SHA-1), 3 (SHA-256); the 2006 hdllib answers with SHA-1.
   ``digest`` is the raw request digest, without its hash-code byte.
 * ``HS_PUBKEY`` answers: the signature-algorithm name (length-prefixed, e.g.
-  ``SHA1withRSA``, ``SHA256withRSA``, ``SHA1withDSA``), then the signature
-  (length-prefixed) over nonce + digest: RSA PKCS#1 v1.5, or DSA's DER (r, s).
+  ``SHA1withRSA``, ``SHA256withRSA``, ``SHA1withDSA``, or a bare hash id such as
+  ``SHA1``, which is what the 2006 hdllib writes for DSA: the key's type completes it),
+  then the signature (length-prefixed) over nonce + digest: RSA PKCS#1 v1.5, or DSA's
+  DER (r, s).
 """
 
 from __future__ import annotations
@@ -56,6 +58,13 @@ _SIG_HASHES: Final[dict[bytes, tuple[type, hashes.HashAlgorithm]]] = {
     b"SHA1withDSA": (dsa.DSAPublicKey, hashes.SHA1()),  # noqa: S303 - CNRI's default keys
     b"SHA256withDSA": (dsa.DSAPublicKey, hashes.SHA256()),
 }
+_BARE_HASHES: Final[dict[bytes, hashes.HashAlgorithm]] = {
+    b"SHA1": hashes.SHA1(),  # noqa: S303 - the 2006 hdllib names DSA answers so
+    b"SHA256": hashes.SHA256(),
+    b"SHA512": hashes.SHA512(),
+}
+"""Hash ids that hdllib writes in place of a signature algorithm (its DSA answers say
+``SHA1``): the key's own type completes the algorithm (``getSigIdFromHashAlgId``)."""
 _MAX_INT_BYTES: Final = 2048  # a 16384-bit integer: far above any key in use
 
 
@@ -169,6 +178,8 @@ def check_signed_answer(key: PublicKey, nonce: bytes, digest: bytes, answer: byt
     except ProtocolError:
         return False
     kind_algo = _SIG_HASHES.get(algorithm)
+    if kind_algo is None and algorithm in _BARE_HASHES:
+        kind_algo = (type(key), _BARE_HASHES[algorithm])
     if kind_algo is None or not isinstance(key, kind_algo[0]):
         return False
     try:

@@ -12,7 +12,7 @@ from wire_server_helpers import put, start_listener, udp_exchange
 
 from core.values import value_to_json
 from resolver.wire import bodies, client, codec
-from resolver.wire.constants import TRUNCATED, OpCode, ResponseCode
+from resolver.wire.constants import OpCode, ResponseCode
 from resolver.wire.keys import decode_public_key, server_key
 
 pytestmark = pytest.mark.anyio

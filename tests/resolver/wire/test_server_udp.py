@@ -11,7 +11,7 @@ import struct
 from typing import Any
 
 import pytest
-from wire_server_helpers import put, start_listener, udp_exchange
+from wire_server_helpers import hdllib_reassemble, put, start_listener, udp_exchange
 
 from resolver.wire import bodies, codec
 from resolver.wire import client as wire_client
@@ -36,26 +36,6 @@ def request(handle: str, request_id: int = 11, opcode: int = OpCode.RESOLUTION) 
     return codec.encode_request(opcode, body, request_id=request_id)
 
 
-def hdllib_reassemble(packets: list[bytes], request_id: int) -> codec.Message:
-    """What hdllib does with the datagrams of one answer, with its checks as asserts."""
-    assert packets, "no answer"
-    first = codec.decode_envelope(packets[0])
-    total = first.length
-    expected = -(-total // 492)
-    assert len(packets) == expected, f"{len(packets)} datagrams for {total} bytes"
-    chunks = {}
-    for packet in packets:
-        env = codec.decode_envelope(packet)
-        assert len(packet) <= 512
-        assert env.request_id == request_id and env.length == total
-        assert env.flags & TRUNCATED
-        chunks[env.sequence] = packet[20:]
-    assert sorted(chunks) == list(range(expected))
-    message = b"".join(chunks[n] for n in range(expected))
-    assert len(message) == total
-    return codec.parse_message(first._replace(flags=0, sequence=0), message)
-
-
 def big_values(size: int) -> list[dict[str, Any]]:
     per = 180
     return [
@@ -75,7 +55,7 @@ async def test_a_2000_byte_record_comes_in_several_datagrams(client, tenant_a, w
     body, _ = bodies.decode_body(msg)
     assert isinstance(body, bodies.ResolutionResponse)
     assert len([v for v in body.values if v.type == "URL"]) == len(big_values(2200))
-    (rc, values), via = await wire_client.resolve_routed(h, server=server, transport="udp")
+    (rc, _), via = await wire_client.resolve_routed(h, server=server, transport="udp")
     assert rc == 1 and via == "udp, 5 datagrams"
     assert listener.server.truncated == 0
 
@@ -102,7 +82,7 @@ async def test_above_the_bound_one_truncated_datagram_then_tcp(app, client, tena
         (packet,) = await udp_exchange(port, [request(h, 31)])
         env = codec.decode_envelope(packet)
         assert packet[2] & TRUNCATED and env.length > 4 * 492 and env.sequence == 0
-        (rc, values), via = await wire_client.resolve_routed(h, server=("127.0.0.1", port))
+        (rc, _), via = await wire_client.resolve_routed(h, server=("127.0.0.1", port))
         assert rc == 1 and via == "tcp after udp"
         assert listener.server.truncated >= 1
     finally:
