@@ -74,6 +74,7 @@ class CaptureProxy:
         self._tcp: asyncio.Server | None = None
         self._conns = 0
         self._upstream: dict[Any, asyncio.DatagramTransport] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, port: int) -> None:
         loop = asyncio.get_running_loop()
@@ -82,7 +83,9 @@ class CaptureProxy:
         class Front(asyncio.DatagramProtocol):
             def datagram_received(self, data: bytes, addr: Any) -> None:
                 proxy.records.append(Record("U", "C", 0, data))
-                loop.create_task(proxy._forward(data, addr))
+                task = loop.create_task(proxy._forward(data, addr))
+                proxy._tasks.add(task)
+                task.add_done_callback(proxy._tasks.discard)
 
         self._udp, _ = await loop.create_datagram_endpoint(Front, local_addr=("127.0.0.1", port))  # type: ignore[assignment]
         self._tcp = await asyncio.start_server(self._stream, "127.0.0.1", port)

@@ -107,11 +107,13 @@ async def test_hdllib_resolves_and_administers(app, client, settings, driver, tm
 
     dsa_pem = tmp_path / "dsa.pem"
     dsa_key = decode_public_key((keydir / "dsa.pub.bin").read_bytes())
-    dsa_pem.write_bytes(dsa_key.public_bytes(serialization.Encoding.PEM,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    dsa_pem.write_bytes(dsa_key.public_bytes(serialization.Encoding.PEM, spki))
     for index, path in ((301, keydir / "rsa.pub.bin"), (302, dsa_pem)):
-        code, out = await cli("credential", "add", "--tenant", a.prefix, "--handle",
-                              f"{a.prefix}/admin", "--index", str(index), "--pubkey", str(path))  # fmt: skip
+        code, out = await cli(
+            "credential", "add", "--tenant", a.prefix, "--handle", f"{a.prefix}/admin",
+            "--index", str(index), "--pubkey", str(path),
+        )  # fmt: skip
         assert code == 0, out
     got = (await client.get(f"/api/handles/{a.prefix}/admin?index=301")).json()
     stored = base64.b64decode(got["values"][0]["data"]["value"])
@@ -158,8 +160,10 @@ async def test_hdllib_resolves_and_administers(app, client, settings, driver, tm
             assert r.status_code == 200 and kind in r.text
         # A's credentials, on B's prefix: refused, nothing written
         h = META["created"]["cross"]
-        lines = await step("tcp_admin_cross_tenant", "admin", "127.0.0.1", q, "seckey",
-                           f"{a.prefix}/admin", "300", META["secret_a"], h, expect_ok=False)  # fmt: skip
+        lines = await step(
+            "tcp_admin_cross_tenant", "admin", "127.0.0.1", q, "seckey", f"{a.prefix}/admin",
+            "300", META["secret_a"], h, expect_ok=False,
+        )  # fmt: skip
         assert lines[0].startswith(f"FAIL admin seckey {h} rc=401 "), lines  # not permitted
         assert (await client.get(f"/api/handles/{h}")).status_code == 404
     finally:
