@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -39,20 +40,27 @@ async def start_listener(app: Any, settings: Any, **overrides: Any) -> tuple[Wir
     return listener, port
 
 
-async def udp_exchange(port: int, datagrams: list[bytes], wait: float = 0.3) -> list[bytes]:
-    """Send raw datagrams and collect whatever comes back within ``wait`` seconds."""
+async def udp_exchange(
+    port: int, datagrams: list[bytes], wait: float = 0.3, *, expect: int | None = None
+) -> list[bytes]:
+    """Send raw datagrams and collect whatever comes back within ``wait`` seconds, or
+    until ``expect`` datagrams have come."""
     loop = asyncio.get_running_loop()
     got: list[bytes] = []
+    enough = asyncio.Event()
 
     class P(asyncio.DatagramProtocol):
         def datagram_received(self, data: bytes, addr: Any) -> None:
             got.append(data)
+            if expect is not None and len(got) >= expect:
+                enough.set()
 
     transport, _ = await loop.create_datagram_endpoint(P, remote_addr=("127.0.0.1", port))
     try:
         for d in datagrams:
             transport.sendto(d)
-        await asyncio.sleep(wait)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(enough.wait(), wait)
     finally:
         transport.close()
     return got
