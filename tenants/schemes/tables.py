@@ -74,6 +74,19 @@ class GS1Link(Table, tablename="gs1_links"):
     )
 
 
+class GS1Item(Table, tablename="gs1_items"):
+    """What a GS1 key path identifies, in words (a product, a lot, a location): the
+    ``itemDescription`` of its linkset, which GS1's linkset schema requires."""
+
+    id: Serial
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, index=True)
+    key_path = Varchar(length=1024)
+    description = Varchar(length=500)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    gs1_items_unique = Unique(["tenant_id", "key_path"], name="gs1_items_tenant_key_unique")
+
+
 class CodeMapping(Table, tablename="code_mappings"):
     """A tenant's private code (内部编码) mapped to one of its public identifiers."""
 

@@ -35,6 +35,7 @@ from tenants.schemes.services.common import (
     require_scheme,
     vaa_rules,
 )
+from tenants.schemes.services.link_fields import check_href
 from tenants.schemes.services.namespaces import LABELS, verified_values
 from tenants.schemes.tables import SchemeCode
 from tenants.services import identifiers
@@ -112,7 +113,7 @@ async def register_code(
         {"index": CODE_INDEX, "type": VALUE_TYPES[scheme], "data": canonical}
     ]
     if url is not None:
-        links_service.check_href(url, "url")
+        check_href(url, "url")
         values.insert(0, {"index": URL_INDEX, "type": "URL", "data": url})
     now = datetime.now(UTC)
     try:
