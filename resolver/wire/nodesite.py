@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import logging
+import socket
 from typing import Any
 
 from core.settings import Settings
@@ -41,6 +42,24 @@ def _covers(bind: str, address: str) -> bool:
         return False  # a host name: we cannot tell, so we do not advertise through it
 
 
+def _is_local(address: str) -> bool:
+    """Whether ``address`` is one of this machine's (a socket can be bound to it)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((address, 0))
+    except OSError:
+        return False
+    return True
+
+
+def _reaches(bind: str, address: str, configured: bool) -> bool:
+    """Whether a listener bound to ``bind`` can be advertised at ``address``: it answers
+    there, or ``address`` was configured and is not this machine's (a load balancer's
+    or a NAT's public address, which forwards to us)."""
+    return _covers(bind, address) or (configured and not _is_local(address))
+
+
 def wire_bind_host(settings: Settings) -> str:
     return settings.wire_host or settings.host
 
@@ -61,19 +80,19 @@ def _addresses(settings: Settings) -> list[str]:
         return []
 
 
-def _interfaces(settings: Settings, address: str) -> list[dict[str, Any]]:
+def _interfaces(settings: Settings, address: str, configured: bool) -> list[dict[str, Any]]:
     """The interfaces really listening on ``address`` (HTTP: or the configured proxy)."""
     out: list[dict[str, Any]] = []
     # Not tied to IDNEST_WIRE_ENABLED: the wire door may run in `idnest resolver`
     # processes beside an HTTP-only `serve`, with the same settings.
-    if _covers(wire_bind_host(settings), address):
+    if _reaches(wire_bind_host(settings), address, configured):
         out += [
             {"query": True, "admin": False, "protocol": "UDP", "port": settings.wire_port},
             {"query": True, "admin": True, "protocol": "TCP", "port": settings.wire_port},
         ]
     # The Handle protocol over HTTP (resolver.hdl_http) is connectionless: queries only.
     # An explicit IDNEST_SITE_HTTP_PORT names a proxy in front of us: trusted as given.
-    if settings.site_http_port or _covers(settings.host, address):
+    if settings.site_http_port or _reaches(settings.host, address, configured):
         port = settings.site_http_port or settings.port
         out.append({"query": True, "admin": False, "protocol": "HTTP", "port": port})
     return out
@@ -86,8 +105,9 @@ def _site(settings: Settings) -> dict[str, Any]:
     public = encode_public_key(server_key(settings).public_key())
     key = {"format": "key", "value": base64.b64encode(public).decode("ascii")}
     servers: list[dict[str, Any]] = []
+    configured = bool(settings.wire_addresses.strip())
     for address in _addresses(settings):
-        interfaces = _interfaces(settings, address)
+        interfaces = _interfaces(settings, address, configured)
         if not interfaces:
             log.warning("HS_SITE: nothing listens on %s; not advertised", address)
             continue
@@ -108,9 +128,10 @@ def _site(settings: Settings) -> dict[str, Any]:
 def node_site(settings: Settings) -> dict[str, Any]:
     """The HS_SITE JSON (resolver.wire.site form): addresses, ports, protocols, key.
 
-    Only what listens is advertised: an address the wire bind does not reach gets no
-    UDP/TCP interface, one the HTTP bind does not reach no HTTP interface, and an address
-    with neither is left out."""
+    Only what listens is advertised: an address of this machine that the wire bind does
+    not reach gets no UDP/TCP interface, one the HTTP bind does not reach no HTTP
+    interface, and an address with neither is left out. A configured address that is
+    not this machine's (a load balancer's) is taken as given."""
     key = (settings.wire_addresses, settings.wire_port, settings.port, settings.site_http_port,
            settings.host, settings.wire_host, settings.var_dir,
            settings.wire_key_file, settings.node_name, settings.node_prefix)  # fmt: skip
