@@ -166,12 +166,15 @@ SCHEMA = [
         "/schema/openapi.yaml",
         "/schema/openapi.yml",
         "/schema/swagger",
-        "/schema/elements",
-        "/schema/redoc",
-        "/schema/rapidoc",
         "/schema/{path:str}",
         "/schema/oauth2-redirect.html",
     )
 ]
+
+SCHEMA += [
+    P(method, "/schema-ui/{file_path:path}", DOCS + " (the docs viewer's own files)",
+      fill={"file_path": "=swagger-ui.css"})
+    for method in ("GET", "HEAD")
+]  # fmt: skip
 
 PORTAL: list[Case] = [*PAGES, *STAFF, *SCHEMA]
