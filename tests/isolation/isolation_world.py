@@ -203,6 +203,11 @@ async def _b_codes(c: httpx.AsyncClient, w: World, key: str) -> None:
     assert r.status_code == 201, r.text
     w.b["link_id"] = str(r.json()["id"])
     w.public.add(href)
+    described = tag("item")  # public: B's linkset shows it
+    r = await c.put(f"/api/v1/gs1/items/{w.b['gs1_code']}", json={"description": described},
+                    headers=auth)  # fmt: skip
+    assert r.status_code == 201, r.text
+    w.public.add(described)
     private = tag("PRIV")
     r = await c.post("/api/v1/mappings", headers=auth,
                      json={"private_code": private, "public": w.b["handle"]})  # fmt: skip
