@@ -81,6 +81,15 @@ API: list[Case] = [
         body=Body(json={"href": "https://evil.example/"}),
     ),
     C("DELETE", "/api/v1/gs1/links/{link_id:int}"),
+    C("GET", "/api/v1/gs1/items", "scoped"),
+    C("GET", "/api/v1/gs1/items/{key:path}", fill={"key": "gs1_code"}),
+    C(
+        "PUT",
+        "/api/v1/gs1/items/{key:path}",
+        fill={"key": "gs1_code"},
+        body=Body(json={"description": "evil"}),
+    ),
+    C("DELETE", "/api/v1/gs1/items/{key:path}", fill={"key": "gs1_code"}),
     C("GET", "/api/v1/mappings", "scoped"),
     C(
         "POST",

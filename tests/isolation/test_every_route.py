@@ -203,7 +203,7 @@ def case_id(case: Case) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 async def test_route_isolation(stage: Stage, case: Case) -> None:
-    from tenants.registry import jobs
+    from tenants.identifiers import jobs
 
     s, found = stage, []
     for url in urls(case, s.vars()):
