@@ -80,7 +80,7 @@ async def login(c: httpx.AsyncClient, email: str) -> str:
 
 
 async def snms_token(c: httpx.AsyncClient, prefix: str) -> tuple[str, str]:
-    from tenants.registry.snms import create_account
+    from tenants.identifiers.services.snms import create_account
 
     username = tag("snms")
     await create_account(prefix, username, "correct-horse-1", role="admin", actor="test")
@@ -104,8 +104,8 @@ def _confirm_link(address: str) -> str:
 async def signed_up_tenant(c: httpx.AsyncClient, contact: str, name: str) -> dict[str, Any]:
     """A tenant made as a company makes one: signup, mail confirmation, staff approval."""
     from core.codes import CREDIT_CODE_ALPHABET, credit_code_check_character
-    from tenants.onboarding.people import tenant_by_prefix
-    from tenants.onboarding.service import approve
+    from tenants.onboarding.services.applications import approve
+    from tenants.onboarding.services.people import tenant_by_prefix
     from tenants.onboarding.tables import Application
 
     body = "91110000" + "".join(CREDIT_CODE_ALPHABET[b % 31] for b in uuid.uuid4().bytes[:9])
@@ -203,11 +203,11 @@ async def _b_codes(c: httpx.AsyncClient, w: World, key: str) -> None:
     assert r.status_code == 201, r.text
     w.b["link_id"] = str(r.json()["id"])
     w.public.add(href)
-    described = tag("item")  # public: B's linkset shows it
-    r = await c.put(f"/api/v1/gs1/items/{w.b['gs1_code']}", json={"description": described},
+    item = tag("item")  # GS1 linksets show it as the itemDescription
+    r = await c.put(f"/api/v1/gs1/items/{w.b['gs1_code']}", json={"description": item},
                     headers=auth)  # fmt: skip
     assert r.status_code == 201, r.text
-    w.public.add(described)
+    w.public.add(item)
     private = tag("PRIV")
     r = await c.post("/api/v1/mappings", headers=auth,
                      json={"private_code": private, "public": w.b["handle"]})  # fmt: skip
@@ -218,7 +218,7 @@ async def _b_codes(c: httpx.AsyncClient, w: World, key: str) -> None:
 
 async def _b_registry(c: httpx.AsyncClient, w: World, key: str) -> None:
     """B's SNMS account, tenant template and one finished bulk job."""
-    from tenants.registry import jobs
+    from tenants.identifiers import jobs
 
     username, token = await snms_token(c, w.b_prefix)
     code = "b" + uuid.uuid4().hex[:8]
@@ -246,8 +246,8 @@ async def _b_registry(c: httpx.AsyncClient, w: World, key: str) -> None:
 
 async def _b_team(c: httpx.AsyncClient, w: World, owner_email: str) -> None:
     """A second member of B, invited and joined through B's console; one invite pending."""
-    from tenants.onboarding.people import list_members
-    from tenants.services.apikeys import create_key
+    from tenants.accounts.services.apikeys import create_key
+    from tenants.onboarding.services.people import list_members
 
     csrf = await login(c, owner_email)
     joined, pending = tag("member") + "@example.com", tag("pending") + "@example.com"
@@ -280,7 +280,7 @@ async def _b_team(c: httpx.AsyncClient, w: World, owner_email: str) -> None:
 
 
 async def build_world(c: httpx.AsyncClient) -> World:
-    from tenants.services.apikeys import create_key
+    from tenants.accounts.services.apikeys import create_key
 
     a_email, b_email = tag("a-owner") + "@example.com", tag("b-owner") + "@example.com"
     a = await signed_up_tenant(c, a_email, "Alpha Pumps " + tag("co"))

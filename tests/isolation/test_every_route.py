@@ -203,7 +203,7 @@ def case_id(case: Case) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 async def test_route_isolation(stage: Stage, case: Case) -> None:
-    from tenants.registry import jobs
+    from tenants.identifiers import jobs
 
     s, found = stage, []
     for url in urls(case, s.vars()):
@@ -254,7 +254,7 @@ async def test_the_markers_are_what_b_itself_sees(stage: Stage) -> None:
     assert w.b["mark_secret"] in w.secrets and w.b["mark_url"] in w.public
     rows = await snapshot(stage.where)
     empty = [t for t in ("tenants", "identifiers", "api_keys", "memberships", "users",
-                         "bulk_jobs", "gs1_links", "gs1_items", "code_mappings", "metadata_templates",
+                         "bulk_jobs", "gs1_links", "code_mappings", "metadata_templates",
                          "snms_accounts", "scheme_codes", "scheme_namespaces",
                          "onboarding_applications", "audit_log") if not rows.get(t)]  # fmt: skip
     assert not empty, f"the snapshot sees none of B's rows in {empty}"
