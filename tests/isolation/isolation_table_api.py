@@ -142,12 +142,14 @@ API: list[Case] = [
         "/identity/token",
         "SNMS login door: B's user with a wrong password is refused",
         body=Body(json={"username": "{snms_user}", "password": "wrong-password"}),
+        kinds=("anon", "snms"),  # a login door reads no credential
     ),
     P(
         "POST",
         "/identity/token/v1",
         "SNMS login door: B's user with a wrong digest is refused",
         body=Body(json={"username": "{snms_user}", "password": "0" * 64}),
+        kinds=("anon", "snms"),  # a login door reads no credential
     ),
     C("POST", "/identityv2/data", body=Body(json=SNMS_ITEM)),
     C("PUT", "/identityv2/data", body=Body(json=SNMS_ITEM)),

@@ -167,7 +167,7 @@ STAFF = [
 ]
 
 SCHEMA = [
-    P("GET", path, DOCS)
+    P("GET", path, DOCS, kinds=("anon", "key"))
     for path in (
         "/schema",
         "/schema/openapi.json",

@@ -89,10 +89,8 @@ def app_routes(app: Any) -> set[tuple[str, str]]:
     return out
 
 
-def test_every_route_has_a_case() -> None:
-    from portal.app import create_app
-
-    routes = app_routes(create_app())
+async def test_every_route_has_a_case(stage: Stage) -> None:
+    routes = app_routes(stage.app)
     declared = {(c.method, c.path) for c in CASES}
     missing = sorted(routes - declared)
     assert not missing, (
@@ -105,6 +103,7 @@ def test_every_route_has_a_case() -> None:
         assert c.kind in ("target", "scoped", "staff", "public"), c
         assert c.kind != "public" or c.reason, f"{c.method} {c.path}: public needs a reason"
         assert not c.also_refused or c.why, f"{c.method} {c.path}: say why those refuse"
+        assert set(c.kinds) <= set(KINDS) and (not c.kinds or c.kind == "public"), c
 
 
 def fmt(value: Any, v: dict[str, str]) -> Any:
@@ -208,7 +207,7 @@ async def test_route_isolation(stage: Stage, case: Case) -> None:
     s, found = stage, []
     for url in urls(case, s.vars()):
         for body in case.bodies:
-            for kind in KINDS:
+            for kind in case.kinds or KINDS:
                 kw = request_kwargs(body, kind, s)
                 r = await send(s, kind, case.method, url, kw)
                 found += problems(case, kind, url, kw, r, s.world)
