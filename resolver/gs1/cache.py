@@ -23,9 +23,9 @@ from weakref import WeakKeyDictionary
 
 from core.settings import get_settings
 from resolver.cache import Missing, RecordCache
+from tenants.accounts.tables import Tenant
 from tenants.schemes.services.codes import handle_for
 from tenants.schemes.tables import GS1Item, GS1Link, SchemeNamespace
-from tenants.tables import Tenant
 
 _NS_TTL = 60.0
 

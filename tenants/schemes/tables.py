@@ -11,7 +11,7 @@ from piccolo.columns import Boolean, ForeignKey, OnDelete, Serial, Timestamptz, 
 from piccolo.constraints import Unique
 from piccolo.table import Table
 
-from tenants.tables import Tenant
+from tenants.accounts.tables import Tenant
 
 SCHEMES = ("gs1", "oid", "ecode", "vaa")
 NAMESPACE_STATUSES = ("pending", "verified", "rejected")

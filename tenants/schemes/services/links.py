@@ -22,12 +22,12 @@ from core.identifiers import fold
 from core.outbox import OP_MODIFY, enqueue
 from core.schemes.gs1 import gs1_company_prefix_matches
 from core.values import load_values
+from tenants.identifiers.services import records
+from tenants.identifiers.tables import Identifier
 from tenants.schemes.services.common import gs1_path, require, require_active
 from tenants.schemes.services.link_fields import clean_fields
 from tenants.schemes.services.namespaces import verified_values
 from tenants.schemes.tables import GS1Link, SchemeCode
-from tenants.services import identifiers
-from tenants.tables import Identifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +177,11 @@ async def _sync_handle(p: Principal, key_path: str) -> None:
     if row is None:
         return  # the tenant deleted the record: a link change must not bring it back
     if default is not None:
-        await identifiers.put_record(
+        await records.put_record(
             p, handle, [{"index": 1, "type": "URL", "data": default["href"]}], indices=[1]
         )
     elif any(v.index == 1 for v in load_values(row["values"])):
-        await identifiers.delete_record(p, handle, indices=[1])
+        await records.delete_record(p, handle, indices=[1])
 
 
 async def _audit(p: Principal, action: str, key_path: str, detail: dict[str, Any]) -> None:
