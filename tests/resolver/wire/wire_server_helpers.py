@@ -109,8 +109,8 @@ async def fixed_tenant(code: str, name: str) -> Any:
     """The tenant with prefix 88.100.{code} (created on first use in this test run), with
     fresh API keys: captured exchanges name their handles, so their tenants are fixed."""
     from core.errors import NotFound
-    from tenants.services.apikeys import create_key
-    from tenants.services.tenants import create_tenant, get_by_prefix
+    from tenants.accounts.services.apikeys import create_key
+    from tenants.accounts.services.tenants import create_tenant, get_by_prefix
 
     try:
         t = await get_by_prefix(f"88.100.{code}")
