@@ -11,6 +11,7 @@ One app and one pair of tenants serve the whole module.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -191,9 +192,20 @@ def problems(case: Case, kind: str, url: str, kw: dict[str, Any], r: httpx.Respo
     if case.kind != "public":
         out += [f"shows B's public {m!r} on a non-public route" for m in w.public
                 if m in seen and m not in sent]  # fmt: skip
-    if case.kind in ("target", "staff") and not refused(case, r):
+    # A scoped route answers about its caller: nobody has nothing there.
+    must_refuse = case.kind in ("target", "staff") or (case.kind == "scoped" and kind == "anon")
+    if must_refuse and case.method != "OPTIONS" and not refused(case, r):
         out.append(f"not refused: {r.status_code} {r.text[:200]!r}")
     return [f"{kind} {case.method} {url}: {p}" for p in out]
+
+
+def trace(kind: str, case: Case, url: str, r: httpx.Response) -> None:
+    """ISOLATION_TRACE=file appends every request's answer there, for a reviewer."""
+    path = os.environ.get("ISOLATION_TRACE")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            head = r.text[:160].replace("\n", " ")
+            f.write(f"{case.kind}\t{kind}\t{case.method} {url}\t{r.status_code}\t{head}\n")
 
 
 def case_id(case: Case) -> str:
@@ -211,6 +223,7 @@ async def test_route_isolation(stage: Stage, case: Case) -> None:
                 kw = request_kwargs(body, kind, s)
                 r = await send(s, kind, case.method, url, kw)
                 found += problems(case, kind, url, kw, r, s.world)
+                trace(kind, case, url, r)
                 if case.ends_session and kind == "session":
                     s.csrf = await login(s.session, s.world.a_email)
                 if case.method == "GET" and kind in ("anon", "key"):
