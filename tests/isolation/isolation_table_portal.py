@@ -94,6 +94,14 @@ PAGES = [
         body=Body(form={"key": "/{gs1_code}", "link_type": "gs1:pip", "href": "https://e/"}),
     ),
     C("POST", CON + "/schemes/link/{link_id:int}/delete", body=Body(form={}), cross=True),
+    C(
+        "POST",
+        CON + "/schemes/item",
+        cross=True,
+        also_refused=(400,),
+        why="A's own form says the key is outside A's namespaces",
+        body=Body(form={"item_key": "/{gs1_code}", "description": "evil"}),
+    ),
     C("GET", CON + "/templates"),
     C("GET", CON + "/templates/-/new", query="?base={template}"),
     C(
