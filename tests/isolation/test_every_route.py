@@ -23,7 +23,7 @@ from isolation_cases import DEFAULT_FILL, Body, Case, wire_message
 from isolation_snapshot import diff, plan, snapshot
 from isolation_table_api import API
 from isolation_table_portal import PORTAL
-from isolation_world import World, build_world, login
+from isolation_world import World, build_world, csrf_token, login
 
 pytestmark = pytest.mark.anyio
 CASES = [*API, *PORTAL]
@@ -39,6 +39,9 @@ class Stage:
     session: httpx.AsyncClient
     world: World
     csrf: str
+    # Nobody logged in, as a browser is: a CSRF cookie and its token, no session.
+    anon_cookies: httpx.Cookies
+    anon_csrf: str
     where: dict[str, str]
     baseline: dict[str, list[str]]
 
@@ -70,8 +73,12 @@ async def stage() -> AsyncIterator[Stage]:
         ):
             world = await build_world(anon)
             csrf = await login(session, world.a_email)
+            anon.cookies.clear()
+            anon_csrf = await csrf_token(anon)
+            jar = httpx.Cookies(anon.cookies)
             where = await plan(world.b_id)
-            yield Stage(app, anon, session, world, csrf, where, await snapshot(where))
+            baseline = await snapshot(where)
+            yield Stage(app, anon, session, world, csrf, jar, anon_csrf, where, baseline)
     set_bus(None)
 
 
@@ -134,8 +141,9 @@ def urls(case: Case, v: dict[str, str]) -> list[str]:
 def request_kwargs(body: Body | None, kind: str, s: Stage) -> dict[str, Any]:
     v = s.vars()
     headers = s.world.headers(kind)
-    if kind == "session":
-        headers["x-csrftoken"] = s.csrf
+    token = {"session": s.csrf, "anon": s.anon_csrf}.get(kind)
+    if token:
+        headers["x-csrftoken"] = token
     kw: dict[str, Any] = {"headers": headers}
     if body is None:
         return kw
@@ -143,7 +151,7 @@ def request_kwargs(body: Body | None, kind: str, s: Stage) -> dict[str, Any]:
     if body.json is not None:
         kw["json"] = fmt(body.json, v)
     if body.form is not None or body.files:
-        form = {**fmt(body.form or {}, v), **({"_csrf_token": s.csrf} if kind == "session" else {})}
+        form = {**fmt(body.form or {}, v), **({"_csrf_token": token} if token else {})}
         kw["data"] = {"mode": "upsert", **form} if body.files else form
     if body.files:
         csv = f"handle,index,type,data\n{v['handle']},1,URL,https://evil.example/\n"
@@ -157,7 +165,9 @@ def request_kwargs(body: Body | None, kind: str, s: Stage) -> dict[str, Any]:
 
 async def send(s: Stage, kind: str, method: str, url: str, kw: dict[str, Any]) -> httpx.Response:
     client = s.session if kind == "session" else s.anon
-    if kind != "session":
+    if kind == "anon":
+        client.cookies = httpx.Cookies(s.anon_cookies)
+    elif kind != "session":
         client.cookies.clear()
     return await client.request(method, url, **kw)
 
