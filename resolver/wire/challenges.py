@@ -14,6 +14,10 @@ Promises, in both stores:
 * single use (``take`` removes it; Redis ``GETDEL``), expiry after ``ttl`` seconds;
 * at most ``per_source`` pending per client address: a new one evicts that address's
   oldest, so a client cannot fill the table; the memory store also caps the total.
+
+``challenge`` issues one (the rc 402 frame, carrying the session id) and ``pending_for``
+finds the one a RESPONSE_TO_CHALLENGE answers; ``Connection`` is a TCP connection's own
+state, for clients that answer on the same connection without the session id.
 """
 
 from __future__ import annotations
@@ -23,16 +27,20 @@ import struct
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core.errors import ServiceUnavailable
 from core.settings import Settings
+from resolver.wire import codec
+from resolver.wire.constants import NONCE_SIZE
+from resolver.wire.message import ENVELOPE, Envelope, Message
 
 _HEAD: Final = struct.Struct(">IBB")  # request id, nonce length, digest length
 MAX_MEMORY_CHALLENGES: Final = 65536
+MAX_SESSIONS_PER_CONNECTION: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +193,56 @@ class RedisChallenges:
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+class Connection:
+    """Per-TCP-connection state: failed answers, and the session ids of its challenges
+    (for clients that answer on the same connection without echoing the session id)."""
+
+    __slots__ = ("failures", "peer", "sessions", "source")
+
+    def __init__(self, peer: Any) -> None:
+        self.peer = peer
+        self.source = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
+        self.failures = 0
+        self.sessions: dict[int, int] = {}
+
+    def remember(self, request_id: int, session_id: int) -> None:
+        if len(self.sessions) >= MAX_SESSIONS_PER_CONNECTION:
+            self.sessions.pop(next(iter(self.sessions)))
+        self.sessions[request_id] = session_id
+
+
+async def challenge(store: ChallengeStore, msg: Message, conn: Connection) -> bytes:
+    """AUTHENTICATION_NEEDED with a fresh nonce and a session id naming the challenge."""
+    nonce = secrets.token_bytes(NONCE_SIZE)
+    digest = codec.request_digest(msg)
+    env = msg.envelope
+    head = ENVELOPE.pack(env.major, env.minor, env.suggest_major, env.suggest_minor,
+                         env.session_id, env.request_id, 0, env.length)  # fmt: skip
+    frame = head + msg.frame[msg.start : msg.start + env.length]
+    # The client signs nonce + the raw digest (without the hash-code byte).
+    session_id = await store.put(conn.source, Pending(env.request_id, nonce, digest[1:], frame))
+    conn.remember(env.request_id, session_id)
+    return codec.encode_challenge(env._replace(session_id=session_id), msg.header, nonce, digest)
+
+
+async def pending_for(store: ChallengeStore, env: Envelope, conn: Connection) -> Pending | None:
+    """The challenge a RESPONSE_TO_CHALLENGE answers (taken: one use), or None.
+
+    hdllib answers on a new connection with the challenge's session id and request id
+    + 1; an RFC-style client may answer on the same connection with the same request
+    id, with or without the session id."""
+    session_id = env.session_id or conn.sessions.get(env.request_id, 0)
+    if not session_id:
+        return None
+    pending = await store.take(conn.source, session_id)
+    if pending is None or env.request_id not in (
+        pending.request_id,
+        (pending.request_id + 1) & 0xFFFFFFFF,
+    ):
+        return None
+    return pending
 
 
 def challenge_store(settings: Settings) -> ChallengeStore:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from typing import Any
 
@@ -40,8 +39,14 @@ from resolver.wire.bodies import (
     decode_body,
     decode_request,
 )
-from resolver.wire.challenges import ChallengeStore, Pending, challenge_store
-from resolver.wire.constants import NONCE_SIZE, TRUNCATED, OpCode, OpFlag, ResponseCode
+from resolver.wire.challenges import (
+    ChallengeStore,
+    Connection,
+    challenge,
+    challenge_store,
+    pending_for,
+)
+from resolver.wire.constants import TRUNCATED, OpCode, OpFlag, ResponseCode
 from resolver.wire.framing import Reassembler, read_message, split_for_udp
 from resolver.wire.message import (
     ENVELOPE,
@@ -62,29 +67,10 @@ _AUTH = int(OpFlag.AUTH)
 _PUBL = int(OpFlag.PUBL)
 _RRDG = int(OpFlag.RRDG)
 MAX_SLOW_TASKS = 2048  # UDP requests waiting for the database; beyond this, drop
-MAX_PENDING_CHALLENGES = 16  # session ids remembered per TCP connection
 MAX_AUTH_FAILURES = 3  # per TCP connection: then it is closed (slows guessing down)
 MAX_TEMPLATES = 100_000  # UDP answer templates per process (cleared when full)
 MAX_CONNECTIONS = 1024  # open TCP connections per process; more are closed at once
 TCP_IDLE_TIMEOUT = 60.0
-
-
-class Connection:
-    """Per-TCP-connection state: failed answers, and the session ids of its challenges
-    (for clients that answer on the same connection without echoing the session id)."""
-
-    __slots__ = ("failures", "peer", "sessions", "source")
-
-    def __init__(self, peer: Any) -> None:
-        self.peer = peer
-        self.source = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
-        self.failures = 0
-        self.sessions: dict[int, int] = {}
-
-    def remember(self, request_id: int, session_id: int) -> None:
-        if len(self.sessions) >= MAX_PENDING_CHALLENGES:
-            self.sessions.pop(next(iter(self.sessions)))
-        self.sessions[request_id] = session_id
 
 
 def _digest(msg: Message) -> bytes:
@@ -212,40 +198,11 @@ class WireServer:
     # --- authentication -----------------------------------------------------------------
 
     async def _challenge(self, msg: Message, conn: Connection) -> bytes:
-        """AUTHENTICATION_NEEDED with a fresh nonce and a session id naming the challenge."""
-        nonce = secrets.token_bytes(NONCE_SIZE)
-        digest = codec.request_digest(msg)
-        env = msg.envelope
-        head = ENVELOPE.pack(env.major, env.minor, env.suggest_major, env.suggest_minor,
-                             env.session_id, env.request_id, 0, env.length)  # fmt: skip
-        frame = head + msg.frame[msg.start : msg.start + env.length]
-        # The client signs nonce + the raw digest (without the hash-code byte).
-        pending = Pending(env.request_id, nonce, digest[1:], frame)
-        session_id = await self.challenges.put(conn.source, pending)
-        conn.remember(env.request_id, session_id)
-        reply_env = env._replace(session_id=session_id)
-        return codec.encode_challenge(reply_env, msg.header, nonce, digest)
-
-    async def _pending(self, env: Envelope, conn: Connection) -> Pending | None:
-        """The challenge this RESPONSE_TO_CHALLENGE answers (taken: one use), or None.
-
-        hdllib answers on a new connection with the challenge's session id and request
-        id + 1; an RFC-style client may answer on the same connection with the same
-        request id, with or without the session id."""
-        session_id = env.session_id or conn.sessions.get(env.request_id, 0)
-        if not session_id:
-            return None
-        pending = await self.challenges.take(conn.source, session_id)
-        if pending is None or env.request_id not in (
-            pending.request_id,
-            (pending.request_id + 1) & 0xFFFFFFFF,
-        ):
-            return None  # fmt: skip
-        return pending
+        return await challenge(self.challenges, msg, conn)
 
     async def _answered(self, msg: Message, body: ChallengeAnswer, conn: Connection) -> list[bytes]:
         """Check a challenge answer; run the challenged request as the authenticated one."""
-        pending = await self._pending(msg.envelope, conn)
+        pending = await pending_for(self.challenges, msg.envelope, conn)
         if pending is None:
             return [codec.encode_error_response(
                 msg.envelope, msg.header, ResponseCode.AUTHEN_ERROR,
