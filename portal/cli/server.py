@@ -11,6 +11,15 @@ import click
 from portal.cli import _run, main
 
 
+def _warn_challenges() -> None:
+    click.echo(
+        "warning: without IDNEST_REDIS_URL each process keeps its own wire authentication "
+        "challenges; a client that answers on a new connection (hdllib does) may reach "
+        "another process and be refused. Set IDNEST_REDIS_URL for wire administration.",
+        err=True,
+    )
+
+
 @main.command(help="Apply pending migrations and serve the whole app with Hypercorn.")
 @click.option("--host", default=None, help="bind address (default :: — IPv4 and IPv6)")
 @click.option("--port", default=None, type=int, help="HTTP port (default 8000)")
@@ -31,11 +40,14 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     get_settings.cache_clear()
     settings = get_settings()
     _run(lambda: asyncio.sleep(0))  # migrations, before any worker starts
+    workers = workers if workers is not None else settings.workers
+    if workers > 1 and settings.wire_enabled and not settings.redis_url:
+        _warn_challenges()
     run_server(
         settings,
         host=host if host is not None else settings.host,
         port=port if port is not None else settings.port,
-        workers=workers if workers is not None else settings.workers,
+        workers=workers,
     )
 
 
@@ -55,6 +67,8 @@ def resolver(processes: int, port: int | None) -> None:
     if processes <= 1:
         run_resolver_process(settings)
         return
+    if not settings.redis_url:
+        _warn_challenges()
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=run_resolver_process, args=(settings,)) for _ in range(processes)]
     for p in procs:
