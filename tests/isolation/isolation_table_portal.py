@@ -68,6 +68,13 @@ PAGES = [
     C("GET", CON + "/identifiers", queries=("", "?q={suffix}")),
     C(
         "GET",
+        CON + "/identifiers",
+        "scoped",
+        fill={"prefix": "a_prefix"},
+        queries=("?q={handle}", "?q={b_prefix}", "?after={hidden}", "?after={b_prefix}/"),
+    ),
+    C(
+        "GET",
         CON + "/identifier",
         queries=("?h={suffix}", "?h={handle}", "?h=../{handle}"),
         cross=True,
