@@ -41,9 +41,9 @@ async def _submitted(web: Web, **over: str) -> tuple[int, dict[str, Any]]:
 
 def _fail_enterprise_enqueue(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail the last write of an approval, after the tenant row is in."""
-    from tenants.onboarding.services import applications, review
+    from tenants.onboarding.services import review
 
-    real = applications.enqueue
+    real = review.enqueue
 
     async def enqueue(topic: str, payload: dict[str, Any], **kw: Any) -> None:
         if topic == "upstream.enterprise":
