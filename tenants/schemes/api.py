@@ -20,6 +20,7 @@ from litestar.params import FromPath, QueryParameter
 
 from core.auth import Principal
 from core.errors import InvalidValue
+from core.limits import MAX_PAGE, DbId
 from core.values import value_to_json
 from tenants.auth import authenticate_headers
 from tenants.schemes.schemas import CodeIn, LinkIn, LinkPatch, MappingIn, NamespaceIn
@@ -29,7 +30,7 @@ from tenants.schemes.services.common import require
 S = TypeVar("S")
 JSON = "application/json"
 _json = msgspec.json.Encoder()
-Page = Annotated[int, QueryParameter(name="page", ge=0, required=False)]
+Page = Annotated[int, QueryParameter(name="page", ge=0, le=MAX_PAGE, required=False)]
 PageSize = Annotated[int, QueryParameter(name="pageSize", ge=1, le=1000, required=False)]
 
 
@@ -214,19 +215,19 @@ async def add_link(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @get("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="One link")
-async def get_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
+async def get_link(request: Request[Any, Any, Any], link_id: DbId) -> Response[bytes]:
     return _ok(_link(await links.get_link(await _principal(request), link_id)))
 
 
 @patch("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="Change a link")
-async def update_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
+async def update_link(request: Request[Any, Any, Any], link_id: DbId) -> Response[bytes]:
     b = await _body(request, LinkPatch)
     changes = {k: v for k, v in msgspec.structs.asdict(b).items() if v is not msgspec.UNSET}
     return _ok(_link(await links.update_link(await _principal(request), link_id, changes)))
 
 
 @delete("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="Delete a link", status_code=200)
-async def delete_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
+async def delete_link(request: Request[Any, Any, Any], link_id: DbId) -> Response[bytes]:
     return _ok(_link(await links.delete_link(await _principal(request), link_id)))
 
 
