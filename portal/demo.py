@@ -6,10 +6,10 @@ import secrets
 from dataclasses import dataclass
 
 from core.auth import Principal
-from tenants.services.apikeys import create_key
-from tenants.services.identifiers import put_record
-from tenants.services.tenants import create_tenant
-from tenants.services.users import create_member
+from tenants.accounts.services.apikeys import create_key
+from tenants.accounts.services.tenants import create_tenant
+from tenants.accounts.services.users import create_member
+from tenants.identifiers.services.records import put_record
 
 DEMO_RECORDS = [
     (

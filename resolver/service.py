@@ -18,7 +18,8 @@ from core.values import HandleValue, filter_values, load_values
 from resolver.adminhandle import admin_handle_text, admin_handle_values, is_admin_handle
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
 from resolver.counters import ResolutionCounters
-from tenants.tables import Identifier, Tenant
+from tenants.accounts.tables import Tenant
+from tenants.identifiers.tables import Identifier
 
 log = logging.getLogger("idnest.resolver")
 

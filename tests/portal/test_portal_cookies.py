@@ -112,7 +112,7 @@ async def test_refused_login_names_the_reason(client, app, settings) -> None:
 async def test_totp_enrolment_shows_a_qr_code(web: Web) -> None:
     addr, _secret = await make_staff("admin")
     # make_staff enables TOTP; a fresh staff user without it sees the enrolment page.
-    from tenants.services.users import create_staff
+    from tenants.accounts.services.users import create_staff
 
     fresh = addr.replace("@", "-new@")
     await create_staff(fresh, PASSWORD, roles=["admin"])

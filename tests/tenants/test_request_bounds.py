@@ -78,7 +78,7 @@ async def test_reverse_lookup_and_search_are_bounded(client, tenant_a):
 
 async def test_template_lengths_are_bounded(client, tenant_a):
     from core.errors import InvalidValue
-    from tenants.registry.template_items import parse_item
+    from tenants.templates.services.items import parse_item
 
     item = {"name": "model", "idType": "model", "idIndex": 2001, "metadata": {"type": "string"}}
     for bad in (10**30, -1, True):
