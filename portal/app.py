@@ -146,4 +146,5 @@ def create_app(settings: Settings | None = None) -> Any:
         openapi_config=apidocs.openapi_config(),
         debug=False,
     )
-    return ForwardedScheme(ResolutionFastPath(HeadAsGet(app), resolver), settings)
+    # The fast path answers cache hits first: they set no cookie and need no scheme.
+    return ResolutionFastPath(ForwardedScheme(HeadAsGet(app), settings), resolver)

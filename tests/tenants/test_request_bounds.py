@@ -88,3 +88,13 @@ async def test_template_lengths_are_bounded(client, tenant_a):
     parse_item({**item, "metadata": {"type": "string", "maxLength": 64}}, 0)
     with pytest.raises(InvalidValue, match="idIndex"):
         parse_item({**item, "idIndex": 10**30}, 0)
+
+
+async def test_template_version_in_a_reference_is_bounded(client):
+    from core.errors import InvalidValue
+    from tenants.templates.services.templates import split_ref
+
+    assert split_ref("boiler@3") == ("boiler", 3)
+    for ref in (f"boiler@{HUGE}", "boiler@2147483648", "boiler@" + "9" * 5000):
+        with pytest.raises(InvalidValue, match="template"):
+            split_ref(ref)
