@@ -60,8 +60,10 @@ def _bad(where: str, message: str) -> InvalidValue:
 def _opt_int(raw: Any, where: str, what: str) -> int | None:
     if raw is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_INDEX:
-        raise _bad(where, f"{what} must be an integer from 0 to {MAX_INDEX}")
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise _bad(where, f"{what} must be a non-negative integer")
+    if raw > MAX_INDEX:
+        raise _bad(where, f"{what} must be at most {MAX_INDEX}, got {raw}")
     return raw
 
 
