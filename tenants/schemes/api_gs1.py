@@ -17,6 +17,7 @@ import msgspec
 from litestar import Request, Response, delete, get, patch, post, put
 from litestar.params import FromPath, QueryParameter
 
+from core.limits import DbId
 from tenants.schemes.api_common import (
     BoundedPage,
     PageSize,
@@ -69,19 +70,19 @@ async def add_link(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @get("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="One link")
-async def get_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
+async def get_link(request: Request[Any, Any, Any], link_id: DbId) -> Response[bytes]:
     return ok(_link(await links.get_link(await principal_of(request), link_id)))
 
 
 @patch("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="Change a link")
-async def update_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
+async def update_link(request: Request[Any, Any, Any], link_id: DbId) -> Response[bytes]:
     b = await json_body(request, LinkPatch)
     changes = {k: v for k, v in msgspec.structs.asdict(b).items() if v is not msgspec.UNSET}
     return ok(_link(await links.update_link(await principal_of(request), link_id, changes)))
 
 
 @delete("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="Delete a link", status_code=200)
-async def delete_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
+async def delete_link(request: Request[Any, Any, Any], link_id: DbId) -> Response[bytes]:
     return ok(_link(await links.delete_link(await principal_of(request), link_id)))
 
 

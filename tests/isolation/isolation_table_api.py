@@ -30,7 +30,29 @@ API: list[Case] = [
     ),
     C("PUT", H, queries=("", "?index=1", "?overwrite=false"), body=Body(json=EVIL)),
     C("DELETE", H, queries=("", "?index=4")),
-    C("GET", "/api/handles", query="?prefix={b_prefix}"),
+    C(
+        "GET",
+        "/api/handles",
+        queries=(
+            "?prefix={b_prefix}",
+            "?prefix=88.100",
+            "?prefix={b_prefix}/",
+            "?prefix={b_prefix}&page=0&pageSize=1000",
+        ),
+    ),
+    C(
+        "GET",
+        "/api/handles",
+        queries=(
+            "?prefix=88",
+            "?prefix=0.NA/{b_prefix}",
+            "?prefix=%20{b_prefix}",
+            "",
+            "?page=0&pageSize=1000",
+        ),
+        also_refused=(400,),
+        why="a prefix the node does not serve (rc 301), or none: a bad request, nothing listed",
+    ),
     P(
         "GET",
         "/{handle:path}",
