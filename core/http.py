@@ -70,19 +70,24 @@ def idnest_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[
     )
 
 
+def validation_detail(exc: ValidationException) -> str:
+    """The framework's validation failure as one sentence naming each bad parameter."""
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    detail = exc.detail or "invalid request"
+    parts = []
+    for e in errors:
+        if isinstance(e, dict):
+            where = e.get("key") or e.get("source") or ""
+            parts.append(f"{where}: {e.get('message', '')}".strip(": "))
+    return f"{detail}: " + "; ".join(parts) if parts else detail
+
+
 def validation_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     assert isinstance(exc, ValidationException)
     errors = exc.extra if isinstance(exc.extra, list) else []
-    detail = exc.detail or "invalid request"
-    if errors:
-        parts = []
-        for e in errors:
-            if isinstance(e, dict):
-                where = e.get("key") or e.get("source") or ""
-                parts.append(f"{where}: {e.get('message', '')}".strip(": "))
-        if parts:
-            detail = f"{detail}: " + "; ".join(parts)
-    return problem(400, "Bad request", detail, rc=2, extra={"errors": errors or None})
+    return problem(
+        400, "Bad request", validation_detail(exc), rc=2, extra={"errors": errors or None}
+    )
 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

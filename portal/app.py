@@ -18,6 +18,7 @@ from core.bus import get_bus
 from core.head import HeadAsGet
 from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
+from core.proxy import ForwardedScheme
 from core.scheduler import Scheduler
 from core.settings import Settings, get_settings
 from portal import apidocs
@@ -148,4 +149,5 @@ def create_app(settings: Settings | None = None) -> Any:
         openapi_config=apidocs.openapi_config(),
         debug=False,
     )
-    return ResolutionFastPath(HeadAsGet(app), resolver)
+    # The fast path answers cache hits first: they set no cookie and need no scheme.
+    return ResolutionFastPath(ForwardedScheme(HeadAsGet(app), settings), resolver)

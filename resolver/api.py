@@ -18,6 +18,7 @@ from litestar.response import Redirect
 from core.auth import Principal
 from core.errors import NotFound
 from core.http import NO_COOKIES
+from core.limits import HandleIndex
 from core.values import HandleValue
 from resolver.cache import encode_body
 from resolver.pages import render_record
@@ -51,7 +52,7 @@ async def resolve(
     principal: NamedDependency[Principal | None],
     resolver: NamedDependency[Resolver],
     handle: FromPath[str],
-    index: Annotated[list[int] | None, QueryParameter(name="index", required=False)] = None,
+    index: Annotated[list[HandleIndex] | None, QueryParameter(name="index", required=False)] = None,
     types: Annotated[list[str] | None, QueryParameter(name="type", required=False)] = None,
     auth: Annotated[bool, QueryParameter(name="auth", required=False)] = False,
     public_only: Annotated[bool, QueryParameter(name="publicOnly", required=False)] = True,

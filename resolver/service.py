@@ -15,6 +15,7 @@ from core.errors import HandleNotFound, PrefixNotServedRead, ServiceUnavailable
 from core.identifiers import Handle, fold, is_under, parse_handle
 from core.settings import Settings
 from core.values import HandleValue, filter_values, load_values
+from resolver.adminhandle import admin_handle_text, admin_handle_values, is_admin_handle
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
 from resolver.counters import ResolutionCounters
 from tenants.accounts.services.tenants import find_by_prefix
@@ -164,6 +165,13 @@ class Resolver:
             .first()
             .run()
         )
+        if row is None and is_admin_handle(handle, tenant.prefix):
+            # Not stored yet: the tenant's admin handle still resolves (resolver.adminhandle).
+            text = admin_handle_text(tenant.prefix)
+            record = build_record(tenant.id, text, admin_handle_values(tenant.prefix))
+            self.cache.put(key, record, generation)
+            self.counters.hit(tenant.id)
+            return record
         if row is None:
             self.cache.put(key, self.cache.missing(), generation)
             self.counters.not_found(tenant.id)

@@ -119,7 +119,10 @@ def staff_create(email: str, roles: tuple[str, ...]) -> None:
     click.echo(f"staff user {user.email} created", err=True)
 
 
-@main.command(help="Seed a demo tenant with a few identifiers; print a key and curl commands.")
+@main.command(
+    help="Seed a demo tenant with a few identifiers and a console user; print a key, curl "
+    "commands and the console login."
+)
 @click.option("--base-url", default=None, help="where the node answers (for the curl lines)")
 def demo(base_url: str | None) -> None:
     from core.settings import get_settings
@@ -141,3 +144,6 @@ def demo(base_url: str | None) -> None:
         f'curl -s -H "Authorization: Bearer $IDNEST_KEY" '
         f"'{base}/api/handles?prefix={result.prefix}&page=0&pageSize=10'"
     )
+    click.echo(f"# the tenant console: open {base}/login and log in as")
+    click.echo(f"#   email    {result.email}")
+    click.echo(f"#   password {result.password}")

@@ -19,6 +19,7 @@ from piccolo.columns.combination import WhereRaw
 
 from core.errors import IdnestError, InvalidValue
 from core.identifiers import fold
+from core.limits import bounded_int
 from core.tables import AuditLog
 from core.values import load_values, value_to_json
 from portal.web.chart import bar_chart
@@ -32,11 +33,16 @@ from portal.web.common import (
     require_member,
 )
 from resolver import usage
-from tenants.identifiers.services.records import delete_record, put_record
+from tenants.identifiers.services.records import (
+    MAX_VALUES_PER_RECORD,
+    delete_record,
+    put_record,
+)
 from tenants.identifiers.tables import Identifier
 
 PAGE = 25
 BLANK_ROWS = 3
+MAX_FORM_ROWS = MAX_VALUES_PER_RECORD + BLANK_ROWS
 
 
 def console_base(m: Any) -> str:
@@ -193,7 +199,10 @@ def _with_blanks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _form_values(form: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The values in the form (rows with a type), and rows as typed (to show again)."""
     body, shown = [], []
-    for i in range(int(form.get("rows") or 0)):
+    # The row count is the client's word: bounded (a record's values plus blanks) before
+    # the loop, so a forged rows=10**8 is a 400, not 10**8 dictionaries.
+    rows = bounded_int(form.get("rows"), field="rows", low=0, high=MAX_FORM_ROWS, default=0)
+    for i in range(rows):
         index, vtype = (
             str(form.get(f"index_{i}") or "").strip(),
             str(form.get(f"type_{i}") or "").strip(),

@@ -16,6 +16,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 
 from core.errors import IdnestError
+from core.limits import DbId
 from core.schemes.gs1_vocab import vocabulary
 from portal.web.common import (
     describe_error,
@@ -115,7 +116,7 @@ async def add_link(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Re
 
 @post("/console/{prefix:str}/schemes/link/{link_id:int}/delete", include_in_schema=False)
 async def delete_link(
-    request: Request[Any, Any, Any], prefix: FromPath[str], link_id: FromPath[int]
+    request: Request[Any, Any, Any], prefix: FromPath[str], link_id: DbId
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
     refuse_readonly(m)

@@ -88,7 +88,7 @@ def _day(text: str) -> date | None:
 
 def _bound(day: date | None, *, after: bool = False) -> datetime | None:
     """Midnight UTC of the day, or of the day after: both ends of a range are included."""
-    if day is None:
+    if day is None or (after and day == date.max):  # the day after 9999-12-31 is none
         return None
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=int(after))
 

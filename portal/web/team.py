@@ -13,6 +13,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 
 from core.errors import IdnestError
+from core.limits import DbId
 from portal.web.common import (
     describe_error,
     flash,
@@ -114,7 +115,7 @@ async def invite_member(request: Request[Any, Any, Any], prefix: FromPath[str]) 
 
 @post("/console/{prefix:str}/members/{membership_id:int}/remove", include_in_schema=False)
 async def remove_member(
-    request: Request[Any, Any, Any], prefix: FromPath[str], membership_id: FromPath[int]
+    request: Request[Any, Any, Any], prefix: FromPath[str], membership_id: DbId
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
     if not m.can_manage:
@@ -132,7 +133,7 @@ async def remove_member(
 
 @post("/console/{prefix:str}/members/{membership_id:int}/role", include_in_schema=False)
 async def change_member_role(
-    request: Request[Any, Any, Any], prefix: FromPath[str], membership_id: FromPath[int]
+    request: Request[Any, Any, Any], prefix: FromPath[str], membership_id: DbId
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
     if not m.can_manage:

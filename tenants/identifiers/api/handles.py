@@ -15,6 +15,7 @@ from litestar.params import FromPath, QueryParameter
 
 from core.auth import Principal
 from core.errors import AuthenticationNeeded, InvalidValue
+from core.limits import MAX_INDEX, MAX_PAGE, HandleIndex, bounded_int
 from tenants.identifiers.services import records
 from tenants.identifiers.services.idempotency import Idempotency, fingerprint, run_once
 
@@ -47,15 +48,7 @@ def _indices(raw: list[str] | None) -> tuple[list[int] | None, bool]:
         return None, False
     if any(r.strip().lower() == "various" for r in raw):
         return None, True
-    out = []
-    for r in raw:
-        try:
-            out.append(int(r))
-        except ValueError:
-            raise InvalidValue(
-                f"index must be an integer or 'various', got {r!r}", field="index"
-            ) from None
-    return out, False
+    return [bounded_int(r, field="index", low=0, high=MAX_INDEX) for r in raw], False
 
 
 @put(
@@ -120,7 +113,7 @@ async def put_handle(
 async def delete_handle(
     principal: NamedDependency[Principal | None],
     handle: FromPath[str],
-    index: Annotated[list[int] | None, QueryParameter(name="index", required=False)] = None,
+    index: Annotated[list[HandleIndex] | None, QueryParameter(name="index", required=False)] = None,
 ) -> Response[bytes]:
     result = await records.delete_record(principal, handle.lstrip("/"), indices=index)
     return _ok({"responseCode": 1, "handle": result.handle})
@@ -135,7 +128,7 @@ async def delete_handle(
 async def list_handles(
     principal: NamedDependency[Principal | None],
     prefix: Annotated[str, QueryParameter(name="prefix")],
-    page: Annotated[int, QueryParameter(name="page", ge=0, required=False)] = 0,
+    page: Annotated[int, QueryParameter(name="page", ge=0, le=MAX_PAGE, required=False)] = 0,
     page_size: Annotated[
         int, QueryParameter(name="pageSize", ge=0, le=10000, required=False)
     ] = 1000,

@@ -18,10 +18,12 @@ from litestar.params import QueryParameter
 
 from core.auth import Principal
 from core.errors import InvalidValue
+from core.limits import MAX_PAGE
 from tenants.identifiers.services.search import Query, search
 
 _json = msgspec.json.Encoder()
 _RESERVED = {"limit", "page", "cursor"}
+MAX_REVERSE_SKIP = 10_000
 
 
 def _when(raw: str | None, name: str) -> datetime | None:
@@ -82,8 +84,14 @@ async def reverse_lookup(
     request: Request[Any, Any, Any],
     caller: NamedDependency[Principal],
     limit: Annotated[int, QueryParameter(ge=1, le=1000, required=False)] = 100,
-    page: Annotated[int, QueryParameter(ge=0, required=False)] = 0,
+    page: Annotated[int, QueryParameter(ge=0, le=MAX_PAGE, required=False)] = 0,
 ) -> Response[bytes]:
+    # Each skipped hit is read from the database: deep pages are refused up front.
+    if page * limit > MAX_REVERSE_SKIP:
+        raise InvalidValue(
+            f"page × limit may reach {MAX_REVERSE_SKIP:,} at most; narrow the pattern",
+            field="page",
+        )
     wanted = [(k, v) for k, v in request.query_params.items() if k not in _RESERVED]
     if len(wanted) != 1:
         raise InvalidValue("give exactly one TYPE=pattern, e.g. ?URL=*example.com*", field="type")

@@ -23,6 +23,7 @@ from core import audit, db
 from core.auth import Principal
 from core.errors import AuthenticationNeeded, InsufficientPermissions, InvalidValue
 from core.identifiers import fold
+from core.limits import MAX_DB_ID
 from core.values import HandleValue, load_values, type_matches, value_to_json
 from tenants.identifiers.services.visibility import visible
 from tenants.identifiers.tables import Identifier
@@ -91,9 +92,12 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, number = text.partition(":")
-        if kind != "id" or not number.isdigit():
+        if kind != "id" or not number.isdigit() or len(number) > 19:
             raise ValueError
-        return int(number)
+        last = int(number)
+        if last > MAX_DB_ID:
+            raise ValueError
+        return last
     except ValueError:
         raise InvalidValue("cursor is not one this server gave out", field="cursor") from None
 

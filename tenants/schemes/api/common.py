@@ -11,11 +11,12 @@ from litestar import Request, Response
 from litestar.params import QueryParameter
 
 from core.errors import InvalidValue
+from core.limits import MAX_PAGE as LIMIT_PAGE
 from tenants.schemes.services.items import MAX_PAGE
 
 S = TypeVar("S")
 JSON = "application/json"
-Page = Annotated[int, QueryParameter(name="page", ge=0, required=False)]
+Page = Annotated[int, QueryParameter(name="page", ge=0, le=LIMIT_PAGE, required=False)]
 BoundedPage = Annotated[int, QueryParameter(name="page", ge=0, le=MAX_PAGE, required=False)]
 PageSize = Annotated[int, QueryParameter(name="pageSize", ge=1, le=1000, required=False)]
 

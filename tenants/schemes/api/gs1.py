@@ -19,6 +19,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from core.auth import Principal
+from core.limits import DbId
 from tenants.schemes.api.common import (
     BoundedPage,
     PageSize,
@@ -72,9 +73,7 @@ async def add_link(
 
 
 @get("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="One link")
-async def get_link(
-    principal: NamedDependency[Principal | None], link_id: FromPath[int]
-) -> Response[bytes]:
+async def get_link(principal: NamedDependency[Principal | None], link_id: DbId) -> Response[bytes]:
     return ok(_link(await links.get_link(principal, link_id)))
 
 
@@ -82,7 +81,7 @@ async def get_link(
 async def update_link(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal | None],
-    link_id: FromPath[int],
+    link_id: DbId,
 ) -> Response[bytes]:
     b = await json_body(request, LinkPatch)
     changes = {k: v for k, v in msgspec.structs.asdict(b).items() if v is not msgspec.UNSET}
@@ -91,7 +90,7 @@ async def update_link(
 
 @delete("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="Delete a link", status_code=200)
 async def delete_link(
-    principal: NamedDependency[Principal | None], link_id: FromPath[int]
+    principal: NamedDependency[Principal | None], link_id: DbId
 ) -> Response[bytes]:
     return ok(_link(await links.delete_link(principal, link_id)))
 

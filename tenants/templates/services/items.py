@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from core.errors import InvalidValue
+from core.limits import MAX_INDEX
 from core.values import HandleValue
 
 FIRST_ITEM_INDEX = 2000
@@ -61,6 +62,8 @@ def _opt_int(raw: Any, where: str, what: str) -> int | None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
         raise item_error(where, f"{what} must be a non-negative integer")
+    if raw > MAX_INDEX:
+        raise item_error(where, f"{what} must be at most {MAX_INDEX}, got {raw}")
     return raw
 
 
@@ -78,6 +81,8 @@ def parse_item(raw: Any, position: int) -> Item:
     index = raw.get("idIndex")
     if isinstance(index, bool) or not isinstance(index, int) or index < FIRST_ITEM_INDEX:
         raise item_error(where, f"idIndex must be an integer >= {FIRST_ITEM_INDEX}, got {index!r}")
+    if index > MAX_INDEX:
+        raise item_error(where, f"idIndex must be at most {MAX_INDEX}, got {index}")
     required = raw.get("required", False)
     if required in (0, 1):
         required = bool(required)

@@ -21,6 +21,7 @@ from typing import Any
 
 from core import audit, db
 from core.errors import Conflict, InvalidValue, NotFound
+from core.limits import MAX_INDEX, bounded_int
 from tenants.templates.services.industry import check_industry
 from tenants.templates.services.items import (
     Item,
@@ -105,9 +106,10 @@ def split_ref(ref: str) -> tuple[str, int | None]:
     if not sep:
         return code, None
     version = version.lstrip("vV")
-    if not version.isdigit():
+    if not version.isascii() or not version.isdigit():
         raise InvalidValue(f"template {ref!r}: the version after '@' must be a number")
-    return code, int(version)
+    # A version is a 32-bit column: a longer number is refused before any query.
+    return code, bounded_int(version, field="template", low=0, high=MAX_INDEX)
 
 
 # Version rows never change, so code@version -> Template may be cached for ever.
