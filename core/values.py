@@ -95,7 +95,12 @@ def _parse_int(raw: Any, index: Any, what: str, *, low: int, high: int) -> int:
         return raw
     if isinstance(raw, bool):
         raise _fail(index, f"{what} must be an integer")
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+    # isascii: str.isdigit() also accepts digits int() refuses, such as "²".
+    if (
+        isinstance(raw, str)
+        and raw.strip().lstrip("-").isascii()
+        and raw.strip().lstrip("-").isdigit()
+    ):
         raw = int(raw.strip())
     if not isinstance(raw, int):
         raise _fail(index, f"{what} must be an integer, got {type(raw).__name__}")

@@ -66,12 +66,12 @@ async def _authenticate_basic(credentials: str) -> Principal:
         raise AuthenticationFailed("the Basic credentials are not valid base64") from None
     user, sep, password = decoded.partition(":")
     # "300:88.100.7/admin:secret" — the user itself holds a colon.
-    if sep and user.isdigit():
+    if sep and user.isascii() and user.isdigit():
         handle_part, sep2, password = password.partition(":")
         user = f"{user}:{handle_part}" if sep2 else user
     user = unquote(user)
     index_text, sep, handle_text = user.partition(":")
-    if not sep or not index_text.isdigit():
+    if not sep or not (index_text.isascii() and index_text.isdigit()):
         raise AuthenticationFailed("the Basic user must look like 300:88.100.7/admin")
     try:
         handle = parse_handle(handle_text)

@@ -170,3 +170,11 @@ def test_fast_path_for_plain_values_agrees_with_the_general_parser(raw) -> None:
             return ("refused", exc.detail)
 
     assert outcome(raw) == outcome({**raw, "ttl": DEFAULT_TTL})
+
+
+def test_an_index_in_unicode_digits_is_refused_by_name():
+    # "²".isdigit() is True but int("²") fails: the parser must say which field is wrong.
+    with pytest.raises(InvalidValue, match="index"):
+        parse_values(
+            [{"index": "\u00b2", "type": "URL", "data": "https://example.com"}], timestamp=TS
+        )

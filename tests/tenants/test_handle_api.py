@@ -257,6 +257,14 @@ async def test_hs_seckey_is_never_public_and_basic_auth_uses_it(client, tenant_a
         headers={"Authorization": f"Basic {bad}", **JSON},
     )
     assert r.status_code == 401 and r.json()["responseCode"] == 403
+    # A Unicode digit int() refuses ("²") is a wrong user, not a 500.
+    odd = base64.b64encode(f"\u00b2:{admin}:s3cret-passphrase".encode()).decode()
+    r = await client.put(
+        f"/api/handles/{tenant_a.prefix}/BASIC4",
+        json=[url_value()],
+        headers={"Authorization": f"Basic {odd}", **JSON},
+    )
+    assert r.status_code == 401
 
 
 async def test_basic_auth_with_api_key_as_password(client, tenant_a):

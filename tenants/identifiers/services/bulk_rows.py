@@ -81,7 +81,7 @@ def _csv_columns(header: list[str]) -> list[tuple[int, str] | None]:
         index_text, sep, vtype = name.partition(":")
         if name == "templateVersion":
             columns.append((1001, "templateVersion"))
-        elif sep and index_text.isdigit() and vtype:
+        elif sep and index_text.isascii() and index_text.isdigit() and vtype:
             columns.append((int(index_text), vtype))
         elif name and not sep:
             columns.append((position, name))

@@ -92,7 +92,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, number = text.partition(":")
-        if kind != "id" or not number.isdigit() or len(number) > 19:
+        if kind != "id" or not (number.isascii() and number.isdigit()) or len(number) > 19:
             raise ValueError
         last = int(number)
         if last > MAX_DB_ID:
