@@ -164,7 +164,7 @@ class Resolver:
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
         row = (
             await Identifier.select(Identifier.handle, Identifier.values)
-            .where((Identifier.tenant == tenant.id) & (Identifier.handle_key == key))
+            .where((Identifier.tenant_id == tenant.id) & (Identifier.handle_key == key))
             .first()
             .run()
         )

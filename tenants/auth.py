@@ -78,7 +78,7 @@ async def _authenticate_basic(credentials: str) -> Principal:
         return principal
     row = (
         await Identifier.select(Identifier.values)
-        .where((Identifier.tenant == tenant["id"]) & (Identifier.handle_key == handle.key))
+        .where((Identifier.tenant_id == tenant["id"]) & (Identifier.handle_key == handle.key))
         .first()
         .run()
     )

@@ -1,7 +1,8 @@
 """Enterprise nodes (企业节点) as tenants, their people, keys and identifiers.
 
-Every tenant-owned table carries ``tenant``, and every unique key on it includes the
-tenant, so one tenant's rows never constrain another's.
+Every tenant-owned table carries ``tenant_id`` (a foreign key to the tenant), and every
+unique key on it includes it, so one tenant's rows never constrain another's;
+core/tenancy.py declares which tables those are.
 """
 
 from __future__ import annotations
@@ -49,16 +50,16 @@ class User(Table, tablename="users"):
 
 class Membership(Table, tablename="memberships"):
     id: Serial
-    tenant = ForeignKey(Tenant, on_delete=OnDelete.restrict, index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     user = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
     role = Varchar(length=16)
     created_at = Timestamptz()
-    unique_member = Unique(["tenant", "user"], name="memberships_tenant_user_unique")
+    unique_member = Unique(["tenant_id", "user"], name="memberships_tenant_user_unique")
 
 
 class ApiKey(Table, tablename="api_keys"):
     id: Serial
-    tenant = ForeignKey(Tenant, on_delete=OnDelete.restrict, index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     # The visible part of the key ("idn_<key_id>_..."); the secret is stored hashed.
     key_id = Varchar(length=32, unique=True)
     secret_hash = Varchar(length=128)
@@ -73,7 +74,7 @@ class Identifier(Table, tablename="identifiers"):
     """A registered identifier (标识) and its record, stored as canonical JSON values."""
 
     id: Serial
-    tenant = ForeignKey(Tenant, on_delete=OnDelete.restrict)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False)
     handle = Varchar(length=2048)
     # ASCII-folded handle: look-up is case-insensitive for ASCII only.
     handle_key = Varchar(length=2048)
@@ -85,4 +86,4 @@ class Identifier(Table, tablename="identifiers"):
     created_at = Timestamptz()
     updated_at = Timestamptz()
     version = Integer(default=1)
-    unique_handle = Unique(["tenant", "handle_key"], name="identifiers_tenant_handle_unique")
+    unique_handle = Unique(["tenant_id", "handle_key"], name="identifiers_tenant_handle_unique")

@@ -134,7 +134,7 @@ async def test_killed_worker_job_is_redriven_and_finished_exactly_once(tmp_workd
     assert (info["doneRows"], info["okRows"], info["failedRows"]) == (ROWS, ROWS - bad, bad)
     from tenants.tables import Identifier
 
-    rows = await Identifier.select(Identifier.version).where(Identifier.tenant == tenant_a.id)
+    rows = await Identifier.select(Identifier.version).where(Identifier.tenant_id == tenant_a.id)
     assert (len(rows), sum(r["version"] for r in rows)) == (ROWS - bad, ROWS - bad)
     # The re-drive, not Dramatiq's own redelivery (a minute later), brought it back.
     redrives = re.findall(

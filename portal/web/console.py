@@ -85,7 +85,7 @@ async def dashboard(request: Request[Any, Any, Any], prefix: FromPath[str]) -> R
         m=m,
         flash=pop_flash(request),
         activity=activity,
-        identifiers=await Identifier.count().where(Identifier.tenant == m.tenant_id).run(),
+        identifiers=await Identifier.count().where(Identifier.tenant_id == m.tenant_id).run(),
         total=sum(counts.values()),
         chart=bar_chart(counts, today=today, title=_("Resolutions per day, last 30 days")),
     )
@@ -96,7 +96,7 @@ async def identifiers(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
     _v, m = await require_member(request, prefix)
     q = request.query_params.get("q", "").strip()[:128]
     after = request.query_params.get("after", "")
-    where: Any = Identifier.tenant == m.tenant_id
+    where: Any = Identifier.tenant_id == m.tenant_id
     if q:
         pattern = "%" + fold(q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where = where & WhereRaw("handle_key LIKE {} ESCAPE '\\'", pattern)
@@ -127,7 +127,7 @@ async def _load(m: Any, suffix: str) -> dict[str, Any]:
     key = fold(f"{m.prefix}/{suffix}")
     row = (
         await Identifier.select()
-        .where((Identifier.tenant == m.tenant_id) & (Identifier.handle_key == key))
+        .where((Identifier.tenant_id == m.tenant_id) & (Identifier.handle_key == key))
         .first()
         .run()
     )

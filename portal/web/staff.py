@@ -269,7 +269,7 @@ async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
         tenant=tenant,
         trail=_details(trail),
         flash=pop_flash(request),
-        identifiers=await Identifier.count().where(Identifier.tenant == tenant["id"]).run(),
+        identifiers=await Identifier.count().where(Identifier.tenant_id == tenant["id"]).run(),
         resolutions=sum(r["resolutions"] for r in res),
         keys=await list_keys(tenant["id"]),
         members=await people.list_members(tenant["id"]),

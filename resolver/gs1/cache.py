@@ -123,13 +123,13 @@ class SchemeCache:
             rows = await SchemeNamespace.select(
                 SchemeNamespace.scheme,
                 SchemeNamespace.value,
-                SchemeNamespace.tenant,
-                SchemeNamespace.tenant.status.as_alias("tenant_status"),
+                SchemeNamespace.tenant_id,
+                SchemeNamespace.tenant_id.status.as_alias("tenant_status"),
             ).where(SchemeNamespace.status == "verified")
             owners = {}
             for r in rows:
                 if r["tenant_status"] != "closed":
-                    owners.setdefault(r["scheme"], {})[r["value"]] = r["tenant"]
+                    owners.setdefault(r["scheme"], {})[r["value"]] = r["tenant_id"]
             if generation == self.generation:
                 self._owners = owners
                 self._owners_expire = time.monotonic() + (self.backstop_ttl or _NS_TTL)
@@ -199,7 +199,7 @@ class SchemeCache:
                 GS1Link.media_type,
                 GS1Link.is_default,
             )
-            .where((GS1Link.tenant == tenant_id) & GS1Link.key_path.is_in(paths))
+            .where((GS1Link.tenant_id == tenant_id) & GS1Link.key_path.is_in(paths))
             .order_by(GS1Link.id)
         )
         by_path: dict[str, list[Link]] = {}

@@ -81,10 +81,10 @@ async def memberships(user_id: int) -> list[Member]:
         Membership.select(
             Membership.role,
             Membership.user.email.as_alias("email"),
-            Membership.tenant.id.as_alias("tenant_id"),
-            Membership.tenant.prefix.as_alias("prefix"),
-            Membership.tenant.name.as_alias("tname"),
-            Membership.tenant.status.as_alias("tstatus"),
+            Membership.tenant_id.id.as_alias("tenant_id"),
+            Membership.tenant_id.prefix.as_alias("prefix"),
+            Membership.tenant_id.name.as_alias("tname"),
+            Membership.tenant_id.status.as_alias("tstatus"),
         )
         .where(Membership.user == user_id)
         .order_by(Membership.id)
@@ -114,7 +114,7 @@ async def list_members(tenant_id: int) -> list[dict[str, Any]]:
             Membership.user.email.as_alias("email"),
             Membership.user.id.as_alias("user_id"),
         )
-        .where(Membership.tenant == tenant_id)
+        .where(Membership.tenant_id == tenant_id)
         .order_by(Membership.id)
         .run()
     )
@@ -130,7 +130,7 @@ async def invite(member: Member, email: str, role: str, base: str) -> None:
     if (
         existing
         and await Membership.exists()
-        .where((Membership.tenant == member.tenant_id) & (Membership.user == existing["id"]))
+        .where((Membership.tenant_id == member.tenant_id) & (Membership.user == existing["id"]))
         .run()
     ):
         raise Conflict(f"{email} is already a member", field="email")
@@ -177,12 +177,12 @@ async def accept_invite(token: str, password: str) -> int:
             user_id = user["id"]
         if (
             not await Membership.exists()
-            .where((Membership.tenant == payload["tenant_id"]) & (Membership.user == user_id))
+            .where((Membership.tenant_id == payload["tenant_id"]) & (Membership.user == user_id))
             .run()
         ):
             await Membership.insert(
                 Membership(
-                    tenant=payload["tenant_id"],
+                    tenant_id=payload["tenant_id"],
                     user=user_id,
                     role=payload["role"],
                     created_at=datetime.now(UTC),
@@ -202,7 +202,7 @@ async def remove_member(member: Member, membership_id: int) -> None:
     async with db.write_transaction():
         row = await (
             Membership.select(Membership.id, Membership.role, Membership.user)
-            .where((Membership.id == membership_id) & (Membership.tenant == member.tenant_id))
+            .where((Membership.id == membership_id) & (Membership.tenant_id == member.tenant_id))
             .first()
             .run()
         )
@@ -211,7 +211,7 @@ async def remove_member(member: Member, membership_id: int) -> None:
         if row["role"] == "owner":
             owners = (
                 await Membership.count()
-                .where((Membership.tenant == member.tenant_id) & (Membership.role == "owner"))
+                .where((Membership.tenant_id == member.tenant_id) & (Membership.role == "owner"))
                 .run()
             )
             if member.role != "owner" or owners <= 1:
@@ -233,7 +233,7 @@ async def change_role(member: Member, membership_id: int, role: str) -> None:
     async with db.write_transaction():
         row = await (
             Membership.select(Membership.id, Membership.role)
-            .where((Membership.id == membership_id) & (Membership.tenant == member.tenant_id))
+            .where((Membership.id == membership_id) & (Membership.tenant_id == member.tenant_id))
             .first()
             .run()
         )
@@ -244,7 +244,7 @@ async def change_role(member: Member, membership_id: int, role: str) -> None:
         if row["role"] == "owner" and role != "owner":
             owners = (
                 await Membership.count()
-                .where((Membership.tenant == member.tenant_id) & (Membership.role == "owner"))
+                .where((Membership.tenant_id == member.tenant_id) & (Membership.role == "owner"))
                 .run()
             )
             if owners <= 1:

@@ -209,7 +209,7 @@ async def application_of_user(user_id: int) -> dict[str, Any] | None:
 async def application_of_tenant(tenant_id: int) -> dict[str, Any] | None:
     row = (
         await Application.select(Application.id)
-        .where(Application.tenant_id == tenant_id)
+        .where(Application.approved_tenant_id == tenant_id)
         .first()
         .run()
     )
@@ -349,13 +349,13 @@ async def _approve_once(app_id: int, *, actor: str) -> tuple[dict[str, Any], Ten
             code = None
         tenant = await insert_tenant(app["company_name"], code=code, status="active", actor=actor)
         await (
-            Application.update({Application.tenant_id: tenant.id})
+            Application.update({Application.approved_tenant_id: tenant.id})
             .where(Application.id == app_id)
             .run()
         )
         await Membership.insert(
             Membership(
-                tenant=tenant.id, user=app["user_id"], role="owner", created_at=datetime.now(UTC)
+                tenant_id=tenant.id, user=app["user_id"], role="owner", created_at=datetime.now(UTC)
             )
         ).run()
         await enqueue(

@@ -228,7 +228,7 @@ async def commit_chunk(
             }
         )
         .where((BulkJob.id == job_id) & (BulkJob.done_rows == start) & _ACTIVE)
-        .returning(BulkJob.id)
+        .returning(BulkJob.id, BulkJob.tenant_id)
         .run()
     )
     if not moved:
@@ -237,7 +237,11 @@ async def commit_chunk(
         await BulkJobFailure.insert(
             *(
                 BulkJobFailure(
-                    job_id=job_id, row_no=r.number, handle=r.handle[:2048], message=msg[:1024]
+                    tenant_id=moved[0]["tenant_id"],
+                    job_id=job_id,
+                    row_no=r.number,
+                    handle=r.handle[:2048],
+                    message=msg[:1024],
                 )
                 for r, msg in failures
             )

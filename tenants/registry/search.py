@@ -220,14 +220,14 @@ async def _scan(
     for _ in range(_SCAN_ROUNDS):
         sel = Identifier.select(
             Identifier.id,
-            Identifier.tenant,
+            Identifier.tenant_id,
             Identifier.handle,
             Identifier.values,
             Identifier.created_at,
             Identifier.updated_at,
         ).where(Identifier.id > last)
         if scope is not None:
-            sel = sel.where(Identifier.tenant == scope)
+            sel = sel.where(Identifier.tenant_id == scope)
         for condition in where:
             sel = sel.where(condition)
         rows = await sel.order_by(Identifier.id).limit(batch).run()
@@ -237,7 +237,9 @@ async def _scan(
             shown = values if principal.is_staff else visible(principal, values)
             if _matches(query, shown):
                 hits.append(
-                    Hit(row["handle"], row["tenant"], row["created_at"], row["updated_at"], shown)
+                    Hit(
+                        row["handle"], row["tenant_id"], row["created_at"], row["updated_at"], shown
+                    )
                 )
                 if len(hits) == limit:
                     break

@@ -1,15 +1,27 @@
 """Tables of the registry app: templates, SNMS accounts, idempotency keys, bulk jobs.
 
 Node-level templates (core and industry, from the top-level node) have ``tenant_id``
-null and ``owner`` 0; a tenant's own templates have ``owner`` = its id, so one unique
-key ``(owner, code, version)`` covers both without NULLs in it.
+null; a tenant's own templates have its id. Two partial unique indexes (made by the
+migration; Piccolo's ``Unique`` cannot say ``WHERE``) keep ``(code, version)`` unique
+among the node's and ``(tenant_id, code, version)`` among each tenant's.
 """
 
 from __future__ import annotations
 
-from piccolo.columns import Boolean, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.constraints import Unique
 from piccolo.table import Table
+
+from tenants.tables import Tenant
 
 
 class MetadataTemplate(Table, tablename="metadata_templates"):
@@ -17,8 +29,7 @@ class MetadataTemplate(Table, tablename="metadata_templates"):
     that declares ``code@version`` at index 1001 validates against it for ever."""
 
     id: Serial
-    tenant_id = Integer(null=True, default=None, index=True)
-    owner = Integer(default=0)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=True, default=None, index=True)
     code = Varchar(length=64)
     version = Integer(default=1)
     name = Varchar(length=255, default="")
@@ -34,16 +45,13 @@ class MetadataTemplate(Table, tablename="metadata_templates"):
     items = Text(default="[]")
     created_at = Timestamptz()
     created_by = Varchar(length=255, default="")
-    metadata_templates_unique_code_version = Unique(
-        ["owner", "code", "version"], name="metadata_templates_owner_code_version_unique"
-    )
 
 
 class SnmsAccount(Table, tablename="snms_accounts"):
     """A login for SNMS-style clients (``/identity/token``), acting for one tenant."""
 
     id: Serial
-    tenant_id = Integer(index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     username = Varchar(length=128, unique=True)
     password_hash = Varchar(length=255)
     # sha256(password), encrypted with the node key: /identity/token/v1 needs it.
@@ -57,7 +65,7 @@ class IdempotencyKey(Table, tablename="idempotency_keys"):
     """A request already answered: written in the same transaction as its write."""
 
     id: Serial
-    tenant_id = Integer()
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False)
     key = Varchar(length=255)
     fingerprint = Varchar(length=64)
     response = Text(default="")
@@ -72,7 +80,7 @@ class BulkJob(Table, tablename="bulk_jobs"):
     advanced in the same transaction as the rows it covers."""
 
     id: Serial
-    tenant_id = Integer(index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     public_id = Varchar(length=40, unique=True)
     status = Varchar(length=16, default="queued")
     fmt = Varchar(length=8, default="ndjson")
@@ -92,10 +100,12 @@ class BulkJobFailure(Table, tablename="bulk_job_failures"):
     """Only failed rows are stored; every other row up to the cursor succeeded."""
 
     id: Serial
+    # The job's tenant, copied onto each failure so the row is scoped like its job.
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False)
     job_id = Integer(index=True)
     row_no = Integer()
     handle = Varchar(length=2048, default="")
     message = Varchar(length=1024, default="")
     bulk_job_failures_unique_job_row = Unique(
-        ["job_id", "row_no"], name="bulk_job_failures_job_row_unique"
+        ["tenant_id", "job_id", "row_no"], name="bulk_job_failures_job_row_unique"
     )

@@ -117,10 +117,15 @@ def split_ref(ref: str) -> tuple[str, int | None]:
 _cache: dict[tuple[int, str, int], Template] = {}
 
 
+def _owned_by(owner: int) -> Any:
+    """Rows of one owner: a tenant's id, or 0 for the node (``tenant_id`` null)."""
+    if owner:
+        return MetadataTemplate.tenant_id == owner
+    return MetadataTemplate.tenant_id.is_null()
+
+
 async def _rows(owner: int, code: str, version: int | None) -> dict[str, Any] | None:
-    query = MetadataTemplate.select().where(
-        (MetadataTemplate.owner == owner) & (MetadataTemplate.code == code)
-    )
+    query = MetadataTemplate.select().where(_owned_by(owner) & (MetadataTemplate.code == code))
     if version is not None:
         query = query.where(MetadataTemplate.version == version)
     return await query.order_by(MetadataTemplate.version, ascending=False).first().run()
@@ -145,7 +150,7 @@ async def versions(owner_tenant: int | None, code: str) -> list[Template]:
     """Every version of one template of one owner (the node when None), oldest first."""
     rows = (
         await MetadataTemplate.select()
-        .where((MetadataTemplate.owner == (owner_tenant or 0)) & (MetadataTemplate.code == code))
+        .where(_owned_by(owner_tenant or 0) & (MetadataTemplate.code == code))
         .order_by(MetadataTemplate.version)
         .run()
     )
@@ -156,8 +161,10 @@ async def list_templates(
     tenant_id: int | None, *, code: str | None = None, version: int | None = None
 ) -> list[Template]:
     """Node templates and the tenant's own; the latest version of each unless asked."""
-    owners = [0, tenant_id] if tenant_id else [0]
-    query = MetadataTemplate.select().where(MetadataTemplate.owner.is_in(owners))
+    mine: Any = MetadataTemplate.tenant_id.is_null()
+    if tenant_id:
+        mine = mine | (MetadataTemplate.tenant_id == tenant_id)
+    query = MetadataTemplate.select().where(mine)
     if code:
         query = query.where(MetadataTemplate.code == code)
     if version is not None:
@@ -166,7 +173,7 @@ async def list_templates(
     out: dict[tuple[int, str], Template] = {}
     for row in rows:
         t = _from_row(row)
-        key = (row["owner"], t.code)
+        key = (row["tenant_id"] or 0, t.code)
         if version is not None or key not in out or out[key].version < t.version:
             out[key] = t
     return sorted(out.values(), key=lambda t: (t.tenant_id or 0, t.code, t.version))
@@ -231,7 +238,6 @@ async def save_template(
         raise InvalidValue("type (carrier type) must be 1 (active carrier) or 2", field="type")
     fields = {
         "tenant_id": owner_tenant,
-        "owner": owner_tenant or 0,
         "code": code,
         "kind": kind,
         "industry_category": industry[0],
@@ -270,7 +276,7 @@ async def _insert_version(
     async with db.write_transaction():
         if idempotency is not None:
             await idempotency.claim()
-        latest = await _rows(fields["owner"], code, None)
+        latest = await _rows(owner_tenant or 0, code, None)
         previous = _from_row(latest) if latest else None
         if previous is None and owner_tenant:
             await _refuse_shadowing(code)
@@ -314,11 +320,7 @@ async def _refuse_shadowing(code: str) -> None:
     """A tenant's template is looked up before the node's, so a tenant template named like
     a node template would silently re-interpret the tenant's records that declare the
     node's ``code@N``. A tenant extends a node template under a code of its own."""
-    if (
-        await MetadataTemplate.exists()
-        .where((MetadataTemplate.owner == 0) & (MetadataTemplate.code == code))
-        .run()
-    ):
+    if await MetadataTemplate.exists().where(_owned_by(0) & (MetadataTemplate.code == code)).run():
         raise InvalidValue(
             f"template code {code!r} is a node template; extend it under a code of your own",
             field="code",
@@ -342,7 +344,7 @@ async def seed(path: Path = SEED_FILE, *, actor: str = "seed") -> int:
     for body in data["templates"]:
         if (
             await MetadataTemplate.exists()
-            .where((MetadataTemplate.owner == 0) & (MetadataTemplate.code == body["code"]))
+            .where(_owned_by(0) & (MetadataTemplate.code == body["code"]))
             .run()
         ):
             continue

@@ -57,7 +57,9 @@ async def read_record(principal: Principal | None, handle_text: str) -> Record:
         )
     row = (
         await Identifier.select(Identifier.handle, Identifier.values)
-        .where((Identifier.tenant == principal.tenant_id) & (Identifier.handle_key == handle.key))
+        .where(
+            (Identifier.tenant_id == principal.tenant_id) & (Identifier.handle_key == handle.key)
+        )
         .first()
         .run()
     )

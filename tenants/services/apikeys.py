@@ -92,7 +92,7 @@ async def create_key(
     async with db.write_transaction():
         await ApiKey.insert(
             ApiKey(
-                tenant=tenant.id,
+                tenant_id=tenant.id,
                 key_id=new.key_id,
                 secret_hash=new.secret_hash,
                 name=name[:255],
@@ -112,8 +112,10 @@ async def create_key(
 
 async def list_keys(tenant_id: int) -> list[ApiKeyInfo]:
     rows = (
-        await ApiKey.select(*ApiKey.all_columns(), ApiKey.tenant.prefix.as_alias("tenant_prefix"))
-        .where(ApiKey.tenant == tenant_id)
+        await ApiKey.select(
+            *ApiKey.all_columns(), ApiKey.tenant_id.prefix.as_alias("tenant_prefix")
+        )
+        .where(ApiKey.tenant_id == tenant_id)
         .order_by(ApiKey.id)
         .run()
     )
@@ -136,7 +138,7 @@ async def revoke_key(tenant_id: int, key_id: str, *, actor: str) -> None:
     async with db.write_transaction():
         row = (
             await ApiKey.select(ApiKey.id, ApiKey.revoked_at)
-            .where((ApiKey.tenant == tenant_id) & (ApiKey.key_id == key_id))
+            .where((ApiKey.tenant_id == tenant_id) & (ApiKey.key_id == key_id))
             .first()
             .run()
         )
@@ -169,9 +171,9 @@ async def authenticate_key(plaintext: str) -> Principal:
             ApiKey.secret_hash,
             ApiKey.scopes,
             ApiKey.revoked_at,
-            ApiKey.tenant.id.as_alias("tenant_id"),
-            ApiKey.tenant.prefix.as_alias("tenant_prefix"),
-            ApiKey.tenant.status.as_alias("tenant_status"),
+            ApiKey.tenant_id.id.as_alias("tenant_id"),
+            ApiKey.tenant_id.prefix.as_alias("tenant_prefix"),
+            ApiKey.tenant_id.status.as_alias("tenant_status"),
         )
         .where(ApiKey.key_id == key_id)
         .first()

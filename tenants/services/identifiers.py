@@ -109,7 +109,7 @@ async def _active_tenant(principal: Principal, handle: Handle) -> int:
 async def _load_for_update(tenant_id: int, key: str) -> dict[str, Any] | None:
     query = Identifier.select(
         Identifier.id, Identifier.handle, Identifier.values, Identifier.version
-    ).where((Identifier.tenant == tenant_id) & (Identifier.handle_key == key))
+    ).where((Identifier.tenant_id == tenant_id) & (Identifier.handle_key == key))
     if isinstance(db.engine(), db.PostgresEngine):
         query = query.lock_rows("UPDATE")
     return await query.first().run()
@@ -225,7 +225,7 @@ async def put_record(
             _check_size(values)
             await Identifier.insert(
                 Identifier(
-                    tenant=tenant_id,
+                    tenant_id=tenant_id,
                     handle=handle.text,
                     handle_key=key,
                     values=dump_values(values),
@@ -362,7 +362,7 @@ async def list_handles(
     assert principal.tenant_id is not None
     pattern = _like_escape(fold(prefix)) + "/%"
     # An explicit ESCAPE: prefixes may hold "_", which LIKE would take as a wildcard.
-    where = (Identifier.tenant == principal.tenant_id) & WhereRaw(
+    where = (Identifier.tenant_id == principal.tenant_id) & WhereRaw(
         "handle_key LIKE {} ESCAPE '\\'", pattern
     )
     total = await Identifier.count().where(where).run()

@@ -149,7 +149,7 @@ async def add_member(tenant_id: int, role: str) -> str:
         .run()
     )[0]["id"]
     await Membership.insert(
-        Membership(tenant=tenant_id, user=uid, role=role, created_at=datetime.now(UTC))
+        Membership(tenant_id=tenant_id, user=uid, role=role, created_at=datetime.now(UTC))
     ).run()
     return addr
 

@@ -84,7 +84,7 @@ async def test_a_failed_approval_leaves_nothing_behind(
     assert not await AuditLog.exists().where(AuditLog.id > audits).run()
     assert not await Outbox.exists().where(Outbox.id > outbox).run()
     row = await Application.select().where(Application.id == app_id).first().run()
-    assert row["status"] == "in_review" and row["tenant_id"] is None
+    assert row["status"] == "in_review" and row["approved_tenant_id"] is None
     assert not await Membership.exists().where(Membership.user == row["user_id"]).run()
     assert len(mails_to(form["contact_email"])) == mails
 
@@ -92,15 +92,15 @@ async def test_a_failed_approval_leaves_nothing_behind(
     prefix = await service.approve(app_id, actor="staff:test")
     assert prefix == f"88.100.{preferred.lower()}"
     row = await Application.select().where(Application.id == app_id).first().run()
-    assert row["status"] == "approved" and row["tenant_id"]
+    assert row["status"] == "approved" and row["approved_tenant_id"]
     assert await (
         Membership.exists()
-        .where((Membership.tenant == row["tenant_id"]) & (Membership.role == "owner"))
+        .where((Membership.tenant_id == row["approved_tenant_id"]) & (Membership.role == "owner"))
         .run()
     )
     topics = {
         r["topic"]
-        for r in await Outbox.select(Outbox.topic).where(Outbox.tenant_id == row["tenant_id"]).run()
+        for r in await Outbox.select(Outbox.topic).where(Outbox.tenant_id == row["approved_tenant_id"]).run()
     }
     assert topics == {"upstream.tenant", "upstream.enterprise"}
     assert len(mails_to(form["contact_email"])) == mails + 1
@@ -119,7 +119,7 @@ async def test_staff_see_a_failed_approval_as_an_error_not_a_500(
     assert r.status_code == 503
     assert 'role="alert"' in r.text and "未分配任何前缀" in r.text
     row = await Application.select().where(Application.id == app_id).first().run()
-    assert row["status"] == "submitted" and row["tenant_id"] is None
+    assert row["status"] == "submitted" and row["approved_tenant_id"] is None
     monkeypatch.undo()
     assert (await web.post(f"{base}/approve", form_page=base)).status_code == 303
 
@@ -195,7 +195,7 @@ async def test_approve_and_reject_at_once_decide_once(web: Web) -> None:
     approved = isinstance(results[0], str)
     assert row["status"] == ("approved" if approved else "rejected")
     assert await Tenant.count().run() == before + (1 if approved else 0)
-    assert (row["tenant_id"] is not None) == approved
+    assert (row["approved_tenant_id"] is not None) == approved
 
 
 async def test_a_mail_failure_after_the_commit_does_not_undo_the_approval(

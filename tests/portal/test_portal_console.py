@@ -262,7 +262,7 @@ async def test_invite_accept_and_remove(web: Web, web2: Web, tenant_a) -> None:
     assert addr in members.text
     mid = (
         await Membership.select(Membership.id)
-        .where((Membership.tenant == t.id) & (Membership.role == "viewer"))
+        .where((Membership.tenant_id == t.id) & (Membership.role == "viewer"))
         .first()
         .run()
     )["id"]
@@ -340,7 +340,7 @@ async def test_change_member_roles(web: Web, web2: Web, tenant_a, tenant_b) -> N
         uid = (await User.select(User.id).where(User.email == addr).first().run())["id"]
         row = (
             await Membership.select(Membership.id, Membership.role)
-            .where((Membership.tenant == tenant_a.id) & (Membership.user == uid))
+            .where((Membership.tenant_id == tenant_a.id) & (Membership.user == uid))
             .first()
             .run()
         )

@@ -122,12 +122,12 @@ async def test_reject_resubmit_approve(web: Web, web2: Web) -> None:
     r = await web.post(f"{base}/approve", form_page=base)
     assert r.status_code == 303
     row = await Application.select().where(Application.id == app_id).first().run()
-    assert row["status"] == "approved" and row["tenant_id"]
-    tenant = await Tenant.select().where(Tenant.id == row["tenant_id"]).first().run()
+    assert row["status"] == "approved" and row["approved_tenant_id"]
+    tenant = await Tenant.select().where(Tenant.id == row["approved_tenant_id"]).first().run()
     assert tenant["prefix"] == f"88.100.{preferred.lower()}" and tenant["status"] == "active"
     assert (
         await Membership.exists()
-        .where((Membership.tenant == tenant["id"]) & (Membership.role == "owner"))
+        .where((Membership.tenant_id == tenant["id"]) & (Membership.role == "owner"))
         .run()
     )
     assert (

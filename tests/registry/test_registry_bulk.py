@@ -59,7 +59,9 @@ async def _wait(client, t, job_id: str) -> dict:
 async def _counts(tenant_id: int) -> tuple[int, int]:
     from tenants.tables import Identifier
 
-    rows = await Identifier.select(Identifier.version).where(Identifier.tenant == tenant_id).run()
+    rows = (
+        await Identifier.select(Identifier.version).where(Identifier.tenant_id == tenant_id).run()
+    )
     return len(rows), sum(r["version"] for r in rows)
 
 

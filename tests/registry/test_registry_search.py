@@ -191,7 +191,7 @@ async def test_migration_backfills_search_text_of_older_records(client, tenant_a
     p, auth = tenant_a.prefix, tenant_a.auth()
     await put_values(client, tenant_a, f"{p}/OLD-1", [sv(1, "URL", "https://legacy.example")])
     # As a record written before search_text existed would look.
-    await Identifier.update({Identifier.search_text: ""}).where(Identifier.tenant == tenant_a.id)
+    await Identifier.update({Identifier.search_text: ""}).where(Identifier.tenant_id == tenant_a.id)
     assert await _handles(client, auth, "value=legacy.example") == []
     migration = importlib.import_module("migrations.registry.registry_2026_11_24t05_10_00_000000")
     await migration._backfill()

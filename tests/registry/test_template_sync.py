@@ -57,7 +57,7 @@ async def _versions(code: str) -> list[int]:
 
     rows = (
         await MetadataTemplate.select(MetadataTemplate.version)
-        .where((MetadataTemplate.owner == 0) & (MetadataTemplate.code == code))
+        .where(MetadataTemplate.tenant_id.is_null() & (MetadataTemplate.code == code))
         .order_by(MetadataTemplate.version)
         .run()
     )

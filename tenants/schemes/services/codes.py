@@ -118,7 +118,7 @@ async def register_code(
     try:
         async with db.write_transaction():
             exists = await SchemeCode.exists().where(
-                (SchemeCode.tenant == p.tenant_id)
+                (SchemeCode.tenant_id == p.tenant_id)
                 & (SchemeCode.scheme == scheme)
                 & (SchemeCode.code == canonical)
             )
@@ -126,7 +126,7 @@ async def register_code(
                 raise Conflict(f"code: {canonical} is already registered", field="code")
             taken = (
                 await SchemeCode.select(SchemeCode.scheme, SchemeCode.code)
-                .where((SchemeCode.tenant == p.tenant_id) & (SchemeCode.handle == parsed.text))
+                .where((SchemeCode.tenant_id == p.tenant_id) & (SchemeCode.handle == parsed.text))
                 .first()
             )
             if taken is not None:
@@ -137,7 +137,7 @@ async def register_code(
                 )
             await SchemeCode.insert(
                 SchemeCode(
-                    tenant=p.tenant_id,
+                    tenant_id=p.tenant_id,
                     scheme=scheme,
                     code=canonical,
                     handle=parsed.text,
@@ -184,7 +184,7 @@ async def list_codes(
 ) -> tuple[int, list[CodeInfo]]:
     require_scheme(scheme)
     p = require(principal, "read")
-    where = (SchemeCode.tenant == p.tenant_id) & (SchemeCode.scheme == scheme)
+    where = (SchemeCode.tenant_id == p.tenant_id) & (SchemeCode.scheme == scheme)
     total = await SchemeCode.count().where(where)
     rows = (
         await SchemeCode.select()
@@ -203,7 +203,7 @@ async def get_code(principal: Principal | None, scheme: str, code: str) -> CodeI
     row = (
         await SchemeCode.select()
         .where(
-            (SchemeCode.tenant == p.tenant_id)
+            (SchemeCode.tenant_id == p.tenant_id)
             & (SchemeCode.scheme == scheme)
             & (SchemeCode.code == canonical)
         )
@@ -224,7 +224,7 @@ async def unregister_code(principal: Principal | None, scheme: str, code: str) -
         row = (
             await SchemeCode.select()
             .where(
-                (SchemeCode.tenant == p.tenant_id)
+                (SchemeCode.tenant_id == p.tenant_id)
                 & (SchemeCode.scheme == scheme)
                 & (SchemeCode.code == canonical)
             )
@@ -254,7 +254,7 @@ async def handle_for(tenant_id: int, scheme: str, code: str) -> str | None:
     row = (
         await SchemeCode.select(SchemeCode.handle)
         .where(
-            (SchemeCode.tenant == tenant_id)
+            (SchemeCode.tenant_id == tenant_id)
             & (SchemeCode.scheme == scheme)
             & (SchemeCode.code == code)
         )

@@ -88,7 +88,7 @@ async def public_handle(p: Principal, public: Any) -> tuple[str, str]:
         row = (
             await SchemeCode.select(SchemeCode.handle)
             .where(
-                (SchemeCode.tenant == p.tenant_id)
+                (SchemeCode.tenant_id == p.tenant_id)
                 & (SchemeCode.scheme == scheme)
                 & (SchemeCode.code == code)
             )
@@ -154,7 +154,7 @@ async def put_mappings(principal: Principal | None, items: Any) -> list[ItemResu
             codes = list(valid)
             for start in range(0, len(codes), 500):
                 rows = await CodeMapping.select().where(
-                    (CodeMapping.tenant == p.tenant_id)
+                    (CodeMapping.tenant_id == p.tenant_id)
                     & CodeMapping.private_code.is_in(codes[start : start + 500])
                 )
                 existing.update({r["private_code"]: r for r in rows})
@@ -164,7 +164,7 @@ async def put_mappings(principal: Principal | None, items: Any) -> list[ItemResu
                 if old is None:
                     new_rows.append(
                         CodeMapping(
-                            tenant=p.tenant_id,
+                            tenant_id=p.tenant_id,
                             private_code=code,
                             public=public,
                             handle=handle,
@@ -211,14 +211,14 @@ async def resolve_private(principal: Principal | None, private_code: Any) -> Res
     code = clean_private(private_code)
     row = (
         await CodeMapping.select()
-        .where((CodeMapping.tenant == p.tenant_id) & (CodeMapping.private_code == code))
+        .where((CodeMapping.tenant_id == p.tenant_id) & (CodeMapping.private_code == code))
         .first()
     )
     if row is None:
         raise NotFound(f"private_code: {code!r} is not mapped in this tenant", field="private_code")
     record = (
         await Identifier.select(Identifier.values)
-        .where((Identifier.tenant == p.tenant_id) & (Identifier.handle_key == row["handle_key"]))
+        .where((Identifier.tenant_id == p.tenant_id) & (Identifier.handle_key == row["handle_key"]))
         .first()
     )
     values = None
@@ -233,7 +233,7 @@ async def resolve_public(principal: Principal | None, public: Any) -> list[Mappi
     _, handle = await public_handle(p, public)
     rows = (
         await CodeMapping.select()
-        .where((CodeMapping.tenant == p.tenant_id) & (CodeMapping.handle_key == fold(handle)))
+        .where((CodeMapping.tenant_id == p.tenant_id) & (CodeMapping.handle_key == fold(handle)))
         .order_by(CodeMapping.private_code)
     )
     return [_info(r) for r in rows]
@@ -245,7 +245,7 @@ async def delete_mapping(principal: Principal | None, private_code: Any) -> Mapp
     async with db.write_transaction():
         row = (
             await CodeMapping.select()
-            .where((CodeMapping.tenant == p.tenant_id) & (CodeMapping.private_code == code))
+            .where((CodeMapping.tenant_id == p.tenant_id) & (CodeMapping.private_code == code))
             .first()
         )
         if row is None:
@@ -264,7 +264,7 @@ async def list_mappings(
     principal: Principal | None, *, page: int = 0, page_size: int = 100
 ) -> tuple[int, list[MappingInfo]]:
     p = require(principal, "read")
-    where = CodeMapping.tenant == p.tenant_id
+    where = CodeMapping.tenant_id == p.tenant_id
     total = await CodeMapping.count().where(where)
     rows = (
         await CodeMapping.select()

@@ -56,7 +56,7 @@ class NamespaceInfo:
 def _info(row: dict[str, Any]) -> NamespaceInfo:
     return NamespaceInfo(
         row["id"],
-        row["tenant"],
+        row["tenant_id"],
         row["tenant_prefix"],
         row["scheme"],
         row["value"],
@@ -71,7 +71,7 @@ def _info(row: dict[str, Any]) -> NamespaceInfo:
 def _columns() -> list[Any]:
     return [
         *SchemeNamespace.all_columns(),
-        SchemeNamespace.tenant.prefix.as_alias("tenant_prefix"),
+        SchemeNamespace.tenant_id.prefix.as_alias("tenant_prefix"),
     ]
 
 
@@ -127,7 +127,7 @@ async def request_namespace(
         mine = (
             await SchemeNamespace.select(SchemeNamespace.id)
             .where(
-                (SchemeNamespace.tenant == tenant_id)
+                (SchemeNamespace.tenant_id == tenant_id)
                 & (SchemeNamespace.scheme == "oid")
                 & (SchemeNamespace.status == "verified")
             )
@@ -164,7 +164,7 @@ async def _claim(
             (SchemeNamespace.scheme == scheme) & (SchemeNamespace.status != "rejected")
         )
         for r in rows:
-            if r["value"] == value and r["tenant"] == tenant_id:
+            if r["value"] == value and r["tenant_id"] == tenant_id:
                 return await _get(r["id"])
             if _overlaps(scheme, value, r["value"]):
                 raise Conflict(
@@ -173,7 +173,7 @@ async def _claim(
                 )
         status = "verified" if verified else "pending"
         fields: dict[Any, Any] = {
-            SchemeNamespace.tenant: tenant_id,
+            SchemeNamespace.tenant_id: tenant_id,
             SchemeNamespace.status: status,
             SchemeNamespace.requested_by: actor[:255],
             SchemeNamespace.created_at: now,
@@ -255,13 +255,13 @@ async def review_namespace(
             actor=actor,
             action=f"namespace.{status}",
             target=f"{scheme}:{normalised}",
-            tenant_id=row["tenant"],
+            tenant_id=row["tenant_id"],
             detail={"from": row["status"], "note": note},
         )
         await enqueue(
             "upstream.namespace",
             {"scheme": scheme, "value": normalised, "op": status},
-            tenant_id=row["tenant"],
+            tenant_id=row["tenant_id"],
         )
     await get_bus().publish(f"ns:{scheme}")
     return await _get(row["id"])
@@ -273,7 +273,7 @@ async def list_namespaces(
     """A tenant's namespaces (tenant_id given), or the node's review queue (staff)."""
     query = SchemeNamespace.select(*_columns()).order_by(SchemeNamespace.id)
     if tenant_id is not None:
-        query = query.where(SchemeNamespace.tenant == tenant_id)
+        query = query.where(SchemeNamespace.tenant_id == tenant_id)
     if scheme is not None:
         query = query.where(SchemeNamespace.scheme == require_scheme(scheme))
     if status is not None:
@@ -285,7 +285,7 @@ async def list_namespaces(
 
 async def verified_values(tenant_id: int, scheme: str) -> list[str]:
     rows = await SchemeNamespace.select(SchemeNamespace.value).where(
-        (SchemeNamespace.tenant == tenant_id)
+        (SchemeNamespace.tenant_id == tenant_id)
         & (SchemeNamespace.scheme == scheme)
         & (SchemeNamespace.status == "verified")
     )
