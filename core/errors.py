@@ -67,6 +67,13 @@ class PrefixNotServed(IdnestError):
     title = "Prefix not served here"
 
 
+class PrefixNotServedRead(PrefixNotServed):
+    """A read of a handle under a prefix this node does not serve: to the reader that is
+    "no such handle" (404; pyhandle says HandleNotFound), still rc 301 for Handle clients."""
+
+    http_status = 404
+
+
 class InsufficientPermissions(IdnestError):
     rc = 401
     http_status = 403

@@ -19,11 +19,20 @@ from core.errors import IdnestError
 log = logging.getLogger("idnest.http")
 PROBLEM = "application/problem+json"
 _json = msgspec.json.Encoder()
+# Route option for public, anonymous reads (resolution): no session is loaded and no
+# CSRF cookie is set, so a cache or CDN may keep the answer and nobody is tracked.
+NO_COOKIES = {"exclude_from_csrf": True, "skip_session": True}
 _HTTP_RC = {400: 2, 401: 402, 403: 401, 404: 100, 405: 2, 409: 2, 413: 2, 415: 2, 429: 3}
 
 
 def problem(
-    status: int, title: str, detail: str, *, rc: int, extra: dict[str, Any] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    rc: int,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
     body: dict[str, Any] = {
         "type": f"https://idnest.dev/problems/{title.lower().replace(' ', '-')}",
@@ -35,7 +44,9 @@ def problem(
     }
     if extra:
         body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {"WWW-Authenticate": 'Bearer realm="idnest"'} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="idnest"'
     return Response(
         content=_json.encode(body), status_code=status, media_type=PROBLEM, headers=headers
     )
@@ -75,7 +86,10 @@ def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[by
         if isinstance(exc, NotFoundException)
         else ("Error" if status >= 500 else "Request refused")
     )
-    return problem(status, title, str(exc.detail), rc=_HTTP_RC.get(status, 2))
+    # The framework's own headers (a 405's Allow, a 429's Retry-After) reach the client.
+    return problem(
+        status, title, str(exc.detail), rc=_HTTP_RC.get(status, 2), headers=exc.headers or None
+    )
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

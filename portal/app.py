@@ -11,15 +11,15 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 
 from core import db
 from core.bus import get_bus
+from core.head import HeadAsGet
 from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
 from core.scheduler import Scheduler
 from core.settings import Settings, get_settings
+from portal import apidocs
 from portal import web as portal_web
 from portal.web.config import csrf_config, session_config, session_store, static_router
 from resolver import api as resolver_api
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Any:
             *resolver_oid.ROUTES,
             *portal_web.ROUTES,
             static_router(),
+            apidocs.assets_router(),
             *registry_api.ROUTES,
             *snms_api.ROUTES,
             *bulk_api.ROUTES,
@@ -140,23 +141,7 @@ def create_app(settings: Settings | None = None) -> Any:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(
-            title="idnest",
-            version="0.1.0",
-            description="Secondary node (二级节点) of the industrial internet identifier "
-            "resolution system: Handle.net-compatible registration and resolution.",
-            path="/schema",
-            components=Components(
-                security_schemes={
-                    "apiKey": SecurityScheme(type="http", scheme="bearer"),
-                    "handleBasic": SecurityScheme(
-                        type="http",
-                        scheme="basic",
-                        description="user 300:{prefix}/{user}; password an API key or HS_SECKEY",
-                    ),
-                }
-            ),
-        ),
+        openapi_config=apidocs.openapi_config(),
         debug=False,
     )
-    return ResolutionFastPath(app, resolver)
+    return ResolutionFastPath(HeadAsGet(app), resolver)

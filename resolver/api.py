@@ -16,6 +16,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
 from core.errors import NotFound
+from core.http import NO_COOKIES
 from core.values import HandleValue
 from resolver.cache import encode_body
 from resolver.pages import render_record
@@ -38,6 +39,7 @@ def _record_response(handle: str, values: list[HandleValue]) -> Response[bytes]:
 @get(
     "/api/handles/{handle:path}",
     tags=["Resolution"],
+    opt=NO_COOKIES,
     summary="Resolve a handle (Handle.net REST API)",
     description=(
         "Public values only, unless the caller is authorised for the handle's tenant and "
@@ -70,6 +72,7 @@ async def resolve(
 @get(
     "/{handle:path}",
     tags=["Resolution"],
+    opt=NO_COOKIES,
     summary="Proxy: redirect to the handle's URL, or show the record",
     description="302 to the first public URL value. With ?noredirect the record is shown: "
     "HTML for browsers, JSON for Accept: application/json.",
@@ -83,9 +86,15 @@ async def proxy(
     record = await resolver.lookup(text)
     if "noredirect" not in request.query_params and record.redirect:
         return Redirect(record.redirect, status_code=302)
+    # The same URL answers HTML or JSON by Accept: caches must keep them apart.
+    vary = {"Vary": "Accept"}
     if _wants_html(request):
-        return Response(content=render_record(record.handle, record.public), media_type="text/html")
-    return Response(content=record.public_body, media_type=JSON)
+        return Response(
+            content=render_record(record.handle, record.public),
+            media_type="text/html",
+            headers=vary,
+        )
+    return Response(content=record.public_body, media_type=JSON, headers=vary)
 
 
 ROUTES = [resolve, proxy]

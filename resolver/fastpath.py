@@ -4,7 +4,8 @@ A plain ``GET /api/handles/{handle}`` or ``GET /{handle}`` with no query string 
 credentials, whose record is cached, is answered here with the ready-made body or
 redirect: a dictionary look-up and two ``send`` calls. Everything else (misses,
 filters, credentials, errors) goes on to Litestar unchanged, which fills the cache.
-Both paths give byte-identical answers; the tests hold them to it.
+Both paths give byte-identical answers; the tests hold them to it. HEAD is answered
+like GET without the body, here and (through ``core.head``) in the framework.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from resolver.service import Resolver
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _CREDENTIAL_HEADERS = (b"authorization", b"x-api-key")
 _API = "/api/handles/"
+_READ = ("GET", "HEAD")  # HEAD: the same status and headers, no body (core.head)
 
 
 class ResolutionFastPath:
@@ -43,7 +45,8 @@ class ResolutionFastPath:
         if scope["type"] == "http" and self.gs1.claims(scope["path"]):
             await self.gs1(scope, receive, send)
             return
-        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
+        method = scope.get("method")
+        if scope["type"] == "http" and method in _READ and not scope["query_string"]:
             path: str = scope["path"]
             if path.startswith(_API):
                 record = self._cached(path[len(_API) :], scope)
@@ -59,7 +62,9 @@ class ResolutionFastPath:
                             ],
                         }
                     )
-                    await send({"type": "http.response.body", "body": body})
+                    await send(
+                        {"type": "http.response.body", "body": body if method == "GET" else b""}
+                    )
                     return
             elif path.count("/") >= 2 and not path.startswith("/api/"):
                 record = self._cached(path[1:], scope)

@@ -17,6 +17,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
 from core.errors import HandleNotFound, InvalidValue
+from core.http import NO_COOKIES
 from core.schemes import SchemeError
 from core.schemes.ecode import validate_ecode
 from core.schemes.oid import validate_oid
@@ -63,7 +64,13 @@ _DESCRIPTION = (
 )
 
 
-@get("/oid/{dotted:str}", tags=["Resolution"], summary="Resolve an OID", description=_DESCRIPTION)
+@get(
+    "/oid/{dotted:str}",
+    tags=["Resolution"],
+    opt=NO_COOKIES,
+    summary="Resolve an OID",
+    description=_DESCRIPTION,
+)
 async def resolve_oid(
     request: Request[Any, Any, Any],
     resolver: NamedDependency[Resolver],
@@ -73,7 +80,13 @@ async def resolve_oid(
     return await _resolve(request, resolver, "oid", dotted, public_only)
 
 
-@get("/ecode/{code:str}", tags=["Resolution"], summary="Resolve an Ecode", description=_DESCRIPTION)
+@get(
+    "/ecode/{code:str}",
+    tags=["Resolution"],
+    opt=NO_COOKIES,
+    summary="Resolve an Ecode",
+    description=_DESCRIPTION,
+)
 async def resolve_ecode(
     request: Request[Any, Any, Any],
     resolver: NamedDependency[Resolver],
@@ -83,7 +96,13 @@ async def resolve_ecode(
     return await _resolve(request, resolver, "ecode", code, public_only)
 
 
-@get("/vaa/{code:str}", tags=["Resolution"], summary="Resolve a VAA code", description=_DESCRIPTION)
+@get(
+    "/vaa/{code:str}",
+    tags=["Resolution"],
+    opt=NO_COOKIES,
+    summary="Resolve a VAA code",
+    description=_DESCRIPTION,
+)
 async def resolve_vaa(
     request: Request[Any, Any, Any],
     resolver: NamedDependency[Resolver],

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from core.auth import Principal
-from core.errors import HandleNotFound, PrefixNotServed, ServiceUnavailable
+from core.errors import HandleNotFound, PrefixNotServedRead, ServiceUnavailable
 from core.identifiers import Handle, fold, is_under, parse_handle
 from core.settings import Settings
 from core.values import HandleValue, filter_values, load_values
@@ -91,7 +91,7 @@ class Resolver:
         return info
 
     async def lookup(self, handle_text: str, *, authoritative: bool = False) -> Record:
-        """The record for a handle. Raises InvalidHandle, PrefixNotServed, HandleNotFound."""
+        """The record for a handle. Raises InvalidHandle, PrefixNotServedRead, HandleNotFound."""
         handle = parse_handle(handle_text)
         key = handle.key
         if key.startswith(_PREFIX_NA):
@@ -134,7 +134,7 @@ class Resolver:
         tenant = await self.tenant_for(prefix) if "/" not in prefix else None
         if tenant is None or tenant.status == "closed" or fold(tenant.prefix) != fold(prefix):
             if not is_under(fold(prefix), self.node_prefix) or fold(prefix) == self.node_prefix:
-                raise PrefixNotServed(
+                raise PrefixNotServedRead(
                     f"prefix {prefix} is not served here; this node serves {self.node_prefix}.*",
                     handle=handle.text,
                 )
@@ -152,7 +152,7 @@ class Resolver:
         tenant = await self.tenant_for(handle.prefix)
         if tenant is None:
             if not is_under(handle.prefix, self.node_prefix):
-                raise PrefixNotServed(
+                raise PrefixNotServedRead(
                     f"prefix {handle.prefix} is not served here; this node serves "
                     f"{self.node_prefix}.*",
                     handle=handle.text,

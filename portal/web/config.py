@@ -19,7 +19,15 @@ from litestar.stores.memory import MemoryStore
 
 from core.settings import Settings
 
-EXEMPT = ["^/api/", "^/identity", "^/snms/", "^/hrls/", "^/healthz", "^/readyz", "^/schema"]
+EXEMPT = [
+    "^/api/",
+    "^/identity",
+    "^/snms/",
+    "^/hrls/",
+    "^/healthz",
+    "^/readyz",
+    "^/schema",
+]  # "^/schema" covers /schema-ui/
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
