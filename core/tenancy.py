@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import TransactionType
 
 from core import db
 
@@ -132,7 +132,10 @@ CROSS_TENANT_PATHS: dict[str, tuple[bool, str]] = {
     "resolver": (False, "public resolution: a record, GS1 link or code found by handle/key"),
     "auth": (False, "credentials looked up before the tenant is known: key id, username"),
     "staff": (True, "staff console: review, node statistics, search across tenants"),
+    "namespaces": (True, "a namespace is unique across the node: claims weigh every tenant's"),
     "maintenance": (True, "periodic jobs: counters flush, purges, bulk re-drive, outbox"),
+    "node": (True, "the node's own rows (tenant_id NULL): node templates, node-level audit"),
+    "migrate": (True, "schema migrations and their backfills, run as the owner role"),
 }
 
 
@@ -173,11 +176,12 @@ def current_tenant() -> int | None:
 
 
 @asynccontextmanager
-async def tenant_transaction(tenant_id: int, *, write: bool = True) -> AsyncIterator[Any]:
+async def tenant_transaction(tenant_id: int | None, *, write: bool = True) -> AsyncIterator[Any]:
     """The one place a tenant's transaction is opened and ``app.tenant_id`` is set.
 
-    ``write=False`` on SQLite opens a deferred (read) transaction instead of taking the
-    writer lock; on PostgreSQL both are the same.
+    ``write=False`` (reads only): on PostgreSQL the same transaction; on SQLite no
+    transaction at all (queries run as they would, with the tenant recorded), so reads
+    never take SQLite's writer lock. Yields the transaction (None for such a read).
     """
     if isinstance(tenant_id, bool) or not isinstance(tenant_id, int) or tenant_id <= 0:
         raise TenantScopeError(f"not a tenant id: {tenant_id!r}")
@@ -196,28 +200,44 @@ async def cross_tenant(path: str, *, write: bool = False) -> AsyncIterator[Any]:
         yield tx
 
 
+def scope_of(tenant_id: int | None, *, write: bool = True) -> Any:
+    """A tenant's transaction, or for ``None`` the node's own rows (``tenant_id`` NULL)."""
+    if tenant_id is None:
+        return cross_tenant("node", write=write)
+    return tenant_transaction(tenant_id, write=write)
+
+
 @asynccontextmanager
 async def _scoped(
     scope: tuple[str, int | str], setting: str, value: str, write: bool
 ) -> AsyncIterator[Any]:
     outer = _scope.get()
-    if outer is not None:
-        # Nested: the outer transaction is reused (Piccolo nests), so it must be the same
-        # scope; a cross-tenant path may run a tenant's step inside it.
-        if outer != scope and outer[0] != "cross":
-            raise TenantScopeError(f"a transaction for {outer} cannot act for {scope}")
-        yield db.engine().current_transaction.get()
-        return
+    # Nested scopes share the outer transaction (Piccolo nests), so they must be the
+    # same scope; a cross-tenant path may run a tenant's step inside its transaction.
+    if outer is not None and outer != scope and outer[0] != "cross":
+        raise TenantScopeError(f"a transaction for {outer} cannot act for {scope}")
     eng = db.engine()
-    if isinstance(eng, SQLiteEngine):
-        kind = TransactionType.immediate if write else TransactionType.deferred
-        transaction = eng.transaction(transaction_type=kind)
-    else:
+    postgres = isinstance(eng, PostgresEngine)
+    current = eng.current_transaction.get()
+    if current is not None or (not postgres and not write):
+        # Join the transaction in progress (scoping it if nothing had), or, for a read
+        # on SQLite, none: there is no RLS to feed, and reads never take the writer lock.
+        if current is not None and outer is None and postgres:
+            await current.connection.execute("SELECT set_config($1, $2, true)", setting, value)
+        token = _scope.set(outer or scope)
+        try:
+            yield current
+        finally:
+            _scope.reset(token)
+        return
+    if postgres:
         transaction = eng.transaction()
+    else:
+        transaction = eng.transaction(transaction_type=TransactionType.immediate)
     token = _scope.set(scope)
     try:
         async with transaction as tx:
-            if isinstance(eng, PostgresEngine):
+            if postgres:
                 await tx.connection.execute("SELECT set_config($1, $2, true)", setting, value)
             yield tx
     finally:

@@ -14,6 +14,7 @@ from core.auth import Principal
 from core.errors import HandleNotFound, PrefixNotServedRead, ServiceUnavailable
 from core.identifiers import Handle, fold, is_under, parse_handle
 from core.settings import Settings
+from core.tenancy import tenant_transaction
 from core.values import HandleValue, filter_values, load_values
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
 from resolver.counters import ResolutionCounters
@@ -162,12 +163,13 @@ class Resolver:
             )
         if tenant.status == "closed":
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
-        row = (
-            await Identifier.select(Identifier.handle, Identifier.values)
-            .where((Identifier.tenant_id == tenant.id) & (Identifier.handle_key == key))
-            .first()
-            .run()
-        )
+        async with tenant_transaction(tenant.id, write=False):
+            row = (
+                await Identifier.select(Identifier.handle, Identifier.values)
+                .where((Identifier.tenant_id == tenant.id) & (Identifier.handle_key == key))
+                .first()
+                .run()
+            )
         if row is None:
             self.cache.put(key, self.cache.missing(), generation)
             self.counters.not_found(tenant.id)

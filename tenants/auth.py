@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from core.auth import Principal
 from core.errors import AuthenticationFailed
 from core.identifiers import fold, is_under, parse_handle
+from core.tenancy import tenant_transaction
 from core.values import load_values
 from tenants.services.apikeys import authenticate_key
 from tenants.tables import Identifier, Tenant
@@ -76,12 +77,13 @@ async def _authenticate_basic(credentials: str) -> Principal:
         if principal.tenant_id != tenant["id"]:
             raise AuthenticationFailed("that API key belongs to another tenant")
         return principal
-    row = (
-        await Identifier.select(Identifier.values)
-        .where((Identifier.tenant_id == tenant["id"]) & (Identifier.handle_key == handle.key))
-        .first()
-        .run()
-    )
+    async with tenant_transaction(tenant["id"], write=False):
+        row = (
+            await Identifier.select(Identifier.values)
+            .where((Identifier.tenant_id == tenant["id"]) & (Identifier.handle_key == handle.key))
+            .first()
+            .run()
+        )
     index = int(index_text)
     if row is not None:
         for v in load_values(row["values"]):

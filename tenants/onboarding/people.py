@@ -17,6 +17,7 @@ from core.auth import Principal, hash_password, verify_password
 from core.errors import Conflict, InvalidValue, NotFound
 from core.identifiers import fold
 from core.mail import send_mail
+from core.tenancy import cross_tenant, tenant_transaction
 from tenants.onboarding import tokens
 from tenants.onboarding.tables import UserTotp
 from tenants.services.users import STAFF_ROLES, check_password, normalise_email
@@ -77,19 +78,21 @@ def staff_roles(user: dict[str, Any]) -> frozenset[str]:
 
 
 async def memberships(user_id: int) -> list[Member]:
-    rows = await (
-        Membership.select(
-            Membership.role,
-            Membership.user.email.as_alias("email"),
-            Membership.tenant_id.id.as_alias("tenant_id"),
-            Membership.tenant_id.prefix.as_alias("prefix"),
-            Membership.tenant_id.name.as_alias("tname"),
-            Membership.tenant_id.status.as_alias("tstatus"),
+    # Which tenants a signed-in person acts for is known only from these rows.
+    async with cross_tenant("auth"):
+        rows = await (
+            Membership.select(
+                Membership.role,
+                Membership.user.email.as_alias("email"),
+                Membership.tenant_id.id.as_alias("tenant_id"),
+                Membership.tenant_id.prefix.as_alias("prefix"),
+                Membership.tenant_id.name.as_alias("tname"),
+                Membership.tenant_id.status.as_alias("tstatus"),
+            )
+            .where(Membership.user == user_id)
+            .order_by(Membership.id)
+            .run()
         )
-        .where(Membership.user == user_id)
-        .order_by(Membership.id)
-        .run()
-    )
     return [
         Member(
             user_id, r["email"], r["tenant_id"], r["prefix"], r["tname"], r["tstatus"], r["role"]
@@ -107,17 +110,18 @@ async def member_of(user_id: int, prefix: str) -> Member | None:
 
 
 async def list_members(tenant_id: int) -> list[dict[str, Any]]:
-    return await (
-        Membership.select(
-            Membership.id,
-            Membership.role,
-            Membership.user.email.as_alias("email"),
-            Membership.user.id.as_alias("user_id"),
+    async with tenant_transaction(tenant_id, write=False):
+        return await (
+            Membership.select(
+                Membership.id,
+                Membership.role,
+                Membership.user.email.as_alias("email"),
+                Membership.user.id.as_alias("user_id"),
+            )
+            .where(Membership.tenant_id == tenant_id)
+            .order_by(Membership.id)
+            .run()
         )
-        .where(Membership.tenant_id == tenant_id)
-        .order_by(Membership.id)
-        .run()
-    )
 
 
 async def invite(member: Member, email: str, role: str, base: str) -> None:
@@ -127,14 +131,15 @@ async def invite(member: Member, email: str, role: str, base: str) -> None:
     if role == "owner" and member.role != "owner":
         raise InvalidValue("only an owner can invite an owner", field="role")
     existing = await User.select(User.id).where(User.email == email).first().run()
-    if (
-        existing
-        and await Membership.exists()
-        .where((Membership.tenant_id == member.tenant_id) & (Membership.user == existing["id"]))
-        .run()
-    ):
+    already = False
+    if existing is not None:
+        async with tenant_transaction(member.tenant_id, write=False):
+            already = await Membership.exists().where(
+                (Membership.tenant_id == member.tenant_id) & (Membership.user == existing["id"])
+            )
+    if already:
         raise Conflict(f"{email} is already a member", field="email")
-    async with db.write_transaction():
+    async with tenant_transaction(member.tenant_id):
         token = await tokens.issue(
             "invite", email, payload={"tenant_id": member.tenant_id, "role": role}
         )
@@ -175,31 +180,34 @@ async def accept_invite(token: str, password: str) -> int:
             )[0]["id"]
         else:
             user_id = user["id"]
+        await _join(payload["tenant_id"], user_id, payload["role"], email)
+    return int(user_id)
+
+
+async def _join(tenant_id: int, user_id: int, role: str, email: str) -> None:
+    """Inside accept_invite's transaction, which the token has just named a tenant for."""
+    async with tenant_transaction(tenant_id):
         if (
             not await Membership.exists()
-            .where((Membership.tenant_id == payload["tenant_id"]) & (Membership.user == user_id))
+            .where((Membership.tenant_id == tenant_id) & (Membership.user == user_id))
             .run()
         ):
             await Membership.insert(
                 Membership(
-                    tenant_id=payload["tenant_id"],
-                    user=user_id,
-                    role=payload["role"],
-                    created_at=datetime.now(UTC),
+                    tenant_id=tenant_id, user=user_id, role=role, created_at=datetime.now(UTC)
                 )
             ).run()
         await audit.record(
             actor=f"user:{user_id}",
             action="member.join",
             target=email,
-            tenant_id=payload["tenant_id"],
-            detail={"role": payload["role"]},
+            tenant_id=tenant_id,
+            detail={"role": role},
         )
-    return int(user_id)
 
 
 async def remove_member(member: Member, membership_id: int) -> None:
-    async with db.write_transaction():
+    async with tenant_transaction(member.tenant_id):
         row = await (
             Membership.select(Membership.id, Membership.role, Membership.user)
             .where((Membership.id == membership_id) & (Membership.tenant_id == member.tenant_id))
@@ -230,7 +238,7 @@ async def change_role(member: Member, membership_id: int, role: str) -> None:
     last owner stays an owner."""
     if role not in MEMBER_ROLES:
         raise InvalidValue(f"roles are {', '.join(MEMBER_ROLES)}", field="role")
-    async with db.write_transaction():
+    async with tenant_transaction(member.tenant_id):
         row = await (
             Membership.select(Membership.id, Membership.role)
             .where((Membership.id == membership_id) & (Membership.tenant_id == member.tenant_id))

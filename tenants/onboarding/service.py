@@ -23,6 +23,7 @@ from core.identifiers import fold
 from core.mail import send_mail
 from core.outbox import enqueue
 from core.settings import get_settings
+from core.tenancy import tenant_transaction
 from tenants.onboarding import tokens
 from tenants.onboarding.tables import Application, Upload
 from tenants.onboarding.validation import Checked, check_endpoint, name_problems
@@ -353,16 +354,21 @@ async def _approve_once(app_id: int, *, actor: str) -> tuple[dict[str, Any], Ten
             .where(Application.id == app_id)
             .run()
         )
-        await Membership.insert(
-            Membership(
-                tenant_id=tenant.id, user=app["user_id"], role="owner", created_at=datetime.now(UTC)
+        # The new tenant's own rows, in this same transaction.
+        async with tenant_transaction(tenant.id):
+            await Membership.insert(
+                Membership(
+                    tenant_id=tenant.id,
+                    user=app["user_id"],
+                    role="owner",
+                    created_at=datetime.now(UTC),
+                )
+            ).run()
+            await enqueue(
+                "upstream.enterprise",
+                {"prefix": tenant.prefix, "op": "approve", "credit_code": app["credit_code"]},
+                tenant_id=tenant.id,
             )
-        ).run()
-        await enqueue(
-            "upstream.enterprise",
-            {"prefix": tenant.prefix, "op": "approve", "credit_code": app["credit_code"]},
-            tenant_id=tenant.id,
-        )
     return app, tenant
 
 

@@ -22,6 +22,7 @@ from core import audit, db
 from core.auth import Principal
 from core.errors import AuthenticationNeeded, InsufficientPermissions, InvalidValue
 from core.identifiers import fold
+from core.tenancy import cross_tenant, tenant_transaction
 from core.values import HandleValue, load_values, type_matches, value_to_json
 from tenants.registry.visibility import visible
 from tenants.tables import Identifier
@@ -201,14 +202,16 @@ async def search(
         scope = principal.tenant_id
     where = _conditions(query)
     eng = db.engine()
-    if not isinstance(eng, db.PostgresEngine) or not where:
+    # Staff search across tenants on their own path; a tenant only within its own.
+    reading = (
+        cross_tenant("staff") if principal.is_staff else tenant_transaction(scope, write=False)
+    )
+    async with reading:
+        if isinstance(eng, db.PostgresEngine) and where:
+            # A generic plan cannot see how selective a LIKE pattern is and walks the id
+            # index of the whole tenant; a custom plan picks the trigram index when it pays.
+            await eng.run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
         return await _scan(principal, query, where, scope, last, limit)
-    async with eng.transaction():
-        # A generic plan cannot see how selective a LIKE pattern is and walks the id
-        # index of the whole tenant; a custom plan picks the trigram index when it pays.
-        await eng.run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
-        page = await _scan(principal, query, where, scope, last, limit)
-    return page
 
 
 async def _scan(

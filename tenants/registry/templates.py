@@ -12,6 +12,7 @@ latest version, which is then written back as ``code@version``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 
 from core import audit, db
 from core.errors import Conflict, InvalidValue, NotFound
+from core.tenancy import cross_tenant, tenant_transaction
 from core.values import HandleValue, ValueData
 from tenants.registry.tables import MetadataTemplate
 from tenants.registry.template_industry import check_industry
@@ -124,11 +126,17 @@ def _owned_by(owner: int) -> Any:
     return MetadataTemplate.tenant_id.is_null()
 
 
+def _reading(owner: int | None) -> Any:
+    """A tenant's templates are read in its scope; the node's are readable by all."""
+    return tenant_transaction(owner, write=False) if owner else contextlib.nullcontext()
+
+
 async def _rows(owner: int, code: str, version: int | None) -> dict[str, Any] | None:
     query = MetadataTemplate.select().where(_owned_by(owner) & (MetadataTemplate.code == code))
     if version is not None:
         query = query.where(MetadataTemplate.version == version)
-    return await query.order_by(MetadataTemplate.version, ascending=False).first().run()
+    async with _reading(owner):
+        return await query.order_by(MetadataTemplate.version, ascending=False).first().run()
 
 
 async def get_template(tenant_id: int | None, ref: str) -> Template:
@@ -148,12 +156,13 @@ async def get_template(tenant_id: int | None, ref: str) -> Template:
 
 async def versions(owner_tenant: int | None, code: str) -> list[Template]:
     """Every version of one template of one owner (the node when None), oldest first."""
-    rows = (
-        await MetadataTemplate.select()
-        .where(_owned_by(owner_tenant or 0) & (MetadataTemplate.code == code))
-        .order_by(MetadataTemplate.version)
-        .run()
-    )
+    async with _reading(owner_tenant):
+        rows = (
+            await MetadataTemplate.select()
+            .where(_owned_by(owner_tenant or 0) & (MetadataTemplate.code == code))
+            .order_by(MetadataTemplate.version)
+            .run()
+        )
     return [_from_row(r) for r in rows]
 
 
@@ -169,7 +178,8 @@ async def list_templates(
         query = query.where(MetadataTemplate.code == code)
     if version is not None:
         query = query.where(MetadataTemplate.version == version)
-    rows = await query.order_by(MetadataTemplate.id).run()
+    async with _reading(tenant_id):
+        rows = await query.order_by(MetadataTemplate.id).run()
     out: dict[tuple[int, str], Template] = {}
     for row in rows:
         t = _from_row(row)
@@ -273,7 +283,8 @@ async def _insert_version(
     expect_latest: int | None,
 ) -> Template:
     code, owner_tenant = fields["code"], fields["tenant_id"]
-    async with db.write_transaction():
+    scope = tenant_transaction(owner_tenant) if owner_tenant else cross_tenant("node", write=True)
+    async with scope:
         if idempotency is not None:
             await idempotency.claim()
         latest = await _rows(owner_tenant or 0, code, None)

@@ -34,6 +34,7 @@ from core.errors import (
 from core.identifiers import Handle, fold, is_under, parse_handle
 from core.outbox import OP_ADD, OP_DELETE, OP_MODIFY, enqueue
 from core.settings import get_settings
+from core.tenancy import tenant_transaction
 from core.values import (
     HandleValue,
     default_admin_value,
@@ -197,7 +198,7 @@ async def put_record(
     tenant_id = await _active_tenant(principal, handle)
     key = handle.key
     now = datetime.now(UTC)
-    async with db.write_transaction():
+    async with tenant_transaction(tenant_id):
         if idempotency is not None:
             await idempotency.claim()
         row = await _load_for_update(tenant_id, key)
@@ -296,7 +297,7 @@ async def delete_record(
     principal = _require(principal, "write", handle)
     tenant_id = await _active_tenant(principal, handle)
     key = handle.key
-    async with db.write_transaction():
+    async with tenant_transaction(tenant_id):
         row = await _load_for_update(tenant_id, key)
         if row is None:
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
@@ -365,16 +366,17 @@ async def list_handles(
     where = (Identifier.tenant_id == principal.tenant_id) & WhereRaw(
         "handle_key LIKE {} ESCAPE '\\'", pattern
     )
-    total = await Identifier.count().where(where).run()
     handles: list[str] = []
-    if page_size > 0:
-        rows = (
-            await Identifier.select(Identifier.handle)
-            .where(where)
-            .order_by(Identifier.handle_key)
-            .offset(page * page_size)
-            .limit(page_size)
-            .run()
-        )
-        handles = [r["handle"] for r in rows]
+    async with tenant_transaction(principal.tenant_id, write=False):
+        total = await Identifier.count().where(where).run()
+        if page_size > 0:
+            rows = (
+                await Identifier.select(Identifier.handle)
+                .where(where)
+                .order_by(Identifier.handle_key)
+                .offset(page * page_size)
+                .limit(page_size)
+                .run()
+            )
+            handles = [r["handle"] for r in rows]
     return HandlePage(prefix, total, handles)

@@ -22,6 +22,7 @@ from core.errors import Conflict, InsufficientPermissions, InvalidValue, NotFoun
 from core.identifiers import fold
 from core.outbox import OP_MODIFY, enqueue
 from core.schemes.gs1 import gs1_company_prefix_matches
+from core.tenancy import tenant_transaction
 from core.values import load_values
 from tenants.schemes.services.common import gs1_path, require, require_active
 from tenants.schemes.services.namespaces import verified_values
@@ -279,7 +280,7 @@ async def add_link(
     p = await require_active(principal)
     key_path = await _own_key(p, key)
     try:
-        async with db.write_transaction():
+        async with tenant_transaction(p.tenant_id):
             link_id = await insert_link(
                 p,
                 key_path,
@@ -304,11 +305,12 @@ async def add_link(
 
 async def get_link(principal: Principal | None, link_id: int) -> LinkInfo:
     p = require(principal, "read")
-    row = (
-        await GS1Link.select()
-        .where((GS1Link.tenant_id == p.tenant_id) & (GS1Link.id == link_id))
-        .first()
-    )
+    async with tenant_transaction(p.tenant_id, write=False):
+        row = (
+            await GS1Link.select()
+            .where((GS1Link.tenant_id == p.tenant_id) & (GS1Link.id == link_id))
+            .first()
+        )
     if row is None:
         raise NotFound(f"no GS1 link {link_id} in this tenant", field="id")
     return _info(row)
@@ -330,7 +332,7 @@ async def update_link(
     }
     fields = clean_fields(**merged)
     try:
-        async with db.write_transaction():
+        async with tenant_transaction(p.tenant_id):
             where = (GS1Link.tenant_id == p.tenant_id) & (GS1Link.key_path == current.key)
             if changes.get("is_default") is True:
                 await GS1Link.update({GS1Link.is_default: False}).where(where)
@@ -364,7 +366,7 @@ async def update_link(
 async def delete_link(principal: Principal | None, link_id: int) -> LinkInfo:
     p = await require_active(principal)
     current = await get_link(p, link_id)
-    async with db.write_transaction():
+    async with tenant_transaction(p.tenant_id):
         await GS1Link.delete().where((GS1Link.tenant_id == p.tenant_id) & (GS1Link.id == link_id))
         await _ensure_default(p, current.key)
         await _sync_handle(p, current.key)
@@ -379,5 +381,6 @@ async def list_links(principal: Principal | None, key: str | None = None) -> lis
     query = GS1Link.select().where(GS1Link.tenant_id == p.tenant_id)
     if key is not None:
         query = query.where(GS1Link.key_path == gs1_path(key).canonical_path())
-    rows = await query.order_by(GS1Link.key_path).order_by(GS1Link.id)
+    async with tenant_transaction(p.tenant_id, write=False):
+        rows = await query.order_by(GS1Link.key_path).order_by(GS1Link.id)
     return [_info(r) for r in rows]
