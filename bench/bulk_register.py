@@ -91,10 +91,10 @@ async def main(rows: int, chunk: int, template: bool) -> None:
     os.environ.setdefault("IDNEST_LOG_LEVEL", "WARNING")
     from core import db
     from core.migrate import migrate
+    from tenants.accounts.services.apikeys import create_key
+    from tenants.accounts.services.tenants import create_tenant
     from tenants.auth import authenticate
-    from tenants.registry import bulk
-    from tenants.services.apikeys import create_key
-    from tenants.services.tenants import create_tenant
+    from tenants.identifiers.services import bulk
 
     await db.start()
     await migrate()

@@ -75,9 +75,9 @@ def gtin(item: int) -> str:
 async def seed(count: int) -> list[str]:
     from core import db
     from core.auth import Principal
+    from tenants.accounts.services.tenants import create_tenant
     from tenants.schemes.services.links import add_link
     from tenants.schemes.services.namespaces import request_namespace, review_namespace
-    from tenants.services.tenants import create_tenant
 
     await db.start()
     try:

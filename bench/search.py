@@ -59,10 +59,10 @@ async def main(rows: int, repeat: int) -> None:
     os.environ.setdefault("IDNEST_LOG_LEVEL", "WARNING")
     from core import db
     from core.migrate import migrate
+    from tenants.accounts.services.apikeys import create_key
+    from tenants.accounts.services.tenants import create_tenant
     from tenants.auth import authenticate
-    from tenants.registry.search import Query, search
-    from tenants.services.apikeys import create_key
-    from tenants.services.tenants import create_tenant
+    from tenants.identifiers.services.search import Query, search
 
     await db.start()
     await migrate()
@@ -77,7 +77,7 @@ async def main(rows: int, repeat: int) -> None:
             LOAD.format(tenant=tenant.id, prefix=tenant.prefix, start=start, end=end)
         )
     await db.engine().run_ddl("ANALYZE identifiers")
-    # As a finished bulk job does (tenants.registry.bulk._merge_search_index).
+    # As a finished bulk job does (tenants.identifiers.services.bulk._merge_search_index).
     await db.engine().run_ddl("SELECT gin_clean_pending_list('identifiers_search_trgm')")
     load_s = time.perf_counter() - t0
     rnd = random.Random(7)

@@ -54,6 +54,9 @@ async def main(n: int) -> None:
 
 
 async def _run(n: int) -> None:
+    from tenants.services.identifiers import put_record
+    from tenants.services.tenants import create_tenant
+
     from core import db
     from core.auth import Principal
     from core.migrate import migrate
@@ -61,8 +64,6 @@ async def _run(n: int) -> None:
     from resolver.cache import RecordCache
     from resolver.counters import ResolutionCounters
     from resolver.service import Resolver
-    from tenants.services.identifiers import put_record
-    from tenants.services.tenants import create_tenant
 
     await db.start()
     await migrate()
@@ -78,8 +79,8 @@ async def _run(n: int) -> None:
     resolver = Resolver(cache, ResolutionCounters(), get_settings())
     await resolver.lookup(handle)  # the prefix map is warm from here on
     misses, writes = [], []
-    for i in range(n):
-        cache._records.clear()  # noqa: SLF001 - a miss each time, the prefix map kept
+    for _ in range(n):
+        cache._records.clear()
         t0 = time.perf_counter()
         await resolver.lookup(handle)
         misses.append((time.perf_counter() - t0) * 1e6)

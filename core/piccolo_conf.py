@@ -19,6 +19,6 @@ APP_REGISTRY = AppRegistry(
         "resolver.piccolo_app",
         "tenants.schemes.piccolo_app",
         "tenants.onboarding.piccolo_app",
-        "tenants.registry.piccolo_app",
+        "tenants.identifiers.piccolo_app",
     ]
 )

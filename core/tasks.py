@@ -19,7 +19,11 @@ from core.settings import get_settings
 
 # Modules that declare actors or periodic jobs (core.scheduler); the worker and the
 # scheduler import them all.
-JOB_MODULES: list[str] = ["tenants.registry.jobs", "core.scheduler", "tenants.registry.maintenance"]
+JOB_MODULES: list[str] = [
+    "tenants.identifiers.jobs",
+    "core.scheduler",
+    "tenants.identifiers.maintenance",
+]
 
 
 def build_broker() -> dramatiq.Broker:

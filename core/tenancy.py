@@ -85,6 +85,7 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     ),
     TenantTable("scheme_codes"),
     TenantTable("gs1_links"),
+    TenantTable("gs1_items"),
     TenantTable("code_mappings"),
     TenantTable("resolution_counts"),
     # Node-level events and deliveries have no tenant: only a cross-tenant path sees them.

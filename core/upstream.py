@@ -2,7 +2,7 @@
 
 The top-level node sends secondary nodes their core and industry metadata templates
 (标识模板). This module fetches them; what to do with them lives in
-``tenants.registry.template_sync`` (core imports nothing else).
+``tenants.templates.services.sync`` (core imports nothing else).
 
 Assumption, to correct when the docking guide's exact API is in hand: the top-level
 node serves templates the way secondary nodes (ours included) serve them in the SNMS v5

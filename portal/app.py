@@ -30,12 +30,13 @@ from resolver.runtime import build_resolver
 from resolver.service import Resolver
 from resolver.wire.listener import start_wire
 from resolver.wire.server import WireServer
-from tenants import api as tenants_api
-from tenants.registry import api as registry_api
-from tenants.registry import bulk_api, snms_api
-from tenants.registry import jobs as bulk_jobs
+from tenants.accounts.services.apikeys import flush_last_used
+from tenants.identifiers import jobs as bulk_jobs
+from tenants.identifiers.api import bulk as bulk_api
+from tenants.identifiers.api import handles as handles_api
+from tenants.identifiers.api import search as search_api
+from tenants.identifiers.api import snms as snms_api
 from tenants.schemes import api as schemes_api
-from tenants.services.apikeys import flush_last_used
 
 log = logging.getLogger("idnest.app")
 
@@ -121,13 +122,13 @@ def create_app(settings: Settings | None = None) -> Any:
             healthz,
             readyz,
             *resolver_api.ROUTES,
-            *tenants_api.ROUTES,
+            *handles_api.ROUTES,
             *schemes_api.ROUTES,
             *resolver_oid.ROUTES,
             *portal_web.ROUTES,
             static_router(),
             apidocs.assets_router(),
-            *registry_api.ROUTES,
+            *search_api.ROUTES,
             *snms_api.ROUTES,
             *bulk_api.ROUTES,
             *hdl_http.ROUTES,

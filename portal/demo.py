@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.auth import Principal
-from tenants.services.apikeys import create_key
-from tenants.services.identifiers import put_record
-from tenants.services.tenants import create_tenant
+from tenants.accounts.services.apikeys import create_key
+from tenants.accounts.services.tenants import create_tenant
+from tenants.identifiers.services.records import put_record
 
 DEMO_RECORDS = [
     (

@@ -45,9 +45,9 @@ DYNAMIC = [
 ]
 PY_FILES = [
     *sorted((ROOT / "web").glob("*.py")),
-    PROJECT / "tenants" / "onboarding" / "validation.py",
-    PROJECT / "tenants" / "onboarding" / "service.py",
-    PROJECT / "tenants" / "onboarding" / "profile.py",
+    PROJECT / "tenants" / "onboarding" / "services" / "validation.py",
+    PROJECT / "tenants" / "onboarding" / "services" / "applications.py",
+    PROJECT / "tenants" / "onboarding" / "services" / "profile.py",
 ]
 
 

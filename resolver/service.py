@@ -18,7 +18,8 @@ from core.tenancy import tenant_transaction
 from core.values import HandleValue, filter_values, load_values
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
 from resolver.counters import ResolutionCounters
-from tenants.tables import Identifier, Tenant
+from tenants.accounts.tables import Tenant
+from tenants.identifiers.tables import Identifier
 
 log = logging.getLogger("idnest.resolver")
 

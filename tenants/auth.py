@@ -19,8 +19,9 @@ from core.errors import AuthenticationFailed
 from core.identifiers import fold, is_under, parse_handle
 from core.tenancy import tenant_transaction
 from core.values import load_values
-from tenants.services.apikeys import authenticate_key
-from tenants.tables import Identifier, Tenant
+from tenants.accounts.services.apikeys import authenticate_key
+from tenants.accounts.tables import Tenant
+from tenants.identifiers.tables import Identifier
 
 
 async def authenticate(authorization: str | None, api_key: str | None) -> Principal | None:

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from tenants.tables import ApiKey, Identifier, Membership, Tenant, User
+from tenants.accounts.tables import ApiKey, Membership, Tenant, User
+from tenants.identifiers.tables import Identifier
 
 APP_CONFIG = AppConfig(
     app_name="tenants",

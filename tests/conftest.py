@@ -174,8 +174,8 @@ class TenantFixture:
 
 
 async def make_tenant(name: str = "Test Co") -> TenantFixture:
-    from tenants.services.apikeys import create_key
-    from tenants.services.tenants import create_tenant
+    from tenants.accounts.services.apikeys import create_key
+    from tenants.accounts.services.tenants import create_tenant
 
     t = await create_tenant(name, actor="test")
     key, _ = await create_key(t.prefix, scopes="read,write", actor="test")

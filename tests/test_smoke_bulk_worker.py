@@ -132,7 +132,7 @@ async def test_killed_worker_job_is_redriven_and_finished_exactly_once(tmp_workd
                 os.killpg(proc.pid, signal.SIGKILL)
     bad = ROWS // BAD_EVERY
     assert (info["doneRows"], info["okRows"], info["failedRows"]) == (ROWS, ROWS - bad, bad)
-    from tenants.tables import Identifier
+    from tenants.identifiers.tables import Identifier
 
     rows = await Identifier.select(Identifier.version).where(Identifier.tenant_id == tenant_a.id)
     assert (len(rows), sum(r["version"] for r in rows)) == (ROWS - bad, ROWS - bad)

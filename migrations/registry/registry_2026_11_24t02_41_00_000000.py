@@ -13,7 +13,7 @@ async def forwards():
     manager = MigrationManager(migration_id=ID, app_name="registry", description=DESCRIPTION)
 
     async def run():
-        from tenants.registry.templates import seed
+        from tenants.templates.services.templates import seed
 
         await seed(actor="migration")
 

@@ -25,8 +25,8 @@ _BATCH = 2000
 async def _backfill() -> None:
     from core import db
     from core.values import load_values
-    from tenants.registry.search import index_text
-    from tenants.tables import Identifier
+    from tenants.identifiers.services.search import index_text
+    from tenants.identifiers.tables import Identifier
 
     last = 0
     while True:
@@ -43,9 +43,11 @@ async def _backfill() -> None:
         async with db.engine().transaction():
             for r in rows:
                 text = index_text(r["handle_key"], load_values(r["values"]))
-                await Identifier.update({Identifier.search_text: text}).where(
-                    Identifier.id == r["id"]
-                ).run()
+                await (
+                    Identifier.update({Identifier.search_text: text})
+                    .where(Identifier.id == r["id"])
+                    .run()
+                )
 
 
 async def forwards():

@@ -9,7 +9,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 ID = "2026-12-01T21:50:01:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "tenant_id is NOT NULL"
-TABLES = ("scheme_namespaces", "scheme_codes", "gs1_links", "code_mappings")
+TABLES = ("scheme_namespaces", "scheme_codes", "gs1_links", "code_mappings", "gs1_items")
 
 
 async def forwards():

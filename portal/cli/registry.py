@@ -67,8 +67,8 @@ def namespace_reject(scheme: str, value: str, reason: str) -> None:
 @click.option("--scheme", default=None, type=_SCHEME)
 @click.option("--status", default=None, type=click.Choice(["pending", "verified", "rejected"]))
 def namespace_list(prefix: str | None, scheme: str | None, status: str | None) -> None:
+    from tenants.accounts.services.tenants import get_by_prefix
     from tenants.schemes.services.namespaces import list_namespaces
-    from tenants.services.tenants import get_by_prefix
 
     async def rows() -> list[Any]:
         tenant_id = (await get_by_prefix(prefix)).id if prefix else None
@@ -90,8 +90,8 @@ def mapping_import(prefix: str, source: Any) -> None:
     import csv
 
     from core.auth import Principal
+    from tenants.accounts.services.tenants import get_by_prefix
     from tenants.schemes.services.mappings import put_mappings
-    from tenants.services.tenants import get_by_prefix
 
     rows = [r for r in csv.reader(source) if r and any(c.strip() for c in r)]
     if rows and [c.strip().lower() for c in rows[0][:2]] == ["private_code", "public"]:
@@ -135,7 +135,7 @@ def snms_user() -> None:
     type=click.Choice(["admin", "developer", "viewer"]),
 )
 def snms_user_create(prefix: str, username: str, role: str) -> None:
-    from tenants.registry.snms import create_account
+    from tenants.identifiers.services.snms import create_account
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
@@ -155,7 +155,7 @@ def template() -> None:
 def template_seed(path: str | None) -> None:
     from pathlib import Path
 
-    from tenants.registry.templates import SEED_FILE, seed
+    from tenants.templates.services.templates import SEED_FILE, seed
 
     created = _run(lambda: seed(Path(path) if path else SEED_FILE, actor="cli"))
     click.echo(f"{created} templates created", err=True)
@@ -167,7 +167,7 @@ def template_put(path: str) -> None:
     import json
     from pathlib import Path
 
-    from tenants.registry.templates import save_template
+    from tenants.templates.services.templates import save_template
 
     body = json.loads(Path(path).read_text("utf-8"))
     saved = _run(
@@ -179,7 +179,7 @@ def template_put(path: str) -> None:
 @template.command("sync", help="Pull the node templates from the top-level node.")
 @click.option("--url", default=None, help="the top-level node's base URL (IDNEST_UPSTREAM_URL)")
 def template_sync(url: str | None) -> None:
-    from tenants.registry.template_sync import sync
+    from tenants.templates.services.sync import sync
 
     report = _run(lambda: sync(url=url))
     for outcome in report.outcomes:
@@ -193,7 +193,7 @@ def template_sync(url: str | None) -> None:
 @click.option("--hours", default=None, type=float, help="default IDNEST_IDEMPOTENCY_TTL_HOURS (72)")
 def idempotency_purge(hours: float | None) -> None:
     from core.settings import get_settings
-    from tenants.registry.idempotency import purge
+    from tenants.identifiers.services.idempotency import purge
 
     hours = hours if hours is not None else get_settings().idempotency_ttl_hours
     click.echo(f"{_run(lambda: purge(hours))} keys purged", err=True)

@@ -118,8 +118,8 @@ def credential_add(
 
     from core.auth import Principal
     from resolver.wire.keys import decode_public_key, encode_public_key
-    from tenants.services.identifiers import put_record
-    from tenants.services.tenants import get_by_prefix
+    from tenants.accounts.services.tenants import get_by_prefix
+    from tenants.identifiers.services.records import put_record
 
     if secret_stdin == bool(pubkey):
         click.echo("error: give exactly one of --secret-stdin or --pubkey FILE", err=True)

@@ -20,7 +20,7 @@ def tenant() -> None:
 @click.option("--name", required=True)
 @click.option("--code", default=None, help="enterprise code (default: the next free number)")
 def tenant_create(name: str, code: str | None) -> None:
-    from tenants.services.tenants import create_tenant
+    from tenants.accounts.services.tenants import create_tenant
 
     info = _run(lambda: create_tenant(name, code=code, actor="cli"))
     click.echo(info.prefix)
@@ -28,7 +28,7 @@ def tenant_create(name: str, code: str | None) -> None:
 
 @tenant.command("list", help="List tenants.")
 def tenant_list() -> None:
-    from tenants.services.tenants import list_tenants
+    from tenants.accounts.services.tenants import list_tenants
 
     for t in _run(list_tenants):
         click.echo(f"{t.prefix}\t{t.status}\t{t.name}")
@@ -39,7 +39,7 @@ def tenant_list() -> None:
 @click.argument("status", type=click.Choice(["active", "suspended", "closed"]))
 @click.option("--reason", required=True)
 def tenant_set_status(prefix: str, status: str, reason: str) -> None:
-    from tenants.services.tenants import set_status
+    from tenants.accounts.services.tenants import set_status
 
     info = _run(lambda: set_status(prefix, status, actor="cli", reason=reason))
     click.echo(f"{info.prefix}\t{info.status}")
@@ -55,7 +55,7 @@ def apikey() -> None:
 @click.option("--scopes", default="read,write", show_default=True)
 @click.option("--name", default="")
 def apikey_create(prefix: str, scopes: str, name: str) -> None:
-    from tenants.services.apikeys import create_key
+    from tenants.accounts.services.apikeys import create_key
 
     plaintext, _ = _run(lambda: create_key(prefix, scopes=scopes, name=name, actor="cli"))
     click.echo(plaintext)
@@ -64,8 +64,8 @@ def apikey_create(prefix: str, scopes: str, name: str) -> None:
 @apikey.command("list", help="List a tenant's keys (never the secrets).")
 @click.option("--tenant", "prefix", required=True)
 def apikey_list(prefix: str) -> None:
-    from tenants.services.apikeys import list_keys
-    from tenants.services.tenants import get_by_prefix
+    from tenants.accounts.services.apikeys import list_keys
+    from tenants.accounts.services.tenants import get_by_prefix
 
     async def keys() -> list[Any]:
         return await list_keys((await get_by_prefix(prefix)).id)
@@ -80,8 +80,8 @@ def apikey_list(prefix: str) -> None:
 @click.option("--tenant", "prefix", required=True)
 @click.argument("key_id")
 def apikey_revoke(prefix: str, key_id: str) -> None:
-    from tenants.services.apikeys import revoke_key
-    from tenants.services.tenants import get_by_prefix
+    from tenants.accounts.services.apikeys import revoke_key
+    from tenants.accounts.services.tenants import get_by_prefix
 
     async def revoke() -> None:
         await revoke_key((await get_by_prefix(prefix)).id, key_id, actor="cli")
@@ -106,7 +106,7 @@ def staff() -> None:
     type=click.Choice(["admin", "reviewer", "operator", "finance"]),
 )
 def staff_create(email: str, roles: tuple[str, ...]) -> None:
-    from tenants.services.users import create_staff
+    from tenants.accounts.services.users import create_staff
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")

@@ -24,7 +24,7 @@ from portal.web.common import (
     session,
     start_session,
 )
-from tenants.onboarding import people, service
+from tenants.onboarding.services import applications, people
 
 
 @get("/login", include_in_schema=False)
@@ -126,7 +126,7 @@ async def forgot(request: Request[Any, Any, Any]) -> Response[str]:
     client = request.client.host if request.client else "?"
     # The answer is the same either way, so it tells nothing about the account.
     if await throttle.mail_allowed("reset", email, client):
-        await people.request_reset(email, service.base_url())
+        await people.request_reset(email, applications.base_url())
     return await page(request, "forgot.html", sent=True)
 
 
@@ -159,7 +159,7 @@ async def reset(request: Request[Any, Any, Any], token: FromPath[str]) -> Respon
 
 @get("/invite/{token:str}", include_in_schema=False)
 async def invite_form(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
-    from tenants.onboarding import tokens
+    from tenants.onboarding.services import tokens
 
     try:
         row = await tokens.peek("invite", token)

@@ -1,6 +1,6 @@
 """Console batch upload: CSV, NDJSON or XLSX files as bulk registration jobs.
 
-This is a door onto the same machinery as ``POST /api/bulk/jobs`` (tenants.registry.bulk
+This is a door onto the same machinery as ``POST /api/bulk/jobs`` (tenants.identifiers.services.bulk
 and its jobs): the upload is stored, a job row is written, and the job runs in the
 background, resumable from its cursor. The page shows progress and offers the per-row
 result file. A workbook is converted to CSV first; the column layout is the same.
@@ -22,8 +22,9 @@ from litestar.response import Stream
 from core.errors import IdnestError
 from portal.web.common import describe_error, page, redirect, require_member
 from portal.web.console import _readonly
-from tenants.registry import bulk, bulk_results, jobs
-from tenants.registry.bulk_rows import MAX_UPLOAD_BYTES, xlsx_to_csv
+from tenants.identifiers import jobs
+from tenants.identifiers.services import bulk, bulk_results
+from tenants.identifiers.services.bulk_rows import MAX_UPLOAD_BYTES, xlsx_to_csv
 
 MODES = ("create", "upsert", "update")
 _CHUNK = 1 << 20

@@ -23,8 +23,8 @@ from litestar.utils.scope.state import ScopeState
 
 from core.i18n import negotiate, translator
 from core.settings import get_settings
-from tenants.onboarding import people
-from tenants.onboarding.people import Member
+from tenants.onboarding.services import people
+from tenants.onboarding.services.people import Member
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE_DIR = ROOT / "locale"

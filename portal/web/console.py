@@ -33,8 +33,8 @@ from portal.web.common import (
     require_member,
 )
 from resolver.tables import ResolutionCount
-from tenants.services.identifiers import delete_record, put_record
-from tenants.tables import Identifier
+from tenants.identifiers.services.records import delete_record, put_record
+from tenants.identifiers.tables import Identifier
 
 PAGE = 25
 BLANK_ROWS = 3

@@ -19,9 +19,9 @@ from portal.web.common import (
     require_member,
     require_staff,
 )
-from tenants.onboarding import people
-from tenants.onboarding.profile import CONTACT, LEGAL, decide_change, update_profile
-from tenants.onboarding.service import application_of_tenant
+from tenants.onboarding.services import people
+from tenants.onboarding.services.applications import application_of_tenant
+from tenants.onboarding.services.profile import CONTACT, LEGAL, decide_change, update_profile
 
 
 @get("/console/{prefix:str}/profile", include_in_schema=False)

@@ -10,6 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from core.errors import IdnestError
+from core.industries import divisions
 from portal.web import throttle
 from portal.web.common import (
     Redirected,
@@ -24,13 +25,8 @@ from portal.web.common import (
     require_user,
     start_session,
 )
-from tenants.onboarding import people, service
-from tenants.onboarding.validation import (
-    Checked,
-    check_application,
-    check_licence,
-    divisions,
-)
+from tenants.onboarding.services import applications, people
+from tenants.onboarding.services.validation import Checked, check_application, check_licence
 
 MAX_FORM = 12 * 1024 * 1024
 _FIELDS = [
@@ -115,14 +111,14 @@ async def signup(request: Request[Any, Any, Any]) -> Response[Any]:
     values, licence = await _read_form(request)
     checked = check_application(values, need_password=True)
     ctype = check_licence(licence[1] if licence else None, required=True, out=checked)
-    await service.check_unique(checked)
+    await applications.check_unique(checked)
     if not checked.errors and await people.authenticate_exists(checked.values["contact_email"]):
         checked.fail("contact_email", "An account with this email already exists; log in.")
     if checked.errors:
         return await _form_page(request, "signup.html", {**values, **checked.values}, checked, 400)
     assert licence is not None and ctype is not None
     try:
-        user_id, _app = await service.sign_up(
+        user_id, _app = await applications.sign_up(
             checked.values, values["password"], (licence[0], ctype, licence[1])
         )
     except IdnestError as exc:
@@ -139,7 +135,7 @@ async def signup(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/confirm/{token:str}", include_in_schema=False)
 async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
     try:
-        await service.confirm_email(token)
+        await applications.confirm_email(token)
     except IdnestError:
         return await page(
             request,
@@ -160,7 +156,7 @@ async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Resp
 @get("/application", include_in_schema=False)
 async def my_application(request: Request[Any, Any, Any]) -> Response[Any]:
     viewer = await require_user(request)
-    app = await service.application_of_user(viewer.id)
+    app = await applications.application_of_user(viewer.id)
     if app is None:
         return (
             redirect(_landing(viewer))
@@ -179,7 +175,7 @@ async def my_application(request: Request[Any, Any, Any]) -> Response[Any]:
 @post("/application/resend", include_in_schema=False)
 async def resend_confirmation(request: Request[Any, Any, Any]) -> Response[Any]:
     viewer = await require_user(request)
-    app = await service.application_of_user(viewer.id)
+    app = await applications.application_of_user(viewer.id)
     if app is None or app["email_confirmed_at"] is not None:
         raise NotFoundException()
     client = request.client.host if request.client else "?"
@@ -192,19 +188,19 @@ async def resend_confirmation(request: Request[Any, Any, Any]) -> Response[Any]:
             message="Too many requests. Wait a minute and try again.",
             link="/application",
         )
-    from tenants.onboarding import tokens
+    from tenants.onboarding.services import tokens
 
     token = await tokens.issue(
         "confirm", app["contact_email"], user_id=viewer.id, payload={"app": app["id"]}
     )
-    await service.send_confirmation(app["contact_email"], token)
+    await applications.send_confirmation(app["contact_email"], token)
     flash(request, "We sent a confirmation link to your email.")
     return redirect("/application")
 
 
 async def _editable(request: Request[Any, Any, Any]) -> tuple[Any, dict[str, Any]]:
     viewer = await require_user(request)
-    app = await service.application_of_user(viewer.id)
+    app = await applications.application_of_user(viewer.id)
     if app is None or app["status"] not in ("draft", "rejected"):
         raise Redirected("/application")
     return viewer, app
@@ -225,13 +221,13 @@ async def save_application(request: Request[Any, Any, Any]) -> Response[Any]:
     values["contact_email"] = app["contact_email"]
     checked = check_application(values, need_password=False)
     ctype = check_licence(licence[1] if licence else None, required=False, out=checked)
-    await service.check_unique(checked, except_id=app["id"])
+    await applications.check_unique(checked, except_id=app["id"])
     if checked.errors:
         return await _form_page(
             request, "application_edit.html", {**values, **checked.values}, checked, 400, app=app
         )
     new = (licence[0], ctype, licence[1]) if licence and ctype else None
-    await service.resubmit(app["id"], viewer.id, checked.values, new)
+    await applications.resubmit(app["id"], viewer.id, checked.values, new)
     flash(request, "Your application has been resubmitted.")
     return redirect("/application")
 

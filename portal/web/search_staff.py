@@ -27,9 +27,9 @@ from core.errors import IdnestError, InvalidValue
 from core.tables import AuditLog
 from core.tenancy import cross_tenant
 from portal.web.common import Viewer, describe_error, error_text, gettext_for, page, require_staff
-from tenants.onboarding import people
-from tenants.registry.search import Hit, Query, decode_cursor, search, searchable
-from tenants.tables import Tenant, User
+from tenants.accounts.tables import Tenant, User
+from tenants.identifiers.services.search import Hit, Query, decode_cursor, search, searchable
+from tenants.onboarding.services import people
 
 ROLES = ("operator", "reviewer")
 PAGE = 50

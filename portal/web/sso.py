@@ -48,8 +48,8 @@ from litestar.response import Redirect
 
 from core.settings import get_settings
 from portal.web.common import bind_cookie, page, session, start_session
-from tenants.onboarding import service
-from tenants.tables import User
+from tenants.accounts.tables import User
+from tenants.onboarding.services import applications
 
 log = logging.getLogger("idnest.sso")
 
@@ -97,7 +97,7 @@ def _client() -> AsyncOAuth2Client:
         client_id=s.oidc_client_id,
         client_secret=s.oidc_client_secret,
         scope="openid email profile",
-        redirect_uri=f"{service.base_url()}/staff/sso/callback",
+        redirect_uri=f"{applications.base_url()}/staff/sso/callback",
         code_challenge_method="S256",
         **kwargs,
     )

@@ -35,12 +35,13 @@ from portal.web.common import (
     start_session,
 )
 from resolver.tables import ResolutionCount
-from tenants.onboarding import people, service
+from tenants.accounts.services.apikeys import list_keys
+from tenants.accounts.services.tenants import set_status
+from tenants.accounts.services.users import STAFF_ROLES, create_staff
+from tenants.accounts.tables import Tenant
+from tenants.identifiers.tables import Identifier
+from tenants.onboarding.services import applications, people
 from tenants.onboarding.tables import APPLICATION_STATES, Application
-from tenants.services.apikeys import list_keys
-from tenants.services.tenants import set_status
-from tenants.services.users import STAFF_ROLES, create_staff
-from tenants.tables import Identifier, Tenant
 
 REVIEW = ("reviewer",)
 TENANTS_READ = ("operator", "finance", "reviewer")
@@ -124,7 +125,7 @@ async def queue(request: Request[Any, Any, Any]) -> Response[str]:
     status = request.query_params.get("status", "")
     status = status if status in APPLICATION_STATES else ""
     q = request.query_params.get("q", "").strip()[:64]
-    rows = await service.list_applications(status=status, q=q)
+    rows = await applications.list_applications(status=status, q=q)
     return await page(
         request, "staff/queue.html", rows=rows, selected=status, q=q, states=APPLICATION_STATES
     )
@@ -132,7 +133,7 @@ async def queue(request: Request[Any, Any, Any]) -> Response[str]:
 
 async def _app_or_404(app_id: FromPath[int]) -> dict[str, Any]:
     try:
-        return await service.get_application(app_id)
+        return await applications.get_application(app_id)
     except IdnestError:
         raise NotFoundException() from None
 
@@ -148,14 +149,14 @@ async def review_page(request: Request[Any, Any, Any], app_id: FromPath[int]) ->
             .order_by(AuditLog.id)
             .run()
         )
-    upload = await service.licence(app_id)
+    upload = await applications.licence(app_id)
     trail = _details(trail)
     return await page(
         request,
         "staff/review.html",
         app=app,
         trail=trail,
-        checks=await service.automatic_checks(app),
+        checks=await applications.automatic_checks(app),
         flash=pop_flash(request),
         licence=upload and {k: upload[k] for k in ("filename", "content_type", "size")},
         error="",
@@ -166,7 +167,7 @@ async def review_page(request: Request[Any, Any, Any], app_id: FromPath[int]) ->
 async def licence_file(request: Request[Any, Any, Any], app_id: FromPath[int]) -> Response[bytes]:
     await require_staff(request, *REVIEW)
     await _app_or_404(app_id)
-    upload = await service.licence(app_id)
+    upload = await applications.licence(app_id)
     if upload is None:
         raise NotFoundException()
     return Response(
@@ -190,12 +191,12 @@ async def decide(
     _ = gettext_for(request)
     try:
         if action == "review":
-            await service.start_review(app_id, actor=_actor(viewer))
+            await applications.start_review(app_id, actor=_actor(viewer))
         elif action == "approve":
-            prefix = await service.approve(app_id, actor=_actor(viewer))
+            prefix = await applications.approve(app_id, actor=_actor(viewer))
             flash(request, f"approved:{prefix}")
         elif action == "reject":
-            await service.reject(app_id, actor=_actor(viewer), reason=reason)
+            await applications.reject(app_id, actor=_actor(viewer), reason=reason)
         else:
             raise NotFoundException()
     except IdnestError as exc:
@@ -222,7 +223,7 @@ async def _refused(
         status=status,
         app=app,
         trail=[],
-        checks=await service.automatic_checks(app),
+        checks=await applications.automatic_checks(app),
         licence=None,
         error=msg,
         flash="",

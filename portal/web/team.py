@@ -22,9 +22,9 @@ from portal.web.common import (
     require_member,
 )
 from portal.web.console import _base, _readonly
-from tenants.onboarding import people, service
-from tenants.services.apikeys import create_key, list_keys, revoke_key
-from tenants.tables import MEMBER_ROLES
+from tenants.accounts.services.apikeys import create_key, list_keys, revoke_key
+from tenants.accounts.tables import MEMBER_ROLES
+from tenants.onboarding.services import applications, people
 
 
 @get("/console/{prefix:str}/keys", include_in_schema=False)
@@ -95,7 +95,7 @@ async def invite_member(request: Request[Any, Any, Any], prefix: FromPath[str]) 
     form = await request.form()
     try:
         await people.invite(
-            m, str(form.get("email") or ""), str(form.get("role") or ""), service.base_url()
+            m, str(form.get("email") or ""), str(form.get("role") or ""), applications.base_url()
         )
     except IdnestError as exc:
         return await page(

@@ -18,8 +18,8 @@ from typing import Any
 from litestar.exceptions import NotFoundException
 
 from core.errors import IdnestError, InvalidValue
-from tenants.registry.template_items import ITEM_TYPES, Item, parse_item
-from tenants.registry.templates import Template
+from tenants.templates.services.items import ITEM_TYPES, Item, parse_item
+from tenants.templates.services.templates import Template
 
 MAX_ROWS = 500
 BLANK_ROWS = 2

@@ -20,9 +20,9 @@ from core.errors import IdnestError
 from portal.web import template_forms as tf
 from portal.web.common import describe_error, flash, page, pop_flash, redirect, require_member
 from portal.web.console import _base, _readonly
-from tenants.onboarding.people import Member
-from tenants.registry import templates
-from tenants.registry.templates import Template
+from tenants.onboarding.services.people import Member
+from tenants.templates.services import templates
+from tenants.templates.services.templates import Template
 
 HEADER_FIELDS = ("code", "name")
 

@@ -26,7 +26,7 @@ from portal.web.common import (
     redirect,
     require_staff,
 )
-from tenants.registry import templates
+from tenants.templates.services import templates
 
 EDIT_ROLES = frozenset({"admin", "operator"})
 HEADER_FIELDS = ("code", "name", "kind", "type", *tf.INDUSTRY_FIELDS)

@@ -25,8 +25,9 @@ from weakref import WeakKeyDictionary
 from core.settings import get_settings
 from core.tenancy import cross_tenant, tenant_transaction
 from resolver.cache import Missing, RecordCache
+from tenants.accounts.tables import Tenant
 from tenants.schemes.services.codes import handle_for
-from tenants.schemes.tables import GS1Link, SchemeNamespace
+from tenants.schemes.tables import GS1Item, GS1Link, SchemeNamespace
 
 _NS_TTL = 60.0
 
@@ -53,6 +54,15 @@ class GS1Entry:
     # True when Accept-Language and Accept cannot change the plain answer.
     plain_any_header: bool = False
     expires: float = float("inf")
+    # Filled on the first linkset request (redirects never need them): the tenant's
+    # name and the item descriptions of every walk-up path.
+    items: Items | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Items:
+    tenant_name: str
+    descriptions: dict[str, str]
 
 
 @dataclass(slots=True)
@@ -224,6 +234,17 @@ class SchemeCache:
             .where((GS1Link.tenant_id == tenant_id) & GS1Link.key_path.is_in(paths))
             .order_by(GS1Link.id)
             .run()
+        )
+
+    async def load_items(self, tenant_id: int, paths: list[str]) -> Items:
+        """The tenant's name and its descriptions of `paths`, for linksets."""
+        tenant = await Tenant.select(Tenant.name).where(Tenant.id == tenant_id).first()
+        async with tenant_transaction(tenant_id, write=False):
+            rows = await GS1Item.select(GS1Item.key_path, GS1Item.description).where(
+                (GS1Item.tenant_id == tenant_id) & GS1Item.key_path.is_in(paths)
+            )
+        return Items(
+            tenant["name"] if tenant else "", {r["key_path"]: r["description"] for r in rows}
         )
 
     # -- OID / Ecode / VAA bindings ------------------------------------------------

@@ -1,6 +1,13 @@
 """Choosing a link and writing link sets (RFC 9264), per the GS1-Conformant Resolver
 standard: the default link unless a link type is asked for; among candidates, the best
-match for ``context``, ``Accept-Language`` and ``Accept``; the default wins ties."""
+match for ``context``, ``Accept-Language`` and ``Accept``; the default wins ties.
+
+Link sets are written to validate against GS1's linkset JSON schema
+(https://ref.gs1.org/standards/resolver/linkset-schema) and to pass GS1's resolver
+conformance suite: one entry per walk-up level that has links (the most specific
+first, as the standard asks for qualified requests), each with an absolute ``anchor``
+and an ``itemDescription``; every link with ``href`` and ``title``; the default link
+repeated under ``gs1:defaultLink`` with no optional attributes (href and title only)."""
 
 from __future__ import annotations
 
@@ -8,23 +15,14 @@ from typing import Any
 
 import msgspec
 
-from resolver.gs1.cache import Link
+from core.schemes import SchemeError
+from core.schemes.gs1 import AI_NAMES, parse_digital_link_path
+from core.schemes.gs1_vocab import GS1_VOC, expand, link_type
+from resolver.gs1.cache import Items, Link
 
-GS1_VOC = "https://gs1.org/voc/"
 DEFAULT_LINK = GS1_VOC + "defaultLink"
 LINKSET = "application/linkset+json"
 _json = msgspec.json.Encoder()
-
-
-def expand(link_type: str) -> str:
-    return GS1_VOC + link_type[4:] if link_type.startswith("gs1:") else link_type
-
-
-def compact(link_type: str) -> str:
-    for base in (GS1_VOC, "http://gs1.org/voc/"):
-        if link_type.startswith(base):
-            return "gs1:" + link_type[len(base) :]
-    return link_type
 
 
 def parse_accept_language(header: str) -> list[tuple[str, float]]:
@@ -89,22 +87,59 @@ def default_candidates(links: list[Link]) -> list[Link]:
     return [x for x in links if x.link_type == default.link_type]
 
 
-def linkset_body(anchor: str, links: list[Link]) -> bytes:
-    context: dict[str, Any] = {"anchor": anchor}
-    for link in links:
-        target: dict[str, Any] = {"href": link.href}
-        if link.title:
-            target["title"] = link.title
-        if link.language:
-            target["hreflang"] = [link.language]
-        if link.media_type:
-            target["type"] = link.media_type
-        if link.context:
-            target["context"] = [link.context]
-        context.setdefault(expand(link.link_type), []).append(target)
-        if link.is_default:
-            context.setdefault(DEFAULT_LINK, []).append(target)
-    return _json.encode({"linkset": [context]})
+def link_title(link: Link) -> str:
+    """The link's own title, else the vocabulary's label of its type (the schema and
+    the standard require a title on every link), else the type itself."""
+    if link.title:
+        return link.title
+    known = link_type(link.link_type)
+    return known.label if known is not None else link.link_type
+
+
+def item_description(path: str, items: Items) -> str:
+    """What `path` identifies: its own description; else the nearest described key
+    above it with the qualifiers below that named ("Risotto rice 411 g, lot L1"); else
+    the tenant's name and the key ("Alpha Foods GTIN 09506000134352, lot L1")."""
+    try:
+        dl = parse_digital_link_path(path)
+    except SchemeError:
+        return items.tenant_name or path
+    walk = dl.walk_up_paths()  # walk[i] drops the last i qualifiers
+    described = next((i for i, p in enumerate(walk) if p in items.descriptions), None)
+    if described is None:
+        head = f"{items.tenant_name} {AI_NAMES[dl.primary_ai]} {dl.primary_value}".strip()
+        rest = dl.qualifiers
+    else:
+        head = items.descriptions[walk[described]]
+        rest = dl.qualifiers[len(dl.qualifiers) - described :]
+    return ", ".join([head, *(f"{AI_NAMES.get(ai, 'AI ' + ai)} {v}" for ai, v in rest)])
+
+
+def _target(link: Link) -> dict[str, Any]:
+    target: dict[str, Any] = {"href": link.href, "title": link_title(link)}
+    if link.language:
+        target["hreflang"] = [link.language]
+    if link.media_type:
+        target["type"] = link.media_type
+    if link.context:
+        target["context"] = [link.context]
+    return target
+
+
+def linkset_body(base: str, levels: list[tuple[str, list[Link]]], items: Items) -> bytes:
+    """The link set of a request: `levels` as the cache holds them, most specific first."""
+    entries = []
+    for path, links in levels:
+        entry: dict[str, Any] = {
+            "anchor": base + path,
+            "itemDescription": item_description(path, items),
+        }
+        for link in links:
+            entry.setdefault(expand(link.link_type), []).append(_target(link))
+        default = next((x for x in links if x.is_default), links[0])
+        entry[DEFAULT_LINK] = [{"href": default.href, "title": link_title(default)}]
+        entries.append(entry)
+    return _json.encode({"linkset": entries})
 
 
 def pass_query(href: str, query: str) -> str:

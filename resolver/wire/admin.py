@@ -5,7 +5,7 @@ same rules as the REST API's, so this module only translates. A challenge answer
 checked against the key handle's HS_SECKEY / HS_PUBKEY value, read authoritatively (a
 rotated secret counts at once); a valid answer yields the same ``core.auth.Principal``
 HTTP Basic ``300:{prefix}/admin`` gives. The operations then call
-``tenants.services.identifiers`` (put_record / delete_record / list_handles), which
+``tenants.identifiers.services.records`` (put_record / delete_record / list_handles), which
 check permissions and tenant isolation, write, audit and invalidate, exactly as for HTTP.
 """
 
@@ -29,7 +29,7 @@ from resolver.wire.bodies import (
 from resolver.wire.constants import OpCode, ResponseCode
 from resolver.wire.keys import check_secret_answer, check_signed_answer, public_key_from_value
 from resolver.wire.message import Message
-from tenants.services import identifiers
+from tenants.identifiers.services import records
 
 log = logging.getLogger("idnest.wire")
 
@@ -105,21 +105,21 @@ async def run_admin(
         handle = text(body.handle)
         values = _json_values(body)
         if op == OpCode.CREATE_HANDLE:
-            await identifiers.put_record(principal, handle, values, overwrite=False)
+            await records.put_record(principal, handle, values, overwrite=False)
         elif op == OpCode.ADD_VALUE:
-            await identifiers.put_record(
+            await records.put_record(
                 principal, handle, values, overwrite=False, index_various=True, must_exist=True
             )
         else:
-            await identifiers.put_record(
+            await records.put_record(
                 principal, handle, values, overwrite=True, index_various=True, modify_only=True
             )
     elif isinstance(body, RemoveValueRequest):
         if not body.indices:
             raise InvalidValue("REMOVE_VALUE needs at least one index", field="index")
-        await identifiers.delete_record(principal, text(body.handle), indices=list(body.indices))
+        await records.delete_record(principal, text(body.handle), indices=list(body.indices))
     elif op == OpCode.DELETE_HANDLE and isinstance(body, HandleRequest):
-        await identifiers.delete_record(principal, text(body.handle))
+        await records.delete_record(principal, text(body.handle))
     else:
         return [codec.encode_error_response(env, hdr, ResponseCode.OPERATION_NOT_SUPPORTED)]
     return [codec.encode_success(env, hdr)]
@@ -132,7 +132,7 @@ async def _list(env: codec.Envelope, hdr: codec.Header, body: HandleRequest,
     frames: list[bytes] = []
     page = 0
     while True:
-        result = await identifiers.list_handles(principal, prefix, page=page, page_size=LIST_PAGE)
+        result = await records.list_handles(principal, prefix, page=page, page_size=LIST_PAGE)
         start = page * LIST_PAGE
         more = start + len(result.handles) < result.total and len(result.handles) == LIST_PAGE
         encoded = [h.encode("utf-8") for h in result.handles]

@@ -39,6 +39,10 @@ class LinkPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     is_default: bool | msgspec.UnsetType = msgspec.UNSET
 
 
+class ItemIn(msgspec.Struct, forbid_unknown_fields=True):
+    description: str
+
+
 class MappingIn(msgspec.Struct, forbid_unknown_fields=True):
     private_code: str
     public: str

@@ -11,7 +11,7 @@ from piccolo.columns import Boolean, ForeignKey, OnDelete, Serial, Timestamptz, 
 from piccolo.constraints import Unique
 from piccolo.table import Table
 
-from tenants.tables import Tenant
+from tenants.accounts.tables import Tenant
 
 SCHEMES = ("gs1", "oid", "ecode", "vaa")
 NAMESPACE_STATUSES = ("pending", "verified", "rejected")
@@ -72,6 +72,19 @@ class GS1Link(Table, tablename="gs1_links"):
         ["tenant_id", "key_path", "link_type", "language", "context", "media_type"],
         name="gs1_links_tenant_variant_unique",
     )
+
+
+class GS1Item(Table, tablename="gs1_items"):
+    """What a GS1 key path identifies, in words (a product, a lot, a location): the
+    ``itemDescription`` of its linkset, which GS1's linkset schema requires."""
+
+    id: Serial
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
+    key_path = Varchar(length=1024)
+    description = Varchar(length=500)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    gs1_items_unique = Unique(["tenant_id", "key_path"], name="gs1_items_tenant_key_unique")
 
 
 class CodeMapping(Table, tablename="code_mappings"):

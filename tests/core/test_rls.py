@@ -32,9 +32,10 @@ SEEDED = (
 
 async def _seed(t: Any) -> None:
     """One row in every tenant table for tenant ``t`` (most already have one)."""
-    from core.audit import record as audit
     from tenants.registry.tables import BulkJob, BulkJobFailure, IdempotencyKey, SnmsAccount
     from tenants.services.identifiers import Principal, put_record
+
+    from core.audit import record as audit
 
     now = datetime.now(UTC)
     p = Principal(

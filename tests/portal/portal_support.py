@@ -106,7 +106,7 @@ def last_link(address: str, marker: str) -> str:
 async def clean_credit_code() -> str:
     """A valid credit code no application uses yet (the DB is shared by a test run)."""
     from core.codes import CREDIT_CODE_ALPHABET, credit_code_check_character
-    from tenants.onboarding.service import credit_code_taken
+    from tenants.onboarding.services.applications import credit_code_taken
 
     while True:
         body = "91110000" + "".join(CREDIT_CODE_ALPHABET[b % 31] for b in uuid.uuid4().bytes[:9])
@@ -117,8 +117,8 @@ async def clean_credit_code() -> str:
 
 async def make_staff(*roles: str) -> tuple[str, str]:
     """A staff user with TOTP enabled; returns (email, TOTP secret)."""
-    from tenants.onboarding import people
-    from tenants.services.users import create_staff
+    from tenants.accounts.services.users import create_staff
+    from tenants.onboarding.services import people
 
     addr = unique_email("staff")
     user = await create_staff(addr, PASSWORD, roles=list(roles) or ["admin"])
@@ -138,7 +138,7 @@ async def staff_login(web: Web, *roles: str) -> str:
 
 async def add_member(tenant_id: int, role: str) -> str:
     from core.auth import hash_password
-    from tenants.tables import Membership, User
+    from tenants.accounts.tables import Membership, User
 
     addr = unique_email(role)
     uid = (

@@ -193,13 +193,13 @@ def test_crypto_roundtrip() -> None:
     ],
 )
 def test_endpoint_checks(entry: str, ok: bool) -> None:
-    from tenants.onboarding.validation import check_endpoint
+    from tenants.onboarding.services.validation import check_endpoint
 
     assert (check_endpoint(entry) is None) is ok
 
 
 def test_forbidden_words() -> None:
-    from tenants.onboarding.validation import name_problems
+    from tenants.onboarding.services.validation import name_problems
 
     assert name_problems("中国人民测试有限公司", "中国人民,赌博") == ["中国人民"]
     assert name_problems("北京测试有限公司", "中国人民,赌博") == []

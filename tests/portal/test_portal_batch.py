@@ -28,7 +28,7 @@ async def _upload(web: Web, t, name: str, content: bytes, mode: str = "create"):
 
 
 async def _finish(web: Web, location: str) -> str:
-    from tenants.registry import jobs
+    from tenants.identifiers import jobs
 
     await jobs.wait_local()
     page = await web.get(location)
@@ -126,7 +126,7 @@ async def test_other_tenant_cannot_see_jobs_or_results(
 async def test_stopping_an_upload_from_the_console(
     web: Web, web2: Web, tenant_a, tenant_b, monkeypatch
 ) -> None:
-    from tenants.registry import jobs
+    from tenants.identifiers import jobs
 
     monkeypatch.setattr(jobs, "enqueue", lambda pk: None)  # no worker: it stays queued
     await _login(web, tenant_a)
@@ -156,7 +156,7 @@ async def test_stopping_an_upload_from_the_console(
 
 
 async def test_viewer_sees_no_stop_button(web: Web, web2: Web, tenant_a, monkeypatch) -> None:
-    from tenants.registry import jobs
+    from tenants.identifiers import jobs
 
     monkeypatch.setattr(jobs, "enqueue", lambda pk: None)
     await _login(web, tenant_a)

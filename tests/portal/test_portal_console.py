@@ -89,7 +89,7 @@ async def test_identifier_create_edit_delete_and_resolve(web: Web, tenant_a) -> 
 
 async def test_cursor_paging(web: Web, tenant_a) -> None:
     from core.auth import Principal
-    from tenants.services.identifiers import put_record
+    from tenants.identifiers.services.records import put_record
 
     p = Principal("test", tenant_a.id, tenant_a.prefix, frozenset({"read", "write"}))
     for i in range(30):
@@ -153,7 +153,7 @@ async def test_viewer_cannot_change_anything(web: Web, tenant_a) -> None:
 
 async def test_other_tenant_gets_404_everywhere(web: Web, tenant_a, tenant_b) -> None:
     from core.auth import Principal
-    from tenants.services.identifiers import put_record
+    from tenants.identifiers.services.records import put_record
 
     p = Principal("test", tenant_a.id, tenant_a.prefix, frozenset({"read", "write"}))
     await put_record(
@@ -185,7 +185,7 @@ async def test_other_tenant_gets_404_everywhere(web: Web, tenant_a, tenant_b) ->
     ):
         assert (await web.post(path, data, form_page=page)).status_code == 404, path
     # B's own key ids are not reachable through A's console, nor A's through B's.
-    from tenants.services.apikeys import list_keys
+    from tenants.accounts.services.apikeys import list_keys
 
     a_key = (await list_keys(tenant_a.id))[0].key_id
     r = await web.post(f"/console/{tenant_b.prefix}/keys/{a_key}/revoke", form_page=page)
@@ -227,7 +227,7 @@ async def test_api_keys_shown_once_and_revoked(web: Web, tenant_a) -> None:
 
 
 async def test_invite_accept_and_remove(web: Web, web2: Web, tenant_a) -> None:
-    from tenants.tables import Membership
+    from tenants.accounts.tables import Membership
 
     await _owner(web, tenant_a)
     t = tenant_a
@@ -277,13 +277,13 @@ async def test_profile_contact_direct_legal_through_review(web: Web, web2: Web) 
     # An approved application, via the services (the review path has its own test).
     from test_portal_review import _submitted
 
+    from tenants.accounts.tables import Tenant
     from tenants.onboarding.tables import Application
-    from tenants.tables import Tenant
 
     app_id, form = await _submitted(web)
-    from tenants.onboarding import service
+    from tenants.onboarding.services import applications
 
-    prefix = await service.approve(app_id, actor="test")
+    prefix = await applications.approve(app_id, actor="test")
     base = f"/console/{prefix}/profile"
     page = await web.get(base)
     assert page.status_code == 200 and form["credit_code"] in page.text
@@ -315,7 +315,7 @@ async def test_profile_contact_direct_legal_through_review(web: Web, web2: Web) 
 
 
 async def test_suspended_tenant_cannot_register(web: Web, tenant_a) -> None:
-    from tenants.services.tenants import set_status
+    from tenants.accounts.services.tenants import set_status
 
     await _owner(web, tenant_a)
     await set_status(tenant_a.prefix, "suspended", actor="test", reason="test")
@@ -326,7 +326,7 @@ async def test_suspended_tenant_cannot_register(web: Web, tenant_a) -> None:
 
 
 async def test_change_member_roles(web: Web, web2: Web, tenant_a, tenant_b) -> None:
-    from tenants.tables import Membership
+    from tenants.accounts.tables import Membership
 
     owner = await _owner(web, tenant_a)
     dev = await add_member(tenant_a.id, "developer")
@@ -335,7 +335,7 @@ async def test_change_member_roles(web: Web, web2: Web, tenant_a, tenant_b) -> N
     base = f"/console/{tenant_a.prefix}/members"
 
     async def mid(addr: str) -> int:
-        from tenants.tables import User
+        from tenants.accounts.tables import User
 
         uid = (await User.select(User.id).where(User.email == addr).first().run())["id"]
         row = (
@@ -360,7 +360,7 @@ async def test_change_member_roles(web: Web, web2: Web, tenant_a, tenant_b) -> N
     assert await role(dev) == "viewer"
     # Another tenant's membership id is not found from this tenant's console.
     other = await add_member(tenant_b.id, "viewer")
-    from tenants.tables import User
+    from tenants.accounts.tables import User
 
     uid = (await User.select(User.id).where(User.email == other).first().run())["id"]
     other_mid = (await Membership.select(Membership.id).where(Membership.user == uid).run())[0][

@@ -37,7 +37,7 @@ async def _submitted(web: Web, **over: str) -> tuple[int, dict]:
 
 
 async def test_staff_must_set_up_totp_then_use_it(web: Web, web2: Web) -> None:
-    from tenants.services.users import create_staff
+    from tenants.accounts.services.users import create_staff
 
     addr = unique_email("staff")
     await create_staff(addr, PASSWORD, roles=["reviewer"])
@@ -74,8 +74,8 @@ async def test_roles_limit_pages(web: Web, web2: Web) -> None:
 
 async def test_reject_resubmit_approve(web: Web, web2: Web) -> None:
     from core.tables import AuditLog, Outbox
+    from tenants.accounts.tables import Membership, Tenant
     from tenants.onboarding.tables import Application
-    from tenants.tables import Membership, Tenant
 
     preferred = "P" + (await clean_credit_code())[-8:]
     app_id, form = await _submitted(web2, preferred_code=preferred)
@@ -170,7 +170,7 @@ async def test_preferred_code_taken_falls_back_to_next_number(
 
 
 async def test_tenant_status_needs_reason_and_role(web: Web, web2: Web, tenant_a) -> None:
-    from tenants.tables import Tenant
+    from tenants.accounts.tables import Tenant
 
     await staff_login(web, "operator")
     page = await web.get(f"/staff/tenants/{tenant_a.prefix}")
@@ -196,7 +196,7 @@ async def test_tenant_status_needs_reason_and_role(web: Web, web2: Web, tenant_a
 
 
 async def test_staff_users_admin_only(web: Web) -> None:
-    from tenants.tables import User
+    from tenants.accounts.tables import User
 
     await staff_login(web, "admin")
     addr = unique_email("new-staff")
@@ -234,15 +234,15 @@ async def test_throttled_staff_login(web: Web) -> None:
 async def test_two_approvals_at_once_allocate_one_prefix(web: Web) -> None:
     import asyncio
 
-    from tenants.onboarding import service
+    from tenants.accounts.tables import Tenant
+    from tenants.onboarding.services import applications
     from tenants.onboarding.tables import Application
-    from tenants.tables import Tenant
 
     app_id, _form = await _submitted(web)
     before = await Tenant.count().run()
     results = await asyncio.gather(
-        service.approve(app_id, actor="a"),
-        service.approve(app_id, actor="b"),
+        applications.approve(app_id, actor="a"),
+        applications.approve(app_id, actor="b"),
         return_exceptions=True,
     )
     assert sum(isinstance(r, str) for r in results) == 1
@@ -252,7 +252,7 @@ async def test_two_approvals_at_once_allocate_one_prefix(web: Web) -> None:
 
 
 async def test_admin_resets_a_staff_totp(web: Web, web2: Web) -> None:
-    from tenants.tables import User
+    from tenants.accounts.tables import User
 
     await staff_login(web, "admin")
     addr, _secret = await make_staff("reviewer")

@@ -79,7 +79,7 @@ def _text_of(page: str, element_id: str) -> str:
 
 async def _staff_rows(actor_email: str) -> list[dict[str, Any]]:
     from core.tables import AuditLog
-    from tenants.tables import User
+    from tenants.accounts.tables import User
 
     uid = (await User.select(User.id).where(User.email == actor_email).first().run())["id"]
     return (

@@ -303,7 +303,7 @@ async def test_tenant_extends_a_node_template_and_writes_versions(web: Web, clie
 
 
 async def test_tenant_cannot_edit_node_templates(web: Web, tenant_a):
-    from tenants.registry import templates
+    from tenants.templates.services import templates
 
     before = (await templates.get_template(None, "core")).version
     page = await _member(web, tenant_a)

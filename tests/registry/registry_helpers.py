@@ -9,7 +9,7 @@ JSON = {"Content-Type": "application/json"}
 
 
 async def snms_login(client: Any, prefix: str, role: str = "developer") -> dict[str, str]:
-    from tenants.registry.snms import create_account
+    from tenants.identifiers.services.snms import create_account
 
     username = f"u{uuid.uuid4().hex[:10]}"
     await create_account(prefix, username, "correct-horse-1", role=role, actor="test")

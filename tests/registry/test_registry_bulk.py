@@ -28,7 +28,7 @@ async def no_job_left_behind():
     """A job a test leaves unfinished is resumed by every later app start in the run,
     writing in the background of unrelated tests; each test must finish what it starts."""
     yield
-    from tenants.registry import bulk
+    from tenants.identifiers.services import bulk
 
     assert await bulk.unfinished_jobs() == [], "this test left a bulk job unfinished"
 
@@ -57,7 +57,7 @@ def ndjson(prefix: str, n: int, start: int = 0, bad_every: int = 0) -> bytes:
 
 
 async def _wait(client, t, job_id: str) -> dict:
-    from tenants.registry import jobs
+    from tenants.identifiers import jobs
 
     await jobs.wait_local()
     r = await client.get(f"/api/bulk/jobs/{job_id}", headers=t.auth())
@@ -65,7 +65,7 @@ async def _wait(client, t, job_id: str) -> dict:
 
 
 async def _counts(tenant_id: int) -> tuple[int, int]:
-    from tenants.tables import Identifier
+    from tenants.identifiers.tables import Identifier
 
     rows = (
         await Identifier.select(Identifier.version).where(Identifier.tenant_id == tenant_id).run()
@@ -168,7 +168,8 @@ class WorkerKilled(Exception):
 
 async def _crash_midway(client, t, monkeypatch) -> tuple[str, int]:
     """Submit a 1000-row job and run it until a simulated crash after chunk 4's writes."""
-    from tenants.registry import bulk, jobs
+    from tenants.identifiers import jobs
+    from tenants.identifiers.services import bulk
 
     monkeypatch.setattr(jobs, "enqueue", lambda pk: None)  # this test is the worker
     r = await client.post(
@@ -197,7 +198,7 @@ async def _crash_midway(client, t, monkeypatch) -> tuple[str, int]:
 
 
 async def test_crash_mid_job_resumes_without_loss_or_duplicates(client, tenant_a, monkeypatch):
-    from tenants.registry import bulk
+    from tenants.identifiers.services import bulk
 
     job_id, pk = await _crash_midway(client, tenant_a, monkeypatch)
     assert await bulk.process_job(pk, chunk_rows=100) == "done"
@@ -210,8 +211,9 @@ async def test_stalled_job_is_sent_again_by_the_scheduler(client, tenant_a, monk
     from datetime import UTC, datetime, timedelta
 
     from core.settings import get_settings
-    from tenants.registry import bulk, jobs, maintenance
-    from tenants.registry.tables import BulkJob
+    from tenants.identifiers import jobs, maintenance
+    from tenants.identifiers.services import bulk
+    from tenants.identifiers.tables import BulkJob
 
     job_id, pk = await _crash_midway(client, tenant_a, monkeypatch)
     sent: list[int] = []
@@ -260,7 +262,8 @@ async def _check_exactly_once(client, t, job_id: str, total: int, bad_every: int
 
 async def test_killed_worker_process_resumes(client, tenant_a, monkeypatch):
     """A real worker process is SIGKILLed halfway; a new one finishes the job."""
-    from tenants.registry import bulk, jobs
+    from tenants.identifiers import jobs
+    from tenants.identifiers.services import bulk
 
     monkeypatch.setattr(jobs, "enqueue", lambda pk: None)  # the subprocess is the worker
 
@@ -273,7 +276,7 @@ async def test_killed_worker_process_resumes(client, tenant_a, monkeypatch):
     pk = await bulk.job_pk(_principal(tenant_a), job_id)
     script = (
         "import asyncio, time\n"
-        "from tenants.registry import bulk\n"
+        "from tenants.identifiers.services import bulk\n"
         "real = bulk.commit_chunk\n"
         "async def slow(*a, **k):\n"
         "    await real(*a, **k)\n"
@@ -358,7 +361,8 @@ async def test_upsert_and_update_jobs_replace_records(client, tenant_a):
 
 
 async def test_cancel_stops_a_job_at_its_next_chunk(client, tenant_a, tenant_b, monkeypatch):
-    from tenants.registry import bulk, jobs
+    from tenants.identifiers import jobs
+    from tenants.identifiers.services import bulk
 
     monkeypatch.setattr(jobs, "enqueue", lambda pk: None)  # this test is the worker
     r = await client.post(
@@ -370,7 +374,7 @@ async def test_cancel_stops_a_job_at_its_next_chunk(client, tenant_a, tenant_b, 
     # Another tenant cannot see it to cancel it; a read-only key may not cancel.
     assert (await client.post(url, headers=tenant_b.auth())).status_code == 404
     assert (await client.post(url, headers=tenant_a.auth(tenant_a.read_key))).status_code == 403
-    from tenants.services import batch
+    from tenants.identifiers.services import batch
 
     real = batch.prepare
     calls = {"n": 0}
@@ -404,7 +408,7 @@ async def test_cancel_stops_a_job_at_its_next_chunk(client, tenant_a, tenant_b, 
 async def test_uploads_past_ten_megabytes_are_taken(client, tenant_a, monkeypatch):
     """A million-row file is hundreds of MB; the web framework's 10 MB default must not
     stop it (it did, until this test)."""
-    from tenants.registry import jobs
+    from tenants.identifiers import jobs
 
     monkeypatch.setattr(jobs, "enqueue", lambda pk: None)
     note = "x" * 500

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def _versions(handle: str) -> int:
-    from tenants.tables import Identifier
+    from tenants.identifiers.tables import Identifier
 
     row = (
         await Identifier.select(Identifier.version).where(Identifier.handle == handle).first().run()
@@ -124,8 +124,8 @@ async def test_bad_key_is_refused(client, tenant_a):
 async def test_purge_forgets_only_old_keys(client, tenant_a):
     from datetime import UTC, datetime, timedelta
 
-    from tenants.registry.idempotency import purge
-    from tenants.registry.tables import IdempotencyKey
+    from tenants.identifiers.services.idempotency import purge
+    from tenants.identifiers.tables import IdempotencyKey
 
     body = {"values": [sv(1, "URL", "https://e.com")]}
     for key in ("old-1", "new-1"):

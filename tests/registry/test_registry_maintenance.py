@@ -13,7 +13,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def _add_key(tenant_id: int, age: timedelta) -> str:
-    from tenants.registry.tables import IdempotencyKey
+    from tenants.identifiers.tables import IdempotencyKey
 
     key = f"k-{uuid.uuid4().hex[:10]}"
     await IdempotencyKey.insert(
@@ -26,7 +26,7 @@ async def _add_key(tenant_id: int, age: timedelta) -> str:
 
 
 async def _keys(tenant_id: int) -> set[str]:
-    from tenants.registry.tables import IdempotencyKey
+    from tenants.identifiers.tables import IdempotencyKey
 
     rows = (
         await IdempotencyKey.select(IdempotencyKey.key)

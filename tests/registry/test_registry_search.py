@@ -82,7 +82,7 @@ async def test_visibility_by_role(client, tenant_a):
 async def test_staff_search_spans_tenants_and_is_audited(client, tenant_a, tenant_b):
     from core.auth import Principal
     from core.tables import AuditLog
-    from tenants.registry.search import Query, search
+    from tenants.identifiers.services.search import Query, search
 
     await _seed(client, tenant_a)
     await _seed(client, tenant_b)
@@ -146,7 +146,7 @@ async def test_tenant_b_cannot_search_tenant_a(client, tenant_a, tenant_b):
     assert await _handles(client, snms_b, "q=pump") == []
     from core.errors import InsufficientPermissions
     from tenants.auth import authenticate
-    from tenants.registry.search import Query, search
+    from tenants.identifiers.services.search import Query, search
 
     principal = await authenticate(None, tenant_b.key)
     with pytest.raises(InsufficientPermissions):
@@ -186,7 +186,7 @@ async def test_search_follows_every_kind_of_write(client, tenant_a):
 async def test_migration_backfills_search_text_of_older_records(client, tenant_a):
     import importlib
 
-    from tenants.tables import Identifier
+    from tenants.identifiers.tables import Identifier
 
     p, auth = tenant_a.prefix, tenant_a.auth()
     await put_values(client, tenant_a, f"{p}/OLD-1", [sv(1, "URL", "https://legacy.example")])

@@ -20,7 +20,7 @@ def item(handle: str, url: str = "https://example.com/x", **extra) -> dict:
 
 
 async def test_login_v0_and_v1_and_bad_credentials(client, tenant_a):
-    from tenants.registry.snms import create_account
+    from tenants.identifiers.services.snms import create_account
 
     await create_account(tenant_a.prefix, "erp-sync", "s3cret-pass-1", actor="test")
     r = await client.post("/identity/token", json={"username": "erp-sync", "password": "nope"})

@@ -32,7 +32,7 @@ def _code(tag: str = "rule") -> str:
 
 
 async def _save(code: str, *items: dict[str, Any], tenant: int | None = None, **kw: Any) -> Any:
-    from tenants.registry import templates
+    from tenants.templates.services import templates
 
     body = {"name": code, "items": list(items or (NAME,)), **kw.pop("body", {})}
     return await templates.save_template(
@@ -41,7 +41,7 @@ async def _save(code: str, *items: dict[str, Any], tenant: int | None = None, **
 
 
 async def _versions(code: str, tenant: int | None = None) -> list[int]:
-    from tenants.registry import templates
+    from tenants.templates.services import templates
 
     return [t.version for t in await templates.versions(tenant, code)]
 
@@ -91,7 +91,7 @@ async def test_new_template_under_a_taken_code_is_a_conflict(client, tenant_a):
 
 async def test_concurrent_saves_of_one_version_end_in_one_success_and_one_conflict(client):
     from core.errors import Conflict
-    from tenants.registry.templates import Template
+    from tenants.templates.services.templates import Template
 
     code = _code()
     await _save(code, expect_latest=0)
@@ -115,7 +115,7 @@ async def test_a_save_that_read_a_stale_latest_version_gets_a_conflict(client, m
     read version 1 as latest while the winner wrote version 2, so its insert collides
     with the unique key (owner, code, version) — on both profiles."""
     from core.errors import Conflict
-    from tenants.registry import templates
+    from tenants.templates.services import templates
 
     code = _code()
     await _save(code, expect_latest=0)
@@ -162,7 +162,7 @@ async def test_concurrent_snms_template_saves_never_answer_an_internal_error(cli
 
 async def test_tenant_cannot_create_a_template_under_a_node_templates_code(client, tenant_a):
     from core.errors import InvalidValue
-    from tenants.registry import templates
+    from tenants.templates.services import templates
 
     node_code = _code("node")
     await _save(node_code, NAME, MODEL, expect_latest=0)
@@ -175,7 +175,7 @@ async def test_tenant_cannot_create_a_template_under_a_node_templates_code(clien
 
 
 async def test_snms_refuses_a_node_templates_code_with_a_business_error(client, tenant_a):
-    from tenants.registry import templates
+    from tenants.templates.services import templates
 
     auth = await snms_login(client, tenant_a.prefix)
     item = {"name": "扬程", "idType": "head", "idIndex": 2100, "metadata": {"type": "number"}}
@@ -218,7 +218,7 @@ async def test_a_tenants_own_code_is_not_refused_for_later_versions(client, tena
 
 
 def test_industry_levels_of_the_right_shape_pass():
-    from tenants.registry.template_industry import check_industry
+    from tenants.templates.services.industry import check_industry
 
     assert check_industry(LEVELS) == ("C", "34", "341", "3411")
     assert check_industry({**LEVELS, "industrySubclass": ""}) == ("C", "34", "341", "")
@@ -255,7 +255,7 @@ def test_industry_levels_of_the_right_shape_pass():
 )
 def test_industry_levels_of_the_wrong_shape_are_named(over, field, message):
     from core.errors import InvalidValue
-    from tenants.registry.template_industry import check_industry
+    from tenants.templates.services.industry import check_industry
 
     with pytest.raises(InvalidValue) as exc:
         check_industry({**LEVELS, **over})

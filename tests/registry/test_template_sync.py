@@ -53,7 +53,7 @@ def cfg(settings, node):
 
 
 async def _versions(code: str) -> list[int]:
-    from tenants.registry.tables import MetadataTemplate
+    from tenants.templates.tables import MetadataTemplate
 
     rows = (
         await MetadataTemplate.select(MetadataTemplate.version)
@@ -75,8 +75,8 @@ async def _audit(action: str, target_prefix: str) -> list[dict]:
 
 
 async def test_sync_writes_versions_only_for_what_changed(client, tenant_a, node, cfg):
-    from tenants.registry import templates
-    from tenants.registry.template_sync import sync
+    from tenants.templates.services import templates
+    from tenants.templates.services.sync import sync
 
     core, boiler = _code("core"), _code("boiler")
     node.templates = [
@@ -122,7 +122,7 @@ async def test_sync_writes_versions_only_for_what_changed(client, tenant_a, node
 async def test_two_syncs_at_once_write_one_version(client, node, cfg):
     import asyncio
 
-    from tenants.registry.template_sync import sync
+    from tenants.templates.services.sync import sync
 
     code = _code("twice")
     node.templates = [template(code, _items())]
@@ -133,7 +133,7 @@ async def test_two_syncs_at_once_write_one_version(client, node, cfg):
 
 
 async def test_a_template_that_deletes_an_item_is_refused_and_the_rest_sync(client, node, cfg):
-    from tenants.registry.template_sync import sync
+    from tenants.templates.services.sync import sync
 
     pump, valve, fresh, bad = _code("pump"), _code("valve"), _code("fresh"), _code("bad")
     node.templates = [template(pump, _items()), template(valve, _items())]
@@ -163,7 +163,7 @@ async def test_a_template_that_deletes_an_item_is_refused_and_the_rest_sync(clie
 
 async def test_the_upstream_being_down_is_a_clear_error_and_writes_nothing(client, node, cfg):
     from core.errors import UpstreamError
-    from tenants.registry.template_sync import sync
+    from tenants.templates.services.sync import sync
 
     code = _code("down")
     node.templates = [template(code, _items())]
@@ -177,7 +177,7 @@ async def test_the_upstream_being_down_is_a_clear_error_and_writes_nothing(clien
 
 async def test_transient_failures_are_retried_then_give_up(client, node, cfg):
     from core.errors import UpstreamError
-    from tenants.registry.template_sync import sync
+    from tenants.templates.services.sync import sync
 
     code = _code("retry")
     node.templates = [template(code, _items())]
@@ -210,8 +210,8 @@ async def test_bad_upstream_json_is_rejected_with_a_clear_message(
     client, node, cfg, body, ctype, expected
 ):
     from core.errors import UpstreamError
-    from tenants.registry.tables import MetadataTemplate
-    from tenants.registry.template_sync import sync
+    from tenants.templates.services.sync import sync
+    from tenants.templates.tables import MetadataTemplate
 
     before = await MetadataTemplate.count().run()
     node.username = None  # no login, so the answer under test is the template list's
@@ -225,7 +225,7 @@ async def test_bad_upstream_json_is_rejected_with_a_clear_message(
 
 async def test_wrong_credentials_are_named_and_a_token_works(client, node, cfg):
     from core.errors import UpstreamError
-    from tenants.registry.template_sync import sync
+    from tenants.templates.services.sync import sync
 
     code = _code("auth")
     node.templates = [template(code, _items())]

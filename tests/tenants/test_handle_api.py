@@ -286,7 +286,7 @@ async def test_read_scope_cannot_write(client, tenant_a):
 
 
 async def test_missing_unknown_and_revoked_keys_are_401(client, tenant_a):
-    from tenants.services.apikeys import create_key, revoke_key
+    from tenants.accounts.services.apikeys import create_key, revoke_key
 
     h = f"{tenant_a.prefix}/AUTH"
     r = await client.put(f"/api/handles/{h}", json=[url_value()], headers=JSON)
@@ -310,7 +310,7 @@ async def test_missing_unknown_and_revoked_keys_are_401(client, tenant_a):
 
 
 async def test_suspended_tenant_cannot_write_but_still_resolves(client, tenant_a):
-    from tenants.services.tenants import set_status
+    from tenants.accounts.services.tenants import set_status
 
     h = f"{tenant_a.prefix}/SUSP"
     await put(client, tenant_a, h, [url_value()])

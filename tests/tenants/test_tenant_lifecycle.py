@@ -6,7 +6,7 @@ import pytest
 
 from core.errors import Conflict, InvalidValue, NotFound
 from core.tables import AuditLog, Outbox
-from tenants.services.tenants import create_tenant, get_by_prefix, list_tenants, set_status
+from tenants.accounts.services.tenants import create_tenant, get_by_prefix, list_tenants, set_status
 
 pytestmark = pytest.mark.anyio
 

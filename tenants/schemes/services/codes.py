@@ -25,6 +25,7 @@ from core.schemes.gs1 import gs1_company_prefix_matches
 from core.schemes.oid import oid_is_under
 from core.schemes.vaa import validate_vaa
 from core.tenancy import tenant_transaction
+from tenants.identifiers.services import records
 from tenants.schemes.services import links as links_service
 from tenants.schemes.services.common import (
     canonical_code,
@@ -36,9 +37,9 @@ from tenants.schemes.services.common import (
     require_scheme,
     vaa_rules,
 )
+from tenants.schemes.services.link_fields import check_href
 from tenants.schemes.services.namespaces import LABELS, verified_values
 from tenants.schemes.tables import SchemeCode
-from tenants.services import identifiers
 
 VALUE_TYPES = {"gs1": "GS1", "oid": "OID", "ecode": "ECODE", "vaa": "VAA"}
 URL_INDEX, CODE_INDEX = 1, 2
@@ -113,7 +114,7 @@ async def register_code(
         {"index": CODE_INDEX, "type": VALUE_TYPES[scheme], "data": canonical}
     ]
     if url is not None:
-        links_service.check_href(url, "url")
+        check_href(url, "url")
         values.insert(0, {"index": URL_INDEX, "type": "URL", "data": url})
     now = datetime.now(UTC)
     try:
@@ -145,9 +146,7 @@ async def register_code(
                     created_at=now,
                 )
             )
-            await identifiers.put_record(
-                p, parsed.text, values, indices=[v["index"] for v in values]
-            )
+            await records.put_record(p, parsed.text, values, indices=[v["index"] for v in values])
             if scheme == "gs1" and url is not None:
                 await links_service.insert_link(
                     p,

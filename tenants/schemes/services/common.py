@@ -18,8 +18,8 @@ from core.schemes.gs1 import DigitalLinkKey, parse_digital_link_path
 from core.schemes.oid import validate_oid
 from core.schemes.vaa import VaaRules, validate_vaa
 from core.settings import get_settings
+from tenants.accounts.tables import Tenant
 from tenants.schemes.tables import SCHEMES
-from tenants.tables import Tenant
 
 T = TypeVar("T")
 

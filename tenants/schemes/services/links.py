@@ -10,7 +10,6 @@ forms redirect to the same place.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,30 +23,12 @@ from core.outbox import OP_MODIFY, enqueue
 from core.schemes.gs1 import gs1_company_prefix_matches
 from core.tenancy import tenant_transaction
 from core.values import load_values
+from tenants.identifiers.services import records
+from tenants.identifiers.tables import Identifier
 from tenants.schemes.services.common import gs1_path, require, require_active
+from tenants.schemes.services.link_fields import clean_fields
 from tenants.schemes.services.namespaces import verified_values
 from tenants.schemes.tables import GS1Link, SchemeCode
-from tenants.services import identifiers
-from tenants.tables import Identifier
-
-GS1_VOC = "https://gs1.org/voc/"
-#: Link types of the GS1 Web Vocabulary (https://gs1.org/voc/?show=linktypes).
-GS1_LINK_TYPES = frozenset(
-    """activityIdeas allergenInfo appDownload backOfPackImage brandHomepageClinical
-    brandHomepagePatient careersInfo certificationInfo consumerHandlingStorageInfo
-    defaultLink defaultLinkMulti dpp epcis epil eventsInfo faqs handledBy hasRetailers
-    homepage ingredientsInfo instructionsForUse jws leaveReview linkType locationInfo
-    logisticsInfo loyaltyProgram masterData menuInfo nutritionalInfo paymentLink pip
-    productSustainabilityInfo promotion purchaseSuppliesOrAccessories quickStartGuide
-    recallStatus recipeInfo registerProduct registryEntry relatedImage relatedVideo
-    review safetyInfo scheduleTime serviceInfo smartLabel smpc socialMedia statisticInfo
-    subscribe support sustainabilityInfo traceability tutorial userAgreement
-    verificationService whatsInTheBox""".split()  # noqa: SIM905
-)
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-_CONTEXT = re.compile(r"^[A-Za-z0-9._:\-]{1,255}$")
-_MEDIA = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+\-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+\-]*$")
-_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,61 +58,7 @@ def _info(r: dict[str, Any]) -> LinkInfo:
     )
 
 
-def normalise_link_type(text: str, field: str = "link_type") -> str:
-    """``gs1:pip`` or ``https://gs1.org/voc/pip`` → ``gs1:pip``; another vocabulary's
-    link type is accepted as an absolute http(s) URI."""
-    text = text.strip()
-    for base in (GS1_VOC, "http://gs1.org/voc/"):
-        if text.startswith(base):
-            text = "gs1:" + text[len(base) :]
-    if text.startswith("gs1:"):
-        if text[4:] not in GS1_LINK_TYPES:
-            raise InvalidValue(
-                f"{field}: {text} is not a GS1 Web Vocabulary link type (e.g. gs1:pip)",
-                field=field,
-            )
-        return text
-    if _URL.match(text) and len(text) <= 255:
-        return text
-    raise InvalidValue(
-        f"{field}: give a GS1 link type such as gs1:pip, or an absolute URI", field=field
-    )
-
-
-def check_href(href: str, field: str = "href") -> str:
-    if len(href) > 2048 or not _URL.match(href):
-        raise InvalidValue(
-            f"{field}: must be an http(s) URL of at most 2048 characters", field=field
-        )
-    return href
-
-
-def _check(pattern: re.Pattern[str], value: str, field: str, what: str) -> str:
-    value = value.strip()
-    if value and not pattern.match(value):
-        raise InvalidValue(f"{field}: {value!r} is not {what}", field=field)
-    return value
-
-
-def clean_fields(
-    *, link_type: str, href: str, title: str, language: str, context: str, media_type: str
-) -> dict[str, str]:
-    if len(title) > 512:
-        raise InvalidValue("title: at most 512 characters", field="title")
-    lang = _check(_LANGUAGE, language, "language", "a language tag such as en or zh-CN")
-    return {
-        "link_type": normalise_link_type(link_type),
-        "href": check_href(href.strip()),
-        "title": title.strip(),
-        "language": lang.lower(),
-        "context": _check(_CONTEXT, context, "context", "a context value (letters, digits, ._:-)"),
-        "media_type": _check(
-            _MEDIA, media_type, "media_type", "a media type such as text/html"
-        ).lower(),
-    }
-
-
-async def _own_key(p: Principal, key: str) -> str:
+async def owned_key_path(p: Principal, key: str) -> str:
     """The canonical key path, if it lies under the tenant's verified GS1 prefixes."""
     dl = gs1_path(key)
     prefixes = await verified_values(p.tenant_id or 0, "gs1")
@@ -144,7 +71,7 @@ async def _own_key(p: Principal, key: str) -> str:
     return dl.canonical_path()
 
 
-def _primary(key_path: str) -> str:
+def primary_path(key_path: str) -> str:
     return gs1_path(key_path).walk_up_paths()[-1]
 
 
@@ -251,11 +178,11 @@ async def _sync_handle(p: Principal, key_path: str) -> None:
     if row is None:
         return  # the tenant deleted the record: a link change must not bring it back
     if default is not None:
-        await identifiers.put_record(
+        await records.put_record(
             p, handle, [{"index": 1, "type": "URL", "data": default["href"]}], indices=[1]
         )
     elif any(v.index == 1 for v in load_values(row["values"])):
-        await identifiers.delete_record(p, handle, indices=[1])
+        await records.delete_record(p, handle, indices=[1])
 
 
 async def _audit(p: Principal, action: str, key_path: str, detail: dict[str, Any]) -> None:
@@ -278,7 +205,7 @@ async def add_link(
     is_default: bool | None = None,
 ) -> LinkInfo:
     p = await require_active(principal)
-    key_path = await _own_key(p, key)
+    key_path = await owned_key_path(p, key)
     try:
         async with tenant_transaction(p.tenant_id):
             link_id = await insert_link(
@@ -299,7 +226,7 @@ async def add_link(
         if db.is_unique_violation(exc):
             raise Conflict(f"{key_path} already has that link; update it instead") from None
         raise
-    await get_bus().publish(f"gs1:{_primary(key_path)}")
+    await get_bus().publish(f"gs1:{primary_path(key_path)}")
     return await get_link(p, link_id)
 
 
@@ -359,7 +286,7 @@ async def update_link(
                 f"{current.key} already has a link with that type, language, context and media type"
             ) from None
         raise
-    await get_bus().publish(f"gs1:{_primary(current.key)}")
+    await get_bus().publish(f"gs1:{primary_path(current.key)}")
     return await get_link(p, link_id)
 
 
@@ -371,7 +298,7 @@ async def delete_link(principal: Principal | None, link_id: int) -> LinkInfo:
         await _ensure_default(p, current.key)
         await _sync_handle(p, current.key)
         await _audit(p, "gs1_link.delete", current.key, {"id": link_id})
-    await get_bus().publish(f"gs1:{_primary(current.key)}")
+    await get_bus().publish(f"gs1:{primary_path(current.key)}")
     return current
 
 

@@ -22,9 +22,9 @@ from core.errors import IdnestError, InsufficientPermissions, InvalidValue, NotF
 from core.identifiers import fold, is_under, parse_handle
 from core.tenancy import tenant_transaction
 from core.values import HandleValue, filter_values, load_values
+from tenants.identifiers.tables import Identifier
 from tenants.schemes.services.common import canonical_code, require, require_active
 from tenants.schemes.tables import SCHEMES, CodeMapping, SchemeCode
-from tenants.tables import Identifier
 
 MAX_BULK = 10_000
 MAX_PRIVATE_LENGTH = 512

@@ -28,9 +28,9 @@ from core.schemes.oid import oid_child, oid_is_under, validate_oid
 from core.schemes.vaa import validate_vaa_issuer_code
 from core.settings import get_settings
 from core.tenancy import cross_tenant, scope_of, tenant_transaction
+from tenants.accounts.services.tenants import get_by_prefix
 from tenants.schemes.services.common import checked, ecode_rules, require_scheme, vaa_rules
 from tenants.schemes.tables import NAMESPACE_STATUSES, SchemeNamespace
-from tenants.services.tenants import get_by_prefix
 
 LABELS = {
     "gs1": "GS1 company prefix",

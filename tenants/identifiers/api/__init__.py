@@ -1,0 +1,1 @@
+"""HTTP doors onto the identifiers services (thin Litestar handlers)."""

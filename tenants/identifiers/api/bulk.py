@@ -1,0 +1,94 @@
+"""Bulk registration jobs over HTTP: upload, progress, per-row results.
+
+``POST /api/bulk/jobs?format=ndjson|csv&mode=create|update|upsert`` takes the file as
+the request body (streamed to disk) and answers 202 with the job. An Idempotency-Key
+makes a resubmission answer the same job. The console's batch upload calls the same
+``bulk.submit``. ``POST /api/bulk/jobs/{id}/cancel`` stops a job at its next chunk.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
+
+from tenants.identifiers import jobs
+from tenants.identifiers.api.search import principal_of
+from tenants.identifiers.services import bulk, bulk_results
+from tenants.identifiers.services.bulk_rows import MAX_UPLOAD_BYTES
+
+_json = msgspec.json.Encoder()
+
+
+def _ok(body: Any, status: int = 200) -> Response[bytes]:
+    return Response(content=_json.encode(body), status_code=status, media_type="application/json")
+
+
+@post(
+    "/api/bulk/jobs",
+    tags=["Bulk"],
+    summary="Upload up to 1,000,000 rows as a bulk job",
+    request_max_body_size=MAX_UPLOAD_BYTES,  # Litestar's default would stop at 10 MB
+)
+async def submit_job(
+    request: Request[Any, Any, Any],
+    fmt: Annotated[str, QueryParameter(name="format", required=False)] = "ndjson",
+    mode: Annotated[str, QueryParameter(required=False)] = "upsert",
+) -> Response[bytes]:
+    principal = await principal_of(request)
+    info, replayed = await bulk.submit(
+        principal,
+        request.stream(),
+        fmt=fmt,
+        mode=mode,
+        idempotency_key=request.headers.get("idempotency-key"),
+    )
+    if not replayed:
+        jobs.enqueue(await bulk.job_pk(principal, info.job_id))
+    return _ok({"responseCode": 1, **info.to_json()}, 200 if replayed else 202)
+
+
+@get("/api/bulk/jobs/{job_id:str}", tags=["Bulk"], summary="A bulk job's progress")
+async def job_status(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Response[bytes]:
+    principal = await principal_of(request)
+    info = await bulk.get_job(principal, job_id)
+    return _ok({"responseCode": 1, **info.to_json()})
+
+
+@get("/api/bulk/jobs", tags=["Bulk"], summary="The tenant's recent bulk jobs, newest first")
+async def list_jobs(
+    request: Request[Any, Any, Any],
+    limit: Annotated[int, QueryParameter(required=False, ge=1, le=100)] = 20,
+) -> Response[bytes]:
+    principal = await principal_of(request)
+    infos = await bulk.list_jobs(principal, limit=limit)
+    return _ok({"responseCode": 1, "jobs": [i.to_json() for i in infos]})
+
+
+@post("/api/bulk/jobs/{job_id:str}/cancel", tags=["Bulk"], summary="Stop a bulk job")
+async def cancel_job(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Response[bytes]:
+    principal = await principal_of(request)
+    info = await bulk.cancel_job(principal, job_id)
+    return _ok({"responseCode": 1, **info.to_json()})
+
+
+@get("/api/bulk/jobs/{job_id:str}/results", tags=["Bulk"], summary="Per-row results")
+async def job_results(
+    request: Request[Any, Any, Any],
+    job_id: FromPath[str],
+    fmt: Annotated[str, QueryParameter(name="format", required=False)] = "csv",
+) -> Stream:
+    principal = await principal_of(request)
+    lines = await bulk_results.results(principal, job_id, fmt)
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+    return Stream(
+        lines,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{job_id}-results.{fmt}"'},
+    )
+
+
+ROUTES = [submit_job, list_jobs, job_status, cancel_job, job_results]

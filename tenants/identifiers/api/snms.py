@@ -1,0 +1,342 @@
+"""The SNMS-compatible API (REFERENCE §3): login, single identifiers, batches, templates.
+
+Every answer is the SNMS envelope ``{status, message, data}`` with HTTP 200, as SNMS
+clients expect: status 1 ok, -1 not logged in, -2 business error, -3 no permission,
+-4 internal error. Writes go through ``tenants.identifiers.services.records`` like every other
+door; batches answer per item ``{handle, status, msg}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, delete, get, post, put, route
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import QueryParameter
+
+from core.auth import Principal
+from core.errors import (
+    AuthenticationFailed,
+    AuthenticationNeeded,
+    IdnestError,
+    InsufficientPermissions,
+    InvalidValue,
+)
+from core.values import DEFAULT_PERMISSIONS, value_to_json
+from tenants.identifiers.api.search import principal_of
+from tenants.identifiers.services import batch as batch_writes
+from tenants.identifiers.services import records, snms
+from tenants.identifiers.services.batch import BatchItem
+from tenants.identifiers.services.idempotency import Idempotency, fingerprint, run_once
+from tenants.identifiers.services.records import WriteResult
+from tenants.identifiers.services.visibility import read_record
+from tenants.templates.services import templates
+
+log = logging.getLogger("idnest.snms")
+MAX_BATCH = 2000
+OK, NOT_LOGGED_IN, BUSINESS, NO_PERMISSION, INTERNAL = 1, -1, -2, -3, -4
+_json = msgspec.json.Encoder()
+
+
+def envelope(status: int, message: str, data: Any = None) -> Response[bytes]:
+    body = {"status": status, "message": message, "data": data}
+    return Response(content=_json.encode(body), status_code=200, media_type="application/json")
+
+
+def status_of(exc: IdnestError) -> int:
+    if isinstance(exc, AuthenticationNeeded | AuthenticationFailed):
+        return NOT_LOGGED_IN
+    if isinstance(exc, InsufficientPermissions):
+        return NO_PERMISSION
+    return BUSINESS
+
+
+def _snms_error(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if isinstance(exc, IdnestError):
+        return envelope(status_of(exc), exc.detail)
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        return envelope(BUSINESS, str(exc.detail))
+    log.exception("SNMS request failed", exc_info=exc)
+    return envelope(INTERNAL, "internal error; it has been logged")
+
+
+# Every class the app maps too: Litestar picks the most specific class over all layers.
+HANDLERS: dict[type[Exception] | int, Any] = {
+    IdnestError: _snms_error,
+    HTTPException: _snms_error,
+    ValidationException: _snms_error,
+    Exception: _snms_error,
+}
+
+
+async def _principal(request: Request[Any, Any, Any]) -> Principal:
+    try:
+        return await principal_of(request)
+    except AuthenticationNeeded:
+        raise AuthenticationNeeded(
+            "not logged in: POST /identity/token, then send the token"
+        ) from None
+
+
+async def _body(request: Request[Any, Any, Any]) -> Any:
+    raw = await request.body()
+    try:
+        return msgspec.json.decode(raw) if raw.strip() else None
+    except msgspec.DecodeError:
+        raise InvalidValue("the body is not valid JSON") from None
+
+
+@post("/identity/token", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return await _login(request, v1=False)
+
+
+@post("/identity/token/v1", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+async def token_v1(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return await _login(request, v1=True)
+
+
+async def _login(request: Request[Any, Any, Any], *, v1: bool) -> Response[bytes]:
+    body = await _body(request)
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("username"), str)
+        or not isinstance(body.get("password"), str)
+    ):
+        return envelope(NOT_LOGGED_IN, "send {username, password}")
+    tok, ttl = await snms.login(body["username"], body["password"], v1=v1)
+    return envelope(OK, "success", {"token": tok, "expiresIn": ttl})
+
+
+def to_handle_values(item: dict[str, Any]) -> list[Any]:
+    """SNMS ``value`` items become Handle values; ``templateVersion`` goes to index 1001;
+    ``auth`` 1 makes a value visible to the tenant only."""
+    raw = item.get("value", item.get("values", []))
+    if not isinstance(raw, list):
+        raise InvalidValue("value must be a list of {index, type, data}", field="value")
+    out: list[Any] = []
+    for v in raw:
+        if isinstance(v, dict) and "auth" in v:
+            auth = v["auth"]
+            v = {k: x for k, x in v.items() if k != "auth"}
+            if str(auth) == "1":
+                v["permissions"] = "1100"
+        out.append(v)
+    version = item.get("templateVersion")
+    if version and not any(isinstance(v, dict) and v.get("index") == 1001 for v in out):
+        out.append({"index": 1001, "type": "templateVersion", "data": str(version)})
+    return out
+
+
+def _items(body: Any) -> list[Any]:
+    if isinstance(body, dict):
+        for key in ("data", "items", "handles", "list"):
+            if isinstance(body.get(key), list):
+                return list(body[key])
+    if isinstance(body, list):
+        return body
+    raise InvalidValue("send a JSON list of items (or {data: [...]})")
+
+
+def _item_result(o: Any) -> dict[str, Any]:
+    if isinstance(o, WriteResult):
+        return {"handle": o.handle, "status": OK, "msg": "success"}
+    if isinstance(o, dict):  # a replayed answer
+        if "error" in o:
+            status = {401: NO_PERMISSION, 402: NOT_LOGGED_IN, 403: NOT_LOGGED_IN}.get(
+                o.get("rc", 2), BUSINESS
+            )
+            return {"handle": o.get("handle"), "status": status, "msg": o["error"]}
+        return {"handle": o["handle"], "status": OK, "msg": "success"}
+    return {"handle": getattr(o, "handle", None), "status": status_of(o), "msg": o.detail}
+
+
+async def _write(request: Request[Any, Any, Any], raw_items: list[Any], mode: str) -> list[dict]:
+    principal = await _principal(request)
+    batch: list[BatchItem] = []
+    for item in raw_items:
+        if not isinstance(item, dict) or not isinstance(item.get("handle"), str):
+            batch.append(BatchItem("", None))
+            continue
+        try:
+            batch.append(BatchItem(item["handle"], to_handle_values(item)))
+        except IdnestError:
+            batch.append(BatchItem(item["handle"], item.get("value")))
+    guard = None
+    key = request.headers.get("idempotency-key")
+    if key is not None and principal.tenant_id is not None:
+        guard = Idempotency(
+            principal.tenant_id,
+            key,
+            fingerprint(request.method, request.url.path, await request.body()),
+        )
+    answer, _ = await run_once(
+        guard,
+        lambda g: batch_writes.put_records(principal, batch, mode=mode, idempotency=g),
+        lambda outcomes: [batch_writes.outcome_json(o) for o in outcomes],
+    )
+    return [_item_result(o) for o in answer]
+
+
+def _single(results: list[dict]) -> Response[bytes]:
+    r = results[0]
+    return envelope(r["status"], r["msg"], {"handle": r["handle"]} if r["status"] == OK else None)
+
+
+@post("/identityv2/data", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+async def create(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return _single(await _write(request, [await _body(request)], "create"))
+
+
+@put("/identityv2/data", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+async def update(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return _single(await _write(request, [await _body(request)], "update"))
+
+
+@delete("/identityv2/data", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+async def remove(request: Request[Any, Any, Any]) -> Response[bytes]:
+    body = await _body(request)
+    handle = body.get("handle") if isinstance(body, dict) else None
+    handle = handle or request.query_params.get("handle")
+    if not isinstance(handle, str):
+        raise InvalidValue("send {handle}")
+    principal = await _principal(request)
+    result = await records.delete_record(principal, handle)
+    return envelope(OK, "success", {"handle": result.handle})
+
+
+def _check_size(items: list[Any]) -> None:
+    if len(items) > MAX_BATCH:
+        raise InvalidValue(
+            f"a batch takes at most {MAX_BATCH} items, got {len(items)}; use /api/bulk/jobs"
+        )
+
+
+@post("/identityv2/data/batchCreate", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+async def batch_create(request: Request[Any, Any, Any]) -> Response[bytes]:
+    items = _items(await _body(request))
+    _check_size(items)
+    return _batch_answer(await _write(request, items, "create"))
+
+
+@put("/identityv2/data/batchUpdate", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+async def batch_update(request: Request[Any, Any, Any]) -> Response[bytes]:
+    items = _items(await _body(request))
+    _check_size(items)
+    return _batch_answer(await _write(request, items, "update"))
+
+
+@delete("/identityv2/data/batchDelete", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+async def batch_delete(request: Request[Any, Any, Any]) -> Response[bytes]:
+    items = _items(await _body(request))
+    _check_size(items)
+    principal = await _principal(request)
+    results = []
+    for item in items:
+        handle = item.get("handle") if isinstance(item, dict) else item
+        try:
+            if not isinstance(handle, str):
+                raise InvalidValue("each item needs a handle")
+            await records.delete_record(principal, handle)
+            results.append({"handle": handle, "status": OK, "msg": "success"})
+        except IdnestError as exc:
+            results.append({"handle": handle, "status": status_of(exc), "msg": exc.detail})
+    return _batch_answer(results)
+
+
+def _batch_answer(results: list[dict]) -> Response[bytes]:
+    failed = sum(1 for r in results if r["status"] != OK)
+    message = "success" if not failed else f"{failed} of {len(results)} items failed"
+    return envelope(OK if not failed else BUSINESS, message, results)
+
+
+@get("/identityv2/data/detail", exception_handlers=HANDLERS, tags=["SNMS"])
+async def detail(
+    request: Request[Any, Any, Any], handle: Annotated[str, QueryParameter(name="handle")]
+) -> Response[bytes]:
+    principal = await _principal(request)
+    record = await read_record(principal, handle)
+    version = next((v.data.value for v in record.values if v.index == 1001), "")
+    values = []
+    for v in record.values:
+        j = value_to_json(v)
+        j["auth"] = 0 if v.public_read else 1
+        if v.permissions == DEFAULT_PERMISSIONS:
+            j.pop("permissions", None)
+        values.append(j)
+    data = {"handle": record.handle, "templateVersion": version, "value": values}
+    return envelope(OK, "success", data)
+
+
+@get("/snms/api/v5/template", exception_handlers=HANDLERS, tags=["SNMS"])
+async def list_templates(
+    request: Request[Any, Any, Any],
+    prefix: Annotated[str | None, QueryParameter(required=False)] = None,
+    version: Annotated[str | None, QueryParameter(required=False)] = None,
+) -> Response[bytes]:
+    principal = await _principal(request)
+    if (
+        prefix
+        and principal.tenant_prefix
+        and prefix.lower()
+        not in (
+            principal.tenant_prefix.lower(),
+            principal.tenant_prefix.rsplit(".", 1)[0].lower(),
+        )
+    ):
+        raise InsufficientPermissions(f"you cannot read the templates of {prefix}")
+    code, number = templates.split_ref(version) if version else (None, None)
+    found = await templates.list_templates(principal.tenant_id, code=code, version=number)
+    return envelope(OK, "success", [t.to_snms() for t in found])
+
+
+@route(
+    "/snms/api/v5/template",
+    http_method=["POST", "PUT"],
+    exception_handlers=HANDLERS,
+    tags=["SNMS"],
+    status_code=200,
+)
+async def save_template(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Create a tenant template (usually ``extends`` a node template) or its next version."""
+    principal = await _principal(request)
+    if not principal.can("write") or principal.tenant_id is None:
+        raise InsufficientPermissions("editing templates needs write access to a tenant")
+    body = await _body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str):
+        raise InvalidValue("send {code, name, extends, items: [...]}")
+    guard = None
+    key = request.headers.get("idempotency-key")
+    if key is not None:
+        raw = await request.body()
+        guard = Idempotency(principal.tenant_id, key, fingerprint("template", raw))
+    answer, _ = await run_once(
+        guard,
+        lambda g: templates.save_template(
+            owner_tenant=principal.tenant_id,
+            code=body["code"],
+            body=body,
+            actor=principal.actor,
+            idempotency=g,
+        ),
+        lambda t: {"ref": t.ref, "tenant": principal.tenant_id},
+    )
+    saved = await templates.get_template(principal.tenant_id, answer["ref"])
+    return envelope(OK, "success", saved.to_snms())
+
+
+ROUTES = [
+    token,
+    token_v1,
+    create,
+    update,
+    remove,
+    batch_create,
+    batch_update,
+    batch_delete,
+    detail,
+    list_templates,
+    save_template,
+]

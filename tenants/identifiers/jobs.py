@@ -1,0 +1,69 @@
+"""Bulk jobs on the Dramatiq broker, or in process in the embedded profile.
+
+Thin: the actor only calls ``bulk.process_job``. The job row is the durable intent, so
+a message lost with a crashed worker is re-driven by ``resume_unfinished`` (run at
+start-up), and a message delivered twice is harmless (the cursor is compare-and-set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import dramatiq
+
+from core import db
+from core.settings import get_settings
+from core.tasks import broker  # noqa: F401 - the broker must exist before the actor
+from tenants.identifiers.services import bulk
+
+log = logging.getLogger("idnest.bulk")
+# A Dramatiq worker process imports this module and nothing else of ours: point Piccolo
+# at our configuration here, or the first query fails to find an engine.
+db.configure()
+_local: set[asyncio.Task[None]] = set()
+
+
+@dramatiq.actor(queue_name="bulk", max_retries=20, time_limit=12 * 3600 * 1000)
+async def run_bulk_job(job_pk: int) -> None:
+    await bulk.process_job(job_pk)
+
+
+async def _run_here(job_pk: int) -> None:
+    try:
+        await bulk.process_job(job_pk)
+    except Exception:
+        # The job stays "running" at its cursor; the next start-up resumes it.
+        log.exception("bulk job %s stopped; it resumes on the next start", job_pk)
+
+
+def enqueue(job_pk: int) -> None:
+    if get_settings().broker_url:
+        run_bulk_job.send(job_pk)
+        return
+    task = asyncio.get_running_loop().create_task(_run_here(job_pk))
+    _local.add(task)
+    task.add_done_callback(_local.discard)
+
+
+async def resume_unfinished() -> int:
+    pending = await bulk.unfinished_jobs()
+    for pk in pending:
+        enqueue(pk)
+    return len(pending)
+
+
+async def stop_local() -> None:
+    """Stop in-process jobs at shutdown; each resumes from its cursor next time."""
+    for task in list(_local):
+        task.cancel()
+    for task in list(_local):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def wait_local() -> None:
+    """Tests and the CLI: wait until in-process jobs are finished."""
+    while _local:
+        await asyncio.gather(*list(_local), return_exceptions=True)

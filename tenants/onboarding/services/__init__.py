@@ -1,0 +1,2 @@
+"""Domain operations of onboarding: applications and review, members and invitations,
+logins, profile changes. No HTTP."""

@@ -1,0 +1,156 @@
+"""The GS1 part of the schemes API: Digital Link links and item descriptions.
+
+- ``/api/v1/gs1/links[/{id}]``: the links of each GS1 key path (what it redirects to);
+- ``/api/v1/gs1/items[/{key}]``: what each key path is, in words (the linkset's
+  ``itemDescription``).
+
+Thin: decode, authenticate, call ``tenants.schemes.services``. HEAD is answered for
+every GET by ``core.head``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, delete, get, patch, post, put
+from litestar.params import FromPath, QueryParameter
+
+from tenants.schemes.api_common import (
+    BoundedPage,
+    PageSize,
+    json_body,
+    ok,
+    principal_of,
+    raw_key,
+)
+from tenants.schemes.schemas import ItemIn, LinkIn, LinkPatch
+from tenants.schemes.services import items, links
+
+
+# -- GS1 links -------------------------------------------------------------------------
+def _link(info: links.LinkInfo) -> dict[str, Any]:
+    data = asdict(info)
+    data["isDefault"] = data.pop("is_default")
+    data["linkType"] = data.pop("link_type")
+    data["mediaType"] = data.pop("media_type")
+    return data
+
+
+@get(
+    "/api/v1/gs1/links",
+    tags=["GS1"],
+    summary="Your GS1 links (all, or ?key=/01/...)",
+)
+async def list_links(
+    request: Request[Any, Any, Any],
+    key: Annotated[str | None, QueryParameter(name="key", required=False)] = None,
+) -> Response[bytes]:
+    items = await links.list_links(await principal_of(request), key)
+    return ok({"links": [_link(x) for x in items]})
+
+
+@post("/api/v1/gs1/links", tags=["GS1"], summary="Add a link to a GS1 key path")
+async def add_link(request: Request[Any, Any, Any]) -> Response[bytes]:
+    b = await json_body(request, LinkIn)
+    info = await links.add_link(
+        await principal_of(request),
+        b.key,
+        link_type=b.link_type,
+        href=b.href,
+        title=b.title,
+        language=b.language,
+        context=b.context,
+        media_type=b.media_type,
+        is_default=b.is_default,
+    )
+    return ok(_link(info), 201)
+
+
+@get("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="One link")
+async def get_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
+    return ok(_link(await links.get_link(await principal_of(request), link_id)))
+
+
+@patch("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="Change a link")
+async def update_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
+    b = await json_body(request, LinkPatch)
+    changes = {k: v for k, v in msgspec.structs.asdict(b).items() if v is not msgspec.UNSET}
+    return ok(_link(await links.update_link(await principal_of(request), link_id, changes)))
+
+
+@delete("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="Delete a link", status_code=200)
+async def delete_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
+    return ok(_link(await links.delete_link(await principal_of(request), link_id)))
+
+
+# -- GS1 item descriptions ---------------------------------------------------------------
+def _item(info: items.ItemInfo) -> dict[str, Any]:
+    return {
+        "key": info.key,
+        "description": info.description,
+        "createdAt": info.created_at,
+        "updatedAt": info.updated_at,
+    }
+
+
+@get(
+    "/api/v1/gs1/items",
+    tags=["GS1"],
+    summary="Your GS1 item descriptions (the linksets' itemDescription), by key path",
+)
+async def list_items(
+    request: Request[Any, Any, Any], page: BoundedPage = 0, page_size: PageSize = 100
+) -> Response[bytes]:
+    total, found = await items.list_items(
+        await principal_of(request), page=page, page_size=page_size
+    )
+    return ok({"totalCount": total, "page": page, "items": [_item(i) for i in found]})
+
+
+@get(
+    "/api/v1/gs1/items/{key:path}",
+    tags=["GS1"],
+    summary="The description of one GS1 key path",
+)
+async def get_item(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[bytes]:
+    info = await items.get_item(await principal_of(request), raw_key(request, "/items/", key))
+    return ok(_item(info))
+
+
+@put(
+    "/api/v1/gs1/items/{key:path}",
+    tags=["GS1"],
+    summary="Describe a GS1 key path (201 when new, 200 when replaced)",
+)
+async def put_item(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[bytes]:
+    body = await json_body(request, ItemIn)
+    info, created = await items.set_item(
+        await principal_of(request), raw_key(request, "/items/", key), body.description
+    )
+    return ok(_item(info), 201 if created else 200)
+
+
+@delete(
+    "/api/v1/gs1/items/{key:path}",
+    tags=["GS1"],
+    summary="Drop the description of a GS1 key path (its links stay)",
+    status_code=200,
+)
+async def delete_item(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[bytes]:
+    info = await items.delete_item(await principal_of(request), raw_key(request, "/items/", key))
+    return ok(_item(info))
+
+
+ROUTES = [
+    list_links,
+    add_link,
+    get_link,
+    update_link,
+    delete_link,
+    list_items,
+    get_item,
+    put_item,
+    delete_item,
+]

@@ -1,0 +1,1 @@
+"""Domain operations on templates. No HTTP."""
