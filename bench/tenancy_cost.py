@@ -54,9 +54,6 @@ async def main(n: int) -> None:
 
 
 async def _run(n: int) -> None:
-    from tenants.services.identifiers import put_record
-    from tenants.services.tenants import create_tenant
-
     from core import db
     from core.auth import Principal
     from core.migrate import migrate
@@ -64,6 +61,8 @@ async def _run(n: int) -> None:
     from resolver.cache import RecordCache
     from resolver.counters import ResolutionCounters
     from resolver.service import Resolver
+    from tenants.accounts.services.tenants import create_tenant
+    from tenants.identifiers.services.records import put_record
 
     await db.start()
     await migrate()

@@ -6,7 +6,7 @@ from piccolo.columns import BigInt, Date, ForeignKey, OnDelete, Serial
 from piccolo.constraints import Unique
 from piccolo.table import Table
 
-from tenants.tables import Tenant
+from tenants.accounts.tables import Tenant
 
 
 class ResolutionCount(Table, tablename="resolution_counts"):

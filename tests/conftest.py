@@ -30,7 +30,6 @@ PG_ADMIN_URL = os.environ.get(
 REDIS_URL = os.environ.get("IDNEST_TEST_REDIS", "redis://127.0.0.1:6379/0")
 _TMP = tempfile.mkdtemp(prefix="idnest-test-")
 _PG_DB = f"idnest_test_{uuid.uuid4().hex[:10]}"
-APP_ROLE = os.environ.get("IDNEST_TEST_PG_APP_ROLE", "idnest_test_app")
 
 for _var in [k for k in os.environ if k.startswith("IDNEST_") and not k.startswith("IDNEST_TEST")]:
     del os.environ[_var]
@@ -73,26 +72,6 @@ async def _drop_pg_database() -> None:
         await conn.close()
 
 
-def app_role_url(url: str, role: str) -> str:
-    """``url`` with its user replaced by ``role`` (no password: the test cluster trusts)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or "127.0.0.1"
-    netloc = f"{role}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-@contextlib.asynccontextmanager
-async def as_node() -> AsyncIterator[None]:
-    """Tests inspect and arrange rows of any tenant on the maintenance path (as the
-    app role, under RLS, like the node's own jobs)."""
-    from core.tenancy import cross_tenant
-
-    async with cross_tenant("maintenance", write=True):
-        yield
-
-
 def pytest_configure(config: pytest.Config) -> None:
     if PROFILE == "postgres":
         try:
@@ -107,7 +86,9 @@ def pytest_configure(config: pytest.Config) -> None:
             _fail_or_skip(f"Redis at {REDIS_URL}: {exc}")
         owner_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{_PG_DB}"
         os.environ["IDNEST_MIGRATION_DATABASE_URL"] = owner_url
-        os.environ["IDNEST_DATABASE_URL"] = app_role_url(owner_url, APP_ROLE)
+        from node_support import app_role_url
+
+        os.environ["IDNEST_DATABASE_URL"] = app_role_url(owner_url)
         os.environ["IDNEST_REDIS_URL"] = REDIS_URL
     elif PROFILE != "embedded":
         raise RuntimeError(f"unknown IDNEST_TEST_PROFILE {PROFILE!r}")

@@ -68,9 +68,9 @@ def test_postgres_from_empty(tmp_workdir):
         finally:
             await conn.close()
 
-    from conftest import APP_ROLE, app_role_url
+    from node_support import app_role_url
 
-    app_url = app_role_url(url, APP_ROLE)
+    app_url = app_role_url(url)
     asyncio.run(run(f'CREATE DATABASE "{name}"'))
     try:
         env = _env(

@@ -32,10 +32,10 @@ SEEDED = (
 
 async def _seed(t: Any) -> None:
     """One row in every tenant table for tenant ``t`` (most already have one)."""
-    from tenants.registry.tables import BulkJob, BulkJobFailure, IdempotencyKey, SnmsAccount
-    from tenants.services.identifiers import Principal, put_record
-
     from core.audit import record as audit
+    from core.auth import Principal
+    from tenants.identifiers.services.records import put_record
+    from tenants.identifiers.tables import BulkJob, BulkJobFailure, IdempotencyKey, SnmsAccount
 
     now = datetime.now(UTC)
     p = Principal(

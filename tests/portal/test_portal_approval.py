@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from node_support import as_node
 from portal_support import (
     Web,
     clean_credit_code,
@@ -81,11 +82,14 @@ async def test_a_failed_approval_leaves_nothing_behind(
         await applications.approve(app_id, actor="staff:test")
 
     assert not await Tenant.exists().where(Tenant.id > tenants).run()
-    assert not await AuditLog.exists().where(AuditLog.id > audits).run()
-    assert not await Outbox.exists().where(Outbox.id > outbox).run()
+    async with as_node():
+        assert not await AuditLog.exists().where(AuditLog.id > audits).run()
+    async with as_node():
+        assert not await Outbox.exists().where(Outbox.id > outbox).run()
     row = await Application.select().where(Application.id == app_id).first().run()
     assert row["status"] == "in_review" and row["approved_tenant_id"] is None
-    assert not await Membership.exists().where(Membership.user == row["user_id"]).run()
+    async with as_node():
+        assert not await Membership.exists().where(Membership.user == row["user_id"]).run()
     assert len(mails_to(form["contact_email"])) == mails
 
     monkeypatch.undo()
@@ -93,11 +97,14 @@ async def test_a_failed_approval_leaves_nothing_behind(
     assert prefix == f"88.100.{preferred.lower()}"
     row = await Application.select().where(Application.id == app_id).first().run()
     assert row["status"] == "approved" and row["approved_tenant_id"]
-    assert await (
-        Membership.exists()
-        .where((Membership.tenant_id == row["approved_tenant_id"]) & (Membership.role == "owner"))
-        .run()
-    )
+    async with as_node():
+        assert await (
+            Membership.exists()
+            .where(
+                (Membership.tenant_id == row["approved_tenant_id"]) & (Membership.role == "owner")
+            )
+            .run()
+        )
     query = Outbox.select(Outbox.topic).where(Outbox.tenant_id == row["approved_tenant_id"])
     topics = {r["topic"] for r in await query.run()}
     assert topics == {"upstream.tenant", "upstream.enterprise"}
@@ -155,13 +162,15 @@ async def test_a_lost_race_for_the_code_retries_the_whole_approval(
     app_id, form = await _submitted(web)
     prefix = await applications.approve(app_id, actor="staff:test")
     assert calls == 2 and prefix != tenant_a.prefix
-    approvals = (
-        await AuditLog.count()
-        .where(
-            (AuditLog.target == form["credit_code"]) & (AuditLog.action == "application.approved")
+    async with as_node():
+        approvals = (
+            await AuditLog.count()
+            .where(
+                (AuditLog.target == form["credit_code"])
+                & (AuditLog.action == "application.approved")
+            )
+            .run()
         )
-        .run()
-    )
     assert approvals == 1
 
 

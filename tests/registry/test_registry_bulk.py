@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from node_support import as_node
 
 pytestmark = pytest.mark.anyio
 
@@ -67,9 +68,12 @@ async def _wait(client, t, job_id: str) -> dict:
 async def _counts(tenant_id: int) -> tuple[int, int]:
     from tenants.identifiers.tables import Identifier
 
-    rows = (
-        await Identifier.select(Identifier.version).where(Identifier.tenant_id == tenant_id).run()
-    )
+    async with as_node():
+        rows = (
+            await Identifier.select(Identifier.version)
+            .where(Identifier.tenant_id == tenant_id)
+            .run()
+        )
     return len(rows), sum(r["version"] for r in rows)
 
 
@@ -220,9 +224,10 @@ async def test_stalled_job_is_sent_again_by_the_scheduler(client, tenant_a, monk
     monkeypatch.setattr(jobs, "enqueue", sent.append)
     await maintenance.redrive_stalled_bulk_jobs(get_settings())
     assert pk not in sent  # its cursor moved moments ago: it may still be running
-    await BulkJob.update({BulkJob.updated_at: datetime.now(UTC) - timedelta(minutes=10)}).where(
-        BulkJob.id == pk
-    )
+    async with as_node():
+        await BulkJob.update({BulkJob.updated_at: datetime.now(UTC) - timedelta(minutes=10)}).where(
+            BulkJob.id == pk
+        )
     await maintenance.redrive_stalled_bulk_jobs(get_settings())
     assert sent.count(pk) == 1
     assert await bulk.process_job(pk, chunk_rows=100) == "done"
@@ -246,14 +251,16 @@ async def _check_exactly_once(client, t, job_id: str, total: int, bad_every: int
     )
     assert await _counts(t.id) == (total - bad, total - bad)  # every row once, version 1
     # One audit row per committed chunk names its handles: each handle exactly once.
-    rows = (
-        await AuditLog.select(AuditLog.detail)
-        .where((AuditLog.tenant_id == t.id) & (AuditLog.action == "identifier.batch"))
-        .run()
-    )
+    async with as_node():
+        rows = (
+            await AuditLog.select(AuditLog.detail)
+            .where((AuditLog.tenant_id == t.id) & (AuditLog.action == "identifier.batch"))
+            .run()
+        )
     created = [h for r in rows for h in _json(r["detail"])["created"]]
     assert len(created) == len(set(created)) == total - bad
-    outbox = await Outbox.select(Outbox.payload).where(Outbox.tenant_id == t.id).run()
+    async with as_node():
+        outbox = await Outbox.select(Outbox.payload).where(Outbox.tenant_id == t.id).run()
     sent = [i["handle"] for r in outbox for i in _json(r["payload"]).get("items", [])]
     assert sorted(sent) == sorted(created)
     res = (await client.get(f"/api/bulk/jobs/{job_id}/results", headers=t.auth())).text.splitlines()

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from node_support import as_node
 
 pytestmark = pytest.mark.anyio
 
@@ -16,23 +17,25 @@ async def _add_key(tenant_id: int, age: timedelta) -> str:
     from tenants.identifiers.tables import IdempotencyKey
 
     key = f"k-{uuid.uuid4().hex[:10]}"
-    await IdempotencyKey.insert(
-        IdempotencyKey(
-            tenant_id=tenant_id, key=key, fingerprint="f" * 64, response='{"ok": true}',
-            created_at=datetime.now(UTC) - age,
-        )
-    ).run()  # fmt: skip
+    async with as_node():
+        await IdempotencyKey.insert(
+            IdempotencyKey(
+                tenant_id=tenant_id, key=key, fingerprint="f" * 64, response='{"ok": true}',
+                created_at=datetime.now(UTC) - age,
+            )
+        ).run()  # fmt: skip
     return key
 
 
 async def _keys(tenant_id: int) -> set[str]:
     from tenants.identifiers.tables import IdempotencyKey
 
-    rows = (
-        await IdempotencyKey.select(IdempotencyKey.key)
-        .where(IdempotencyKey.tenant_id == tenant_id)
-        .run()
-    )
+    async with as_node():
+        rows = (
+            await IdempotencyKey.select(IdempotencyKey.key)
+            .where(IdempotencyKey.tenant_id == tenant_id)
+            .run()
+        )
     return {r["key"] for r in rows}
 
 
