@@ -60,7 +60,8 @@ async def _high_water() -> tuple[int, int, int]:
         row = await table.select(table.id).order_by(table.id, ascending=False).first().run()
         return row["id"] if row else 0
 
-    return await top(Tenant), await top(AuditLog), await top(Outbox)
+    async with as_node():
+        return await top(Tenant), await top(AuditLog), await top(Outbox)
 
 
 async def test_a_failed_approval_leaves_nothing_behind(

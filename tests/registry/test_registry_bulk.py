@@ -16,14 +16,6 @@ from node_support import as_node
 pytestmark = pytest.mark.anyio
 
 
-def _principal(t):
-    from core.auth import Principal
-
-    return Principal(
-        actor="test", tenant_id=t.id, tenant_prefix=t.prefix, scopes=frozenset({"read"})
-    )
-
-
 @pytest.fixture(autouse=True)
 async def no_job_left_behind():
     """A job a test leaves unfinished is resumed by every later app start in the run,
@@ -182,7 +174,7 @@ async def _crash_midway(client, t, monkeypatch) -> tuple[str, int]:
         headers={**t.auth(), "Idempotency-Key": "crash-1"},
     )
     job_id = r.json()["jobId"]
-    pk = await bulk.job_pk(_principal(t), job_id)
+    pk = await bulk.job_pk(await _principal(t), job_id)
     real = bulk.commit_chunk
     calls = {"n": 0}
 
@@ -280,7 +272,7 @@ async def test_killed_worker_process_resumes(client, tenant_a, monkeypatch):
         headers=tenant_a.auth(),
     )
     job_id = r.json()["jobId"]
-    pk = await bulk.job_pk(_principal(tenant_a), job_id)
+    pk = await bulk.job_pk(await _principal(tenant_a), job_id)
     script = (
         "import asyncio, time\n"
         "from tenants.identifiers.services import bulk\n"
@@ -376,7 +368,7 @@ async def test_cancel_stops_a_job_at_its_next_chunk(client, tenant_a, tenant_b, 
         "/api/bulk/jobs?mode=create", content=ndjson(tenant_a.prefix, 1000), headers=tenant_a.auth()
     )
     job_id = r.json()["jobId"]
-    pk = await bulk.job_pk(_principal(tenant_a), job_id)
+    pk = await bulk.job_pk(await _principal(tenant_a), job_id)
     url = f"/api/bulk/jobs/{job_id}/cancel"
     # Another tenant cannot see it to cancel it; a read-only key may not cancel.
     assert (await client.post(url, headers=tenant_b.auth())).status_code == 404
