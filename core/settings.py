@@ -63,18 +63,29 @@ class Settings(BaseSettings):
     gs1_cache_size: int = 100_000
     # Handle wire protocol (RFC 3652) on UDP+TCP; docs/wire.md.
     wire_enabled: bool = True
-    wire_host: str = "::"
+    # Wire listener bind address; empty: IDNEST_HOST (what `serve --host` sets).
+    wire_host: str = ""
     wire_port: int = 2641
     # The HTTP port HS_SITE advertises for the Handle protocol over HTTP; 0 means
     # IDNEST_PORT. Behind a proxy or ingress that listens elsewhere (80), give that port.
     site_http_port: int = 0
-    # Addresses this node advertises in its HS_SITE (GET_SITE_INFO, 0.NA/{prefix}).
-    wire_addresses: str = "127.0.0.1,::1"
+    # Addresses this node advertises in its HS_SITE (GET_SITE_INFO, 0.NA/{prefix}),
+    # comma-separated; empty: the bind address, or 127.0.0.1 and ::1 for a wildcard bind.
+    # Only interfaces whose socket reaches an address are advertised on it.
+    wire_addresses: str = ""
     # PEM RSA private key of the wire server; empty: generated into var_dir on first run.
     wire_key_file: str = ""
-    # Per-source UDP answers per second and burst (anti-reflection token bucket).
+    # Per-source UDP datagrams sent per second and burst (anti-reflection token bucket).
     wire_udp_rate: float = 500.0
     wire_udp_burst: float = 1000.0
+    # Datagrams one UDP answer may take (492 message bytes each); a longer answer is
+    # sent as its first datagram with TRUNCATED and the client asks over TCP. 8 covers
+    # answers up to 3,936 bytes (0.NA/{prefix} and GET_SITE_INFO need 2).
+    wire_udp_max_datagrams: int = Field(default=8, ge=1, le=64)
+    # Pending authentication challenges: seconds until one expires, and how many one
+    # client address may have pending (a new one evicts its oldest).
+    wire_challenge_ttl: float = Field(default=30.0, gt=0, le=600)
+    wire_challenges_per_source: int = Field(default=16, ge=1, le=1024)
     # Portal: mail (empty host writes .eml files to ./var/mail/), cookies, staff security.
     smtp_host: str = ""
     smtp_port: int = 587

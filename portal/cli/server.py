@@ -11,21 +11,43 @@ import click
 from portal.cli import _run, main
 
 
+def _warn_challenges() -> None:
+    click.echo(
+        "warning: without IDNEST_REDIS_URL each process keeps its own wire authentication "
+        "challenges; a client that answers on a new connection (hdllib does) may reach "
+        "another process and be refused. Set IDNEST_REDIS_URL for wire administration.",
+        err=True,
+    )
+
+
 @main.command(help="Apply pending migrations and serve the whole app with Hypercorn.")
 @click.option("--host", default=None, help="bind address (default :: — IPv4 and IPv6)")
 @click.option("--port", default=None, type=int, help="HTTP port (default 8000)")
 @click.option("--workers", default=None, type=int, help="Hypercorn worker processes")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    import os
+
     from core.settings import get_settings
     from portal.server import run_server
 
+    # Through the environment, so that every Hypercorn worker (its own process, reading
+    # its own settings) binds the wire door to the same host and advertises in HS_SITE
+    # the HTTP port really served.
+    if host is not None:
+        os.environ["IDNEST_HOST"] = host
+    if port is not None:
+        os.environ["IDNEST_PORT"] = str(port)
+    get_settings.cache_clear()
     settings = get_settings()
     _run(lambda: asyncio.sleep(0))  # migrations, before any worker starts
+    workers = workers if workers is not None else settings.workers
+    if workers > 1 and settings.wire_enabled and not settings.redis_url:
+        _warn_challenges()
     run_server(
         settings,
         host=host if host is not None else settings.host,
         port=port if port is not None else settings.port,
-        workers=workers if workers is not None else settings.workers,
+        workers=workers,
     )
 
 
@@ -45,6 +67,8 @@ def resolver(processes: int, port: int | None) -> None:
     if processes <= 1:
         run_resolver_process(settings)
         return
+    if not settings.redis_url:
+        _warn_challenges()
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=run_resolver_process, args=(settings,)) for _ in range(processes)]
     for p in procs:
@@ -69,16 +93,18 @@ def resolver(processes: int, port: int | None) -> None:
 @click.option("--server", default=None, help="HOST:PORT (default 127.0.0.1 and the wire port)")
 @click.option("--type", "types", multiple=True, help="only values of this type (repeatable)")
 @click.option("--index", "indices", multiple=True, type=int, help="only this index")
+@click.option("--verbose", "-v", is_flag=True, help="say on stderr how the answer came")
 @click.argument("handle")
 def resolve(
     transport: str,
     server: str | None,
     types: tuple[str, ...],
     indices: tuple[int, ...],
+    verbose: bool,
     handle: str,
 ) -> None:
     from core.settings import get_settings
-    from resolver.wire.client import format_record, resolve_sync
+    from resolver.wire.client import format_record, resolve_routed_sync
 
     server = server or f"127.0.0.1:{get_settings().wire_port}"
     host, _, port_text = server.rpartition(":")
@@ -86,13 +112,15 @@ def resolve(
         click.echo("error: --server must be HOST:PORT, e.g. 127.0.0.1:2641", err=True)
         sys.exit(2)
     try:
-        rc, result = resolve_sync(
+        (rc, result), via = resolve_routed_sync(
             handle, server=(host.strip("[]"), int(port_text)), transport=transport,
             types=types, indices=indices,
         )  # fmt: skip
     except (OSError, TimeoutError) as exc:
         click.echo(f"error: no answer from {server}: {exc or 'timed out'}", err=True)
         sys.exit(1)
+    if verbose:
+        click.echo(f"answered over {via}", err=True)
     if isinstance(result, str):
         click.echo(f"error {rc}: {result}", err=True)
         sys.exit(1)
@@ -104,12 +132,18 @@ def credential() -> None:
     pass
 
 
-@credential.command("add", help="Put a secret key (from stdin) or an RSA public key on a handle.")
+@credential.command(
+    "add", help="Put a secret key (from stdin) or an RSA/DSA public key on a handle."
+)
 @click.option("--tenant", "prefix", required=True, help="the tenant's prefix, e.g. 88.100.7")
 @click.option("--handle", required=True, help="the admin handle, e.g. 88.100.7/admin")
 @click.option("--index", default=300, type=int, show_default=True)
 @click.option("--secret-stdin", is_flag=True, help="read the secret (one line) from stdin")
-@click.option("--pubkey", type=click.Path(exists=True, dir_okay=False), help="PEM public key")
+@click.option(
+    "--pubkey",
+    type=click.Path(exists=True, dir_okay=False),
+    help="RSA or DSA public key: PEM, DER, or Handle binary (hdllib's pubkey.bin)",
+)
 def credential_add(
     prefix: str, handle: str, index: int, secret_stdin: bool, pubkey: str | None
 ) -> None:

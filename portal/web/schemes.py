@@ -1,7 +1,8 @@
 """Identifier schemes in the consoles: namespaces and GS1 Digital Link links.
 
 Tenant side: claim a GS1 company prefix, Ecode/VAA issuer code or OID sub-arc (staff
-verify it), and manage the links of the tenant's GS1 keys. Staff side: the queue of
+verify it), and manage the links of the tenant's GS1 keys and their item descriptions
+(what each key is, shown in its linkset). Staff side: the queue of
 claims to verify or reject. Every write goes through ``tenants.schemes.services``, the
 same functions as ``/api/v1/...``, with the member's Principal.
 """
@@ -15,6 +16,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 
 from core.errors import IdnestError
+from core.schemes.gs1_vocab import vocabulary
 from portal.web.common import (
     describe_error,
     flash,
@@ -26,7 +28,7 @@ from portal.web.common import (
     require_staff,
 )
 from portal.web.console import _base, _readonly
-from tenants.schemes.services import links, namespaces
+from tenants.schemes.services import items, links, namespaces
 
 SCHEMES = ("gs1", "ecode", "vaa", "oid")
 LINK_FIELDS = ("key", "link_type", "href", "title", "language", "context", "media_type")
@@ -39,7 +41,9 @@ async def _console_page(
     status: int = 200,
     error: str = "",
     form: dict[str, str] | None = None,
+    item_form: dict[str, str] | None = None,
 ) -> Response[str]:
+    _total, described = await items.list_items(m.principal(), page_size=items.MAX_PAGE_SIZE)
     return await page(
         request,
         "console/schemes.html",
@@ -50,6 +54,9 @@ async def _console_page(
         schemes=SCHEMES,
         error=error,
         form=form or {},
+        items=described,
+        item_form=item_form or {},
+        vocabulary_version=vocabulary().version,
         flash=pop_flash(request),
     )
 
@@ -120,6 +127,29 @@ async def delete_link(
     return redirect(f"{_base(m)}/schemes")
 
 
+@post("/console/{prefix:str}/schemes/item", include_in_schema=False)
+async def describe_item(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
+    """Set a key path's description; an empty description removes it."""
+    _v, m = await require_member(request, prefix)
+    _readonly(m)
+    form = await request.form()
+    values = {f: str(form.get(f) or "").strip() for f in ("item_key", "description")}
+    try:
+        if values["description"]:
+            await items.set_item(m.principal(), values["item_key"], values["description"])
+        else:
+            await items.delete_item(m.principal(), values["item_key"])
+    except IdnestError as exc:
+        return await _console_page(
+            request, m, status=400, error=describe_error(request, exc), item_form=values
+        )
+    if values["description"]:
+        flash(request, "The description has been saved.")
+    else:
+        flash(request, "The description has been removed.")
+    return redirect(f"{_base(m)}/schemes")
+
+
 @get("/staff/namespaces", include_in_schema=False)
 async def staff_namespaces(request: Request[Any, Any, Any]) -> Response[str]:
     await require_staff(request, "reviewer")
@@ -158,4 +188,12 @@ async def review_namespace(
     return redirect("/staff/namespaces")
 
 
-ROUTES = [schemes, claim_namespace, add_link, delete_link, staff_namespaces, review_namespace]
+ROUTES = [
+    schemes,
+    claim_namespace,
+    add_link,
+    delete_link,
+    describe_item,
+    staff_namespaces,
+    review_namespace,
+]

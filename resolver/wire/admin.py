@@ -74,7 +74,9 @@ async def authenticate(
             try:
                 key = public_key_from_value(v.data.format, str(v.data.value))
             except (ValueError, TypeError):
-                raise AuthenticationFailed(f"the HS_PUBKEY at {who} is not an RSA key") from None
+                raise AuthenticationFailed(
+                    f"the HS_PUBKEY at {who} is not an RSA or DSA key"
+                ) from None
             ok = check_signed_answer(key, nonce, digest, answer.signature)
         if ok:
             return Principal(

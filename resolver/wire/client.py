@@ -81,7 +81,7 @@ def _decode(envelope: Any, message: bytes) -> Reply:
 
 async def _udp(
     frame: bytes, request_id: int, server: Server, resend: float, truncated_wait: float
-) -> Reply | None:
+) -> tuple[Reply, int] | None:
     """One UDP exchange; ``None`` when the answer needs TCP (TRUNCATED and incomplete, or CONT)."""
     loop = asyncio.get_running_loop()
     transport, proto = await loop.create_datagram_endpoint(_Datagrams, remote_addr=server)
@@ -91,6 +91,7 @@ async def _udp(
             transport.sendto(packet)
         reassembler = Reassembler(max_pending=4)
         truncated = False
+        datagrams = 0
         while True:
             try:
                 item = await asyncio.wait_for(
@@ -111,6 +112,7 @@ async def _udp(
             if envelope.request_id != request_id:
                 continue
             truncated = truncated or bool(envelope.flags & TRUNCATED)
+            datagrams += 1
             try:
                 whole = reassembler.feed(server, item)
             except ProtocolError:
@@ -118,7 +120,7 @@ async def _udp(
             if whole is not None:
                 reply = _decode(*whole)
                 # An answer in several messages (CONT) is only complete over TCP.
-                return None if reply[0].header.op_flags & CONT else reply
+                return None if reply[0].header.op_flags & CONT else (reply, datagrams)
     finally:
         transport.close()
 
@@ -155,14 +157,30 @@ async def exchange(
     op_flags: int = DEFAULT_REQUEST_FLAGS,
 ) -> list[Reply]:
     """Send one request and return every message of the answer (several when CONT)."""
+    return (await exchange_via(opcode, body, server=server, transport=transport,
+                               timeout=timeout, op_flags=op_flags))[0]  # fmt: skip
+
+
+async def exchange_via(
+    opcode: int,
+    body: bytes,
+    *,
+    server: Server = DEFAULT_SERVER,
+    transport: Transport = "udp",
+    timeout: float = 5.0,  # noqa: ASYNC109 - callers give one deadline for all retries
+    op_flags: int = DEFAULT_REQUEST_FLAGS,
+) -> tuple[list[Reply], str]:
+    """``exchange``, and how the answer came: "udp, N datagram(s)", "tcp", "tcp after udp"."""
     request_id = secrets.randbits(31) or 1
     frame = encode_request(opcode, body, request_id=request_id, op_flags=op_flags)
     async with asyncio.timeout(timeout):
         if transport == "udp":
-            reply = await _udp(frame, request_id, server, max(timeout / 4, 0.05), 0.2)
-            if reply is not None:
-                return [reply]
-        return await _tcp(frame, request_id, server)
+            got = await _udp(frame, request_id, server, max(timeout / 4, 0.05), 0.2)
+            if got is not None:
+                reply, n = got
+                return [reply], f"udp, {n} datagram{'s' if n != 1 else ''}"
+        via = "tcp after udp" if transport == "udp" else "tcp"
+        return await _tcp(frame, request_id, server), via
 
 
 def _failure(msg: Message, body: Body) -> str:
@@ -187,8 +205,24 @@ async def resolve(
     authoritative: bool = False,
 ) -> Resolution:
     """Resolve ``handle``: ``(1, values)``, ``(302/303, referral values)`` or ``(rc, message)``."""
+    return (await resolve_routed(handle, server=server, transport=transport, types=types,
+                                 indices=indices, timeout=timeout,
+                                 authoritative=authoritative))[0]  # fmt: skip
+
+
+async def resolve_routed(
+    handle: str,
+    *,
+    server: Server = DEFAULT_SERVER,
+    transport: Transport = "udp",
+    types: Sequence[str] = (),
+    indices: Sequence[int] = (),
+    timeout: float = 5.0,  # noqa: ASYNC109
+    authoritative: bool = False,
+) -> tuple[Resolution, str]:
+    """``resolve``, and how the answer came (``exchange_via``: "udp, 5 datagrams", …)."""
     flags = DEFAULT_REQUEST_FLAGS | (OpFlag.AUTH if authoritative else 0)
-    replies = await exchange(
+    replies, via = await exchange_via(
         OpCode.RESOLUTION, resolution_request_body(handle, indices, types),
         server=server, transport=transport, timeout=timeout, op_flags=flags,
     )  # fmt: skip
@@ -197,8 +231,8 @@ async def resolve(
         if isinstance(body, ResolutionResponse | Referral):
             values.extend(body.values)
         else:
-            return Resolution(msg.header.rc, _failure(msg, body))
-    return Resolution(replies[-1][0].header.rc, values)
+            return Resolution(msg.header.rc, _failure(msg, body)), via
+    return Resolution(replies[-1][0].header.rc, values), via
 
 
 async def list_handles(
@@ -247,6 +281,10 @@ def _run(make: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
 def resolve_sync(handle: str, **kwargs: Any) -> Resolution:
     """``resolve`` for synchronous callers (not from inside a running event loop)."""
     return _run(lambda: resolve(handle, **kwargs))
+
+
+def resolve_routed_sync(handle: str, **kwargs: Any) -> tuple[Resolution, str]:
+    return _run(lambda: resolve_routed(handle, **kwargs))
 
 
 def list_handles_sync(prefix: str, **kwargs: Any) -> tuple[int, list[str] | str]:

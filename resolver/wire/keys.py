@@ -1,20 +1,24 @@
 """Keys and challenge answers of the Handle protocol (RFC 3652 §3.5).
 
 Why a module of its own: the server verifies answers, the admin client and the tests
-produce them, and both must agree byte for byte.
+produce them, and both must agree byte for byte with CNRI's hdllib.
 
-* Public keys travel in Handle.net's binary form (``HS_PUBKEY`` data, the key in an
-  HS_SITE server record): for RSA, the blob ``"RSA"``, two zero flag bytes, then the
-  exponent and the modulus as length-prefixed big-endian integers. We also accept a
-  DER SubjectPublicKeyInfo or a PEM text, which is what people paste.
+* Public keys travel in hdllib's binary form (``Util.getBytesFromPublicKey``; HS_PUBKEY
+  data, the key in an HS_SITE server record): the length-prefixed key type
+  ``RSA_PUB_KEY`` or ``DSA_PUB_KEY``, two flag bytes, then the key's length-prefixed
+  big-endian integers (RSA: exponent, modulus, then 4 zero bytes; DSA: q, p, g, y).
+  We also read a DER SubjectPublicKeyInfo, a PEM text (what people paste) and the
+  ``RSA`` blob that idnest wrote before it matched hdllib.
 * ``HS_SECKEY`` answers, as Handle.net's ``SecretKeyAuthenticationInfo`` writes them:
   one hash-code byte, then either HMAC(secret, nonce + request digest) for codes 0x12
   (HMAC-SHA1) and 0x13 (HMAC-SHA256), or hash(secret + nonce + digest + secret) for
-  codes 1 (MD5), 2 (SHA-1), 3 (SHA-256). ``digest`` is the raw request digest, without
-  its hash-code byte.
+  codes 1 (MD5), 2 (SHA-1), 3 (SHA-256); the 2006 hdllib answers with SHA-1.
+  ``digest`` is the raw request digest, without its hash-code byte.
 * ``HS_PUBKEY`` answers: the signature-algorithm name (length-prefixed, e.g.
-  ``SHA256withRSA``), then the signature (length-prefixed) over nonce + digest, RSA
-  PKCS#1 v1.5.
+  ``SHA1withRSA``, ``SHA256withRSA``, ``SHA1withDSA``, or a bare hash id such as
+  ``SHA1``, which is what the 2006 hdllib writes for DSA: the key's type completes it),
+  then the signature (length-prefixed) over nonce + digest: RSA PKCS#1 v1.5, or DSA's
+  DER (r, s).
 """
 
 from __future__ import annotations
@@ -30,22 +34,38 @@ from typing import Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
 
 from core.settings import Settings
 from resolver.wire.reader import ProtocolError, Reader
 
 log = logging.getLogger("idnest.wire")
 
+PublicKey = rsa.RSAPublicKey | dsa.DSAPublicKey
+PrivateKey = rsa.RSAPrivateKey | dsa.DSAPrivateKey
+
+RSA_PUB_KEY: Final = b"RSA_PUB_KEY"
+DSA_PUB_KEY: Final = b"DSA_PUB_KEY"
+_OLD_RSA: Final = b"RSA"  # what idnest wrote before it matched hdllib; still read
 HMAC_SHA1: Final = 0x12
 HMAC_SHA256: Final = 0x13
 _HMAC: Final = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
 _DIGEST: Final = {1: "md5", 2: "sha1", 3: "sha256"}
-_SIG_HASHES: Final[dict[bytes, hashes.HashAlgorithm]] = {
-    b"SHA1withRSA": hashes.SHA1(),  # noqa: S303 - older Handle clients sign with it
-    b"SHA256withRSA": hashes.SHA256(),
-    b"SHA512withRSA": hashes.SHA512(),
+_SIG_HASHES: Final[dict[bytes, tuple[type, hashes.HashAlgorithm]]] = {
+    b"SHA1withRSA": (rsa.RSAPublicKey, hashes.SHA1()),  # noqa: S303 - hdllib 2006 signs so
+    b"SHA256withRSA": (rsa.RSAPublicKey, hashes.SHA256()),
+    b"SHA512withRSA": (rsa.RSAPublicKey, hashes.SHA512()),
+    b"SHA1withDSA": (dsa.DSAPublicKey, hashes.SHA1()),  # noqa: S303 - CNRI's default keys
+    b"SHA256withDSA": (dsa.DSAPublicKey, hashes.SHA256()),
 }
+_BARE_HASHES: Final[dict[bytes, hashes.HashAlgorithm]] = {
+    b"SHA1": hashes.SHA1(),  # noqa: S303 - the 2006 hdllib names DSA answers so
+    b"SHA256": hashes.SHA256(),
+    b"SHA512": hashes.SHA512(),
+}
+"""Hash ids that hdllib writes in place of a signature algorithm (its DSA answers say
+``SHA1``): the key's own type completes the algorithm (``getSigIdFromHashAlgId``)."""
+_MAX_INT_BYTES: Final = 2048  # a 16384-bit integer: far above any key in use
 
 
 def _blob(raw: bytes) -> bytes:
@@ -56,37 +76,53 @@ def _int_bytes(n: int) -> bytes:
     return n.to_bytes((n.bit_length() + 8) // 8, "big")  # leading sign byte like Java
 
 
-def encode_public_key(key: rsa.RSAPublicKey) -> bytes:
-    """Handle.net's binary RSA public key."""
-    numbers = key.public_numbers()
-    return b"".join(
-        (_blob(b"RSA"), b"\x00\x00", _blob(_int_bytes(numbers.e)), _blob(_int_bytes(numbers.n)))
-    )
+def encode_public_key(key: PublicKey) -> bytes:
+    """hdllib's binary form of an RSA or DSA public key (``Util.getBytesFromPublicKey``)."""
+    if isinstance(key, rsa.RSAPublicKey):
+        rn = key.public_numbers()
+        return b"".join((_blob(RSA_PUB_KEY), b"\x00\x00", _blob(_int_bytes(rn.e)),
+                         _blob(_int_bytes(rn.n)),
+                         b"\x00\x00\x00\x00"))  # fmt: skip
+    dn = key.public_numbers()
+    ints = (dn.parameter_numbers.q, dn.parameter_numbers.p, dn.parameter_numbers.g, dn.y)
+    return b"".join((_blob(DSA_PUB_KEY), b"\x00\x00", *map(_blob, map(_int_bytes, ints))))
 
 
-def decode_public_key(raw: bytes) -> rsa.RSAPublicKey:
-    """An RSA public key from Handle binary, DER or PEM; ValueError when it is none."""
-    if raw.startswith(b"-----BEGIN"):
-        key = serialization.load_pem_public_key(raw)
-    elif raw[:7] == b"\x00\x00\x00\x03RSA":
-        try:
-            r = Reader(raw)
-            r.blob("key type", 16)
-            r.take(2, "flags")
-            e = int.from_bytes(r.blob("exponent", 1024), "big")
-            n = int.from_bytes(r.blob("modulus", 2048), "big")
-            r.finish("public key")
-        except ProtocolError as exc:
-            raise ValueError(str(exc)) from None
-        key = rsa.RSAPublicNumbers(e, n).public_key()
+def _decode_handle_key(raw: bytes) -> PublicKey:
+    try:
+        r = Reader(raw)
+        kind = r.blob("key type", 32)
+        r.take(2, "key flags")
+        if kind == DSA_PUB_KEY:
+            q, p, g, y = (int.from_bytes(r.blob(f"DSA {n}", _MAX_INT_BYTES), "big") for n in "qpgy")
+            r.finish("DSA public key")
+            return dsa.DSAPublicNumbers(y, dsa.DSAParameterNumbers(p, q, g)).public_key()
+        if kind not in (RSA_PUB_KEY, _OLD_RSA):
+            raise ValueError(f"unknown Handle key type {kind.decode('ascii', 'replace')!r}")
+        e = int.from_bytes(r.blob("RSA exponent", _MAX_INT_BYTES), "big")
+        n = int.from_bytes(r.blob("RSA modulus", _MAX_INT_BYTES), "big")
+        if kind == RSA_PUB_KEY and r.remaining:
+            r.take(4, "RSA trailer")  # hdllib writes 4 zero bytes after the modulus
+        r.finish("RSA public key")
+        return rsa.RSAPublicNumbers(e, n).public_key()
+    except ProtocolError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def decode_public_key(raw: bytes) -> PublicKey:
+    """An RSA or DSA public key from hdllib binary, DER or PEM; ValueError when it is none."""
+    if raw.lstrip().startswith(b"-----BEGIN"):
+        key = serialization.load_pem_public_key(raw.lstrip())
+    elif raw[:4] in (b"\x00\x00\x00\x03", b"\x00\x00\x00\x0b"):
+        return _decode_handle_key(raw)
     else:
         key = serialization.load_der_public_key(raw)
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("only RSA public keys are supported")
+    if not isinstance(key, rsa.RSAPublicKey | dsa.DSAPublicKey):
+        raise ValueError("only RSA and DSA public keys are supported")
     return key
 
 
-def public_key_from_value(fmt: str, value: str) -> rsa.RSAPublicKey:
+def public_key_from_value(fmt: str, value: str) -> PublicKey:
     """The key in an HS_PUBKEY value as we store it (key/base64/hex data, or PEM text)."""
     if fmt in ("key", "base64"):
         return decode_public_key(base64.b64decode(value))
@@ -112,13 +148,28 @@ def check_secret_answer(secret: bytes, nonce: bytes, digest: bytes, answer: byte
     return hmac.compare_digest(secret_answer(secret, nonce, digest, answer[0]), answer)
 
 
-def sign_answer(key: rsa.RSAPrivateKey, nonce: bytes, digest: bytes) -> bytes:
-    """The HS_PUBKEY answer: algorithm name and RSA signature over nonce + digest."""
-    signature = key.sign(nonce + digest, padding.PKCS1v15(), hashes.SHA256())
-    return _blob(b"SHA256withRSA") + _blob(signature)
+def sign_answer(
+    key: PrivateKey, nonce: bytes, digest: bytes, algorithm: bytes | None = None
+) -> bytes:
+    """The HS_PUBKEY answer: algorithm name and signature over nonce + digest.
+
+    By default SHA256withRSA or SHA1withDSA (what hdllib signs DSA with)."""
+    if algorithm is None:
+        algorithm = b"SHA256withRSA" if isinstance(key, rsa.RSAPrivateKey) else b"SHA1withDSA"
+    kind, algo = _SIG_HASHES[algorithm]
+    data = nonce + digest
+    if isinstance(key, rsa.RSAPrivateKey):
+        if kind is not rsa.RSAPublicKey:
+            raise ValueError(f"{algorithm.decode()} does not sign with an RSA key")
+        signature = key.sign(data, padding.PKCS1v15(), algo)
+    else:
+        if kind is not dsa.DSAPublicKey:
+            raise ValueError(f"{algorithm.decode()} does not sign with a DSA key")
+        signature = key.sign(data, algo)
+    return _blob(algorithm) + _blob(signature)
 
 
-def check_signed_answer(key: rsa.RSAPublicKey, nonce: bytes, digest: bytes, answer: bytes) -> bool:
+def check_signed_answer(key: PublicKey, nonce: bytes, digest: bytes, answer: bytes) -> bool:
     try:
         r = Reader(answer)
         algorithm = r.blob("signature algorithm", 64)
@@ -126,11 +177,16 @@ def check_signed_answer(key: rsa.RSAPublicKey, nonce: bytes, digest: bytes, answ
         r.finish("challenge answer")
     except ProtocolError:
         return False
-    algo = _SIG_HASHES.get(algorithm)
-    if algo is None:
+    kind_algo = _SIG_HASHES.get(algorithm)
+    if kind_algo is None and algorithm in _BARE_HASHES:
+        kind_algo = (type(key), _BARE_HASHES[algorithm])
+    if kind_algo is None or not isinstance(key, kind_algo[0]):
         return False
     try:
-        key.verify(signature, nonce + digest, padding.PKCS1v15(), algo)
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, nonce + digest, padding.PKCS1v15(), kind_algo[1])
+        else:
+            key.verify(signature, nonce + digest, kind_algo[1])
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -18,7 +18,7 @@ from typing import Any
 
 from core.settings import Settings
 from resolver.service import Resolver
-from resolver.wire.server import WireServer, udp_packets
+from resolver.wire.server import WireServer
 
 log = logging.getLogger("idnest.wire")
 
@@ -38,7 +38,7 @@ class _Datagrams(asyncio.DatagramProtocol):
         if len(frame) <= 512:  # the usual case, without the splitter's call
             transport.sendto(frame, addr)
             return
-        for packet in udp_packets(frame):
+        for packet in self.server.udp_datagrams(frame, addr):
             transport.sendto(packet, addr)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
@@ -53,6 +53,8 @@ class _Datagrams(asyncio.DatagramProtocol):
 
 
 def _hosts(host: str) -> list[tuple[socket.AddressFamily, str]]:
+    """The sockets for a bind address: "::" is both families, anything else just itself."""
+    host = host.strip("[]")
     if host in ("", "::", "*"):
         return [(socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")]
     return [(socket.AF_INET6 if ":" in host else socket.AF_INET, host)]
@@ -115,6 +117,8 @@ class WireListener:
             task.cancel()
         self.transports.clear()
         self.tcp_servers.clear()
+        with contextlib.suppress(Exception):
+            await self.server.challenges.close()
 
 
 async def start_wire(
@@ -123,7 +127,8 @@ async def start_wire(
     """Start listening (UDP + TCP); None, with a warning, when nothing could be bound."""
     try:
         listener = WireListener(WireServer(resolver, settings))
-        await listener.start(settings.wire_host, settings.wire_port if port is None else port)
+        host = settings.wire_host or settings.host
+        await listener.start(host, settings.wire_port if port is None else port)
     except Exception:
         log.exception("wire protocol: could not start; HTTP keeps serving")
         return None

@@ -1,4 +1,7 @@
-"""Per-source UDP answer budget: a token bucket per source address.
+"""Per-source UDP budget in datagrams sent: a token bucket per source address.
+
+``allow`` spends one datagram when a request arrives (its answer's first datagram, or
+nothing when refused); ``spend`` takes the rest of a multi-datagram answer.
 
 Why not the ``limits`` library: a UDP answer must cost a few microseconds in total, and
 ``limits``' MemoryStorage moving window takes a lock, builds a key string and walks a
@@ -31,7 +34,7 @@ class TokenBuckets:
         self._buckets: dict[object, list[float]] = {}
 
     def allow(self, source: object) -> bool:
-        """Spend one answer for ``source``; False when its budget is exhausted."""
+        """Spend one datagram for ``source``; False when its budget is exhausted."""
         if self.rate <= 0:
             return True
         now: float = self.clock()  # type: ignore[operator]
@@ -50,6 +53,26 @@ class TokenBuckets:
             self.refused += 1
             return False
         bucket[0] = tokens - 1.0
+        return True
+
+    def spend(self, source: object, n: int) -> bool:
+        """Spend ``n`` more datagrams for ``source`` (after ``allow``); False, spending
+        nothing, when its budget cannot cover them all."""
+        if self.rate <= 0 or n <= 0:
+            return True
+        now: float = self.clock()  # type: ignore[operator]
+        bucket = self._buckets.get(source)
+        if bucket is None:
+            if len(self._buckets) >= self.max_sources:
+                self._prune(now)
+            bucket = self._buckets[source] = [self.burst, now]
+        tokens = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
+        bucket[1] = now
+        if tokens < n:
+            bucket[0] = tokens
+            self.refused += 1
+            return False
+        bucket[0] = tokens - n
         return True
 
     def _prune(self, now: float) -> None:

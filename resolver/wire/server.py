@@ -8,10 +8,13 @@ cache with the HTTP door) and maps ``core.errors`` to response codes once (``exc
 
 Promises: a malformed request gets PROTOCOL_ERROR, or nothing when it cannot be
 addressed; an unexpected exception becomes rc ERROR (2) and a log line, never a
-traceback on the wire. UDP answers are at most one 512-byte packet: a longer one is
-sent as its first packet with TRUNCATED, so the client asks again over TCP. Admin
-operations and restricted reads need TCP: they are challenged (rc 402) and run once the
-client's RESPONSE_TO_CHALLENGE (same request id, same connection) checks out.
+traceback on the wire. A UDP answer longer than one 512-byte datagram is sent as
+several (``IDNEST_WIRE_UDP_MAX_DATAGRAMS`` at most, each spent from the source's rate
+budget); a longer one as its first datagram with TRUNCATED, so the client asks again
+over TCP. Admin operations and restricted reads need TCP: they are challenged (rc 402,
+with a session id the server assigns; the challenge is kept node-wide in
+``resolver.wire.challenges``) and run once the client's RESPONSE_TO_CHALLENGE checks
+out, on the same connection or, as hdllib does, on a new one with request id + 1.
 Sockets and processes live in ``resolver.wire.listener``.
 """
 
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from typing import Any
 
@@ -37,9 +39,23 @@ from resolver.wire.bodies import (
     decode_body,
     decode_request,
 )
+from resolver.wire.challenges import (
+    ChallengeStore,
+    Connection,
+    challenge,
+    challenge_store,
+    pending_for,
+)
 from resolver.wire.constants import TRUNCATED, OpCode, OpFlag, ResponseCode
 from resolver.wire.framing import Reassembler, read_message, split_for_udp
-from resolver.wire.message import ENVELOPE, Envelope, Header, Message, parse_message
+from resolver.wire.message import (
+    ENVELOPE,
+    Envelope,
+    Header,
+    Message,
+    decode_message,
+    parse_message,
+)
 from resolver.wire.nodesite import node_site
 from resolver.wire.ratelimit import TokenBuckets
 from resolver.wire.reader import ProtocolError
@@ -50,33 +66,11 @@ log = logging.getLogger("idnest.wire")
 _AUTH = int(OpFlag.AUTH)
 _PUBL = int(OpFlag.PUBL)
 _RRDG = int(OpFlag.RRDG)
-UDP_MAX_PACKETS = 1  # answers needing more than one 512-byte packet go over TCP
 MAX_SLOW_TASKS = 2048  # UDP requests waiting for the database; beyond this, drop
-MAX_PENDING_CHALLENGES = 16  # per TCP connection
 MAX_AUTH_FAILURES = 3  # per TCP connection: then it is closed (slows guessing down)
 MAX_TEMPLATES = 100_000  # UDP answer templates per process (cleared when full)
 MAX_CONNECTIONS = 1024  # open TCP connections per process; more are closed at once
 TCP_IDLE_TIMEOUT = 60.0
-
-
-class Connection:
-    """Per-TCP-connection state: the challenges this client has yet to answer."""
-
-    __slots__ = ("failures", "peer", "pending")
-
-    def __init__(self, peer: Any) -> None:
-        self.peer = peer
-        self.failures = 0
-        self.pending: dict[int, tuple[Message, Body, bytes, bytes]] = {}
-
-    def challenge(self, msg: Message, body: Body) -> bytes:
-        nonce = secrets.token_bytes(16)
-        digest = codec.request_digest(msg)
-        if len(self.pending) >= MAX_PENDING_CHALLENGES:
-            self.pending.pop(next(iter(self.pending)))
-        # The client signs nonce + the raw digest (without the hash-code byte).
-        self.pending[msg.envelope.request_id] = (msg, body, nonce, digest[1:])
-        return codec.encode_challenge(msg.envelope, msg.header, nonce, digest)
 
 
 def _digest(msg: Message) -> bytes:
@@ -99,9 +93,12 @@ class WireServer:
         self.counters = resolver.counters
         self.settings = settings
         self.limiter = TokenBuckets(settings.wire_udp_rate, settings.wire_udp_burst)
+        self.max_datagrams = settings.wire_udp_max_datagrams
+        self.challenges: ChallengeStore = challenge_store(settings)
         self.reassembler = Reassembler()
         self.tasks: set[asyncio.Task[None]] = set()
         self.dropped = 0
+        self.truncated = 0
         self.errors = 0
         self.connections = 0
         self._templates: dict[bytes, tuple[str, Record, bytes, bytes, float]] = {}
@@ -184,7 +181,7 @@ class WireServer:
         )
         if restricted and principal is None:
             assert conn is not None
-            return conn.challenge(msg, body)
+            return await self._challenge(msg, conn)
         query = Query(
             indices=frozenset(body.indices),
             types=tuple(t.decode("utf-8", "replace") for t in body.types),
@@ -198,55 +195,59 @@ class WireServer:
         block = codec.join_encoded([codec.encode_value(v) for v in values])
         return codec.encode_resolution_response(env, hdr, body.handle, block, digest=_digest(msg))
 
+    # --- authentication -----------------------------------------------------------------
+
+    async def _challenge(self, msg: Message, conn: Connection) -> bytes:
+        return await challenge(self.challenges, msg, conn)
+
+    async def _answered(self, msg: Message, body: ChallengeAnswer, conn: Connection) -> list[bytes]:
+        """Check a challenge answer; run the challenged request as the authenticated one."""
+        pending = await pending_for(self.challenges, msg.envelope, conn)
+        if pending is None:
+            return [codec.encode_error_response(
+                msg.envelope, msg.header, ResponseCode.AUTHEN_ERROR,
+                "no challenge is pending for this session id (expired, used or unknown)",
+            )]  # fmt: skip
+        target = decode_message(pending.frame)
+        target_body, _ = decode_body(target)
+        try:
+            principal = await admin.authenticate(self.resolver, body, pending.nonce,
+                                                 pending.digest)  # fmt: skip
+        except AuthenticationFailed:
+            conn.failures += 1  # the stream closes after MAX_AUTH_FAILURES
+            raise
+        if isinstance(target_body, ResolutionRequest):
+            return [await self._resolve(target, target_body, conn, principal, msg.envelope)]
+        return await admin.run_admin(target, target_body, principal, msg)
+
     # --- dispatch ---------------------------------------------------------------------
 
     async def answer(self, msg: Message, body: Body, conn: Connection | None) -> list[bytes]:
         """Every frame answering ``msg`` (several for LIST_HANDLES with CONT)."""
         env: Envelope = msg.envelope
         hdr: Header = msg.header
-        target, target_body = msg, body
         op = hdr.opcode
-        pending = None
-        if op == OpCode.RESPONSE_TO_CHALLENGE and conn is not None:
-            pending = conn.pending.pop(env.request_id, None)
-            if pending is not None:
-                target, target_body = pending[0], pending[1]
-                hdr = target.header
         try:
             if op == OpCode.RESOLUTION and isinstance(body, ResolutionRequest):
                 return [await self._resolve(msg, body, conn)]
             if op == OpCode.GET_SITE_INFO:
                 return [codec.encode_site_info_response(env, hdr, self.site_bytes(),
                                                         digest=_digest(msg))]  # fmt: skip
-            if op in admin.ADMIN_OPS:
+            if op in admin.ADMIN_OPS or op == OpCode.RESPONSE_TO_CHALLENGE:
                 if conn is None:
                     return [codec.encode_error_response(
                         env, hdr, ResponseCode.OPERATION_NOT_SUPPORTED,
                         "administration is over TCP only",
                     )]  # fmt: skip
-                return [conn.challenge(msg, body)]
-            if op == OpCode.RESPONSE_TO_CHALLENGE and isinstance(body, ChallengeAnswer):
-                if pending is None:
-                    return [codec.encode_error_response(
-                        env, hdr, ResponseCode.AUTHEN_ERROR,
-                        "no challenge is pending for this request id on this connection",
-                    )]  # fmt: skip
-                _, _, nonce, digest = pending
-                try:
-                    principal = await admin.authenticate(self.resolver, body, nonce, digest)
-                except AuthenticationFailed:
-                    if conn is not None:
-                        conn.failures += 1  # the stream closes after MAX_AUTH_FAILURES
-                    raise
-                if isinstance(target_body, ResolutionRequest):
-                    return [await self._resolve(target, target_body, conn, principal, env)]
-                return await admin.run_admin(target, target_body, principal, msg)
+                if isinstance(body, ChallengeAnswer):
+                    return await self._answered(msg, body, conn)
+                return [await self._challenge(msg, conn)]
             return [codec.encode_error_response(
                 env, hdr, ResponseCode.OPERATION_NOT_SUPPORTED, f"opcode {op} is not supported"
             )]  # fmt: skip
         except IdnestError as exc:
             return [codec.encode_error_response(env, hdr, exc.rc, exc.detail,
-                                                digest=_digest(target))]  # fmt: skip
+                                                digest=_digest(msg))]  # fmt: skip
         except ProtocolError as exc:
             return [codec.encode_error_response(env, hdr, exc.rc, exc.message)]
         except Exception:
@@ -255,6 +256,21 @@ class WireServer:
             return [codec.encode_error_response(env, hdr, ResponseCode.ERROR, "internal error")]
 
     # --- UDP --------------------------------------------------------------------------
+
+    def udp_datagrams(self, frame: bytes, addr: Any) -> list[bytes]:
+        """The datagrams to send for an answer longer than one (the caller checked).
+
+        Every datagram after the first is spent from the source's budget (the first was
+        spent when the request came in): a reflection through us costs the victim's
+        address its rate in datagrams, whatever the answers' sizes. Past the bound, or
+        without the budget, the first datagram alone goes, TRUNCATED: ask over TCP."""
+        packets = split_for_udp(frame, max_packets=self.max_datagrams)
+        if len(packets) > 1 and not self.limiter.spend(addr[0], len(packets) - 1):
+            self.truncated += 1
+            return split_for_udp(frame, max_packets=1)
+        if len(packets) == 1:
+            self.truncated += 1
+        return packets
 
     def datagram(self, data: bytes, addr: Any, send: Any) -> None:
         """One datagram in; ``send(frame, addr)`` for the answer."""
@@ -372,7 +388,3 @@ class WireServer:
         if reply is not None:
             return [reply]
         return await self.answer(msg, body, conn)
-
-
-def udp_packets(frame: bytes) -> list[bytes]:
-    return split_for_udp(frame, max_packets=UDP_MAX_PACKETS)

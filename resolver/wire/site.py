@@ -14,9 +14,12 @@ record as the Handle.net-style JSON object below and promise that
 
 Binary layout: version (2), protocol major (1), minor (1), serial (2), primary mask (1),
 hash option (1), hash filter (length-prefixed), attributes (count, then name/value
-pairs, each length-prefixed), servers (count, then server id (4), address (16 bytes,
-IPv4 as IPv4-mapped IPv6), public key (length-prefixed), interfaces (count, then type
-(1: admin 0x1 | query 0x2), protocol (1: UDP 0, TCP 1, HTTP 2, HTTPS 3), port (4))).
+pairs, each length-prefixed), servers (count, then server id (4), address (16 bytes;
+IPv4 as 12 zero bytes and the 4 address bytes, as hdllib writes and reads it: the 2006
+library takes any non-zero leading byte for IPv6), public key (length-prefixed,
+hdllib's key form), interfaces (count, then type (1: admin 0x1 | query 0x2), protocol
+(1: UDP 0, TCP 1, HTTP 2, HTTPS 3), port (4))). The ``::ffff:`` mapped form is still
+read as IPv4.
 
 On input, Handle.net's ``primarySite``/``multiPrimary`` booleans are accepted in place of
 ``primaryMask`` (0x80 primary, 0x40 multi-primary); decoding always gives ``primaryMask``.
@@ -75,7 +78,7 @@ def _address(text: Any, where: str) -> bytes:
     except ValueError:
         raise EncodeError(f"{where}address {text!r} is not an IP address") from None
     if addr.version == 4:
-        return _V4_MAPPED + addr.packed
+        return _V4_COMPAT + addr.packed
     return addr.packed
 
 

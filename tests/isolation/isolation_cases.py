@@ -50,6 +50,8 @@ class Case:
     # Tables of B whose rows this request may change by design, with the reason.
     may_change: dict[str, str] = field(default_factory=dict)
     ends_session: bool = False
+    # The credential kinds sent (all unless a route reads none of them, e.g. login doors).
+    kinds: tuple[str, ...] = ()
     # Further statuses that count as a refusal here (a node-wide conflict, say), why.
     also_refused: tuple[int, ...] = ()
     why: str = ""

@@ -30,7 +30,29 @@ API: list[Case] = [
     ),
     C("PUT", H, queries=("", "?index=1", "?overwrite=false"), body=Body(json=EVIL)),
     C("DELETE", H, queries=("", "?index=4")),
-    C("GET", "/api/handles", query="?prefix={b_prefix}"),
+    C(
+        "GET",
+        "/api/handles",
+        queries=(
+            "?prefix={b_prefix}",
+            "?prefix=88.100",
+            "?prefix={b_prefix}/",
+            "?prefix={b_prefix}&page=0&pageSize=1000",
+        ),
+    ),
+    C(
+        "GET",
+        "/api/handles",
+        queries=(
+            "?prefix=88",
+            "?prefix=0.NA/{b_prefix}",
+            "?prefix=%20{b_prefix}",
+            "",
+            "?page=0&pageSize=1000",
+        ),
+        also_refused=(400,),
+        why="a prefix the node does not serve (rc 301), or none: a bad request, nothing listed",
+    ),
     P(
         "GET",
         "/{handle:path}",
@@ -142,12 +164,14 @@ API: list[Case] = [
         "/identity/token",
         "SNMS login door: B's user with a wrong password is refused",
         body=Body(json={"username": "{snms_user}", "password": "wrong-password"}),
+        kinds=("anon", "snms"),  # a login door reads no credential
     ),
     P(
         "POST",
         "/identity/token/v1",
         "SNMS login door: B's user with a wrong digest is refused",
         body=Body(json={"username": "{snms_user}", "password": "0" * 64}),
+        kinds=("anon", "snms"),  # a login door reads no credential
     ),
     C("POST", "/identityv2/data", body=Body(json=SNMS_ITEM)),
     C("PUT", "/identityv2/data", body=Body(json=SNMS_ITEM)),

@@ -66,11 +66,40 @@ PAGES = [
     C("GET", "/console", "scoped"),
     C("GET", CON),
     C("GET", CON + "/identifiers", queries=("", "?q={suffix}")),
-    C("GET", CON + "/identifier", query="?h={suffix}"),
-    C("GET", CON + "/identifier/edit", query="?h={suffix}"),
+    C(
+        "GET",
+        CON + "/identifiers",
+        "scoped",
+        fill={"prefix": "a_prefix"},
+        queries=("?q={handle}", "?q={b_prefix}", "?after={hidden}", "?after={b_prefix}/"),
+    ),
+    C(
+        "GET",
+        CON + "/identifier",
+        queries=("?h={suffix}", "?h={handle}", "?h=../{handle}"),
+        cross=True,
+    ),
+    C(
+        "GET",
+        CON + "/identifier/edit",
+        queries=("?h={suffix}", "?h={handle}", "?h=../{handle}"),
+        cross=True,
+    ),
     C("POST", CON + "/identifier/save", body=Body(form=value_rows("{suffix}", "https://evil/"))),
-    C("GET", CON + "/identifier/delete", query="?h={suffix}"),
+    C(
+        "GET",
+        CON + "/identifier/delete",
+        queries=("?h={suffix}", "?h={handle}", "?h=../{handle}"),
+        cross=True,
+    ),
     C("POST", CON + "/identifier/delete", body=Body(form={"suffix": "{suffix}"})),
+    C(
+        "POST",
+        CON + "/identifier/delete",
+        "scoped",
+        fill={"prefix": "a_prefix"},
+        bodies=(Body(form={"suffix": "{handle}"}), Body(form={"suffix": "../{handle}"})),
+    ),
     C("GET", CON + "/batch"),
     C("POST", CON + "/batch", body=Body(files=True)),
     C("GET", CON + "/batch/{job_id:str}", cross=True),
@@ -94,6 +123,14 @@ PAGES = [
         body=Body(form={"key": "/{gs1_code}", "link_type": "gs1:pip", "href": "https://e/"}),
     ),
     C("POST", CON + "/schemes/link/{link_id:int}/delete", body=Body(form={}), cross=True),
+    C(
+        "POST",
+        CON + "/schemes/item",
+        cross=True,
+        also_refused=(400,),
+        why="A's own form says the key is outside A's namespaces",
+        body=Body(form={"item_key": "/{gs1_code}", "description": "evil"}),
+    ),
     C("GET", CON + "/templates"),
     C("GET", CON + "/templates/-/new", query="?base={template}"),
     C(
@@ -159,7 +196,7 @@ STAFF = [
 ]
 
 SCHEMA = [
-    P("GET", path, DOCS)
+    P("GET", path, DOCS, kinds=("anon", "key"))
     for path in (
         "/schema",
         "/schema/openapi.json",

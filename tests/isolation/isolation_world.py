@@ -242,6 +242,7 @@ async def _b_registry(c: httpx.AsyncClient, w: World, key: str) -> None:
     w.b.update(template=code, job_id=r.json()["jobId"], snms_user=username)
     w.b.update(bulk_handle=rows[0]["handle"], template_name=name)
     w.secrets.update({username, name, token, rows[0]["handle"], rows[1]["handle"], bulk_value})
+    w.secrets.add(w.b["job_id"])  # shown where a request names it, never elsewhere
 
 
 async def _b_team(c: httpx.AsyncClient, w: World, owner_email: str) -> None:
@@ -275,7 +276,7 @@ async def _b_team(c: httpx.AsyncClient, w: World, owner_email: str) -> None:
     key_name = tag("KEYNAME")
     _, info = await create_key(w.b_prefix, scopes="read", name=key_name, actor="test")
     w.b.update(key_id=info.key_id, b_owner=owner_email)
-    w.secrets.update({joined, pending, owner_email, key_name})
+    w.secrets.update({joined, pending, owner_email, key_name, info.key_id})
     c.cookies.clear()
 
 

@@ -11,6 +11,7 @@ One app and one pair of tenants serve the whole module.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from isolation_cases import DEFAULT_FILL, Body, Case, wire_message
 from isolation_snapshot import diff, plan, snapshot
 from isolation_table_api import API
 from isolation_table_portal import PORTAL
-from isolation_world import World, build_world, login
+from isolation_world import World, build_world, csrf_token, login
 
 pytestmark = pytest.mark.anyio
 CASES = [*API, *PORTAL]
@@ -38,6 +39,9 @@ class Stage:
     session: httpx.AsyncClient
     world: World
     csrf: str
+    # Nobody logged in, as a browser is: a CSRF cookie and its token, no session.
+    anon_cookies: httpx.Cookies
+    anon_csrf: str
     where: dict[str, str]
     baseline: dict[str, list[str]]
 
@@ -69,8 +73,12 @@ async def stage() -> AsyncIterator[Stage]:
         ):
             world = await build_world(anon)
             csrf = await login(session, world.a_email)
+            anon.cookies.clear()
+            anon_csrf = await csrf_token(anon)
+            jar = httpx.Cookies(anon.cookies)
             where = await plan(world.b_id)
-            yield Stage(app, anon, session, world, csrf, where, await snapshot(where))
+            baseline = await snapshot(where)
+            yield Stage(app, anon, session, world, csrf, jar, anon_csrf, where, baseline)
     set_bus(None)
 
 
@@ -89,10 +97,8 @@ def app_routes(app: Any) -> set[tuple[str, str]]:
     return out
 
 
-def test_every_route_has_a_case() -> None:
-    from portal.app import create_app
-
-    routes = app_routes(create_app())
+async def test_every_route_has_a_case(stage: Stage) -> None:
+    routes = app_routes(stage.app)
     declared = {(c.method, c.path) for c in CASES}
     missing = sorted(routes - declared)
     assert not missing, (
@@ -105,6 +111,7 @@ def test_every_route_has_a_case() -> None:
         assert c.kind in ("target", "scoped", "staff", "public"), c
         assert c.kind != "public" or c.reason, f"{c.method} {c.path}: public needs a reason"
         assert not c.also_refused or c.why, f"{c.method} {c.path}: say why those refuse"
+        assert set(c.kinds) <= set(KINDS) and (not c.kinds or c.kind == "public"), c
 
 
 def fmt(value: Any, v: dict[str, str]) -> Any:
@@ -134,8 +141,9 @@ def urls(case: Case, v: dict[str, str]) -> list[str]:
 def request_kwargs(body: Body | None, kind: str, s: Stage) -> dict[str, Any]:
     v = s.vars()
     headers = s.world.headers(kind)
-    if kind == "session":
-        headers["x-csrftoken"] = s.csrf
+    token = {"session": s.csrf, "anon": s.anon_csrf}.get(kind)
+    if token:
+        headers["x-csrftoken"] = token
     kw: dict[str, Any] = {"headers": headers}
     if body is None:
         return kw
@@ -143,7 +151,7 @@ def request_kwargs(body: Body | None, kind: str, s: Stage) -> dict[str, Any]:
     if body.json is not None:
         kw["json"] = fmt(body.json, v)
     if body.form is not None or body.files:
-        form = {**fmt(body.form or {}, v), **({"_csrf_token": s.csrf} if kind == "session" else {})}
+        form = {**fmt(body.form or {}, v), **({"_csrf_token": token} if token else {})}
         kw["data"] = {"mode": "upsert", **form} if body.files else form
     if body.files:
         csv = f"handle,index,type,data\n{v['handle']},1,URL,https://evil.example/\n"
@@ -157,7 +165,9 @@ def request_kwargs(body: Body | None, kind: str, s: Stage) -> dict[str, Any]:
 
 async def send(s: Stage, kind: str, method: str, url: str, kw: dict[str, Any]) -> httpx.Response:
     client = s.session if kind == "session" else s.anon
-    if kind != "session":
+    if kind == "anon":
+        client.cookies = httpx.Cookies(s.anon_cookies)
+    elif kind != "session":
         client.cookies.clear()
     return await client.request(method, url, **kw)
 
@@ -192,9 +202,20 @@ def problems(case: Case, kind: str, url: str, kw: dict[str, Any], r: httpx.Respo
     if case.kind != "public":
         out += [f"shows B's public {m!r} on a non-public route" for m in w.public
                 if m in seen and m not in sent]  # fmt: skip
-    if case.kind in ("target", "staff") and not refused(case, r):
+    # A scoped route answers about its caller: nobody has nothing there.
+    must_refuse = case.kind in ("target", "staff") or (case.kind == "scoped" and kind == "anon")
+    if must_refuse and case.method != "OPTIONS" and not refused(case, r):
         out.append(f"not refused: {r.status_code} {r.text[:200]!r}")
     return [f"{kind} {case.method} {url}: {p}" for p in out]
+
+
+def trace(kind: str, case: Case, url: str, r: httpx.Response) -> None:
+    """ISOLATION_TRACE=file appends every request's answer there, for a reviewer."""
+    path = os.environ.get("ISOLATION_TRACE")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            head = r.text[:160].replace("\n", " ")
+            f.write(f"{case.kind}\t{kind}\t{case.method} {url}\t{r.status_code}\t{head}\n")
 
 
 def case_id(case: Case) -> str:
@@ -208,10 +229,11 @@ async def test_route_isolation(stage: Stage, case: Case) -> None:
     s, found = stage, []
     for url in urls(case, s.vars()):
         for body in case.bodies:
-            for kind in KINDS:
+            for kind in case.kinds or KINDS:
                 kw = request_kwargs(body, kind, s)
                 r = await send(s, kind, case.method, url, kw)
                 found += problems(case, kind, url, kw, r, s.world)
+                trace(kind, case, url, r)
                 if case.ends_session and kind == "session":
                     s.csrf = await login(s.session, s.world.a_email)
                 if case.method == "GET" and kind in ("anon", "key"):
@@ -285,7 +307,7 @@ def free_port() -> int:
 
 
 WIRE_OPS = ("CREATE_HANDLE", "ADD_VALUE", "MODIFY_VALUE", "REMOVE_VALUE", "DELETE_HANDLE",
-            "LIST_HANDLES", "RESOLUTION")  # fmt: skip
+            "LIST_HANDLES", "LIST_NODE", "RESOLUTION")  # fmt: skip
 
 
 @pytest.mark.parametrize("op", WIRE_OPS)
@@ -311,6 +333,7 @@ async def test_wire_isolation(stage: Stage, wire: tuple[str, int], op: str) -> N
         "REMOVE_VALUE": bodies.remove_value_body(h, [1, 4]),
         "DELETE_HANDLE": bodies.handle_body(h),
         "LIST_HANDLES": bodies.handle_body(f"0.NA/{w.b_prefix}"),
+        "LIST_NODE": bodies.handle_body("0.NA/88.100"),
         "RESOLUTION": bodies.resolution_request_body(h),
     }[op]  # fmt: skip
     creds = {
@@ -322,7 +345,8 @@ async def test_wire_isolation(stage: Stage, wire: tuple[str, int], op: str) -> N
     flags = DEFAULT_REQUEST_FLAGS & ~OpFlag.PUBL  # ask for restricted values too
     found = []
     for who, cred in creds.items():
-        replies = await request(getattr(OpCode, op), body, cred, server=wire, op_flags=flags)
+        opcode = OpCode.LIST_HANDLES if op == "LIST_NODE" else getattr(OpCode, op)
+        replies = await request(opcode, body, cred, server=wire, op_flags=flags)
         rc = replies[-1][0].header.rc
         seen = repr(replies)
         found += [f"{who}: shows B's private {m!r}" for m in w.secrets if m in seen]

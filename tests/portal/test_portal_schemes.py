@@ -94,3 +94,62 @@ async def test_viewer_and_other_tenants(web: Web, web2: Web, tenant_a, tenant_b)
 async def test_staff_pages_need_a_reviewer(web: Web, tenant_a):
     await _login(web, tenant_a)
     assert (await web.get("/staff/namespaces")).status_code == 404
+
+
+async def _verified_gcp(tenant) -> str:
+    import random
+
+    from tenants.schemes.services.namespaces import request_namespace, review_namespace
+
+    gcp = f"69{random.randrange(10**7):07d}"
+    await request_namespace(tenant.id, "gs1", gcp, actor="test")
+    await review_namespace("gs1", gcp, verified=True, actor="staff:test")
+    return gcp
+
+
+async def test_item_description_in_the_console_shows_in_the_linkset(web: Web, tenant_a, client):
+    gcp = await _verified_gcp(tenant_a)
+    key = f"/01/{_gtin(gcp, '042')}"
+    await _login(web, tenant_a, "developer")
+    page = f"/console/{tenant_a.prefix}/schemes"
+    r = await web.post(
+        f"{page}/link", {"key": key, "link_type": "gs1:eifu", "href": "https://e.example/"},
+        form_page=page,
+    )  # fmt: skip
+    assert r.status_code in (302, 303), r.text
+    r = await web.post(
+        f"{page}/item", {"item_key": key, "description": "输液泵 P-300"}, form_page=page
+    )
+    assert r.status_code in (302, 303), r.text
+    listing = (await web.get(page)).text
+    assert "输液泵 P-300" in listing and 'id="item-form"' in listing
+    (entry,) = (await client.get(f"{key}?linkType=linkset")).json()["linkset"]
+    assert entry["itemDescription"] == "输液泵 P-300"
+    r = await web.post(f"{page}/item", {"item_key": "/01/123", "description": "x"}, form_page=page)
+    assert r.status_code == 400 and 'value="/01/123"' in r.text
+    r = await web.post(f"{page}/item", {"item_key": key, "description": ""}, form_page=page)
+    assert r.status_code in (302, 303)
+    (entry,) = (await client.get(f"{key}?linkType=linkset")).json()["linkset"]
+    assert entry["itemDescription"] == f"Alpha Pumps GTIN {key[4:]}"
+
+
+async def test_viewers_and_other_tenants_cannot_describe_items(web: Web, web2: Web, tenant_a,
+                                                               tenant_b):  # fmt: skip
+    gcp = await _verified_gcp(tenant_a)
+    key = f"/01/{_gtin(gcp, '043')}"
+    await _login(web, tenant_a, "viewer")
+    page = f"/console/{tenant_a.prefix}/schemes"
+    assert 'id="item-form"' not in (await web.get(page)).text
+    r = await web.post(f"{page}/item", {"item_key": key, "description": "x"}, form_page=page)
+    assert r.status_code == 403
+    await _login(web2, tenant_b)
+    r = await web2.post(
+        f"{page}/item", {"item_key": key, "description": "x"},
+        form_page=f"/console/{tenant_b.prefix}/schemes",
+    )  # fmt: skip
+    assert r.status_code == 404
+    # B's own console cannot describe A's key either: it is not under B's prefixes
+    own = f"/console/{tenant_b.prefix}/schemes"
+    r = await web2.post(f"{own}/item", {"item_key": key, "description": "x"}, form_page=own)
+    assert r.status_code == 400 or r.status_code == 403
+    assert "is not under" in r.text

@@ -200,6 +200,8 @@ def test_values_round_trip(value: HandleValue) -> None:
 plain_v6 = st.ip_addresses(v=6).filter(
     lambda a: a.packed[:12] not in (bytes(12), bytes(10) + b"\xff\xff")
 )
+# 0.0.0.0/8 is no host address: written as 12 zero bytes it reads back as IPv6 (::, ::1).
+host_v4 = st.ip_addresses(v=4).filter(lambda a: a.packed[0] != 0)
 site_value = st.fixed_dictionaries(
     {
         "version": st.integers(0, 0xFFFF),
@@ -213,7 +215,7 @@ site_value = st.fixed_dictionaries(
             st.fixed_dictionaries(
                 {
                     "serverId": st.integers(0, 2**31 - 1),
-                    "address": st.one_of(st.ip_addresses(v=4), plain_v6).map(str),
+                    "address": st.one_of(host_v4, plain_v6).map(str),
                     "publicKey": st.builds(
                         lambda b: {"format": "key", "value": base64.b64encode(b).decode()},
                         st.binary(max_size=40),

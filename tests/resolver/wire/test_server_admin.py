@@ -235,6 +235,24 @@ async def test_cli_credentials_and_resolve(client, tenant_a, tenant_b, wire, tmp
         fh.write(key.public_key().public_bytes(serialization.Encoding.PEM, spki))
     rc, out, err = await _cli(*add, "--index", "301", "--pubkey", pem)
     assert rc == 0, err
+    # a DSA key in the Handle binary form hdllib writes (pubkey.bin), kept byte for byte;
+    # the PEM RSA key is stored in the same form (RSA_PUB_KEY)
+    from pathlib import Path
+
+    dsa_bin = Path(__file__).parent / "fixtures" / "dsa.pub.bin"
+    rc, out, err = await _cli(*add, "--index", "302", "--pubkey", str(dsa_bin))
+    assert rc == 0 and out.strip() == f"HS_PUBKEY at 302:{admin}", err
+    stored = {}
+    for index in (301, 302):
+        got = (await client.get(f"/api/handles/{admin}?index={index}")).json()["values"][0]
+        stored[index] = base64.b64decode(got["data"]["value"])
+    assert stored[302] == dsa_bin.read_bytes()
+    assert stored[301][:15] == b"\x00\x00\x00\x0bRSA_PUB_KEY"
+    junk = os.path.join(tmp_workdir, "junk.pem")
+    with open(junk, "wb") as fh:
+        fh.write(b"not a key")
+    rc, out, err = await _cli(*add, "--index", "303", "--pubkey", junk)
+    assert rc == 2 and "junk.pem" in err
     h = f"{tenant_a.prefix}/CLI-1"
     for n, cred in enumerate([Credential(admin, 300, secret=b"cli secret"),
                               Credential(admin, 301, private_key=key)]):  # fmt: skip
@@ -243,11 +261,14 @@ async def test_cli_credentials_and_resolve(client, tenant_a, tenant_b, wire, tmp
     # the secret stays hidden; both credentials sit on the admin handle
     r = await client.get(f"/api/handles/{admin}", headers=tenant_a.auth())
     assert {v["type"] for v in r.json()["values"]} == {"HS_ADMIN", "HS_PUBKEY"}
+    assert len(r.json()["values"]) == 3  # HS_ADMIN and the two keys
     server = f"{wire[0]}:{wire[1]}"
     for flag in ("--udp", "--tcp"):
-        rc, out, err = await _cli("resolve", flag, "--server", server, f"{h}0")
+        rc, out, err = await _cli("resolve", flag, "-v", "--server", server, f"{h}0")
         assert rc == 0, err
         assert "https://cli.example/" in out and f"{h}0" in out
+        assert err.strip() == ("answered over udp, 1 datagram" if flag == "--udp"
+                               else "answered over tcp")  # fmt: skip
     rc, out, err = await _cli("resolve", "--server", server, f"{tenant_a.prefix}/NOPE")
     assert rc == 1 and "error 100" in err
     # another tenant's prefix is refused

@@ -12,7 +12,7 @@ from wire_server_helpers import put, start_listener, udp_exchange
 
 from core.values import value_to_json
 from resolver.wire import bodies, client, codec
-from resolver.wire.constants import TRUNCATED, OpCode, ResponseCode
+from resolver.wire.constants import OpCode, ResponseCode
 from resolver.wire.keys import decode_public_key, server_key
 
 pytestmark = pytest.mark.anyio
@@ -155,18 +155,6 @@ async def test_get_site_info(wire, settings):
 
         key = decode_public_key(base64.b64decode(site["servers"][0]["publicKey"]["value"]))
         assert key.public_numbers() == server_key(settings).public_key().public_numbers()
-
-
-async def test_large_answer_is_truncated_over_udp_and_fetched_over_tcp(client, tenant_a, wire):
-    h = f"{tenant_a.prefix}/BIG"
-    values = [url(i, f"https://example.com/{'x' * 200}/{i}") for i in range(1, 8)]
-    await put(client, tenant_a, h, values)
-    replies = await udp_exchange(wire[1], [request(h)])
-    assert len(replies) == 1  # one packet, never a burst
-    (packet,) = replies
-    assert len(packet) <= 512 and packet[2] & TRUNCATED
-    rc, got = await client_resolve(h, wire, "udp")  # the client retries over TCP
-    assert rc == 1 and len([v for v in got if v.type == "URL"]) == 7
 
 
 async def test_udp_rate_limit_per_source(app, client, tenant_a, settings):
