@@ -56,14 +56,23 @@ class Member:
         return self.role in MANAGE_ROLES
 
 
-async def authenticate(email: str, password: str) -> dict[str, Any] | None:
+async def check_login(email: str, password: str) -> tuple[dict[str, Any] | None, str]:
+    """The user and "ok"; or None and why not: "wrong" (unknown email or wrong password,
+    told apart by nobody), "disabled" (right password, account switched off: saying so
+    tells only someone who knows the password). One password check either way."""
     row = await User.select().where(User.email == email.strip().lower()).first().run()
     if row is None:
         verify_password(password, _DUMMY_HASH)
-        return None
-    if not row["is_active"] or not verify_password(password, row["password_hash"]):
-        return None
-    return row
+        return None, "wrong"
+    if not verify_password(password, row["password_hash"]):
+        return None, "wrong"
+    if not row["is_active"]:
+        return None, "disabled"
+    return row, "ok"
+
+
+async def authenticate(email: str, password: str) -> dict[str, Any] | None:
+    return (await check_login(email, password))[0]
 
 
 async def get_user(user_id: int) -> dict[str, Any] | None:
