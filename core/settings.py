@@ -157,10 +157,6 @@ class Settings(BaseSettings):
         digest = hashlib.sha256(self.effective_database_url.encode()).hexdigest()[:12]
         return f"idnest:{digest}"
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.effective_database_url.startswith(("postgres://", "postgresql://"))
-
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated into ./var/ on first run and kept."""
         if self.secret_key:

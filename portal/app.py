@@ -12,6 +12,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.di import Provide
 
+import portal.jobs  # noqa: F401 - registers every actor and periodic job
 from core import db
 from core.bus import get_bus
 from core.head import HeadAsGet
@@ -32,6 +33,7 @@ from resolver.service import Resolver
 from resolver.wire.listener import start_wire
 from resolver.wire.server import WireServer
 from tenants.accounts.services.apikeys import flush_last_used
+from tenants.auth import DEPENDENCIES as auth_dependencies
 from tenants.identifiers import jobs as bulk_jobs
 from tenants.identifiers.api import bulk as bulk_api
 from tenants.identifiers.api import handles as handles_api
@@ -138,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Any:
         csrf_config=csrf_config(settings),
         stores={"sessions": session_store(settings)},
         dependencies={
+            **auth_dependencies,
             "resolver": Provide(lambda: resolver, sync_to_thread=False),
             "wire": Provide(lambda: http_wire, sync_to_thread=False),
         },

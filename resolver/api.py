@@ -15,6 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
+from core.auth import Principal
 from core.errors import NotFound
 from core.http import NO_COOKIES
 from core.limits import HandleIndex
@@ -22,7 +23,6 @@ from core.values import HandleValue
 from resolver.cache import encode_body
 from resolver.pages import render_record
 from resolver.service import Query, Resolver
-from tenants.auth import authenticate_headers
 
 _json = msgspec.json.Encoder()
 JSON = "application/json"
@@ -49,7 +49,7 @@ def _record_response(handle: str, values: list[HandleValue]) -> Response[bytes]:
     ),
 )
 async def resolve(
-    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
     resolver: NamedDependency[Resolver],
     handle: FromPath[str],
     index: Annotated[list[HandleIndex] | None, QueryParameter(name="index", required=False)] = None,
@@ -57,7 +57,6 @@ async def resolve(
     auth: Annotated[bool, QueryParameter(name="auth", required=False)] = False,
     public_only: Annotated[bool, QueryParameter(name="publicOnly", required=False)] = True,
 ) -> Response[bytes]:
-    principal = await authenticate_headers(request.headers)
     record = await resolver.lookup(handle.lstrip("/"), authoritative=auth)
     query = Query(
         indices=frozenset(index or ()),

@@ -32,7 +32,7 @@ from portal.web.common import (
     redirect,
     require_member,
 )
-from resolver.tables import ResolutionCount
+from resolver import usage
 from tenants.identifiers.services.records import (
     MAX_VALUES_PER_RECORD,
     delete_record,
@@ -45,11 +45,11 @@ BLANK_ROWS = 3
 MAX_FORM_ROWS = MAX_VALUES_PER_RECORD + BLANK_ROWS
 
 
-def _base(m: Any) -> str:
+def console_base(m: Any) -> str:
     return f"/console/{m.prefix}"
 
 
-def _readonly(m: Any) -> None:
+def refuse_readonly(m: Any) -> None:
     if not m.can_write:
         raise PermissionDeniedException("viewers cannot change anything")
 
@@ -60,7 +60,7 @@ async def console_home(request: Request[Any, Any, Any]) -> Response[Any]:
 
     viewer = await require_user(request)
     if len(viewer.members) == 1:
-        return redirect(_base(viewer.members[0]))
+        return redirect(console_base(viewer.members[0]))
     return await page(request, "console/choose.html", members=viewer.members)
 
 
@@ -68,15 +68,7 @@ async def console_home(request: Request[Any, Any, Any]) -> Response[Any]:
 async def dashboard(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
     today = date.today()
-    rows = (
-        await ResolutionCount.select(ResolutionCount.day, ResolutionCount.resolutions)
-        .where(
-            (ResolutionCount.tenant_id == m.tenant_id)
-            & (ResolutionCount.day >= today - timedelta(days=29))
-        )
-        .run()
-    )
-    counts = {r["day"]: int(r["resolutions"]) for r in rows}
+    counts = await usage.resolutions_by_day(m.tenant_id, today - timedelta(days=29))
     _ = gettext_for(request)
     activity = (
         await AuditLog.select()
@@ -180,7 +172,7 @@ async def view_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]
 @get("/console/{prefix:str}/identifier/edit", include_in_schema=False)
 async def edit_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     suffix = request.query_params.get("h", "")
     rows: list[dict[str, Any]] = []
     if suffix:
@@ -243,7 +235,7 @@ def _coerce(body: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @post("/console/{prefix:str}/identifier/save", include_in_schema=False)
 async def save_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     form = await request.form()
     suffix = str(form.get("suffix") or "").strip()
     is_new = form.get("is_new") == "1"
@@ -273,13 +265,13 @@ async def save_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]
             error=describe_error(request, exc),
         )
     flash(request, "Saved.")
-    return redirect(f"{_base(m)}/identifier?h={suffix}")
+    return redirect(f"{console_base(m)}/identifier?h={suffix}")
 
 
 @get("/console/{prefix:str}/identifier/delete", include_in_schema=False)
 async def confirm_delete(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     row = await _load(m, request.query_params.get("h", ""))
     return await page(
         request, "console/delete.html", m=m, row=row, suffix=row["handle"].split("/", 1)[1]
@@ -291,12 +283,12 @@ async def delete_identifier(
     request: Request[Any, Any, Any], prefix: FromPath[str]
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     suffix = str((await request.form()).get("suffix") or "")
     await _load(m, suffix)
     await delete_record(m.principal(), f"{m.prefix}/{suffix}")
     flash(request, "Deleted.")
-    return redirect(f"{_base(m)}/identifiers")
+    return redirect(f"{console_base(m)}/identifiers")
 
 
 ROUTES = [

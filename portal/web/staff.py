@@ -1,4 +1,5 @@
-"""The staff console: review queue, tenants, staff users, node profile, TOTP set-up.
+"""The staff console: review queue, tenants, node profile, TOTP set-up (staff users:
+``staff_users.py``).
 
 Each page names the staff roles that need it (admin passes everywhere); anyone else
 gets a 404, so the console's shape is not advertised.
@@ -24,7 +25,6 @@ from core.tables import AuditLog
 from portal.web import search_staff
 from portal.web.common import (
     bind_cookie,
-    error_text,
     flash,
     gettext_for,
     page,
@@ -35,13 +35,12 @@ from portal.web.common import (
     session,
     start_session,
 )
-from resolver.tables import ResolutionCount
+from resolver import usage
 from tenants.accounts.services.apikeys import list_keys
-from tenants.accounts.services.tenants import set_status
-from tenants.accounts.services.users import STAFF_ROLES, create_staff
+from tenants.accounts.services.tenants import find_by_prefix, set_status
 from tenants.accounts.tables import Tenant
 from tenants.identifiers.tables import Identifier
-from tenants.onboarding.services import applications, people
+from tenants.onboarding.services import applications, people, review
 from tenants.onboarding.tables import APPLICATION_STATES, Application
 
 REVIEW = ("reviewer",)
@@ -205,12 +204,12 @@ async def decide(
     _ = gettext_for(request)
     try:
         if action == "review":
-            await applications.start_review(app_id, actor=_actor(viewer))
+            await review.start_review(app_id, actor=_actor(viewer))
         elif action == "approve":
-            prefix = await applications.approve(app_id, actor=_actor(viewer))
+            prefix = await review.approve(app_id, actor=_actor(viewer))
             flash(request, f"approved:{prefix}")
         elif action == "reject":
-            await applications.reject(app_id, actor=_actor(viewer), reason=reason)
+            await review.reject(app_id, actor=_actor(viewer), reason=reason)
         else:
             raise NotFoundException()
     except IdnestError as exc:
@@ -263,18 +262,13 @@ async def tenants(request: Request[Any, Any, Any]) -> Response[str]:
 @get("/staff/tenants/{prefix:str}", include_in_schema=False)
 async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     viewer = await require_staff(request, *TENANTS_READ)
-    tenant = await people.tenant_by_prefix(prefix)
+    tenant = await find_by_prefix(prefix)
     if tenant is None:
         raise NotFoundException()
     since = date.today() - timedelta(days=29)
-    res = (
-        await ResolutionCount.select(ResolutionCount.resolutions)
-        .where((ResolutionCount.tenant_id == tenant["id"]) & (ResolutionCount.day >= since))
-        .run()
-    )
     trail = (
         await AuditLog.select()
-        .where((AuditLog.tenant_id == tenant["id"]) & AuditLog.action.like("tenant.%"))
+        .where((AuditLog.tenant_id == tenant.id) & AuditLog.action.like("tenant.%"))
         .order_by(AuditLog.id, ascending=False)
         .limit(20)
         .run()
@@ -285,13 +279,13 @@ async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
         tenant=tenant,
         trail=_details(trail),
         flash=pop_flash(request),
-        identifiers=await Identifier.count().where(Identifier.tenant == tenant["id"]).run(),
-        resolutions=sum(r["resolutions"] for r in res),
-        keys=await list_keys(tenant["id"]),
-        members=await people.list_members(tenant["id"]),
+        identifiers=await Identifier.count().where(Identifier.tenant == tenant.id).run(),
+        resolutions=await usage.resolutions_since(tenant.id, since),
+        keys=await list_keys(tenant.id),
+        members=await people.list_members(tenant.id),
         can_write=bool(viewer.staff_roles & {"admin", "operator"}),
         can_search=search_staff.can_search(viewer),
-        searches=await search_staff.recent(tenant["id"]) if search_staff.can_search(viewer) else [],
+        searches=await search_staff.recent(tenant.id) if search_staff.can_search(viewer) else [],
         error="",
     )
 
@@ -299,7 +293,7 @@ async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
 @post("/staff/tenants/{prefix:str}/status", include_in_schema=False)
 async def tenant_status(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     viewer = await require_staff(request, *TENANTS_WRITE)
-    tenant = await people.tenant_by_prefix(prefix)
+    tenant = await find_by_prefix(prefix)
     if tenant is None:
         raise NotFoundException()
     form = await request.form()
@@ -307,70 +301,10 @@ async def tenant_status(request: Request[Any, Any, Any], prefix: FromPath[str]) 
     reason = str(form.get("reason") or "").strip()
     if status not in ("active", "suspended", "closed") or not reason:
         flash(request, "A status change needs a reason.")
-        return redirect(f"/staff/tenants/{tenant['prefix']}")
-    await set_status(tenant["prefix"], status, actor=_actor(viewer), reason=reason)
+        return redirect(f"/staff/tenants/{tenant.prefix}")
+    await set_status(tenant.prefix, status, actor=_actor(viewer), reason=reason)
     flash(request, "The tenant's status has been changed.")
-    return redirect(f"/staff/tenants/{tenant['prefix']}")
-
-
-@get("/staff/users", include_in_schema=False)
-async def staff_users(request: Request[Any, Any, Any]) -> Response[str]:
-    await require_staff(request, "admin")
-    return await page(
-        request,
-        "staff/users.html",
-        users=await people.list_staff(),
-        roles=STAFF_ROLES,
-        errors={},
-        values={},
-        flash=pop_flash(request),
-    )
-
-
-@post("/staff/users", include_in_schema=False)
-async def staff_user_create(request: Request[Any, Any, Any]) -> Response[Any]:
-    viewer = await require_staff(request, "admin")
-    form = await request.form()
-    email = str(form.get("email") or "")
-    roles = [str(r) for r in form.getall("roles", [])]
-    try:
-        await create_staff(email, str(form.get("password") or ""), roles=roles)
-    except IdnestError as exc:
-        _ = gettext_for(request)
-        errors = error_text(_, {exc.field or "email": (exc.detail, {})})
-        return await page(
-            request,
-            "staff/users.html",
-            status=400,
-            users=await people.list_staff(),
-            roles=STAFF_ROLES,
-            errors=errors,
-            values={"email": email},
-            flash="",
-        )
-    flash(request, "The staff user has been created.")
-    del viewer
-    return redirect("/staff/users")
-
-
-@post("/staff/users/{user_id:int}/roles", include_in_schema=False)
-async def staff_user_roles(request: Request[Any, Any, Any], user_id: DbId) -> Response[Any]:
-    viewer = await require_staff(request, "admin")
-    roles = [str(r) for r in (await request.form()).getall("roles", [])]
-    try:
-        await people.set_staff_roles(user_id, roles, actor=_actor(viewer))
-        flash(request, "The roles have been saved.")
-    except IdnestError:
-        flash(request, "Choose at least one role.")
-    return redirect("/staff/users")
-
-
-@post("/staff/users/{user_id:int}/totp-reset", include_in_schema=False)
-async def staff_totp_reset(request: Request[Any, Any, Any], user_id: DbId) -> Response[Any]:
-    viewer = await require_staff(request, "admin")
-    await people.totp_reset(user_id, actor=_actor(viewer))
-    flash(request, "The one-time password has been reset; it is set up again at next login.")
-    return redirect("/staff/users")
+    return redirect(f"/staff/tenants/{tenant.prefix}")
 
 
 @get("/staff/node", include_in_schema=False)
@@ -403,9 +337,5 @@ ROUTES = [
     tenants,
     tenant_page,
     tenant_status,
-    staff_users,
-    staff_user_create,
-    staff_user_roles,
-    staff_totp_reset,
     node_profile,
 ]
