@@ -307,7 +307,7 @@ def free_port() -> int:
 
 
 WIRE_OPS = ("CREATE_HANDLE", "ADD_VALUE", "MODIFY_VALUE", "REMOVE_VALUE", "DELETE_HANDLE",
-            "LIST_HANDLES", "RESOLUTION")  # fmt: skip
+            "LIST_HANDLES", "LIST_NODE", "RESOLUTION")  # fmt: skip
 
 
 @pytest.mark.parametrize("op", WIRE_OPS)
@@ -333,6 +333,7 @@ async def test_wire_isolation(stage: Stage, wire: tuple[str, int], op: str) -> N
         "REMOVE_VALUE": bodies.remove_value_body(h, [1, 4]),
         "DELETE_HANDLE": bodies.handle_body(h),
         "LIST_HANDLES": bodies.handle_body(f"0.NA/{w.b_prefix}"),
+        "LIST_NODE": bodies.handle_body("0.NA/88.100"),
         "RESOLUTION": bodies.resolution_request_body(h),
     }[op]  # fmt: skip
     creds = {
@@ -344,7 +345,8 @@ async def test_wire_isolation(stage: Stage, wire: tuple[str, int], op: str) -> N
     flags = DEFAULT_REQUEST_FLAGS & ~OpFlag.PUBL  # ask for restricted values too
     found = []
     for who, cred in creds.items():
-        replies = await request(getattr(OpCode, op), body, cred, server=wire, op_flags=flags)
+        opcode = OpCode.LIST_HANDLES if op == "LIST_NODE" else getattr(OpCode, op)
+        replies = await request(opcode, body, cred, server=wire, op_flags=flags)
         rc = replies[-1][0].header.rc
         seen = repr(replies)
         found += [f"{who}: shows B's private {m!r}" for m in w.secrets if m in seen]
