@@ -77,7 +77,7 @@ async def main(rows: int, repeat: int) -> None:
             LOAD.format(tenant=tenant.id, prefix=tenant.prefix, start=start, end=end)
         )
     await db.engine().run_ddl("ANALYZE identifiers")
-    # As a finished bulk job does (tenants.identifiers.services.bulk._merge_search_index).
+    # As a finished bulk job does (tenants.identifiers.services.search.merge_pending_index).
     await db.engine().run_ddl("SELECT gin_clean_pending_list('identifiers_search_trgm')")
     load_s = time.perf_counter() - t0
     rnd = random.Random(7)

@@ -52,10 +52,6 @@ class InvalidationBus:
     def subscribe(self, handler: Handler) -> None:
         self._handlers.append(handler)
 
-    def unsubscribe(self, handler: Handler) -> None:
-        with contextlib.suppress(ValueError):
-            self._handlers.remove(handler)
-
     def deliver(self, message: str) -> None:
         for handler in self._handlers:
             try:

@@ -1,14 +1,24 @@
-"""One exception hierarchy for every door.
+"""One exception hierarchy for every door, and the one table of what each error reads as.
 
-Each error carries the Handle response code (``rc``) it means, the HTTP status the
-Handle.net REST dialect pairs with it, and a message that names the problem. The HTTP
-layer maps these once to problem+json (RFC 9457); the wire protocol maps them once to
-Handle response codes. Services raise these and nothing else for expected failures.
+Each error class carries, once: the Handle response code (``rc``: the wire protocol's
+response code and ``responseCode`` in JSON), the HTTP status the Handle.net REST dialect
+pairs with it, a title (problem+json, GS1 resolver problems), and the SNMS status. Every
+door reads these and nothing else: ``core.http`` (problem+json, RFC 9457), the Handle wire
+server, the SNMS API and the GS1 Digital Link resolver. Errors the web framework raises
+itself (no such route, body too large) carry only an HTTP status; ``rc_for_http_status``
+is their Handle code. Services raise these and nothing else for expected failures.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+# SNMS API statuses (the top-level node's SNMS dialect).
+SNMS_OK = 1
+SNMS_NOT_LOGGED_IN = -1
+SNMS_BUSINESS = -2
+SNMS_NO_PERMISSION = -3
+SNMS_INTERNAL = -4
 
 
 class IdnestError(Exception):
@@ -17,6 +27,7 @@ class IdnestError(Exception):
     rc: ClassVar[int] = 2
     http_status: ClassVar[int] = 500
     title: ClassVar[str] = "Error"
+    snms_status: ClassVar[int] = SNMS_BUSINESS
 
     def __init__(self, detail: str, *, field: str | None = None, handle: str | None = None):
         super().__init__(detail)
@@ -78,12 +89,14 @@ class InsufficientPermissions(IdnestError):
     rc = 401
     http_status = 403
     title = "Insufficient permissions"
+    snms_status = SNMS_NO_PERMISSION
 
 
 class AuthenticationNeeded(IdnestError):
     rc = 402
     http_status = 401
     title = "Authentication needed"
+    snms_status = SNMS_NOT_LOGGED_IN
 
 
 class AuthenticationFailed(IdnestError):
@@ -96,14 +109,7 @@ class AuthenticationFailed(IdnestError):
     rc = 403
     http_status = 401
     title = "Authentication failed"
-
-
-class BadRequest(IdnestError):
-    """Malformed request that is not about a handle or value (bad JSON, content type)."""
-
-    rc = 2
-    http_status = 400
-    title = "Bad request"
+    snms_status = SNMS_NOT_LOGGED_IN
 
 
 class NotFound(IdnestError):
@@ -132,3 +138,31 @@ class UpstreamError(IdnestError):
     rc = 2
     http_status = 502
     title = "Top-level node error"
+
+
+def _classes() -> list[type[IdnestError]]:
+    found: list[type[IdnestError]] = []
+    todo: list[type[IdnestError]] = [IdnestError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+# The framework's own refusals, by HTTP status, as the Handle code a client reads.
+_HTTP_STATUS_RC = {400: 2, 401: 402, 403: 401, 404: 100, 405: 2, 409: 2, 413: 2, 415: 2}
+_HTTP_STATUS_RC.update({429: 3, 503: 3})
+
+
+def rc_for_http_status(status: int) -> int:
+    """The Handle response code for an HTTP refusal that is not an IdnestError."""
+    return _HTTP_STATUS_RC.get(status, 2)
+
+
+def snms_status_for_rc(rc: int) -> int:
+    """The SNMS status of an error known only by its Handle code (a replayed answer)."""
+    for cls in _classes():
+        if cls.rc == rc and cls.snms_status != SNMS_BUSINESS:
+            return cls.snms_status
+    return SNMS_BUSINESS

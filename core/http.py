@@ -14,7 +14,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
-from core.errors import IdnestError
+from core.errors import IdnestError, rc_for_http_status
 
 log = logging.getLogger("idnest.http")
 PROBLEM = "application/problem+json"
@@ -22,7 +22,23 @@ _json = msgspec.json.Encoder()
 # Route option for public, anonymous reads (resolution): no session is loaded and no
 # CSRF cookie is set, so a cache or CDN may keep the answer and nobody is tracked.
 NO_COOKIES = {"exclude_from_csrf": True, "skip_session": True}
-_HTTP_RC = {400: 2, 401: 402, 403: 401, 404: 100, 405: 2, 409: 2, 413: 2, 415: 2, 429: 3}
+
+
+def problem_document(
+    status: int, title: str, detail: str, *, rc: int, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The problem+json body every HTTP door sends (Litestar here, raw ASGI in resolver.gs1)."""
+    body: dict[str, Any] = {
+        "type": f"https://idnest.dev/problems/{title.lower().replace(' ', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "responseCode": rc,
+        "message": detail,
+    }
+    if extra:
+        body.update({k: v for k, v in extra.items() if v is not None})
+    return body
 
 
 def problem(
@@ -34,16 +50,7 @@ def problem(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
-    body: dict[str, Any] = {
-        "type": f"https://idnest.dev/problems/{title.lower().replace(' ', '-')}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "responseCode": rc,
-        "message": detail,
-    }
-    if extra:
-        body.update({k: v for k, v in extra.items() if v is not None})
+    body = problem_document(status, title, detail, rc=rc, extra=extra)
     headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="idnest"'
@@ -63,19 +70,24 @@ def idnest_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[
     )
 
 
+def validation_detail(exc: ValidationException) -> str:
+    """The framework's validation failure as one sentence naming each bad parameter."""
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    detail = exc.detail or "invalid request"
+    parts = []
+    for e in errors:
+        if isinstance(e, dict):
+            where = e.get("key") or e.get("source") or ""
+            parts.append(f"{where}: {e.get('message', '')}".strip(": "))
+    return f"{detail}: " + "; ".join(parts) if parts else detail
+
+
 def validation_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     assert isinstance(exc, ValidationException)
     errors = exc.extra if isinstance(exc.extra, list) else []
-    detail = exc.detail or "invalid request"
-    if errors:
-        parts = []
-        for e in errors:
-            if isinstance(e, dict):
-                where = e.get("key") or e.get("source") or ""
-                parts.append(f"{where}: {e.get('message', '')}".strip(": "))
-        if parts:
-            detail = f"{detail}: " + "; ".join(parts)
-    return problem(400, "Bad request", detail, rc=2, extra={"errors": errors or None})
+    return problem(
+        400, "Bad request", validation_detail(exc), rc=2, extra={"errors": errors or None}
+    )
 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -88,7 +100,7 @@ def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[by
     )
     # The framework's own headers (a 405's Allow, a 429's Retry-After) reach the client.
     return problem(
-        status, title, str(exc.detail), rc=_HTTP_RC.get(status, 2), headers=exc.headers or None
+        status, title, str(exc.detail), rc=rc_for_http_status(status), headers=exc.headers or None
     )
 
 

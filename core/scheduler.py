@@ -1,7 +1,8 @@
 """Periodic jobs without cron: every serving process checks, one runs each period.
 
-A job is declared once, beside the code it runs, in a module listed in
-``core.tasks.JOB_MODULES`` (the Dramatiq worker imports the same list)::
+A job is declared once, beside the code it runs, in a context's ``jobs.py``; the
+composition root (``portal/jobs.py``) imports every such module, in ``idnest serve`` and
+in the Dramatiq worker alike::
 
     @periodic("idempotency-purge", every=lambda s: s.idempotency_purge_interval)
     async def purge_idempotency_keys(settings: Settings) -> str: ...
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import socket
@@ -50,7 +50,7 @@ from core import db
 from core.errors import IdnestError
 from core.settings import Settings, get_settings
 from core.tables import ScheduledJob
-from core.tasks import JOB_MODULES, broker  # noqa: F401 - the broker must exist before the actor
+from core.tasks import broker  # noqa: F401 - the broker must exist before the actor
 
 log = logging.getLogger("idnest.scheduler")
 # A Dramatiq worker imports this module before any table is used.
@@ -89,9 +89,7 @@ def periodic(
 
 
 def registered() -> list[Periodic]:
-    """Every declared job: importing the job modules registers them."""
-    for module in JOB_MODULES:
-        importlib.import_module(module)
+    """Every declared job (importing a job module registers its jobs)."""
     return list(_JOBS.values())
 
 
@@ -214,7 +212,7 @@ async def run_claimed(job: Periodic, token: str, settings: Settings) -> bool:
 
 async def deliver(name: str, token: str) -> bool:
     """What a worker does with a ``run_periodic`` message."""
-    job = _JOBS.get(name) or {j.name: j for j in registered()}.get(name)
+    job = _JOBS.get(name)
     if job is None:
         log.error("periodic job %s is not declared in this worker", name)
         return False

@@ -93,7 +93,11 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_starttls: bool = True
     smtp_from: str = "idnest <noreply@idnest.local>"
-    cookie_secure: bool = True
+    # Unset: on the embedded profile cookies are Secure over HTTPS only (a LAN trial over
+    # plain HTTP can log in), elsewhere always Secure. true/false force it (core.proxy).
+    cookie_secure: bool | None = None
+    # Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-Proto is believed.
+    trusted_proxies: str = ""
     session_max_age: int = 8 * 3600
     staff_totp_required: bool = True
     login_failures_per_minute: int = 5
@@ -132,6 +136,20 @@ class Settings(BaseSettings):
         return not self.database_url
 
     @property
+    def secure_cookies(self) -> bool:
+        """Cookies are set Secure (core.proxy drops it over plain HTTP when they follow
+        the request's scheme)."""
+        return self.cookie_secure is not False
+
+    @property
+    def csrf_cookie_name(self) -> str:
+        return "idnest_csrf"
+
+    @property
+    def cookies_follow_scheme(self) -> bool:
+        return self.cookie_secure is None and self.embedded
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'idnest.sqlite3').resolve()}"
 
@@ -142,10 +160,6 @@ class Settings(BaseSettings):
         not see each other's sessions, login throttles or cache invalidations."""
         digest = hashlib.sha256(self.effective_database_url.encode()).hexdigest()[:12]
         return f"idnest:{digest}"
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.effective_database_url.startswith(("postgres://", "postgresql://"))
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated into ./var/ on first run and kept."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from typing import NoReturn
 
 import dramatiq
@@ -16,14 +17,6 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
 from core.settings import get_settings
-
-# Modules that declare actors or periodic jobs (core.scheduler); the worker and the
-# scheduler import them all.
-JOB_MODULES: list[str] = [
-    "tenants.identifiers.jobs",
-    "core.scheduler",
-    "tenants.identifiers.maintenance",
-]
 
 
 def build_broker() -> dramatiq.Broker:
@@ -47,8 +40,8 @@ broker = build_broker()
 dramatiq.set_broker(broker)
 
 
-def run_worker(*, processes: int, threads: int) -> NoReturn:
-    """Become the Dramatiq CLI worker over every job module.
+def run_worker(modules: Sequence[str], *, processes: int, threads: int) -> NoReturn:
+    """Become the Dramatiq CLI worker over the job modules the composition root names.
 
     The process is replaced rather than forked, so that a SIGTERM sent to ``idnest
     worker`` (by a service manager or a test) reaches Dramatiq itself, which stops its
@@ -59,7 +52,7 @@ def run_worker(*, processes: int, threads: int) -> NoReturn:
         "-m",
         "dramatiq",
         "core.tasks",
-        *JOB_MODULES,
+        *modules,
         "--processes",
         str(processes),
         "--threads",

@@ -12,11 +12,13 @@ from typing import Any
 from litestar import Litestar
 from litestar.di import Provide
 
+import portal.jobs  # noqa: F401 - registers every actor and periodic job
 from core import db
 from core.bus import get_bus
 from core.head import HeadAsGet
 from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
+from core.proxy import ForwardedScheme
 from core.scheduler import Scheduler
 from core.settings import Settings, get_settings
 from portal import apidocs
@@ -31,6 +33,7 @@ from resolver.service import Resolver
 from resolver.wire.listener import start_wire
 from resolver.wire.server import WireServer
 from tenants.accounts.services.apikeys import flush_last_used
+from tenants.auth import DEPENDENCIES as auth_dependencies
 from tenants.identifiers import jobs as bulk_jobs
 from tenants.identifiers.api import bulk as bulk_api
 from tenants.identifiers.api import handles as handles_api
@@ -137,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Any:
         csrf_config=csrf_config(settings),
         stores={"sessions": session_store(settings)},
         dependencies={
+            **auth_dependencies,
             "resolver": Provide(lambda: resolver, sync_to_thread=False),
             "wire": Provide(lambda: http_wire, sync_to_thread=False),
         },
@@ -145,4 +149,5 @@ def create_app(settings: Settings | None = None) -> Any:
         openapi_config=apidocs.openapi_config(),
         debug=False,
     )
-    return ResolutionFastPath(HeadAsGet(app), resolver)
+    # The fast path answers cache hits first: they set no cookie and need no scheme.
+    return ResolutionFastPath(ForwardedScheme(HeadAsGet(app), settings), resolver)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from core.auth import Principal
 from tenants.accounts.services.apikeys import create_key
 from tenants.accounts.services.tenants import create_tenant
+from tenants.accounts.services.users import create_member
 from tenants.identifiers.services.records import put_record
 
 DEMO_RECORDS = [
@@ -44,6 +46,9 @@ class DemoResult:
     prefix: str
     key: str
     handles: list[str]
+    # The demo tenant's console login (an owner), so the console can be seen at once.
+    email: str
+    password: str
 
 
 async def seed_demo() -> DemoResult:
@@ -59,4 +64,7 @@ async def seed_demo() -> DemoResult:
     for suffix, values in DEMO_RECORDS:
         result = await put_record(principal, f"{tenant.prefix}/{suffix}", {"values": values})
         handles.append(result.handle)
-    return DemoResult(tenant.prefix, key, handles)
+    email = f"demo-{tenant.code}@demo.idnest.local"
+    password = secrets.token_urlsafe(12)
+    await create_member(tenant.id, email, password, role="owner", actor="cli:demo")
+    return DemoResult(tenant.prefix, key, handles, email, password)

@@ -15,13 +15,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
+from core.auth import Principal
 from core.errors import NotFound
 from core.http import NO_COOKIES
+from core.limits import HandleIndex
 from core.values import HandleValue
 from resolver.cache import encode_body
 from resolver.pages import render_record
 from resolver.service import Query, Resolver
-from tenants.auth import authenticate_headers
 
 _json = msgspec.json.Encoder()
 JSON = "application/json"
@@ -48,15 +49,14 @@ def _record_response(handle: str, values: list[HandleValue]) -> Response[bytes]:
     ),
 )
 async def resolve(
-    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
     resolver: NamedDependency[Resolver],
     handle: FromPath[str],
-    index: Annotated[list[int] | None, QueryParameter(name="index", required=False)] = None,
+    index: Annotated[list[HandleIndex] | None, QueryParameter(name="index", required=False)] = None,
     types: Annotated[list[str] | None, QueryParameter(name="type", required=False)] = None,
     auth: Annotated[bool, QueryParameter(name="auth", required=False)] = False,
     public_only: Annotated[bool, QueryParameter(name="publicOnly", required=False)] = True,
 ) -> Response[bytes]:
-    principal = await authenticate_headers(request.headers)
     record = await resolver.lookup(handle.lstrip("/"), authoritative=auth)
     query = Query(
         indices=frozenset(index or ()),

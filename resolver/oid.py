@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
+from core.auth import Principal
 from core.errors import HandleNotFound, InvalidValue
 from core.http import NO_COOKIES
 from core.schemes import SchemeError
@@ -25,7 +26,6 @@ from core.schemes.vaa import validate_vaa
 from resolver.cache import encode_body
 from resolver.gs1.cache import scheme_cache
 from resolver.service import Query, Resolver
-from tenants.auth import authenticate_headers
 from tenants.schemes.services.common import ecode_rules, vaa_rules
 
 JSON = "application/json"
@@ -44,14 +44,18 @@ def _canonical(scheme: str, code: str) -> str:
 
 
 async def _resolve(
-    request: Request[Any, Any, Any], resolver: Resolver, scheme: str, code: str, public_only: bool
+    request: Request[Any, Any, Any],
+    principal: Principal | None,
+    resolver: Resolver,
+    scheme: str,
+    code: str,
+    public_only: bool,
 ) -> Response[Any]:
     canonical = _canonical(scheme, code)
     bound = await scheme_cache(resolver.cache).bound(scheme, canonical)
     if bound is None:
         raise HandleNotFound(f"{LABELS[scheme]} {canonical} is not registered on this node")
     record = await resolver.lookup(bound.handle)
-    principal = await authenticate_headers(request.headers)
     if "noredirect" not in request.query_params and record.redirect and principal is None:
         return Redirect(record.redirect, status_code=302)
     values = resolver.view(record, Query(public_only=public_only), principal)
@@ -73,11 +77,12 @@ _DESCRIPTION = (
 )
 async def resolve_oid(
     request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
     resolver: NamedDependency[Resolver],
     dotted: FromPath[str],
     public_only: Annotated[bool, QueryParameter(name="publicOnly", required=False)] = True,
 ) -> Response[Any]:
-    return await _resolve(request, resolver, "oid", dotted, public_only)
+    return await _resolve(request, principal, resolver, "oid", dotted, public_only)
 
 
 @get(
@@ -89,11 +94,12 @@ async def resolve_oid(
 )
 async def resolve_ecode(
     request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
     resolver: NamedDependency[Resolver],
     code: FromPath[str],
     public_only: Annotated[bool, QueryParameter(name="publicOnly", required=False)] = True,
 ) -> Response[Any]:
-    return await _resolve(request, resolver, "ecode", code, public_only)
+    return await _resolve(request, principal, resolver, "ecode", code, public_only)
 
 
 @get(
@@ -105,11 +111,12 @@ async def resolve_ecode(
 )
 async def resolve_vaa(
     request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
     resolver: NamedDependency[Resolver],
     code: FromPath[str],
     public_only: Annotated[bool, QueryParameter(name="publicOnly", required=False)] = True,
 ) -> Response[Any]:
-    return await _resolve(request, resolver, "vaa", code, public_only)
+    return await _resolve(request, principal, resolver, "vaa", code, public_only)
 
 
 ROUTES = [resolve_oid, resolve_ecode, resolve_vaa]

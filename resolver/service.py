@@ -16,9 +16,10 @@ from core.identifiers import Handle, fold, is_under, parse_handle
 from core.settings import Settings
 from core.tenancy import tenant_transaction
 from core.values import HandleValue, filter_values, load_values
+from resolver.adminhandle import admin_handle_text, admin_handle_values, is_admin_handle
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
 from resolver.counters import ResolutionCounters
-from tenants.accounts.tables import Tenant
+from tenants.accounts.services.tenants import find_by_prefix
 from tenants.identifiers.tables import Identifier
 
 log = logging.getLogger("idnest.resolver")
@@ -41,7 +42,7 @@ def _database_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-_DB_ERRORS = _database_errors()
+DB_ERRORS = _database_errors()
 _PREFIX_NA = "0.na/"
 
 
@@ -78,14 +79,9 @@ class Resolver:
         candidate = key
         info = None
         while is_under(candidate, self.node_prefix) and candidate != self.node_prefix:
-            row = (
-                await Tenant.select(Tenant.id, Tenant.prefix, Tenant.status)
-                .where(Tenant.prefix == candidate)
-                .first()
-                .run()
-            )
-            if row is not None:
-                info = TenantInfo(row["id"], row["prefix"], row["status"])
+            found_tenant = await find_by_prefix(candidate)
+            if found_tenant is not None:
+                info = TenantInfo(found_tenant.id, found_tenant.prefix, found_tenant.status)
                 break
             candidate = candidate.rpartition(".")[0]
         ttl = self.tenant_ttl if info else self.negative_ttl
@@ -109,7 +105,7 @@ class Resolver:
         self.cache.misses += 1
         try:
             return await self._load(handle, key)
-        except _DB_ERRORS as exc:
+        except DB_ERRORS as exc:
             stale = self.cache.peek_stale(key)
             if stale is None:
                 raise ServiceUnavailable(
@@ -171,6 +167,13 @@ class Resolver:
                 .first()
                 .run()
             )
+        if row is None and is_admin_handle(handle, tenant.prefix):
+            # Not stored yet: the tenant's admin handle still resolves (resolver.adminhandle).
+            text = admin_handle_text(tenant.prefix)
+            record = build_record(tenant.id, text, admin_handle_values(tenant.prefix))
+            self.cache.put(key, record, generation)
+            self.counters.hit(tenant.id)
+            return record
         if row is None:
             self.cache.put(key, self.cache.missing(), generation)
             self.counters.not_found(tenant.id)

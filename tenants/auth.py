@@ -1,4 +1,12 @@
-"""Who is calling: API keys (Bearer or X-API-Key) and Handle-style HTTP Basic.
+"""Who is calling over HTTP: API keys (Bearer or X-API-Key), Handle-style HTTP Basic, and
+SNMS tokens; handed to handlers as Litestar dependencies, never called by hand.
+
+``DEPENDENCIES`` is registered once on the app (portal/app.py). A handler declares
+``principal: NamedDependency[Principal | None]`` (None for an anonymous caller; the
+service decides whether that is enough) or ``caller: NamedDependency[Principal]``
+(credentials required: an API key, Basic, or an SNMS token from ``/identity/token``).
+This module sits above the contexts (it reads accounts' API keys, identifiers' HS_SECKEY
+values and SNMS tokens); no context imports it.
 
 HTTP Basic follows the Handle.net REST API: the user is ``{index}:{prefix}/{user}``
 (``300:88.100.7/admin``), which some clients percent-encode. The password is either an
@@ -12,15 +20,20 @@ import base64
 import binascii
 import hmac
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote
 
+from litestar import Request
+from litestar.di import Provide
+
 from core.auth import Principal
-from core.errors import AuthenticationFailed
-from core.identifiers import fold, is_under, parse_handle
+from core.errors import AuthenticationFailed, AuthenticationNeeded
+from core.identifiers import parse_handle
 from core.tenancy import tenant_transaction
 from core.values import load_values
 from tenants.accounts.services.apikeys import authenticate_key
-from tenants.accounts.tables import Tenant
+from tenants.accounts.services.tenants import find_by_prefix
+from tenants.identifiers.services import snms
 from tenants.identifiers.tables import Identifier
 
 
@@ -65,23 +78,18 @@ async def _authenticate_basic(credentials: str) -> Principal:
         handle = parse_handle(handle_text)
     except Exception:
         raise AuthenticationFailed(f"{handle_text!r} is not a handle") from None
-    tenant = (
-        await Tenant.select(Tenant.id, Tenant.prefix, Tenant.status)
-        .where(Tenant.prefix == fold(handle.prefix))
-        .first()
-        .run()
-    )
-    if tenant is None or tenant["status"] == "closed":
+    tenant = await find_by_prefix(handle.prefix)
+    if tenant is None or tenant.status == "closed":
         raise AuthenticationFailed(f"no tenant serves {handle.prefix}")
     if password.startswith("idn_"):
         principal = await authenticate_key(password)
-        if principal.tenant_id != tenant["id"]:
+        if principal.tenant_id != tenant.id:
             raise AuthenticationFailed("that API key belongs to another tenant")
         return principal
-    async with tenant_transaction(tenant["id"], write=False):
+    async with tenant_transaction(tenant.id, write=False):
         row = (
             await Identifier.select(Identifier.values)
-            .where((Identifier.tenant_id == tenant["id"]) & (Identifier.handle_key == handle.key))
+            .where((Identifier.tenant_id == tenant.id) & (Identifier.handle_key == handle.key))
             .first()
             .run()
         )
@@ -96,12 +104,35 @@ async def _authenticate_basic(credentials: str) -> Principal:
             ):
                 return Principal(
                     actor=f"handle:{index}:{handle.text}",
-                    tenant_id=tenant["id"],
-                    tenant_prefix=tenant["prefix"],
+                    tenant_id=tenant.id,
+                    tenant_prefix=tenant.prefix,
                     scopes=frozenset({"read", "write"}),
                 )
     raise AuthenticationFailed(f"wrong secret for {index}:{handle.text}")
 
 
-def acts_for(principal: Principal | None, prefix: str) -> bool:
-    return bool(principal and principal.tenant_prefix and is_under(prefix, principal.tenant_prefix))
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal | None:
+    """The ``principal`` dependency: the caller by API key or Basic, None if anonymous."""
+    return await authenticate_headers(request.headers)
+
+
+async def provide_caller(request: Request[Any, Any, Any]) -> Principal:
+    """The ``caller`` dependency: an API key (Bearer or X-API-Key), HTTP Basic, or an SNMS
+    token (Bearer or the ``token`` header some SNMS clients send). Required."""
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    token = token or request.headers.get("token", "").strip()
+    if token and not token.startswith("idn_"):
+        return await snms.principal_from_token(token)
+    principal = await authenticate(auth or None, request.headers.get("x-api-key"))
+    if principal is None:
+        raise AuthenticationNeeded(
+            "this endpoint needs an API key or an SNMS token (POST /identity/token)"
+        )
+    return principal
+
+
+DEPENDENCIES = {
+    "principal": Provide(provide_principal),
+    "caller": Provide(provide_caller),
+}

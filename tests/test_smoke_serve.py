@@ -6,6 +6,7 @@ them through Redis."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -120,6 +121,25 @@ def test_demo_prints_a_working_key_and_curl_lines(server):
         headers={"Authorization": f"Bearer {key}"},
     )
     assert r.status_code == 200 and r.json()["totalCount"] == 3
+    # The printed console login works over plain HTTP, as from another machine on the LAN
+    # (embedded: cookies follow the scheme); where cookies stay Secure-only, the refusal
+    # says why instead of a bare 403.
+    email = next(line.split()[-1] for line in out.splitlines() if "#   email" in line)
+    password = next(line.split()[-1] for line in out.splitlines() if "#   password" in line)
+    assert f"{base}/login" in out
+    with httpx.Client(base_url=base) as browser:
+        form = browser.get("/login")
+        assert "secure" not in form.headers["set-cookie"].lower() or POSTGRES
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text).group(1)
+        r = browser.post(
+            "/login", data={"email": email, "password": password, "_csrf_token": token}
+        )
+        if POSTGRES:
+            assert r.status_code == 403 and "HTTPS" in r.text
+        else:
+            assert r.status_code == 303 and r.headers["location"].startswith("/console/88.100.")
+            console = browser.get(r.headers["location"])
+            assert console.status_code == 200 and "PUMP-000123" in console.text
 
 
 def test_staff_create_reads_password_from_stdin(server):

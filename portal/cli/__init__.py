@@ -23,7 +23,7 @@ from core.logging import configure_logging
 T = TypeVar("T")
 
 
-def _run(make: Callable[[], Awaitable[T]], *, migrate: bool = True) -> T:
+def run_async(make: Callable[[], Awaitable[T]], *, migrate: bool = True) -> T:
     """Run one async database operation with the engine started and the schema current."""
 
     async def main() -> T:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from portal.cli import _run, main
+from portal.cli import main, run_async
 
 
 @main.group(help="Scheme namespaces: GS1 company prefixes, OID arcs, Ecode/VAA issuer codes.")
@@ -37,7 +37,7 @@ def namespace_add(prefix: str, scheme: str, value: str | None, verify: bool) -> 
             info = await review_namespace(scheme, info.value, verified=True, actor="cli")
         return info
 
-    _print_ns(_run(add))
+    _print_ns(run_async(add))
 
 
 @namespace.command("verify", help="Verify a claimed namespace after review.")
@@ -47,7 +47,9 @@ def namespace_add(prefix: str, scheme: str, value: str | None, verify: bool) -> 
 def namespace_verify(scheme: str, value: str, note: str) -> None:
     from tenants.schemes.services.namespaces import review_namespace
 
-    _print_ns(_run(lambda: review_namespace(scheme, value, verified=True, actor="cli", note=note)))
+    _print_ns(
+        run_async(lambda: review_namespace(scheme, value, verified=True, actor="cli", note=note))
+    )
 
 
 @namespace.command("reject", help="Reject (or revoke) a namespace; its codes stop resolving.")
@@ -58,7 +60,7 @@ def namespace_reject(scheme: str, value: str, reason: str) -> None:
     from tenants.schemes.services.namespaces import review_namespace
 
     _print_ns(
-        _run(lambda: review_namespace(scheme, value, verified=False, actor="cli", note=reason))
+        run_async(lambda: review_namespace(scheme, value, verified=False, actor="cli", note=reason))
     )
 
 
@@ -74,7 +76,7 @@ def namespace_list(prefix: str | None, scheme: str | None, status: str | None) -
         tenant_id = (await get_by_prefix(prefix)).id if prefix else None
         return await list_namespaces(tenant_id, scheme=scheme, status=status)
 
-    for n in _run(rows):
+    for n in run_async(rows):
         _print_ns(n)
 
 
@@ -106,7 +108,7 @@ def mapping_import(prefix: str, source: Any) -> None:
         )  # fmt: skip
         return await put_mappings(principal, items)
 
-    results = _run(run)
+    results = run_async(run)
     failed = 0
     for r in results:
         if r.error is not None:
@@ -141,7 +143,7 @@ def snms_user_create(prefix: str, username: str, role: str) -> None:
         password = getpass.getpass("Password: ")
     else:
         password = sys.stdin.readline().rstrip("\n")
-    _run(lambda: create_account(prefix, username, password, role=role, actor="cli"))
+    run_async(lambda: create_account(prefix, username, password, role=role, actor="cli"))
     click.echo(f"SNMS user {username} created for {prefix}", err=True)
 
 
@@ -157,7 +159,7 @@ def template_seed(path: str | None) -> None:
 
     from tenants.templates.services.templates import SEED_FILE, seed
 
-    created = _run(lambda: seed(Path(path) if path else SEED_FILE, actor="cli"))
+    created = run_async(lambda: seed(Path(path) if path else SEED_FILE, actor="cli"))
     click.echo(f"{created} templates created", err=True)
 
 
@@ -170,7 +172,7 @@ def template_put(path: str) -> None:
     from tenants.templates.services.templates import save_template
 
     body = json.loads(Path(path).read_text("utf-8"))
-    saved = _run(
+    saved = run_async(
         lambda: save_template(owner_tenant=None, code=body["code"], body=body, actor="cli")
     )
     click.echo(saved.ref)
@@ -181,7 +183,7 @@ def template_put(path: str) -> None:
 def template_sync(url: str | None) -> None:
     from tenants.templates.services.sync import sync
 
-    report = _run(lambda: sync(url=url))
+    report = run_async(lambda: sync(url=url))
     for outcome in report.outcomes:
         click.echo(outcome.line())
     click.echo(f"{report.url}: {report.summary()}", err=True)
@@ -196,4 +198,4 @@ def idempotency_purge(hours: float | None) -> None:
     from tenants.identifiers.services.idempotency import purge
 
     hours = hours if hours is not None else get_settings().idempotency_ttl_hours
-    click.echo(f"{_run(lambda: purge(hours))} keys purged", err=True)
+    click.echo(f"{run_async(lambda: purge(hours))} keys purged", err=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from portal.cli import _run, main
+from portal.cli import main, run_async
 
 
 def _warn_challenges() -> None:
@@ -39,7 +39,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         os.environ["IDNEST_PORT"] = str(port)
     get_settings.cache_clear()
     settings = get_settings()
-    _run(lambda: asyncio.sleep(0))  # migrations, before any worker starts
+    run_async(lambda: asyncio.sleep(0))  # migrations, before any worker starts
     workers = workers if workers is not None else settings.workers
     if workers > 1 and settings.wire_enabled and not settings.redis_url:
         _warn_challenges()
@@ -63,7 +63,7 @@ def resolver(processes: int, port: int | None) -> None:
     settings = get_settings()
     if port is not None:
         settings = settings.model_copy(update={"wire_port": port})
-    _run(lambda: asyncio.sleep(0))  # migrations, before any process starts
+    run_async(lambda: asyncio.sleep(0))  # migrations, before any process starts
     if processes <= 1:
         run_resolver_process(settings)
         return
@@ -182,13 +182,13 @@ def credential_add(
         )  # fmt: skip
         return await put_record(principal, handle, [value], indices=[index])
 
-    result = _run(run)
+    result = run_async(run)
     click.echo(f"{value['type']} at {index}:{result.handle}")
 
 
 @main.command(help="Apply pending database migrations.")
 def migrate() -> None:
-    _run(lambda: asyncio.sleep(0))
+    run_async(lambda: asyncio.sleep(0))
     click.echo("migrations applied", err=True)
 
 
@@ -198,6 +198,7 @@ def migrate() -> None:
 def worker(processes: int, threads: int) -> None:
     from core.settings import get_settings
     from core.tasks import run_worker
+    from portal.jobs import WORKER_MODULES
 
     if not get_settings().broker_url:
         click.echo(
@@ -206,13 +207,14 @@ def worker(processes: int, threads: int) -> None:
             err=True,
         )
         sys.exit(2)
-    _run(lambda: asyncio.sleep(0))
-    run_worker(processes=processes, threads=threads)
+    run_async(lambda: asyncio.sleep(0))
+    run_worker(WORKER_MODULES, processes=processes, threads=threads)
 
 
 @main.command(help="Show the periodic jobs: when each is due and how its last run went.")
 def schedule() -> None:
+    import portal.jobs  # noqa: F401 - registers every periodic job
     from core.scheduler import status
 
-    for row in _run(status):
+    for row in run_async(status):
         click.echo("\t".join(str(row[k]) for k in row))

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from portal.cli import _run, main
+from portal.cli import main, run_async
 
 
 @main.group(help="Enterprise nodes (tenants).")
@@ -22,7 +22,7 @@ def tenant() -> None:
 def tenant_create(name: str, code: str | None) -> None:
     from tenants.accounts.services.tenants import create_tenant
 
-    info = _run(lambda: create_tenant(name, code=code, actor="cli"))
+    info = run_async(lambda: create_tenant(name, code=code, actor="cli"))
     click.echo(info.prefix)
 
 
@@ -30,7 +30,7 @@ def tenant_create(name: str, code: str | None) -> None:
 def tenant_list() -> None:
     from tenants.accounts.services.tenants import list_tenants
 
-    for t in _run(list_tenants):
+    for t in run_async(list_tenants):
         click.echo(f"{t.prefix}\t{t.status}\t{t.name}")
 
 
@@ -41,7 +41,7 @@ def tenant_list() -> None:
 def tenant_set_status(prefix: str, status: str, reason: str) -> None:
     from tenants.accounts.services.tenants import set_status
 
-    info = _run(lambda: set_status(prefix, status, actor="cli", reason=reason))
+    info = run_async(lambda: set_status(prefix, status, actor="cli", reason=reason))
     click.echo(f"{info.prefix}\t{info.status}")
 
 
@@ -57,7 +57,7 @@ def apikey() -> None:
 def apikey_create(prefix: str, scopes: str, name: str) -> None:
     from tenants.accounts.services.apikeys import create_key
 
-    plaintext, _ = _run(lambda: create_key(prefix, scopes=scopes, name=name, actor="cli"))
+    plaintext, _ = run_async(lambda: create_key(prefix, scopes=scopes, name=name, actor="cli"))
     click.echo(plaintext)
 
 
@@ -70,7 +70,7 @@ def apikey_list(prefix: str) -> None:
     async def keys() -> list[Any]:
         return await list_keys((await get_by_prefix(prefix)).id)
 
-    for k in _run(keys):
+    for k in run_async(keys):
         state = "revoked" if k.revoked_at else "active"
         used = k.last_used_at.isoformat() if k.last_used_at else "never"
         click.echo(f"{k.key_id}\t{k.scopes}\t{state}\tlast used {used}\t{k.name}")
@@ -86,7 +86,7 @@ def apikey_revoke(prefix: str, key_id: str) -> None:
     async def revoke() -> None:
         await revoke_key((await get_by_prefix(prefix)).id, key_id, actor="cli")
 
-    _run(revoke)
+    run_async(revoke)
     click.echo(f"revoked {key_id}", err=True)
 
 
@@ -115,11 +115,14 @@ def staff_create(email: str, roles: tuple[str, ...]) -> None:
             sys.exit(2)
     else:
         password = sys.stdin.readline().rstrip("\n")
-    user = _run(lambda: create_staff(email, password, roles=list(roles)))
+    user = run_async(lambda: create_staff(email, password, roles=list(roles)))
     click.echo(f"staff user {user.email} created", err=True)
 
 
-@main.command(help="Seed a demo tenant with a few identifiers; print a key and curl commands.")
+@main.command(
+    help="Seed a demo tenant with a few identifiers and a console user; print a key, curl "
+    "commands and the console login."
+)
 @click.option("--base-url", default=None, help="where the node answers (for the curl lines)")
 def demo(base_url: str | None) -> None:
     from core.settings import get_settings
@@ -127,7 +130,7 @@ def demo(base_url: str | None) -> None:
 
     settings = get_settings()
     base = base_url or settings.public_base_url or f"http://127.0.0.1:{settings.port}"
-    result = _run(seed_demo)
+    result = run_async(seed_demo)
     click.echo(f"# demo tenant {result.prefix}: {len(result.handles)} identifiers")
     click.echo(f"export IDNEST_KEY={result.key}")
     click.echo(f"curl -s {base}/api/handles/{result.handles[0]}")
@@ -141,3 +144,6 @@ def demo(base_url: str | None) -> None:
         f'curl -s -H "Authorization: Bearer $IDNEST_KEY" '
         f"'{base}/api/handles?prefix={result.prefix}&page=0&pageSize=10'"
     )
+    click.echo(f"# the tenant console: open {base}/login and log in as")
+    click.echo(f"#   email    {result.email}")
+    click.echo(f"#   password {result.password}")

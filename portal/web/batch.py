@@ -21,7 +21,7 @@ from litestar.response import Stream
 
 from core.errors import IdnestError
 from portal.web.common import describe_error, page, redirect, require_member
-from portal.web.console import _readonly
+from portal.web.console import refuse_readonly
 from tenants.identifiers import jobs
 from tenants.identifiers.services import bulk, bulk_results
 from tenants.identifiers.services.bulk_rows import MAX_UPLOAD_BYTES, xlsx_to_csv
@@ -81,7 +81,7 @@ async def batch(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Respo
 )
 async def upload_batch(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     form = await request.form()
     upload = form.get("file")
     mode = str(form.get("mode") or "create")
@@ -127,7 +127,7 @@ async def cancel_batch(
     request: Request[Any, Any, Any], prefix: FromPath[str], job_id: FromPath[str]
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     await bulk.cancel_job(m.principal(), job_id)  # another tenant's job: NotFound
     return redirect(f"/console/{m.prefix}/batch/{job_id}")
 

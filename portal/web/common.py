@@ -175,7 +175,7 @@ async def page(
             max_age=365 * 86400,
             httponly=True,
             samesite="lax",
-            secure=get_settings().cookie_secure,
+            secure=get_settings().secure_cookies,
         )
     return resp
 
@@ -214,7 +214,7 @@ def bind_cookie(request: Request[Any, Any, Any], response: Any) -> Any:
             max_age=s.session_max_age,
             httponly=True,
             samesite="lax",
-            secure=s.cookie_secure,
+            secure=s.secure_cookies,
         )
     return response
 

@@ -47,7 +47,7 @@ def session_config(settings: Settings) -> ServerSideSessionConfig:
         key="idnest_session",
         store="sessions",
         max_age=settings.session_max_age,
-        secure=settings.cookie_secure,
+        secure=settings.secure_cookies,
         httponly=True,
         samesite="lax",
         exclude=[*EXEMPT, "^/static/"],
@@ -58,8 +58,8 @@ def csrf_config(settings: Settings) -> CSRFConfig:
     secret = hashlib.sha256(b"idnest:csrf\0" + settings.resolved_secret_key().encode()).hexdigest()
     return CSRFConfig(
         secret=secret,
-        cookie_name="idnest_csrf",
-        cookie_secure=settings.cookie_secure,
+        cookie_name=settings.csrf_cookie_name,
+        cookie_secure=settings.secure_cookies,
         cookie_httponly=True,
         cookie_samesite="strict",
         header_name="x-csrftoken",

@@ -19,6 +19,7 @@ from piccolo.columns.combination import WhereRaw
 
 from core.errors import IdnestError, InvalidValue
 from core.identifiers import fold
+from core.limits import bounded_int
 from core.tables import AuditLog
 from core.tenancy import tenant_transaction
 from core.values import load_values, value_to_json
@@ -32,19 +33,24 @@ from portal.web.common import (
     redirect,
     require_member,
 )
-from resolver.tables import ResolutionCount
-from tenants.identifiers.services.records import delete_record, put_record
+from resolver import usage
+from tenants.identifiers.services.records import (
+    MAX_VALUES_PER_RECORD,
+    delete_record,
+    put_record,
+)
 from tenants.identifiers.tables import Identifier
 
 PAGE = 25
 BLANK_ROWS = 3
+MAX_FORM_ROWS = MAX_VALUES_PER_RECORD + BLANK_ROWS
 
 
-def _base(m: Any) -> str:
+def console_base(m: Any) -> str:
     return f"/console/{m.prefix}"
 
 
-def _readonly(m: Any) -> None:
+def refuse_readonly(m: Any) -> None:
     if not m.can_write:
         raise PermissionDeniedException("viewers cannot change anything")
 
@@ -55,7 +61,7 @@ async def console_home(request: Request[Any, Any, Any]) -> Response[Any]:
 
     viewer = await require_user(request)
     if len(viewer.members) == 1:
-        return redirect(_base(viewer.members[0]))
+        return redirect(console_base(viewer.members[0]))
     return await page(request, "console/choose.html", members=viewer.members)
 
 
@@ -63,17 +69,9 @@ async def console_home(request: Request[Any, Any, Any]) -> Response[Any]:
 async def dashboard(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
     today = date.today()
+    counts = await usage.resolutions_by_day(m.tenant_id, today - timedelta(days=29))
+    _ = gettext_for(request)
     async with tenant_transaction(m.tenant_id, write=False):
-        rows = (
-            await ResolutionCount.select(ResolutionCount.day, ResolutionCount.resolutions)
-            .where(
-                (ResolutionCount.tenant_id == m.tenant_id)
-                & (ResolutionCount.day >= today - timedelta(days=29))
-            )
-            .run()
-        )
-        counts = {r["day"]: int(r["resolutions"]) for r in rows}
-        _ = gettext_for(request)
         activity = (
             await AuditLog.select()
             .where(AuditLog.tenant_id == m.tenant_id)
@@ -179,7 +177,7 @@ async def view_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]
 @get("/console/{prefix:str}/identifier/edit", include_in_schema=False)
 async def edit_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     suffix = request.query_params.get("h", "")
     rows: list[dict[str, Any]] = []
     if suffix:
@@ -206,7 +204,10 @@ def _with_blanks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _form_values(form: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The values in the form (rows with a type), and rows as typed (to show again)."""
     body, shown = [], []
-    for i in range(int(form.get("rows") or 0)):
+    # The row count is the client's word: bounded (a record's values plus blanks) before
+    # the loop, so a forged rows=10**8 is a 400, not 10**8 dictionaries.
+    rows = bounded_int(form.get("rows"), field="rows", low=0, high=MAX_FORM_ROWS, default=0)
+    for i in range(rows):
         index, vtype = (
             str(form.get(f"index_{i}") or "").strip(),
             str(form.get(f"type_{i}") or "").strip(),
@@ -239,7 +240,7 @@ def _coerce(body: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @post("/console/{prefix:str}/identifier/save", include_in_schema=False)
 async def save_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     form = await request.form()
     suffix = str(form.get("suffix") or "").strip()
     is_new = form.get("is_new") == "1"
@@ -269,13 +270,13 @@ async def save_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]
             error=describe_error(request, exc),
         )
     flash(request, "Saved.")
-    return redirect(f"{_base(m)}/identifier?h={suffix}")
+    return redirect(f"{console_base(m)}/identifier?h={suffix}")
 
 
 @get("/console/{prefix:str}/identifier/delete", include_in_schema=False)
 async def confirm_delete(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     row = await _load(m, request.query_params.get("h", ""))
     return await page(
         request, "console/delete.html", m=m, row=row, suffix=row["handle"].split("/", 1)[1]
@@ -287,12 +288,12 @@ async def delete_identifier(
     request: Request[Any, Any, Any], prefix: FromPath[str]
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     suffix = str((await request.form()).get("suffix") or "")
     await _load(m, suffix)
     await delete_record(m.principal(), f"{m.prefix}/{suffix}")
     flash(request, "Deleted.")
-    return redirect(f"{_base(m)}/identifiers")
+    return redirect(f"{console_base(m)}/identifiers")
 
 
 ROUTES = [

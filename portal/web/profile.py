@@ -19,7 +19,7 @@ from portal.web.common import (
     require_member,
     require_staff,
 )
-from tenants.onboarding.services import people
+from tenants.accounts.services.tenants import find_by_prefix
 from tenants.onboarding.services.applications import application_of_tenant
 from tenants.onboarding.services.profile import CONTACT, LEGAL, decide_change, update_profile
 
@@ -66,18 +66,18 @@ async def decide_profile(
     request: Request[Any, Any, Any], prefix: FromPath[str], decision: FromPath[str]
 ) -> Response[Any]:
     viewer = await require_staff(request, "reviewer")
-    tenant = await people.tenant_by_prefix(prefix)
+    tenant = await find_by_prefix(prefix)
     if tenant is None or decision not in ("accept", "reject"):
         raise NotFoundException()
     reason = str((await request.form()).get("reason") or "")
     try:
         await decide_change(
-            tenant["id"], accept=decision == "accept", actor=f"staff:{viewer.id}", reason=reason
+            tenant.id, accept=decision == "accept", actor=f"staff:{viewer.id}", reason=reason
         )
         flash(request, "Saved.")
     except IdnestError:
         flash(request, "Nothing here.")
-    return redirect(f"/staff/tenants/{tenant['prefix']}")
+    return redirect(f"/staff/tenants/{tenant.prefix}")
 
 
 ROUTES = [profile, save_profile, decide_profile]

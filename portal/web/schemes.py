@@ -16,6 +16,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 
 from core.errors import IdnestError
+from core.limits import DbId
 from core.schemes.gs1_vocab import vocabulary
 from portal.web.common import (
     describe_error,
@@ -27,7 +28,7 @@ from portal.web.common import (
     require_member,
     require_staff,
 )
-from portal.web.console import _base, _readonly
+from portal.web.console import console_base, refuse_readonly
 from tenants.schemes.services import items, links, namespaces
 
 SCHEMES = ("gs1", "ecode", "vaa", "oid")
@@ -84,13 +85,13 @@ async def claim_namespace(request: Request[Any, Any, Any], prefix: FromPath[str]
     except IdnestError as exc:
         return await _console_page(request, m, status=400, error=describe_error(request, exc))
     flash(request, "Your claim has been sent for review.")
-    return redirect(f"{_base(m)}/schemes")
+    return redirect(f"{console_base(m)}/schemes")
 
 
 @post("/console/{prefix:str}/schemes/link", include_in_schema=False)
 async def add_link(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     form = await request.form()
     values = {f: str(form.get(f) or "").strip() for f in LINK_FIELDS}
     try:
@@ -110,28 +111,28 @@ async def add_link(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Re
             request, m, status=400, error=describe_error(request, exc), form=values
         )
     flash(request, "The link has been saved.")
-    return redirect(f"{_base(m)}/schemes")
+    return redirect(f"{console_base(m)}/schemes")
 
 
 @post("/console/{prefix:str}/schemes/link/{link_id:int}/delete", include_in_schema=False)
 async def delete_link(
-    request: Request[Any, Any, Any], prefix: FromPath[str], link_id: FromPath[int]
+    request: Request[Any, Any, Any], prefix: FromPath[str], link_id: DbId
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     try:
         await links.delete_link(m.principal(), link_id)
     except IdnestError:
         raise NotFoundException() from None
     flash(request, "The link has been deleted.")
-    return redirect(f"{_base(m)}/schemes")
+    return redirect(f"{console_base(m)}/schemes")
 
 
 @post("/console/{prefix:str}/schemes/item", include_in_schema=False)
 async def describe_item(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     """Set a key path's description; an empty description removes it."""
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     form = await request.form()
     values = {f: str(form.get(f) or "").strip() for f in ("item_key", "description")}
     try:
@@ -147,7 +148,7 @@ async def describe_item(request: Request[Any, Any, Any], prefix: FromPath[str]) 
         flash(request, "The description has been saved.")
     else:
         flash(request, "The description has been removed.")
-    return redirect(f"{_base(m)}/schemes")
+    return redirect(f"{console_base(m)}/schemes")
 
 
 @get("/staff/namespaces", include_in_schema=False)

@@ -27,9 +27,9 @@ from core.errors import IdnestError, InvalidValue
 from core.tables import AuditLog
 from core.tenancy import cross_tenant
 from portal.web.common import Viewer, describe_error, error_text, gettext_for, page, require_staff
+from tenants.accounts.services.tenants import TenantInfo, find_by_prefix
 from tenants.accounts.tables import Tenant, User
 from tenants.identifiers.services.search import Hit, Query, decode_cursor, search, searchable
-from tenants.onboarding.services import people
 
 ROLES = ("operator", "reviewer")
 PAGE = 50
@@ -74,7 +74,7 @@ def can_search(viewer: Viewer) -> bool:
 @dataclass
 class Parsed:
     query: Query
-    tenant: dict[str, Any] | None
+    tenant: TenantInfo | None
     cursor: str | None
     errors: dict[str, tuple[str, dict[str, object]]]
     error: str = ""
@@ -89,7 +89,7 @@ def _day(text: str) -> date | None:
 
 def _bound(day: date | None, *, after: bool = False) -> datetime | None:
     """Midnight UTC of the day, or of the day after: both ends of a range are included."""
-    if day is None:
+    if day is None or (after and day == date.max):  # the day after 9999-12-31 is none
         return None
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=int(after))
 
@@ -115,7 +115,7 @@ async def parse(values: dict[str, str], cursor: str) -> Parsed:
         if not values["tenant"]:
             errors.setdefault("tenant", (MESSAGES["need_tenant"], {}))
         elif "tenant" not in errors:
-            tenant = await people.tenant_by_prefix(values["tenant"].strip("/"))
+            tenant = await find_by_prefix(values["tenant"].strip("/"))
             if tenant is None:
                 errors["tenant"] = (MESSAGES["no_tenant"], {})
     query = Query(
@@ -260,7 +260,7 @@ async def run_search(request: Request[Any, Any, Any]) -> Response[str]:
         error = _(parsed.error or MESSAGES["fix"])
         return await _render(request, values, status=400, parsed=parsed, error=error)
     staff = Principal(actor=f"staff:{viewer.id}", is_staff=True)
-    tenant_id = parsed.tenant["id"] if parsed.tenant else None
+    tenant_id = parsed.tenant.id if parsed.tenant else None
     try:
         result = await search(
             staff, parsed.query, cursor=parsed.cursor, limit=PAGE, tenant_id=tenant_id

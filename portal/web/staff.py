@@ -1,4 +1,5 @@
-"""The staff console: review queue, tenants, staff users, node profile, TOTP set-up.
+"""The staff console: review queue, tenants, node profile, TOTP set-up (staff users:
+``staff_users.py``).
 
 Each page names the staff roles that need it (admin passes everywhere); anyone else
 gets a 404, so the console's shape is not advertised.
@@ -12,18 +13,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyotp
+import segno
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from core.errors import IdnestError
+from core.limits import MAX_PAGE, DbId, bounded_int
 from core.settings import get_settings
 from core.tables import AuditLog
 from core.tenancy import cross_tenant
 from portal.web import search_staff
 from portal.web.common import (
     bind_cookie,
-    error_text,
     flash,
     gettext_for,
     page,
@@ -34,13 +36,12 @@ from portal.web.common import (
     session,
     start_session,
 )
-from resolver.tables import ResolutionCount
+from resolver import usage
 from tenants.accounts.services.apikeys import list_keys
-from tenants.accounts.services.tenants import set_status
-from tenants.accounts.services.users import STAFF_ROLES, create_staff
+from tenants.accounts.services.tenants import find_by_prefix, set_status
 from tenants.accounts.tables import Tenant
 from tenants.identifiers.tables import Identifier
-from tenants.onboarding.services import applications, people
+from tenants.onboarding.services import applications, people, review
 from tenants.onboarding.tables import APPLICATION_STATES, Application
 
 REVIEW = ("reviewer",)
@@ -94,10 +95,26 @@ async def totp_setup(request: Request[Any, Any, Any]) -> Response[Any]:
     secret, enabled = await people.totp_state(user["id"])
     if enabled:
         return redirect("/login/totp" if session(request).get("pending_totp") else "/staff")
-    uri = pyotp.TOTP(secret).provisioning_uri(
-        name=user["email"], issuer_name=get_settings().node_name
+    return await _enrolment(request, user["email"], secret)
+
+
+async def _enrolment(
+    request: Request[Any, Any, Any], email: str, secret: str, *, error: str = ""
+) -> Response[Any]:
+    """The enrolment page: the key as a QR code for the authenticator app, and as text."""
+    uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=get_settings().node_name)
+    # segno draws the QR code as SVG, shown from a data: URI (the CSP allows img-src
+    # data:): no image library, no request to another host.
+    qr = segno.make(uri, error="m").svg_data_uri(scale=5)
+    return await page(
+        request,
+        "totp.html",
+        status=400 if error else 200,
+        secret=secret,
+        uri=uri,
+        qr=qr,
+        error=error,
     )
-    return await page(request, "totp.html", secret=secret, uri=uri, error="")
 
 
 @post("/staff/totp", include_in_schema=False)
@@ -112,9 +129,7 @@ async def totp_enable(request: Request[Any, Any, Any]) -> Response[Any]:
     if not await people.totp_enable(user["id"], code):
         secret, _en = await people.totp_state(user["id"])
         _ = gettext_for(request)
-        return await page(
-            request, "totp.html", status=400, secret=secret, uri="", error=_("The code is wrong.")
-        )
+        return await _enrolment(request, user["email"], secret, error=_("The code is wrong."))
     await start_session(request, {"uid": user["id"], "totp_ok": True})
     return bind_cookie(request, redirect("/staff"))
 
@@ -131,7 +146,7 @@ async def queue(request: Request[Any, Any, Any]) -> Response[str]:
     )
 
 
-async def _app_or_404(app_id: FromPath[int]) -> dict[str, Any]:
+async def _app_or_404(app_id: DbId) -> dict[str, Any]:
     try:
         return await applications.get_application(app_id)
     except IdnestError:
@@ -139,7 +154,7 @@ async def _app_or_404(app_id: FromPath[int]) -> dict[str, Any]:
 
 
 @get("/staff/applications/{app_id:int}", include_in_schema=False)
-async def review_page(request: Request[Any, Any, Any], app_id: FromPath[int]) -> Response[str]:
+async def review_page(request: Request[Any, Any, Any], app_id: DbId) -> Response[str]:
     await require_staff(request, *REVIEW)
     app = await _app_or_404(app_id)
     async with cross_tenant("staff"):
@@ -164,7 +179,7 @@ async def review_page(request: Request[Any, Any, Any], app_id: FromPath[int]) ->
 
 
 @get("/staff/applications/{app_id:int}/licence", include_in_schema=False)
-async def licence_file(request: Request[Any, Any, Any], app_id: FromPath[int]) -> Response[bytes]:
+async def licence_file(request: Request[Any, Any, Any], app_id: DbId) -> Response[bytes]:
     await require_staff(request, *REVIEW)
     await _app_or_404(app_id)
     upload = await applications.licence(app_id)
@@ -183,7 +198,7 @@ async def licence_file(request: Request[Any, Any, Any], app_id: FromPath[int]) -
 
 @post("/staff/applications/{app_id:int}/{action:str}", include_in_schema=False)
 async def decide(
-    request: Request[Any, Any, Any], app_id: FromPath[int], action: FromPath[str]
+    request: Request[Any, Any, Any], app_id: DbId, action: FromPath[str]
 ) -> Response[Any]:
     viewer = await require_staff(request, *REVIEW)
     await _app_or_404(app_id)
@@ -191,12 +206,12 @@ async def decide(
     _ = gettext_for(request)
     try:
         if action == "review":
-            await applications.start_review(app_id, actor=_actor(viewer))
+            await review.start_review(app_id, actor=_actor(viewer))
         elif action == "approve":
-            prefix = await applications.approve(app_id, actor=_actor(viewer))
+            prefix = await review.approve(app_id, actor=_actor(viewer))
             flash(request, f"approved:{prefix}")
         elif action == "reject":
-            await applications.reject(app_id, actor=_actor(viewer), reason=reason)
+            await review.reject(app_id, actor=_actor(viewer), reason=reason)
         else:
             raise NotFoundException()
     except IdnestError as exc:
@@ -234,10 +249,9 @@ async def _refused(
 async def tenants(request: Request[Any, Any, Any]) -> Response[str]:
     await require_staff(request, *TENANTS_READ)
     q = request.query_params.get("q", "").strip()[:64]
-    try:
-        pageno = max(0, int(request.query_params.get("page", "0")))
-    except ValueError:
-        pageno = 0
+    pageno = bounded_int(
+        request.query_params.get("page"), field="page", low=0, high=MAX_PAGE, default=0
+    )
     query = Tenant.select().order_by(Tenant.id)
     if q:
         query = query.where(Tenant.name.ilike(f"%{q}%") | Tenant.prefix.ilike(f"%{q}%"))
@@ -250,24 +264,19 @@ async def tenants(request: Request[Any, Any, Any]) -> Response[str]:
 @get("/staff/tenants/{prefix:str}", include_in_schema=False)
 async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     viewer = await require_staff(request, *TENANTS_READ)
-    tenant = await people.tenant_by_prefix(prefix)
+    tenant = await find_by_prefix(prefix)
     if tenant is None:
         raise NotFoundException()
     since = date.today() - timedelta(days=29)
     async with cross_tenant("staff"):
-        res = (
-            await ResolutionCount.select(ResolutionCount.resolutions)
-            .where((ResolutionCount.tenant_id == tenant["id"]) & (ResolutionCount.day >= since))
-            .run()
-        )
         trail = (
             await AuditLog.select()
-            .where((AuditLog.tenant_id == tenant["id"]) & AuditLog.action.like("tenant.%"))
+            .where((AuditLog.tenant_id == tenant.id) & AuditLog.action.like("tenant.%"))
             .order_by(AuditLog.id, ascending=False)
             .limit(20)
             .run()
         )
-        n_identifiers = await Identifier.count().where(Identifier.tenant_id == tenant["id"]).run()
+        n_identifiers = await Identifier.count().where(Identifier.tenant_id == tenant.id).run()
     return await page(
         request,
         "staff/tenant.html",
@@ -275,12 +284,12 @@ async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
         trail=_details(trail),
         flash=pop_flash(request),
         identifiers=n_identifiers,
-        resolutions=sum(r["resolutions"] for r in res),
-        keys=await list_keys(tenant["id"]),
-        members=await people.list_members(tenant["id"]),
+        resolutions=await usage.resolutions_since(tenant.id, since),
+        keys=await list_keys(tenant.id),
+        members=await people.list_members(tenant.id),
         can_write=bool(viewer.staff_roles & {"admin", "operator"}),
         can_search=search_staff.can_search(viewer),
-        searches=await search_staff.recent(tenant["id"]) if search_staff.can_search(viewer) else [],
+        searches=await search_staff.recent(tenant.id) if search_staff.can_search(viewer) else [],
         error="",
     )
 
@@ -288,7 +297,7 @@ async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
 @post("/staff/tenants/{prefix:str}/status", include_in_schema=False)
 async def tenant_status(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     viewer = await require_staff(request, *TENANTS_WRITE)
-    tenant = await people.tenant_by_prefix(prefix)
+    tenant = await find_by_prefix(prefix)
     if tenant is None:
         raise NotFoundException()
     form = await request.form()
@@ -296,74 +305,10 @@ async def tenant_status(request: Request[Any, Any, Any], prefix: FromPath[str]) 
     reason = str(form.get("reason") or "").strip()
     if status not in ("active", "suspended", "closed") or not reason:
         flash(request, "A status change needs a reason.")
-        return redirect(f"/staff/tenants/{tenant['prefix']}")
-    await set_status(tenant["prefix"], status, actor=_actor(viewer), reason=reason)
+        return redirect(f"/staff/tenants/{tenant.prefix}")
+    await set_status(tenant.prefix, status, actor=_actor(viewer), reason=reason)
     flash(request, "The tenant's status has been changed.")
-    return redirect(f"/staff/tenants/{tenant['prefix']}")
-
-
-@get("/staff/users", include_in_schema=False)
-async def staff_users(request: Request[Any, Any, Any]) -> Response[str]:
-    await require_staff(request, "admin")
-    return await page(
-        request,
-        "staff/users.html",
-        users=await people.list_staff(),
-        roles=STAFF_ROLES,
-        errors={},
-        values={},
-        flash=pop_flash(request),
-    )
-
-
-@post("/staff/users", include_in_schema=False)
-async def staff_user_create(request: Request[Any, Any, Any]) -> Response[Any]:
-    viewer = await require_staff(request, "admin")
-    form = await request.form()
-    email = str(form.get("email") or "")
-    roles = [str(r) for r in form.getall("roles", [])]
-    try:
-        await create_staff(email, str(form.get("password") or ""), roles=roles)
-    except IdnestError as exc:
-        _ = gettext_for(request)
-        errors = error_text(_, {exc.field or "email": (exc.detail, {})})
-        return await page(
-            request,
-            "staff/users.html",
-            status=400,
-            users=await people.list_staff(),
-            roles=STAFF_ROLES,
-            errors=errors,
-            values={"email": email},
-            flash="",
-        )
-    flash(request, "The staff user has been created.")
-    del viewer
-    return redirect("/staff/users")
-
-
-@post("/staff/users/{user_id:int}/roles", include_in_schema=False)
-async def staff_user_roles(
-    request: Request[Any, Any, Any], user_id: FromPath[int]
-) -> Response[Any]:
-    viewer = await require_staff(request, "admin")
-    roles = [str(r) for r in (await request.form()).getall("roles", [])]
-    try:
-        await people.set_staff_roles(user_id, roles, actor=_actor(viewer))
-        flash(request, "The roles have been saved.")
-    except IdnestError:
-        flash(request, "Choose at least one role.")
-    return redirect("/staff/users")
-
-
-@post("/staff/users/{user_id:int}/totp-reset", include_in_schema=False)
-async def staff_totp_reset(
-    request: Request[Any, Any, Any], user_id: FromPath[int]
-) -> Response[Any]:
-    viewer = await require_staff(request, "admin")
-    await people.totp_reset(user_id, actor=_actor(viewer))
-    flash(request, "The one-time password has been reset; it is set up again at next login.")
-    return redirect("/staff/users")
+    return redirect(f"/staff/tenants/{tenant.prefix}")
 
 
 @get("/staff/node", include_in_schema=False)
@@ -396,9 +341,5 @@ ROUTES = [
     tenants,
     tenant_page,
     tenant_status,
-    staff_users,
-    staff_user_create,
-    staff_user_roles,
-    staff_totp_reset,
     node_profile,
 ]

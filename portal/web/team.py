@@ -13,6 +13,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 
 from core.errors import IdnestError
+from core.limits import DbId
 from portal.web.common import (
     describe_error,
     flash,
@@ -21,7 +22,7 @@ from portal.web.common import (
     redirect,
     require_member,
 )
-from portal.web.console import _base, _readonly
+from portal.web.console import console_base, refuse_readonly
 from tenants.accounts.services.apikeys import create_key, list_keys, revoke_key
 from tenants.accounts.tables import MEMBER_ROLES
 from tenants.onboarding.services import applications, people
@@ -43,7 +44,7 @@ async def keys(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Respon
 @post("/console/{prefix:str}/keys", include_in_schema=False)
 async def create_api_key(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     form = await request.form()
     scopes = ",".join(str(s) for s in form.getall("scopes", [])) or "read"
     plaintext, _info = await create_key(
@@ -64,13 +65,13 @@ async def revoke_api_key(
     request: Request[Any, Any, Any], prefix: FromPath[str], key_id: FromPath[str]
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     try:
         await revoke_key(m.tenant_id, key_id, actor=f"user:{m.user_id}")
     except IdnestError:
         raise NotFoundException() from None
     flash(request, "The key has been revoked.")
-    return redirect(f"{_base(m)}/keys")
+    return redirect(f"{console_base(m)}/keys")
 
 
 @get("/console/{prefix:str}/members", include_in_schema=False)
@@ -109,12 +110,12 @@ async def invite_member(request: Request[Any, Any, Any], prefix: FromPath[str]) 
             error=describe_error(request, exc),
         )
     flash(request, "The invitation has been sent.")
-    return redirect(f"{_base(m)}/members")
+    return redirect(f"{console_base(m)}/members")
 
 
 @post("/console/{prefix:str}/members/{membership_id:int}/remove", include_in_schema=False)
 async def remove_member(
-    request: Request[Any, Any, Any], prefix: FromPath[str], membership_id: FromPath[int]
+    request: Request[Any, Any, Any], prefix: FromPath[str], membership_id: DbId
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
     if not m.can_manage:
@@ -125,14 +126,14 @@ async def remove_member(
         if exc.http_status == 404:
             raise NotFoundException() from None
         flash(request, "The last owner cannot be removed.")
-        return redirect(f"{_base(m)}/members")
+        return redirect(f"{console_base(m)}/members")
     flash(request, "The member has been removed.")
-    return redirect(f"{_base(m)}/members")
+    return redirect(f"{console_base(m)}/members")
 
 
 @post("/console/{prefix:str}/members/{membership_id:int}/role", include_in_schema=False)
 async def change_member_role(
-    request: Request[Any, Any, Any], prefix: FromPath[str], membership_id: FromPath[int]
+    request: Request[Any, Any, Any], prefix: FromPath[str], membership_id: DbId
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
     if not m.can_manage:
@@ -144,9 +145,9 @@ async def change_member_role(
         if exc.http_status == 404:
             raise NotFoundException() from None
         flash(request, "This role change is not allowed.")
-        return redirect(f"{_base(m)}/members")
+        return redirect(f"{console_base(m)}/members")
     flash(request, "The roles have been saved.")
-    return redirect(f"{_base(m)}/members")
+    return redirect(f"{console_base(m)}/members")
 
 
 ROUTES = [

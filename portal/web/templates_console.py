@@ -19,7 +19,7 @@ from litestar.params import FromPath
 from core.errors import IdnestError
 from portal.web import template_forms as tf
 from portal.web.common import describe_error, flash, page, pop_flash, redirect, require_member
-from portal.web.console import _base, _readonly
+from portal.web.console import console_base, refuse_readonly
 from tenants.onboarding.services.people import Member
 from tenants.templates.services import templates
 from tenants.templates.services.templates import Template
@@ -126,7 +126,7 @@ async def _editor_page(
         error=error,
         errors=errors or {},
         row_errors=row_errors or {},
-        action=f"{_base(m)}/{action}",
+        action=f"{console_base(m)}/{action}",
         **tf.CONTEXT,
     )
 
@@ -134,7 +134,7 @@ async def _editor_page(
 @get("/console/{prefix:str}/templates/-/new", include_in_schema=False)
 async def new_template(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     base = await _base_of(m, request.query_params.get("base", ""))
     return await _editor_page(
         request,
@@ -153,7 +153,7 @@ async def edit_template(
     request: Request[Any, Any, Any], prefix: FromPath[str], code: FromPath[str]
 ) -> Response[str]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     latest = await _own(m, code)
     current = await _base_of(m, latest.extends, code)
     # ?base= moves the template onto another base version (e.g. one staff wrote since).
@@ -173,7 +173,7 @@ async def edit_template(
 @post("/console/{prefix:str}/templates/-/new", include_in_schema=False)
 async def create_template(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[Any]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     form = await request.form()
     return await _save(request, m, form, str(form.get("code") or "").strip(), None)
 
@@ -183,7 +183,7 @@ async def save_version(
     request: Request[Any, Any, Any], prefix: FromPath[str], code: FromPath[str]
 ) -> Response[Any]:
     _v, m = await require_member(request, prefix)
-    _readonly(m)
+    refuse_readonly(m)
     latest = await _own(m, code)
     return await _save(request, m, await request.form(), latest.code, latest)
 
@@ -224,7 +224,7 @@ async def _save(
             row_errors=row_errors,
         )
     flash(request, "A new version has been saved.")
-    return redirect(f"{_base(m)}/templates/{saved.code}?v={saved.version}")
+    return redirect(f"{console_base(m)}/templates/{saved.code}?v={saved.version}")
 
 
 ROUTES = [

@@ -20,6 +20,8 @@ from urllib.parse import parse_qsl, quote
 
 import msgspec
 
+from core.errors import rc_for_http_status
+from core.http import problem_document
 from core.schemes import SchemeError
 from core.schemes.gs1 import QUALIFIER_CHAINS, DigitalLinkKey, parse_digital_link_path
 from core.schemes.gs1_vocab import compact
@@ -35,7 +37,7 @@ from resolver.gs1.links import (
     parse_accept_language,
     pass_query,
 )
-from resolver.service import _DB_ERRORS, Resolver
+from resolver.service import DB_ERRORS, Resolver
 
 WELL_KNOWN = "/.well-known/gs1resolver"
 _DIGITS = frozenset("0123456789")
@@ -181,7 +183,7 @@ class GS1Door:
             self.cache.misses += 1
             try:
                 entry = await self._load(path, dl)
-            except _DB_ERRORS:
+            except DB_ERRORS:
                 await self._problem(
                     send,
                     503,
@@ -206,7 +208,7 @@ class GS1Door:
             if entry.items is None:
                 try:
                     entry.items = await self.cache.load_items(entry.tenant_id, dl.walk_up_paths())
-                except _DB_ERRORS:
+                except DB_ERRORS:
                     await self._problem(
                         send, 503, "Service unavailable", "the registry database is unreachable",
                         head=head,
@@ -328,16 +330,7 @@ class GS1Door:
         head: bool,
         extra: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        body = _json.encode(
-            {
-                "type": f"https://idnest.dev/problems/{title.lower().replace(' ', '-')}",
-                "title": title,
-                "status": status,
-                "detail": detail,
-                "responseCode": {400: 2, 404: 100, 405: 2, 503: 3}.get(status, 2),
-                "message": detail,
-            }
-        )
+        body = _json.encode(problem_document(status, title, detail, rc=rc_for_http_status(status)))
         headers = [(b"content-type", b"application/problem+json"), *CORS, *(extra or [])]
         await self._send(send, status, headers, body, head=head)
 

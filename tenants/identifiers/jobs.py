@@ -1,8 +1,11 @@
-"""Bulk jobs on the Dramatiq broker, or in process in the embedded profile.
+"""Background work of the identifiers context: bulk jobs and its periodic jobs.
 
-Thin: the actor only calls ``bulk.process_job``. The job row is the durable intent, so
-a message lost with a crashed worker is re-driven by ``resume_unfinished`` (run at
-start-up), and a message delivered twice is harmless (the cursor is compare-and-set).
+Bulk jobs run on the Dramatiq broker, or in process in the embedded profile. Thin: the
+actor only calls ``bulk.process_job``. The job row is the durable intent, so a message
+lost with a crashed worker is re-driven by ``resume_unfinished`` (run at start-up) and
+by the ``bulk-redrive`` periodic job, and a message delivered twice is harmless (the
+cursor is compare-and-set). The periodic jobs (core.scheduler; docs/scheduling.md) are
+registered by importing this module, which the composition root does (portal/jobs.py).
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 import dramatiq
 
 from core import db
-from core.settings import get_settings
-from core.tasks import broker  # noqa: F401 - the broker must exist before the actor
-from tenants.identifiers.services import bulk
+from core.scheduler import periodic
+from core.settings import Settings, get_settings
+from tenants.identifiers.services import bulk, idempotency
 
 log = logging.getLogger("idnest.bulk")
 # A Dramatiq worker process imports this module and nothing else of ours: point Piccolo
@@ -67,3 +71,22 @@ async def wait_local() -> None:
     """Tests and the CLI: wait until in-process jobs are finished."""
     while _local:
         await asyncio.gather(*list(_local), return_exceptions=True)
+
+
+@periodic("idempotency-purge", every=lambda s: s.idempotency_purge_interval)
+async def purge_idempotency_keys(settings: Settings) -> str:
+    purged = await idempotency.purge(settings.idempotency_ttl_hours)
+    return f"{purged} keys older than {settings.idempotency_ttl_hours:g} h purged"
+
+
+# A short lease: a run takes milliseconds, and a worker killed while holding it (the very
+# failure this job is for) must not stop the re-drive for the default hour.
+@periodic("bulk-redrive", every=lambda s: s.bulk_redrive_interval, lease=30.0)
+async def redrive_stalled_bulk_jobs(settings: Settings) -> str:
+    """Send again the bulk jobs whose worker died or whose message was lost. A job that
+    is in fact still running loses nothing: the cursor's compare-and-set turns the
+    second worker away."""
+    stalled = await bulk.unfinished_jobs(idle_for=timedelta(seconds=settings.bulk_stall_seconds))
+    for pk in stalled:
+        enqueue(pk)
+    return f"{len(stalled)} stalled bulk jobs sent again"

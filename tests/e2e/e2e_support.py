@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
+LAN_HOST = "idnest-lan.test"
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -18,6 +19,9 @@ ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A name for 127.0.0.1 that the browser does not treat as a secure origin, as it does
+    # 127.0.0.1 and localhost: the portal reached over plain HTTP from the LAN.
+    f"--host-resolver-rules=MAP {LAN_HOST} 127.0.0.1",
 ]
 PROJECT = Path(__file__).resolve().parents[2]
 SHOTS = Path(__file__).resolve().parent / "screenshots"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyotp
 import pytest
-from e2e_support import SHOTS, Server
+from e2e_support import LAN_HOST, SHOTS, Server
 
 pytestmark = pytest.mark.e2e
 
@@ -290,3 +290,32 @@ def test_reviewer_searches_all_tenants(server: Server, browser: Any) -> None:
     shot(staff, "15-staff-search")
     staff.click(f"#results a:text-is('{prefix}/E2E-PUMP-1')")
     assert "https://example.com/pump-1" in staff.content()  # the public record view
+
+
+def test_login_over_plain_http_from_the_lan_with_totp_qr(server: Server, browser: Any) -> None:
+    """As from another machine: http://{LAN host}:port, which is not a secure origin to
+    the browser, so a Secure cookie would be dropped and every form refused. On the
+    embedded default the cookies follow the scheme; first login shows the TOTP QR code."""
+    server.cli(
+        "staff", "create", "--email", "lan@example.com", "--role", "admin", stdin=PASSWORD + "\n"
+    )
+    base = server.base.replace("127.0.0.1", LAN_HOST)
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.goto(f"{base}/login")
+    page.fill("#f-email", "lan@example.com")
+    page.fill("#f-password", PASSWORD)
+    page.click("button[type=submit]:has-text('登录')")
+    page.wait_for_url("**/staff/totp")
+    cookies = {c["name"]: c for c in context.cookies()}
+    assert {"idnest_csrf", "idnest_session"} <= set(cookies)
+    assert not any(c["secure"] for c in cookies.values())
+    # The QR code is an SVG drawn here (no other host) that the browser renders.
+    qr = page.locator("img#totp-qr")
+    assert qr.get_attribute("src").startswith("data:image/svg+xml")
+    assert page.evaluate("document.querySelector('img#totp-qr').naturalWidth") > 100
+    shot(page, "16-totp-qr-over-lan-http")
+    page.fill("#f-code", pyotp.TOTP(page.inner_text("#totp-secret")).now())
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/staff")
+    assert page.url.endswith("/staff") and "企业节点" in page.content()

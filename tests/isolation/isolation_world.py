@@ -104,8 +104,8 @@ def _confirm_link(address: str) -> str:
 async def signed_up_tenant(c: httpx.AsyncClient, contact: str, name: str) -> dict[str, Any]:
     """A tenant made as a company makes one: signup, mail confirmation, staff approval."""
     from core.codes import CREDIT_CODE_ALPHABET, credit_code_check_character
-    from tenants.onboarding.services.applications import approve
-    from tenants.onboarding.services.people import tenant_by_prefix
+    from tenants.accounts.services.tenants import find_by_prefix
+    from tenants.onboarding.services.review import approve
     from tenants.onboarding.tables import Application
 
     body = "91110000" + "".join(CREDIT_CODE_ALPHABET[b % 31] for b in uuid.uuid4().bytes[:9])
@@ -134,10 +134,10 @@ async def signed_up_tenant(c: httpx.AsyncClient, contact: str, name: str) -> dic
     app = await Application.select(Application.id).where(Application.credit_code == credit).run()
     app_id = app[0]["id"]
     prefix = await approve(app_id, actor="staff:isolation-test")
-    tenant = await tenant_by_prefix(prefix)
+    tenant = await find_by_prefix(prefix)
     assert tenant is not None
     c.cookies.clear()
-    return {"id": tenant["id"], "prefix": prefix, "app_id": app_id, "form": form}
+    return {"id": tenant.id, "prefix": prefix, "app_id": app_id, "form": form}
 
 
 async def _put(c: httpx.AsyncClient, key: str, handle: str, values: list[dict]) -> None:

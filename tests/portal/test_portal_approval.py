@@ -18,6 +18,8 @@ from portal_support import (
     staff_login,
 )
 
+from tenants.onboarding.services import review
+
 pytestmark = pytest.mark.anyio
 
 
@@ -40,16 +42,16 @@ async def _submitted(web: Web, **over: str) -> tuple[int, dict[str, Any]]:
 
 def _fail_enterprise_enqueue(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail the last write of an approval, after the tenant row is in."""
-    from tenants.onboarding.services import applications
+    from tenants.onboarding.services import review
 
-    real = applications.enqueue
+    real = review.enqueue
 
     async def enqueue(topic: str, payload: dict[str, Any], **kw: Any) -> None:
         if topic == "upstream.enterprise":
             raise RuntimeError("injected outbox failure")
         await real(topic, payload, **kw)
 
-    monkeypatch.setattr(applications, "enqueue", enqueue)
+    monkeypatch.setattr(review, "enqueue", enqueue)
 
 
 async def _high_water() -> tuple[int, int, int]:
@@ -69,18 +71,17 @@ async def test_a_failed_approval_leaves_nothing_behind(
 ) -> None:
     from core.tables import AuditLog, Outbox
     from tenants.accounts.tables import Membership, Tenant
-    from tenants.onboarding.services import applications
     from tenants.onboarding.tables import Application
 
     preferred = "Q" + (await clean_credit_code())[-8:]
     app_id, form = await _submitted(web, preferred_code=preferred)
-    await applications.start_review(app_id, actor="staff:test")
+    await review.start_review(app_id, actor="staff:test")
     tenants, audits, outbox = await _high_water()
     mails = len(mails_to(form["contact_email"]))
 
     _fail_enterprise_enqueue(monkeypatch)
     with pytest.raises(RuntimeError, match="injected"):
-        await applications.approve(app_id, actor="staff:test")
+        await review.approve(app_id, actor="staff:test")
 
     assert not await Tenant.exists().where(Tenant.id > tenants).run()
     async with as_node():
@@ -94,7 +95,7 @@ async def test_a_failed_approval_leaves_nothing_behind(
     assert len(mails_to(form["contact_email"])) == mails
 
     monkeypatch.undo()
-    prefix = await applications.approve(app_id, actor="staff:test")
+    prefix = await review.approve(app_id, actor="staff:test")
     assert prefix == f"88.100.{preferred.lower()}"
     row = await Application.select().where(Application.id == app_id).first().run()
     assert row["status"] == "approved" and row["approved_tenant_id"]
@@ -133,12 +134,11 @@ async def test_staff_see_a_failed_approval_as_an_error_not_a_500(
 
 async def test_preferred_code_taken_after_submit_falls_back_to_a_number(web: Web) -> None:
     from tenants.accounts.services.tenants import create_tenant
-    from tenants.onboarding.services import applications
 
     preferred = "R" + (await clean_credit_code())[-8:]
     app_id, _form = await _submitted(web, preferred_code=preferred)
     squatter = await create_tenant("Squatter", code=preferred, actor="test")
-    prefix = await applications.approve(app_id, actor="staff:test")
+    prefix = await review.approve(app_id, actor="staff:test")
     assert prefix != squatter.prefix
     assert prefix.rsplit(".", 1)[1].isdigit()
 
@@ -150,7 +150,6 @@ async def test_a_lost_race_for_the_code_retries_the_whole_approval(
     aborts the transaction); the retry, in a new transaction, takes the next one."""
     from core.tables import AuditLog
     from tenants.accounts.services import tenants
-    from tenants.onboarding.services import applications
 
     real = tenants._next_code
     calls = 0
@@ -162,7 +161,7 @@ async def test_a_lost_race_for_the_code_retries_the_whole_approval(
 
     monkeypatch.setattr(tenants, "_next_code", next_code)
     app_id, form = await _submitted(web)
-    prefix = await applications.approve(app_id, actor="staff:test")
+    prefix = await review.approve(app_id, actor="staff:test")
     assert calls == 2 and prefix != tenant_a.prefix
     async with as_node():
         approvals = (
@@ -177,26 +176,24 @@ async def test_a_lost_race_for_the_code_retries_the_whole_approval(
 
 
 async def test_two_applications_approved_at_once_get_two_prefixes(web: Web) -> None:
-    from tenants.onboarding.services import applications
 
     first, _ = await _submitted(web)
     second, _ = await _submitted(web)
     prefixes = await asyncio.gather(
-        applications.approve(first, actor="a"), applications.approve(second, actor="b")
+        review.approve(first, actor="a"), review.approve(second, actor="b")
     )
     assert len(set(prefixes)) == 2
 
 
 async def test_approve_and_reject_at_once_decide_once(web: Web) -> None:
     from tenants.accounts.tables import Tenant
-    from tenants.onboarding.services import applications
     from tenants.onboarding.tables import Application
 
     app_id, _form = await _submitted(web)
     before = await Tenant.count().run()
     results = await asyncio.gather(
-        applications.approve(app_id, actor="a"),
-        applications.reject(app_id, actor="b", reason="duplicate"),
+        review.approve(app_id, actor="a"),
+        review.reject(app_id, actor="b", reason="duplicate"),
         return_exceptions=True,
     )
     assert sum(not isinstance(r, BaseException) for r in results) == 1
@@ -210,14 +207,13 @@ async def test_approve_and_reject_at_once_decide_once(web: Web) -> None:
 async def test_a_mail_failure_after_the_commit_does_not_undo_the_approval(
     web: Web, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tenants.onboarding.services import applications
     from tenants.onboarding.tables import Application
 
     async def send_mail(*_a: Any) -> None:
         raise OSError("injected SMTP failure")
 
     app_id, _form = await _submitted(web)
-    monkeypatch.setattr(applications, "send_mail", send_mail)
-    prefix = await applications.approve(app_id, actor="staff:test")
+    monkeypatch.setattr(review, "send_mail", send_mail)
+    prefix = await review.approve(app_id, actor="staff:test")
     row = await Application.select().where(Application.id == app_id).first().run()
     assert row["status"] == "approved" and prefix.startswith("88.100.")

@@ -284,9 +284,9 @@ async def test_profile_contact_direct_legal_through_review(web: Web, web2: Web) 
     from tenants.onboarding.tables import Application
 
     app_id, form = await _submitted(web)
-    from tenants.onboarding.services import applications
+    from tenants.onboarding.services import review
 
-    prefix = await applications.approve(app_id, actor="test")
+    prefix = await review.approve(app_id, actor="test")
     base = f"/console/{prefix}/profile"
     page = await web.get(base)
     assert page.status_code == 200 and form["credit_code"] in page.text

@@ -239,14 +239,14 @@ async def test_two_approvals_at_once_allocate_one_prefix(web: Web) -> None:
     import asyncio
 
     from tenants.accounts.tables import Tenant
-    from tenants.onboarding.services import applications
+    from tenants.onboarding.services import review
     from tenants.onboarding.tables import Application
 
     app_id, _form = await _submitted(web)
     before = await Tenant.count().run()
     results = await asyncio.gather(
-        applications.approve(app_id, actor="a"),
-        applications.approve(app_id, actor="b"),
+        review.approve(app_id, actor="a"),
+        review.approve(app_id, actor="b"),
         return_exceptions=True,
     )
     assert sum(isinstance(r, str) for r in results) == 1

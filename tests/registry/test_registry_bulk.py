@@ -207,20 +207,20 @@ async def test_stalled_job_is_sent_again_by_the_scheduler(client, tenant_a, monk
     from datetime import UTC, datetime, timedelta
 
     from core.settings import get_settings
-    from tenants.identifiers import jobs, maintenance
+    from tenants.identifiers import jobs
     from tenants.identifiers.services import bulk
     from tenants.identifiers.tables import BulkJob
 
     job_id, pk = await _crash_midway(client, tenant_a, monkeypatch)
     sent: list[int] = []
     monkeypatch.setattr(jobs, "enqueue", sent.append)
-    await maintenance.redrive_stalled_bulk_jobs(get_settings())
+    await jobs.redrive_stalled_bulk_jobs(get_settings())
     assert pk not in sent  # its cursor moved moments ago: it may still be running
     async with as_node():
         await BulkJob.update({BulkJob.updated_at: datetime.now(UTC) - timedelta(minutes=10)}).where(
             BulkJob.id == pk
         )
-    await maintenance.redrive_stalled_bulk_jobs(get_settings())
+    await jobs.redrive_stalled_bulk_jobs(get_settings())
     assert sent.count(pk) == 1
     assert await bulk.process_job(pk, chunk_rows=100) == "done"
     await _check_exactly_once(client, tenant_a, job_id, 1000, 97)

@@ -138,11 +138,21 @@ async def list_tenants() -> list[TenantInfo]:
     return [_info(r) for r in rows]
 
 
-async def get_by_prefix(prefix: str) -> TenantInfo:
+async def find_by_prefix(prefix: str) -> TenantInfo | None:
+    """The tenant holding exactly this prefix (ASCII case-insensitive), or None.
+
+    The one prefix -> tenant look-up: the resolver walks a derived prefix's parents
+    through it, and HTTP Basic, the CLI, SNMS and the consoles all call it."""
     row = await Tenant.select().where(Tenant.prefix == fold(prefix)).first().run()
-    if row is None:
+    return None if row is None else _info(row)
+
+
+async def get_by_prefix(prefix: str) -> TenantInfo:
+    """``find_by_prefix``, or NotFound naming the prefix."""
+    info = await find_by_prefix(prefix)
+    if info is None:
         raise NotFound(f"no tenant has the prefix {prefix}", field="tenant")
-    return _info(row)
+    return info
 
 
 async def set_status(prefix: str, status: str, *, actor: str, reason: str) -> TenantInfo:

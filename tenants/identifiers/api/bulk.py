@@ -12,11 +12,12 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
+from core.auth import Principal
 from tenants.identifiers import jobs
-from tenants.identifiers.api.search import principal_of
 from tenants.identifiers.services import bulk, bulk_results
 from tenants.identifiers.services.bulk_rows import MAX_UPLOAD_BYTES
 
@@ -35,54 +36,50 @@ def _ok(body: Any, status: int = 200) -> Response[bytes]:
 )
 async def submit_job(
     request: Request[Any, Any, Any],
+    caller: NamedDependency[Principal],
     fmt: Annotated[str, QueryParameter(name="format", required=False)] = "ndjson",
     mode: Annotated[str, QueryParameter(required=False)] = "upsert",
 ) -> Response[bytes]:
-    principal = await principal_of(request)
     info, replayed = await bulk.submit(
-        principal,
+        caller,
         request.stream(),
         fmt=fmt,
         mode=mode,
         idempotency_key=request.headers.get("idempotency-key"),
     )
     if not replayed:
-        jobs.enqueue(await bulk.job_pk(principal, info.job_id))
+        jobs.enqueue(await bulk.job_pk(caller, info.job_id))
     return _ok({"responseCode": 1, **info.to_json()}, 200 if replayed else 202)
 
 
 @get("/api/bulk/jobs/{job_id:str}", tags=["Bulk"], summary="A bulk job's progress")
-async def job_status(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Response[bytes]:
-    principal = await principal_of(request)
-    info = await bulk.get_job(principal, job_id)
+async def job_status(caller: NamedDependency[Principal], job_id: FromPath[str]) -> Response[bytes]:
+    info = await bulk.get_job(caller, job_id)
     return _ok({"responseCode": 1, **info.to_json()})
 
 
 @get("/api/bulk/jobs", tags=["Bulk"], summary="The tenant's recent bulk jobs, newest first")
 async def list_jobs(
-    request: Request[Any, Any, Any],
+    caller: NamedDependency[Principal],
     limit: Annotated[int, QueryParameter(required=False, ge=1, le=100)] = 20,
 ) -> Response[bytes]:
-    principal = await principal_of(request)
-    infos = await bulk.list_jobs(principal, limit=limit)
+    infos = await bulk.list_jobs(caller, limit=limit)
     return _ok({"responseCode": 1, "jobs": [i.to_json() for i in infos]})
 
 
 @post("/api/bulk/jobs/{job_id:str}/cancel", tags=["Bulk"], summary="Stop a bulk job")
-async def cancel_job(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Response[bytes]:
-    principal = await principal_of(request)
-    info = await bulk.cancel_job(principal, job_id)
+async def cancel_job(caller: NamedDependency[Principal], job_id: FromPath[str]) -> Response[bytes]:
+    info = await bulk.cancel_job(caller, job_id)
     return _ok({"responseCode": 1, **info.to_json()})
 
 
 @get("/api/bulk/jobs/{job_id:str}/results", tags=["Bulk"], summary="Per-row results")
 async def job_results(
-    request: Request[Any, Any, Any],
+    caller: NamedDependency[Principal],
     job_id: FromPath[str],
     fmt: Annotated[str, QueryParameter(name="format", required=False)] = "csv",
 ) -> Stream:
-    principal = await principal_of(request)
-    lines = await bulk_results.results(principal, job_id, fmt)
+    lines = await bulk_results.results(caller, job_id, fmt)
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
     return Stream(
         lines,

@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, delete, get, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
+from core.auth import Principal
 from core.errors import AuthenticationNeeded, InvalidValue
-from tenants.auth import authenticate_headers
+from core.limits import MAX_INDEX, MAX_PAGE, HandleIndex, bounded_int
 from tenants.identifiers.services import records
 from tenants.identifiers.services.idempotency import Idempotency, fingerprint, run_once
 
@@ -46,15 +48,7 @@ def _indices(raw: list[str] | None) -> tuple[list[int] | None, bool]:
         return None, False
     if any(r.strip().lower() == "various" for r in raw):
         return None, True
-    out = []
-    for r in raw:
-        try:
-            out.append(int(r))
-        except ValueError:
-            raise InvalidValue(
-                f"index must be an integer or 'various', got {r!r}", field="index"
-            ) from None
-    return out, False
+    return [bounded_int(r, field="index", low=0, high=MAX_INDEX) for r in raw], False
 
 
 @put(
@@ -72,12 +66,12 @@ def _indices(raw: list[str] | None) -> tuple[list[int] | None, bool]:
 )
 async def put_handle(
     request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
     handle: FromPath[str],
     overwrite: Annotated[bool, QueryParameter(name="overwrite", required=False)] = True,
     index: Annotated[list[str] | None, QueryParameter(name="index", required=False)] = None,
     mint: Annotated[bool, QueryParameter(name="mintNewSuffix", required=False)] = False,
 ) -> Response[bytes]:
-    principal = await authenticate_headers(request.headers)
     if principal is None:
         raise AuthenticationNeeded(
             "registration needs an API key (Authorization: Bearer ...) or HTTP Basic",
@@ -117,11 +111,10 @@ async def put_handle(
     status_code=200,
 )
 async def delete_handle(
-    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
     handle: FromPath[str],
-    index: Annotated[list[int] | None, QueryParameter(name="index", required=False)] = None,
+    index: Annotated[list[HandleIndex] | None, QueryParameter(name="index", required=False)] = None,
 ) -> Response[bytes]:
-    principal = await authenticate_headers(request.headers)
     result = await records.delete_record(principal, handle.lstrip("/"), indices=index)
     return _ok({"responseCode": 1, "handle": result.handle})
 
@@ -133,14 +126,13 @@ async def delete_handle(
     description="Zero-based pages; pageSize=0 gives only totalCount.",
 )
 async def list_handles(
-    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
     prefix: Annotated[str, QueryParameter(name="prefix")],
-    page: Annotated[int, QueryParameter(name="page", ge=0, required=False)] = 0,
+    page: Annotated[int, QueryParameter(name="page", ge=0, le=MAX_PAGE, required=False)] = 0,
     page_size: Annotated[
         int, QueryParameter(name="pageSize", ge=0, le=10000, required=False)
     ] = 1000,
 ) -> Response[bytes]:
-    principal = await authenticate_headers(request.headers)
     result = await records.list_handles(principal, prefix, page=page, page_size=page_size)
     body: dict[str, Any] = {
         "responseCode": 1,

@@ -13,30 +13,17 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from core.auth import Principal
-from core.errors import AuthenticationNeeded, InvalidValue
-from tenants.auth import authenticate
-from tenants.identifiers.services import snms
+from core.errors import InvalidValue
+from core.limits import MAX_PAGE
 from tenants.identifiers.services.search import Query, search
 
 _json = msgspec.json.Encoder()
 _RESERVED = {"limit", "page", "cursor"}
-
-
-async def principal_of(request: Request[Any, Any, Any]) -> Principal:
-    """An API key (Bearer or X-API-Key), HTTP Basic, or an SNMS token (Bearer or the
-    ``token`` header some SNMS clients send)."""
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-    token = token or request.headers.get("token", "").strip()
-    if token and not token.startswith("idn_"):
-        return await snms.principal_from_token(token)
-    principal = await authenticate(auth or None, request.headers.get("x-api-key"))
-    if principal is None:
-        raise AuthenticationNeeded("this endpoint needs an API key or an SNMS token")
-    return principal
+MAX_REVERSE_SKIP = 10_000
 
 
 def _when(raw: str | None, name: str) -> datetime | None:
@@ -53,7 +40,7 @@ def _when(raw: str | None, name: str) -> datetime | None:
 
 @get("/api/search", tags=["Query"], summary="Search your identifiers (exact and fuzzy)")
 async def search_identifiers(
-    request: Request[Any, Any, Any],
+    caller: NamedDependency[Principal],
     q: Annotated[str | None, QueryParameter(required=False)] = None,
     value: Annotated[str | None, QueryParameter(required=False)] = None,
     value_type: Annotated[str | None, QueryParameter(name="type", required=False)] = None,
@@ -66,7 +53,6 @@ async def search_identifiers(
     cursor: Annotated[str | None, QueryParameter(required=False)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=500, required=False)] = 50,
 ) -> Response[bytes]:
-    principal = await principal_of(request)
     attr_pair = None
     if attr is not None:
         name, sep, needle = attr.partition(":")
@@ -84,7 +70,7 @@ async def search_identifiers(
         updated_from=_when(updated_from, "updatedFrom"),
         updated_to=_when(updated_to, "updatedTo"),
     )
-    page = await search(principal, query, cursor=cursor, limit=limit)
+    page = await search(caller, query, cursor=cursor, limit=limit)
     body = {
         "responseCode": 1,
         "items": [h.to_json() for h in page.hits],
@@ -96,10 +82,16 @@ async def search_identifiers(
 @get("/hrls/handles", tags=["Query"], summary="Reverse look-up: handles whose value matches")
 async def reverse_lookup(
     request: Request[Any, Any, Any],
+    caller: NamedDependency[Principal],
     limit: Annotated[int, QueryParameter(ge=1, le=1000, required=False)] = 100,
-    page: Annotated[int, QueryParameter(ge=0, required=False)] = 0,
+    page: Annotated[int, QueryParameter(ge=0, le=MAX_PAGE, required=False)] = 0,
 ) -> Response[bytes]:
-    principal = await principal_of(request)
+    # Each skipped hit is read from the database: deep pages are refused up front.
+    if page * limit > MAX_REVERSE_SKIP:
+        raise InvalidValue(
+            f"page × limit may reach {MAX_REVERSE_SKIP:,} at most; narrow the pattern",
+            field="page",
+        )
     wanted = [(k, v) for k, v in request.query_params.items() if k not in _RESERVED]
     if len(wanted) != 1:
         raise InvalidValue("give exactly one TYPE=pattern, e.g. ?URL=*example.com*", field="type")
@@ -109,7 +101,7 @@ async def reverse_lookup(
     skip = page * limit
     cursor: str | None = None
     while True:
-        result = await search(principal, query, cursor=cursor, limit=min(500, skip + limit))
+        result = await search(caller, query, cursor=cursor, limit=min(500, skip + limit))
         for hit in result.hits:
             if skip:
                 skip -= 1

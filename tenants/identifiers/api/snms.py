@@ -13,19 +13,22 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, delete, get, post, put, route
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import QueryParameter
 
 from core.auth import Principal
 from core.errors import (
-    AuthenticationFailed,
-    AuthenticationNeeded,
+    SNMS_BUSINESS,
+    SNMS_INTERNAL,
+    SNMS_NOT_LOGGED_IN,
+    SNMS_OK,
     IdnestError,
     InsufficientPermissions,
     InvalidValue,
+    snms_status_for_rc,
 )
 from core.values import DEFAULT_PERMISSIONS, value_to_json
-from tenants.identifiers.api.search import principal_of
 from tenants.identifiers.services import batch as batch_writes
 from tenants.identifiers.services import records, snms
 from tenants.identifiers.services.batch import BatchItem
@@ -36,7 +39,6 @@ from tenants.templates.services import templates
 
 log = logging.getLogger("idnest.snms")
 MAX_BATCH = 2000
-OK, NOT_LOGGED_IN, BUSINESS, NO_PERMISSION, INTERNAL = 1, -1, -2, -3, -4
 _json = msgspec.json.Encoder()
 
 
@@ -45,21 +47,13 @@ def envelope(status: int, message: str, data: Any = None) -> Response[bytes]:
     return Response(content=_json.encode(body), status_code=200, media_type="application/json")
 
 
-def status_of(exc: IdnestError) -> int:
-    if isinstance(exc, AuthenticationNeeded | AuthenticationFailed):
-        return NOT_LOGGED_IN
-    if isinstance(exc, InsufficientPermissions):
-        return NO_PERMISSION
-    return BUSINESS
-
-
 def _snms_error(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if isinstance(exc, IdnestError):
-        return envelope(status_of(exc), exc.detail)
+        return envelope(exc.snms_status, exc.detail)
     if isinstance(exc, HTTPException) and exc.status_code < 500:
-        return envelope(BUSINESS, str(exc.detail))
+        return envelope(SNMS_BUSINESS, str(exc.detail))
     log.exception("SNMS request failed", exc_info=exc)
-    return envelope(INTERNAL, "internal error; it has been logged")
+    return envelope(SNMS_INTERNAL, "internal error; it has been logged")
 
 
 # Every class the app maps too: Litestar picks the most specific class over all layers.
@@ -69,15 +63,6 @@ HANDLERS: dict[type[Exception] | int, Any] = {
     ValidationException: _snms_error,
     Exception: _snms_error,
 }
-
-
-async def _principal(request: Request[Any, Any, Any]) -> Principal:
-    try:
-        return await principal_of(request)
-    except AuthenticationNeeded:
-        raise AuthenticationNeeded(
-            "not logged in: POST /identity/token, then send the token"
-        ) from None
 
 
 async def _body(request: Request[Any, Any, Any]) -> Any:
@@ -105,9 +90,9 @@ async def _login(request: Request[Any, Any, Any], *, v1: bool) -> Response[bytes
         or not isinstance(body.get("username"), str)
         or not isinstance(body.get("password"), str)
     ):
-        return envelope(NOT_LOGGED_IN, "send {username, password}")
+        return envelope(SNMS_NOT_LOGGED_IN, "send {username, password}")
     tok, ttl = await snms.login(body["username"], body["password"], v1=v1)
-    return envelope(OK, "success", {"token": tok, "expiresIn": ttl})
+    return envelope(SNMS_OK, "success", {"token": tok, "expiresIn": ttl})
 
 
 def to_handle_values(item: dict[str, Any]) -> list[Any]:
@@ -142,19 +127,18 @@ def _items(body: Any) -> list[Any]:
 
 def _item_result(o: Any) -> dict[str, Any]:
     if isinstance(o, WriteResult):
-        return {"handle": o.handle, "status": OK, "msg": "success"}
+        return {"handle": o.handle, "status": SNMS_OK, "msg": "success"}
     if isinstance(o, dict):  # a replayed answer
         if "error" in o:
-            status = {401: NO_PERMISSION, 402: NOT_LOGGED_IN, 403: NOT_LOGGED_IN}.get(
-                o.get("rc", 2), BUSINESS
-            )
+            status = snms_status_for_rc(o.get("rc", 2))
             return {"handle": o.get("handle"), "status": status, "msg": o["error"]}
-        return {"handle": o["handle"], "status": OK, "msg": "success"}
-    return {"handle": getattr(o, "handle", None), "status": status_of(o), "msg": o.detail}
+        return {"handle": o["handle"], "status": SNMS_OK, "msg": "success"}
+    return {"handle": getattr(o, "handle", None), "status": o.snms_status, "msg": o.detail}
 
 
-async def _write(request: Request[Any, Any, Any], raw_items: list[Any], mode: str) -> list[dict]:
-    principal = await _principal(request)
+async def _write(
+    request: Request[Any, Any, Any], caller: Principal, raw_items: list[Any], mode: str
+) -> list[dict]:
     batch: list[BatchItem] = []
     for item in raw_items:
         if not isinstance(item, dict) or not isinstance(item.get("handle"), str):
@@ -166,15 +150,15 @@ async def _write(request: Request[Any, Any, Any], raw_items: list[Any], mode: st
             batch.append(BatchItem(item["handle"], item.get("value")))
     guard = None
     key = request.headers.get("idempotency-key")
-    if key is not None and principal.tenant_id is not None:
+    if key is not None and caller.tenant_id is not None:
         guard = Idempotency(
-            principal.tenant_id,
+            caller.tenant_id,
             key,
             fingerprint(request.method, request.url.path, await request.body()),
         )
     answer, _ = await run_once(
         guard,
-        lambda g: batch_writes.put_records(principal, batch, mode=mode, idempotency=g),
+        lambda g: batch_writes.put_records(caller, batch, mode=mode, idempotency=g),
         lambda outcomes: [batch_writes.outcome_json(o) for o in outcomes],
     )
     return [_item_result(o) for o in answer]
@@ -182,29 +166,36 @@ async def _write(request: Request[Any, Any, Any], raw_items: list[Any], mode: st
 
 def _single(results: list[dict]) -> Response[bytes]:
     r = results[0]
-    return envelope(r["status"], r["msg"], {"handle": r["handle"]} if r["status"] == OK else None)
+    return envelope(
+        r["status"], r["msg"], {"handle": r["handle"]} if r["status"] == SNMS_OK else None
+    )
 
 
 @post("/identityv2/data", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
-async def create(request: Request[Any, Any, Any]) -> Response[bytes]:
-    return _single(await _write(request, [await _body(request)], "create"))
+async def create(
+    request: Request[Any, Any, Any], caller: NamedDependency[Principal]
+) -> Response[bytes]:
+    return _single(await _write(request, caller, [await _body(request)], "create"))
 
 
 @put("/identityv2/data", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
-async def update(request: Request[Any, Any, Any]) -> Response[bytes]:
-    return _single(await _write(request, [await _body(request)], "update"))
+async def update(
+    request: Request[Any, Any, Any], caller: NamedDependency[Principal]
+) -> Response[bytes]:
+    return _single(await _write(request, caller, [await _body(request)], "update"))
 
 
 @delete("/identityv2/data", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
-async def remove(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def remove(
+    request: Request[Any, Any, Any], caller: NamedDependency[Principal]
+) -> Response[bytes]:
     body = await _body(request)
     handle = body.get("handle") if isinstance(body, dict) else None
     handle = handle or request.query_params.get("handle")
     if not isinstance(handle, str):
         raise InvalidValue("send {handle}")
-    principal = await _principal(request)
-    result = await records.delete_record(principal, handle)
-    return envelope(OK, "success", {"handle": result.handle})
+    result = await records.delete_record(caller, handle)
+    return envelope(SNMS_OK, "success", {"handle": result.handle})
 
 
 def _check_size(items: list[Any]) -> None:
@@ -215,49 +206,53 @@ def _check_size(items: list[Any]) -> None:
 
 
 @post("/identityv2/data/batchCreate", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
-async def batch_create(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def batch_create(
+    request: Request[Any, Any, Any], caller: NamedDependency[Principal]
+) -> Response[bytes]:
     items = _items(await _body(request))
     _check_size(items)
-    return _batch_answer(await _write(request, items, "create"))
+    return _batch_answer(await _write(request, caller, items, "create"))
 
 
 @put("/identityv2/data/batchUpdate", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
-async def batch_update(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def batch_update(
+    request: Request[Any, Any, Any], caller: NamedDependency[Principal]
+) -> Response[bytes]:
     items = _items(await _body(request))
     _check_size(items)
-    return _batch_answer(await _write(request, items, "update"))
+    return _batch_answer(await _write(request, caller, items, "update"))
 
 
 @delete("/identityv2/data/batchDelete", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
-async def batch_delete(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def batch_delete(
+    request: Request[Any, Any, Any], caller: NamedDependency[Principal]
+) -> Response[bytes]:
     items = _items(await _body(request))
     _check_size(items)
-    principal = await _principal(request)
     results = []
     for item in items:
         handle = item.get("handle") if isinstance(item, dict) else item
         try:
             if not isinstance(handle, str):
                 raise InvalidValue("each item needs a handle")
-            await records.delete_record(principal, handle)
-            results.append({"handle": handle, "status": OK, "msg": "success"})
+            await records.delete_record(caller, handle)
+            results.append({"handle": handle, "status": SNMS_OK, "msg": "success"})
         except IdnestError as exc:
-            results.append({"handle": handle, "status": status_of(exc), "msg": exc.detail})
+            results.append({"handle": handle, "status": exc.snms_status, "msg": exc.detail})
     return _batch_answer(results)
 
 
 def _batch_answer(results: list[dict]) -> Response[bytes]:
-    failed = sum(1 for r in results if r["status"] != OK)
+    failed = sum(1 for r in results if r["status"] != SNMS_OK)
     message = "success" if not failed else f"{failed} of {len(results)} items failed"
-    return envelope(OK if not failed else BUSINESS, message, results)
+    return envelope(SNMS_OK if not failed else SNMS_BUSINESS, message, results)
 
 
 @get("/identityv2/data/detail", exception_handlers=HANDLERS, tags=["SNMS"])
 async def detail(
-    request: Request[Any, Any, Any], handle: Annotated[str, QueryParameter(name="handle")]
+    caller: NamedDependency[Principal], handle: Annotated[str, QueryParameter(name="handle")]
 ) -> Response[bytes]:
-    principal = await _principal(request)
-    record = await read_record(principal, handle)
+    record = await read_record(caller, handle)
     version = next((v.data.value for v in record.values if v.index == 1001), "")
     values = []
     for v in record.values:
@@ -267,29 +262,28 @@ async def detail(
             j.pop("permissions", None)
         values.append(j)
     data = {"handle": record.handle, "templateVersion": version, "value": values}
-    return envelope(OK, "success", data)
+    return envelope(SNMS_OK, "success", data)
 
 
 @get("/snms/api/v5/template", exception_handlers=HANDLERS, tags=["SNMS"])
 async def list_templates(
-    request: Request[Any, Any, Any],
+    caller: NamedDependency[Principal],
     prefix: Annotated[str | None, QueryParameter(required=False)] = None,
     version: Annotated[str | None, QueryParameter(required=False)] = None,
 ) -> Response[bytes]:
-    principal = await _principal(request)
     if (
         prefix
-        and principal.tenant_prefix
+        and caller.tenant_prefix
         and prefix.lower()
         not in (
-            principal.tenant_prefix.lower(),
-            principal.tenant_prefix.rsplit(".", 1)[0].lower(),
+            caller.tenant_prefix.lower(),
+            caller.tenant_prefix.rsplit(".", 1)[0].lower(),
         )
     ):
         raise InsufficientPermissions(f"you cannot read the templates of {prefix}")
     code, number = templates.split_ref(version) if version else (None, None)
-    found = await templates.list_templates(principal.tenant_id, code=code, version=number)
-    return envelope(OK, "success", [t.to_snms() for t in found])
+    found = await templates.list_templates(caller.tenant_id, code=code, version=number)
+    return envelope(SNMS_OK, "success", [t.to_snms() for t in found])
 
 
 @route(
@@ -299,10 +293,11 @@ async def list_templates(
     tags=["SNMS"],
     status_code=200,
 )
-async def save_template(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def save_template(
+    request: Request[Any, Any, Any], caller: NamedDependency[Principal]
+) -> Response[bytes]:
     """Create a tenant template (usually ``extends`` a node template) or its next version."""
-    principal = await _principal(request)
-    if not principal.can("write") or principal.tenant_id is None:
+    if not caller.can("write") or caller.tenant_id is None:
         raise InsufficientPermissions("editing templates needs write access to a tenant")
     body = await _body(request)
     if not isinstance(body, dict) or not isinstance(body.get("code"), str):
@@ -311,20 +306,20 @@ async def save_template(request: Request[Any, Any, Any]) -> Response[bytes]:
     key = request.headers.get("idempotency-key")
     if key is not None:
         raw = await request.body()
-        guard = Idempotency(principal.tenant_id, key, fingerprint("template", raw))
+        guard = Idempotency(caller.tenant_id, key, fingerprint("template", raw))
     answer, _ = await run_once(
         guard,
         lambda g: templates.save_template(
-            owner_tenant=principal.tenant_id,
+            owner_tenant=caller.tenant_id,
             code=body["code"],
             body=body,
-            actor=principal.actor,
+            actor=caller.actor,
             idempotency=g,
         ),
-        lambda t: {"ref": t.ref, "tenant": principal.tenant_id},
+        lambda t: {"ref": t.ref, "tenant": caller.tenant_id},
     )
-    saved = await templates.get_template(principal.tenant_id, answer["ref"])
-    return envelope(OK, "success", saved.to_snms())
+    saved = await templates.get_template(caller.tenant_id, answer["ref"])
+    return envelope(SNMS_OK, "success", saved.to_snms())
 
 
 ROUTES = [

@@ -38,15 +38,16 @@ from core.values import (
 from tenants.identifiers.services.records import (
     IdempotencyGuard,
     WriteResult,
-    _active_tenant,
-    _check_size,
-    _merge,
-    _require,
+    active_tenant,
+    check_record_size,
     check_served,
+    merge_values,
+    require_scope,
 )
 from tenants.identifiers.services.search import index_text
 from tenants.identifiers.services.sql import NewRecords, insert_new, locked_records, update_records
-from tenants.templates.services.templates import Template, validate_record
+from tenants.templates.services.templates import Template
+from tenants.templates.services.validation import validate_record
 
 MODES = ("create", "update", "upsert")
 # How many items ``prepare`` handles before it lets the event loop run a concurrent write.
@@ -117,9 +118,9 @@ async def prepare(
             handle = parse_handle(item.handle)
             if handle.prefix not in allowed:
                 check_served(handle)
-                batch.principal = _require(batch.principal, "write", handle)
+                batch.principal = require_scope(batch.principal, "write", handle)
                 if batch.tenant_id is None:
-                    batch.tenant_id = await _active_tenant(batch.principal, handle)
+                    batch.tenant_id = await active_tenant(batch.principal, handle)
                 allowed.add(handle.prefix)
             values = parse_values(item.body, timestamp=ts)
             key = handle.key
@@ -152,7 +153,7 @@ async def _new_record(
         )
         values = [admin, *values]
     values = sorted(values, key=lambda v: v.index)
-    _check_size(values)
+    check_record_size(values)
     return values
 
 
@@ -220,9 +221,11 @@ async def _write_batch(batch: PreparedBatch, idempotency: IdempotencyGuard | Non
                         raise HandleAlreadyExists(
                             f"handle {row['handle']} already exists", handle=row["handle"]
                         )
-                    merged = _merge(load_values(row["values"]), item.values, None, overwrite=True)
+                    merged = merge_values(
+                        load_values(row["values"]), item.values, None, overwrite=True
+                    )
                     merged = await validate_record(tenant_id, merged, batch.templates)
-                    _check_size(merged)
+                    check_record_size(merged)
                     result = WriteResult(row["handle"], False, row["version"] + 1)
                     updates.append(
                         {

@@ -155,3 +155,18 @@ def _count(rows: Iterator[Any]) -> int:
         if total > MAX_ROWS:
             raise InvalidValue(f"a bulk job takes at most {MAX_ROWS:,} rows", field="file")
     return total
+
+
+def chunks(path: Path, fmt: str, after: int, size: int) -> Iterator[list[Row]]:
+    """The rows after row number ``after``, in lists of ``size`` (a job resumes at its
+    cursor)."""
+    chunk: list[Row] = []
+    for row in iter_rows(path, fmt):
+        if row.number <= after:
+            continue
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -47,7 +47,7 @@ from core.values import (
 from tenants.accounts.tables import Tenant
 from tenants.identifiers.services.search import index_text
 from tenants.identifiers.tables import Identifier
-from tenants.templates.services.templates import validate_record
+from tenants.templates.services.validation import validate_record
 
 MAX_VALUES_PER_RECORD = 1000
 
@@ -77,7 +77,7 @@ def check_served(handle: Handle) -> None:
         )
 
 
-def _require(principal: Principal | None, scope: str, handle: Handle) -> Principal:
+def require_scope(principal: Principal | None, scope: str, handle: Handle) -> Principal:
     if principal is None:
         raise AuthenticationNeeded(
             "this operation needs credentials: an API key (Authorization: Bearer) "
@@ -97,7 +97,7 @@ def _require(principal: Principal | None, scope: str, handle: Handle) -> Princip
     return principal
 
 
-async def _active_tenant(principal: Principal, handle: Handle) -> int:
+async def active_tenant(principal: Principal, handle: Handle) -> int:
     row = await Tenant.select(Tenant.status).where(Tenant.id == principal.tenant_id).first().run()
     if row is None or row["status"] != "active":
         status = row["status"] if row else "gone"
@@ -118,7 +118,7 @@ async def _load_for_update(tenant_id: int, key: str) -> dict[str, Any] | None:
     return await query.first().run()
 
 
-def _merge(
+def merge_values(
     existing: list[HandleValue],
     body: list[HandleValue],
     indices: frozenset[int] | None,
@@ -194,10 +194,10 @@ async def put_record(
     else:
         handle = parse_handle(handle_text)
     check_served(handle)
-    principal = _require(principal, "write", handle)
+    principal = require_scope(principal, "write", handle)
     values = parse_values(body, timestamp=now_timestamp())
     wanted = _select_indices(values, indices, index_various)
-    tenant_id = await _active_tenant(principal, handle)
+    tenant_id = await active_tenant(principal, handle)
     key = handle.key
     now = datetime.now(UTC)
     async with tenant_transaction(tenant_id):
@@ -225,7 +225,7 @@ async def put_record(
                     *values,
                 ]
             values = sorted(values, key=lambda v: v.index)
-            _check_size(values)
+            check_record_size(values)
             await Identifier.insert(
                 Identifier(
                     tenant_id=tenant_id,
@@ -245,9 +245,9 @@ async def put_record(
                 raise HandleAlreadyExists(
                     f"handle {row['handle']} already exists", handle=row["handle"]
                 )
-            merged = _merge(load_values(row["values"]), values, wanted, overwrite=overwrite)
+            merged = merge_values(load_values(row["values"]), values, wanted, overwrite=overwrite)
             merged = await validate_record(tenant_id, merged)
-            _check_size(merged)
+            check_record_size(merged)
             version = row["version"] + 1
             await (
                 Identifier.update(
@@ -281,7 +281,7 @@ async def put_record(
     return result
 
 
-def _check_size(values: list[HandleValue]) -> None:
+def check_record_size(values: list[HandleValue]) -> None:
     if len(values) > MAX_VALUES_PER_RECORD:
         raise InvalidValue(
             f"a record holds at most {MAX_VALUES_PER_RECORD} values, this one would have "
@@ -296,8 +296,8 @@ async def delete_record(
     """Delete a whole record, or only the values with the given indices."""
     handle = parse_handle(handle_text)
     check_served(handle)
-    principal = _require(principal, "write", handle)
-    tenant_id = await _active_tenant(principal, handle)
+    principal = require_scope(principal, "write", handle)
+    tenant_id = await active_tenant(principal, handle)
     key = handle.key
     async with tenant_transaction(tenant_id):
         row = await _load_for_update(tenant_id, key)
@@ -361,7 +361,7 @@ async def list_handles(
     """Handles under one prefix of the caller's tenant, zero-based pages."""
     probe = Handle(prefix, "")
     check_served(probe)
-    principal = _require(principal, "read", probe)
+    principal = require_scope(principal, "read", probe)
     assert principal.tenant_id is not None
     pattern = _like_escape(fold(prefix)) + "/%"
     # An explicit ESCAPE: prefixes may hold "_", which LIKE would take as a wildcard.

@@ -10,6 +10,7 @@ concurrent writes never shift, repeat or skip a row already paged past.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -22,10 +23,13 @@ from core import audit, db
 from core.auth import Principal
 from core.errors import AuthenticationNeeded, InsufficientPermissions, InvalidValue
 from core.identifiers import fold
+from core.limits import MAX_DB_ID
 from core.tenancy import cross_tenant, tenant_transaction
 from core.values import HandleValue, load_values, type_matches, value_to_json
 from tenants.identifiers.services.visibility import visible
 from tenants.identifiers.tables import Identifier
+
+log = logging.getLogger("idnest.search")
 
 MAX_LIMIT = 500
 _SCAN_ROUNDS = 20
@@ -89,9 +93,12 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, number = text.partition(":")
-        if kind != "id" or not number.isdigit():
+        if kind != "id" or not number.isdigit() or len(number) > 19:
             raise ValueError
-        return int(number)
+        last = int(number)
+        if last > MAX_DB_ID:
+            raise ValueError
+        return last
     except ValueError:
         raise InvalidValue("cursor is not one this server gave out", field="cursor") from None
 
@@ -252,3 +259,15 @@ async def _scan(
             exhausted = True
             break
     return Page(hits, None if exhausted else encode_cursor(last))
+
+
+async def merge_pending_index() -> None:
+    """Merge the trigram index's pending list now rather than at the next vacuum (a bulk
+    job calls this when it finishes): every search scans that list whole, which after a
+    bulk load adds ~20 ms per search."""
+    if not isinstance(db.engine(), db.PostgresEngine):
+        return
+    try:
+        await db.engine().run_ddl("SELECT gin_clean_pending_list('identifiers_search_trgm')")
+    except Exception:  # housekeeping: the job is done whether or not this succeeds
+        log.warning("could not merge the search index's pending list", exc_info=True)

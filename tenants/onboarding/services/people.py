@@ -15,11 +15,10 @@ import pyotp
 from core import audit, crypto, db
 from core.auth import Principal, hash_password, verify_password
 from core.errors import Conflict, InvalidValue, NotFound
-from core.identifiers import fold
 from core.mail import send_mail
 from core.tenancy import cross_tenant, tenant_transaction
 from tenants.accounts.services.users import STAFF_ROLES, check_password, normalise_email
-from tenants.accounts.tables import MEMBER_ROLES, Membership, Tenant, User
+from tenants.accounts.tables import MEMBER_ROLES, Membership, User
 from tenants.onboarding.services import tokens
 from tenants.onboarding.tables import UserTotp
 
@@ -57,14 +56,23 @@ class Member:
         return self.role in MANAGE_ROLES
 
 
-async def authenticate(email: str, password: str) -> dict[str, Any] | None:
+async def check_login(email: str, password: str) -> tuple[dict[str, Any] | None, str]:
+    """The user and "ok"; or None and why not: "wrong" (unknown email or wrong password,
+    told apart by nobody), "disabled" (right password, account switched off: saying so
+    tells only someone who knows the password). One password check either way."""
     row = await User.select().where(User.email == email.strip().lower()).first().run()
     if row is None:
         verify_password(password, _DUMMY_HASH)
-        return None
-    if not row["is_active"] or not verify_password(password, row["password_hash"]):
-        return None
-    return row
+        return None, "wrong"
+    if not verify_password(password, row["password_hash"]):
+        return None, "wrong"
+    if not row["is_active"]:
+        return None, "disabled"
+    return row, "ok"
+
+
+async def authenticate(email: str, password: str) -> dict[str, Any] | None:
+    return (await check_login(email, password))[0]
 
 
 async def get_user(user_id: int) -> dict[str, Any] | None:
@@ -99,14 +107,6 @@ async def memberships(user_id: int) -> list[Member]:
         )
         for r in rows
     ]
-
-
-async def member_of(user_id: int, prefix: str) -> Member | None:
-    """The user's membership in the tenant with this prefix, or None (never a hint)."""
-    for m in await memberships(user_id):
-        if m.prefix == fold(prefix):
-            return m
-    return None
 
 
 async def list_members(tenant_id: int) -> list[dict[str, Any]]:
@@ -365,10 +365,6 @@ async def set_staff_roles(user_id: int, roles: list[str], *, actor: str) -> None
         await audit.record(
             actor=actor, action="staff.roles", target=str(user_id), detail={"roles": roles, "n": n}
         )
-
-
-async def tenant_by_prefix(prefix: str) -> dict[str, Any] | None:
-    return await Tenant.select().where(Tenant.prefix == fold(prefix)).first().run()
 
 
 async def authenticate_exists(email: str) -> bool:

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from core.errors import InvalidValue
+from core.limits import MAX_INDEX
 from core.values import HandleValue
 
 FIRST_ITEM_INDEX = 2000
@@ -52,7 +53,7 @@ class Item:
         }
 
 
-def _bad(where: str, message: str) -> InvalidValue:
+def item_error(where: str, message: str) -> InvalidValue:
     return InvalidValue(f"{where}: {message}", field="items")
 
 
@@ -60,47 +61,53 @@ def _opt_int(raw: Any, where: str, what: str) -> int | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-        raise _bad(where, f"{what} must be a non-negative integer")
+        raise item_error(where, f"{what} must be a non-negative integer")
+    if raw > MAX_INDEX:
+        raise item_error(where, f"{what} must be at most {MAX_INDEX}, got {raw}")
     return raw
 
 
 def parse_item(raw: Any, position: int) -> Item:
     """One item as an SNMS client or staff sends it; errors name the item."""
     if not isinstance(raw, dict):
-        raise _bad(f"item {position}", "each item must be an object")
+        raise item_error(f"item {position}", "each item must be an object")
     name = raw.get("name")
     where = f"item {name!r}" if isinstance(name, str) and name else f"item {position}"
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
-        raise _bad(where, "name must be 1-255 characters")
+        raise item_error(where, "name must be 1-255 characters")
     id_type = raw.get("idType", name)
     if not isinstance(id_type, str) or not id_type or len(id_type) > 255:
-        raise _bad(where, "idType must be a non-empty string")
+        raise item_error(where, "idType must be a non-empty string")
     index = raw.get("idIndex")
     if isinstance(index, bool) or not isinstance(index, int) or index < FIRST_ITEM_INDEX:
-        raise _bad(where, f"idIndex must be an integer >= {FIRST_ITEM_INDEX}, got {index!r}")
+        raise item_error(where, f"idIndex must be an integer >= {FIRST_ITEM_INDEX}, got {index!r}")
+    if index > MAX_INDEX:
+        raise item_error(where, f"idIndex must be at most {MAX_INDEX}, got {index}")
     required = raw.get("required", False)
     if required in (0, 1):
         required = bool(required)
     if not isinstance(required, bool):
-        raise _bad(where, "required must be true or false")
+        raise item_error(where, "required must be true or false")
     state = raw.get("state", 1)
     if state not in (0, 1) or isinstance(state, bool):
-        raise _bad(where, "state must be 1 (enabled) or 0 (disabled)")
+        raise item_error(where, "state must be 1 (enabled) or 0 (disabled)")
     meta = raw.get("metadata") or {}
     if not isinstance(meta, dict):
-        raise _bad(where, "metadata must be an object")
+        raise item_error(where, "metadata must be an object")
     kind = meta.get("type", "string")
     if kind not in ITEM_TYPES:
-        raise _bad(where, f"metadata.type must be one of {', '.join(ITEM_TYPES)}, got {kind!r}")
+        raise item_error(
+            where, f"metadata.type must be one of {', '.join(ITEM_TYPES)}, got {kind!r}"
+        )
     low = _opt_int(meta.get("minLength"), where, "minLength")
     high = _opt_int(meta.get("maxLength"), where, "maxLength")
     if low is not None and high is not None and low > high:
-        raise _bad(where, "minLength is greater than maxLength")
+        raise item_error(where, "minLength is greater than maxLength")
     enum = meta.get("enum") or []
     if not isinstance(enum, list) or not all(isinstance(e, str) for e in enum):
-        raise _bad(where, "metadata.enum must be a list of strings")
+        raise item_error(where, "metadata.enum must be a list of strings")
     if kind == "enum" and not enum:
-        raise _bad(where, "an enum item needs metadata.enum")
+        raise item_error(where, "an enum item needs metadata.enum")
     return Item(name.strip(), id_type, index, required, state, kind, low, high, tuple(enum))
 
 
@@ -111,7 +118,9 @@ def parse_items(raw: Any) -> list[Item]:
     seen: dict[int, str] = {}
     for item in items:
         if item.index in seen:
-            raise _bad(f"item {item.name!r}", f"idIndex {item.index} is also {seen[item.index]!r}")
+            raise item_error(
+                f"item {item.name!r}", f"idIndex {item.index} is also {seen[item.index]!r}"
+            )
         seen[item.index] = item.name
     return sorted(items, key=lambda i: i.index)
 

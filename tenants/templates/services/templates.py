@@ -22,10 +22,14 @@ from typing import Any
 
 from core import audit, db
 from core.errors import Conflict, InvalidValue, NotFound
+from core.limits import MAX_INDEX, bounded_int
 from core.tenancy import cross_tenant, tenant_transaction
-from core.values import HandleValue, ValueData
 from tenants.templates.services.industry import check_industry
-from tenants.templates.services.items import FIRST_ITEM_INDEX, Item, _bad, check_value, parse_items
+from tenants.templates.services.items import (
+    Item,
+    item_error,
+    parse_items,
+)
 from tenants.templates.tables import MetadataTemplate
 
 TEMPLATE_INDEX = 1001
@@ -104,9 +108,10 @@ def split_ref(ref: str) -> tuple[str, int | None]:
     if not sep:
         return code, None
     version = version.lstrip("vV")
-    if not version.isdigit():
+    if not version.isascii() or not version.isdigit():
         raise InvalidValue(f"template {ref!r}: the version after '@' must be a number")
-    return code, int(version)
+    # A version is a 32-bit column: a longer number is refused before any query.
+    return code, bounded_int(version, field="template", low=0, high=MAX_INDEX)
 
 
 # Version rows never change, so code@version -> Template may be cached for ever.
@@ -228,7 +233,9 @@ async def save_template(
         base_idx = {i.index for i in base.items}
         clash = [i for i in own if i.index in base_idx and not _same_base(i, base)]
         if clash:
-            raise _bad(f"item {clash[0].name!r}", f"idIndex {clash[0].index} belongs to {extends}")
+            raise item_error(
+                f"item {clash[0].name!r}", f"idIndex {clash[0].index} belongs to {extends}"
+            )
         own = sorted(
             {**{i.index: i for i in base.items}, **{i.index: i for i in own}}.values(),
             key=lambda i: i.index,
@@ -364,56 +371,3 @@ async def seed(path: Path = SEED_FILE, *, actor: str = "seed") -> int:
             if not db.is_unique_violation(exc):
                 raise
     return created
-
-
-def check_against(template: Template, values: list[HandleValue]) -> None:
-    """Validate a record's values against one template version; errors name the item."""
-    by_index = {v.index: v for v in values}
-    for item in template.items:
-        value = by_index.get(item.index)
-        if value is None:
-            if item.required and item.state == 1:
-                raise InvalidValue(
-                    f"item {item.name!r} (index {item.index}, {item.id_type}) is required by "
-                    f"template {template.ref}",
-                    field=item.id_type,
-                )
-            continue
-        check_value(item, value)
-    for v in values:
-        if v.index >= FIRST_ITEM_INDEX and v.index not in template.item_indices:
-            raise InvalidValue(
-                f"index {v.index} is not an item of template {template.ref}", field="values"
-            )
-
-
-async def validate_record(
-    tenant_id: int, values: list[HandleValue], memo: dict[str, Template] | None = None
-) -> list[HandleValue]:
-    """Check a record that declares a template at index 1001; pin ``code`` to
-    ``code@version``. Records without index 1001 are free-form and pass unchanged.
-    ``memo`` (ref -> template) lets a batch look each declared template up once."""
-    for declared in values:  # a loop, not next(genexpr): this runs for every bulk row
-        if declared.index == TEMPLATE_INDEX:
-            break
-    else:
-        return values
-    if declared.data.format != "string" or not isinstance(declared.data.value, str):
-        raise InvalidValue("index 1001 (template version) must be a string", field="values")
-    ref = declared.data.value
-    template = memo.get(ref) if memo is not None else None
-    if template is None:
-        template = await get_template(tenant_id, ref)
-        if memo is not None:
-            memo[ref] = template
-    check_against(template, values)
-    if declared.data.value == template.ref:
-        return values
-    pinned = msgspec_replace(declared, template.ref)
-    return [pinned if v.index == TEMPLATE_INDEX else v for v in values]
-
-
-def msgspec_replace(v: HandleValue, text: str) -> HandleValue:
-    import msgspec
-
-    return msgspec.structs.replace(v, data=ValueData("string", text))

@@ -1,5 +1,5 @@
-"""What every schemes API module needs: JSON answers, JSON bodies, the caller, and GS1
-keys taken from the raw path."""
+"""What every schemes API module needs: JSON answers, JSON bodies, and GS1 keys taken
+from the raw path. (The caller arrives as the ``principal`` dependency, tenants.auth.)"""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ import msgspec
 from litestar import Request, Response
 from litestar.params import QueryParameter
 
-from core.auth import Principal
 from core.errors import InvalidValue
-from tenants.auth import authenticate_headers
+from core.limits import MAX_PAGE as LIMIT_PAGE
 from tenants.schemes.services.items import MAX_PAGE
 
 S = TypeVar("S")
 JSON = "application/json"
-Page = Annotated[int, QueryParameter(name="page", ge=0, required=False)]
+Page = Annotated[int, QueryParameter(name="page", ge=0, le=LIMIT_PAGE, required=False)]
 BoundedPage = Annotated[int, QueryParameter(name="page", ge=0, le=MAX_PAGE, required=False)]
 PageSize = Annotated[int, QueryParameter(name="pageSize", ge=1, le=1000, required=False)]
 
@@ -32,10 +31,6 @@ def ok(body: Any, status: int = 200) -> Response[bytes]:
     return Response(
         content=msgspec.json.encode(body, enc_hook=_enc), status_code=status, media_type=JSON
     )
-
-
-async def principal_of(request: Request[Any, Any, Any]) -> Principal | None:
-    return await authenticate_headers(request.headers)
 
 
 async def json_body(request: Request[Any, Any, Any], kind: type[S]) -> S:

@@ -15,14 +15,16 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, delete, get, patch, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from tenants.schemes.api_common import (
+from core.auth import Principal
+from core.limits import DbId
+from tenants.schemes.api.common import (
     BoundedPage,
     PageSize,
     json_body,
     ok,
-    principal_of,
     raw_key,
 )
 from tenants.schemes.schemas import ItemIn, LinkIn, LinkPatch
@@ -44,18 +46,20 @@ def _link(info: links.LinkInfo) -> dict[str, Any]:
     summary="Your GS1 links (all, or ?key=/01/...)",
 )
 async def list_links(
-    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
     key: Annotated[str | None, QueryParameter(name="key", required=False)] = None,
 ) -> Response[bytes]:
-    items = await links.list_links(await principal_of(request), key)
+    items = await links.list_links(principal, key)
     return ok({"links": [_link(x) for x in items]})
 
 
 @post("/api/v1/gs1/links", tags=["GS1"], summary="Add a link to a GS1 key path")
-async def add_link(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def add_link(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal | None]
+) -> Response[bytes]:
     b = await json_body(request, LinkIn)
     info = await links.add_link(
-        await principal_of(request),
+        principal,
         b.key,
         link_type=b.link_type,
         href=b.href,
@@ -69,20 +73,26 @@ async def add_link(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @get("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="One link")
-async def get_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
-    return ok(_link(await links.get_link(await principal_of(request), link_id)))
+async def get_link(principal: NamedDependency[Principal | None], link_id: DbId) -> Response[bytes]:
+    return ok(_link(await links.get_link(principal, link_id)))
 
 
 @patch("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="Change a link")
-async def update_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
+async def update_link(
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
+    link_id: DbId,
+) -> Response[bytes]:
     b = await json_body(request, LinkPatch)
     changes = {k: v for k, v in msgspec.structs.asdict(b).items() if v is not msgspec.UNSET}
-    return ok(_link(await links.update_link(await principal_of(request), link_id, changes)))
+    return ok(_link(await links.update_link(principal, link_id, changes)))
 
 
 @delete("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="Delete a link", status_code=200)
-async def delete_link(request: Request[Any, Any, Any], link_id: FromPath[int]) -> Response[bytes]:
-    return ok(_link(await links.delete_link(await principal_of(request), link_id)))
+async def delete_link(
+    principal: NamedDependency[Principal | None], link_id: DbId
+) -> Response[bytes]:
+    return ok(_link(await links.delete_link(principal, link_id)))
 
 
 # -- GS1 item descriptions ---------------------------------------------------------------
@@ -101,11 +111,9 @@ def _item(info: items.ItemInfo) -> dict[str, Any]:
     summary="Your GS1 item descriptions (the linksets' itemDescription), by key path",
 )
 async def list_items(
-    request: Request[Any, Any, Any], page: BoundedPage = 0, page_size: PageSize = 100
+    principal: NamedDependency[Principal | None], page: BoundedPage = 0, page_size: PageSize = 100
 ) -> Response[bytes]:
-    total, found = await items.list_items(
-        await principal_of(request), page=page, page_size=page_size
-    )
+    total, found = await items.list_items(principal, page=page, page_size=page_size)
     return ok({"totalCount": total, "page": page, "items": [_item(i) for i in found]})
 
 
@@ -114,8 +122,12 @@ async def list_items(
     tags=["GS1"],
     summary="The description of one GS1 key path",
 )
-async def get_item(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[bytes]:
-    info = await items.get_item(await principal_of(request), raw_key(request, "/items/", key))
+async def get_item(
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
+    key: FromPath[str],
+) -> Response[bytes]:
+    info = await items.get_item(principal, raw_key(request, "/items/", key))
     return ok(_item(info))
 
 
@@ -124,10 +136,14 @@ async def get_item(request: Request[Any, Any, Any], key: FromPath[str]) -> Respo
     tags=["GS1"],
     summary="Describe a GS1 key path (201 when new, 200 when replaced)",
 )
-async def put_item(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[bytes]:
+async def put_item(
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
+    key: FromPath[str],
+) -> Response[bytes]:
     body = await json_body(request, ItemIn)
     info, created = await items.set_item(
-        await principal_of(request), raw_key(request, "/items/", key), body.description
+        principal, raw_key(request, "/items/", key), body.description
     )
     return ok(_item(info), 201 if created else 200)
 
@@ -138,8 +154,12 @@ async def put_item(request: Request[Any, Any, Any], key: FromPath[str]) -> Respo
     summary="Drop the description of a GS1 key path (its links stay)",
     status_code=200,
 )
-async def delete_item(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[bytes]:
-    info = await items.delete_item(await principal_of(request), raw_key(request, "/items/", key))
+async def delete_item(
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
+    key: FromPath[str],
+) -> Response[bytes]:
+    info = await items.delete_item(principal, raw_key(request, "/items/", key))
     return ok(_item(info))
 
 

@@ -4,7 +4,7 @@ Thin: decode, authenticate, call ``tenants.schemes.services``. Paths:
 
 - ``/api/v1/namespaces``: the tenant's GS1 prefix, OID sub-arc, issuer codes;
 - ``/api/v1/schemes/{gs1|oid|ecode|vaa}/codes[/{code}]``: registered codes;
-- ``/api/v1/gs1/...``: GS1 Digital Link links and item descriptions (``api_gs1``);
+- ``/api/v1/gs1/...``: GS1 Digital Link links and item descriptions (``api/gs1.py``);
 - ``/api/v1/mappings``, ``/bulk``, ``/resolve``: private ↔ public mapping.
 """
 
@@ -13,12 +13,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, delete, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
+from core.auth import Principal
 from core.errors import InvalidValue
 from core.values import value_to_json
-from tenants.schemes import api_gs1
-from tenants.schemes.api_common import Page, PageSize, json_body, ok, principal_of, raw_key
+from tenants.schemes.api import gs1 as api_gs1
+from tenants.schemes.api.common import Page, PageSize, json_body, ok, raw_key
 from tenants.schemes.schemas import CodeIn, MappingIn, NamespaceIn
 from tenants.schemes.services import codes, mappings, namespaces
 from tenants.schemes.services.common import require
@@ -51,8 +53,8 @@ def _mapping(info: mappings.MappingInfo) -> dict[str, Any]:
 
 # -- namespaces ------------------------------------------------------------------------
 @get("/api/v1/namespaces", tags=["Schemes"], summary="Your namespaces and their review status")
-async def list_namespaces(request: Request[Any, Any, Any]) -> Response[bytes]:
-    p = require(await principal_of(request), "read")
+async def list_namespaces(principal: NamedDependency[Principal | None]) -> Response[bytes]:
+    p = require(principal, "read")
     return ok({"namespaces": [_ns(n) for n in await namespaces.list_namespaces(p.tenant_id)]})
 
 
@@ -62,9 +64,11 @@ async def list_namespaces(request: Request[Any, Any, Any]) -> Response[bytes]:
     summary="Claim a GS1 company prefix or Ecode/VAA issuer code (pending review), or get "
     "an OID sub-arc (scheme oid, no value: allocated at once)",
 )
-async def claim_namespace(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def claim_namespace(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal | None]
+) -> Response[bytes]:
     body = await json_body(request, NamespaceIn)
-    p = require(await principal_of(request), "write")
+    p = require(principal, "write")
     assert p.tenant_id is not None
     info = await namespaces.request_namespace(p.tenant_id, body.scheme, body.value, actor=p.actor)
     return ok(_ns(info), 201)
@@ -72,10 +76,14 @@ async def claim_namespace(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 # -- scheme codes ----------------------------------------------------------------------
 @post("/api/v1/schemes/{scheme:str}/codes", tags=["Schemes"], summary="Register a code")
-async def register_code(request: Request[Any, Any, Any], scheme: FromPath[str]) -> Response[bytes]:
+async def register_code(
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
+    scheme: FromPath[str],
+) -> Response[bytes]:
     body = await json_body(request, CodeIn)
     info = await codes.register_code(
-        await principal_of(request),
+        principal,
         scheme,
         body.code,
         handle=body.handle,
@@ -88,28 +96,23 @@ async def register_code(request: Request[Any, Any, Any], scheme: FromPath[str]) 
 
 @get("/api/v1/schemes/{scheme:str}/codes", tags=["Schemes"], summary="List your codes")
 async def list_codes(
-    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
     scheme: FromPath[str],
     page: Page = 0,
     page_size: PageSize = 100,
 ) -> Response[bytes]:
-    total, items = await codes.list_codes(
-        await principal_of(request), scheme, page=page, page_size=page_size
-    )
+    total, items = await codes.list_codes(principal, scheme, page=page, page_size=page_size)
     return ok({"totalCount": total, "page": page, "codes": [_code(c) for c in items]})
 
 
 @get("/api/v1/schemes/{scheme:str}/codes/{code:path}", tags=["Schemes"], summary="One code")
 async def get_code(
-    request: Request[Any, Any, Any], scheme: FromPath[str], code: FromPath[str]
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
+    scheme: FromPath[str],
+    code: FromPath[str],
 ) -> Response[bytes]:
-    return ok(
-        _code(
-            await codes.get_code(
-                await principal_of(request), scheme, _code_arg(request, scheme, code)
-            )
-        )
-    )
+    return ok(_code(await codes.get_code(principal, scheme, _code_arg(request, scheme, code))))
 
 
 @delete(
@@ -119,11 +122,12 @@ async def get_code(
     status_code=200,
 )
 async def unregister_code(
-    request: Request[Any, Any, Any], scheme: FromPath[str], code: FromPath[str]
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
+    scheme: FromPath[str],
+    code: FromPath[str],
 ) -> Response[bytes]:
-    info = await codes.unregister_code(
-        await principal_of(request), scheme, _code_arg(request, scheme, code)
-    )
+    info = await codes.unregister_code(principal, scheme, _code_arg(request, scheme, code))
     return ok(_code(info))
 
 
@@ -138,11 +142,9 @@ def _code_arg(request: Request[Any, Any, Any], scheme: str, code: str) -> str:
 # -- mappings --------------------------------------------------------------------------
 @get("/api/v1/mappings", tags=["Mappings"], summary="Your private-code mappings")
 async def list_mappings(
-    request: Request[Any, Any, Any], page: Page = 0, page_size: PageSize = 100
+    principal: NamedDependency[Principal | None], page: Page = 0, page_size: PageSize = 100
 ) -> Response[bytes]:
-    total, items = await mappings.list_mappings(
-        await principal_of(request), page=page, page_size=page_size
-    )
+    total, items = await mappings.list_mappings(principal, page=page, page_size=page_size)
     return ok({"totalCount": total, "page": page, "mappings": [_mapping(m) for m in items]})
 
 
@@ -151,9 +153,11 @@ async def list_mappings(
     tags=["Mappings"],
     summary="Map a private code to a public identifier (a handle, or gs1:/01/..., oid:...)",
 )
-async def put_mapping(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def put_mapping(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal | None]
+) -> Response[bytes]:
     b = await json_body(request, MappingIn)
-    result = await mappings.put_mapping(await principal_of(request), b.private_code, b.public)
+    result = await mappings.put_mapping(principal, b.private_code, b.public)
     assert result.mapping is not None
     return ok(
         {"status": result.status, **_mapping(result.mapping)},
@@ -167,9 +171,11 @@ async def put_mapping(request: Request[Any, Any, Any]) -> Response[bytes]:
     summary="Map many private codes: a JSON array; one result per item, in order",
     status_code=200,
 )
-async def put_mappings(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def put_mappings(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal | None]
+) -> Response[bytes]:
     items = await json_body(request, list[Any])
-    results = await mappings.put_mappings(await principal_of(request), items)
+    results = await mappings.put_mappings(principal, items)
     out = []
     counts: dict[str, int] = {}
     for r in results:
@@ -195,11 +201,10 @@ async def put_mappings(request: Request[Any, Any, Any]) -> Response[bytes]:
     summary="Resolve ?private=CODE to its identifier and record, or ?public=ID to its codes",
 )
 async def resolve_mapping(
-    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
     private: Annotated[str | None, QueryParameter(name="private", required=False)] = None,
     public: Annotated[str | None, QueryParameter(name="public", required=False)] = None,
 ) -> Response[bytes]:
-    principal = await principal_of(request)
     if (private is None) == (public is None):
         raise InvalidValue("give exactly one of ?private= and ?public=", field="private")
     if private is not None:
@@ -218,10 +223,10 @@ async def resolve_mapping(
     status_code=200,
 )  # fmt: skip
 async def delete_mapping(
-    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
     private: Annotated[str, QueryParameter(name="private")],
 ) -> Response[bytes]:
-    return ok(_mapping(await mappings.delete_mapping(await principal_of(request), private)))
+    return ok(_mapping(await mappings.delete_mapping(principal, private)))
 
 
 ROUTES = [

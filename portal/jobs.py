@@ -1,0 +1,15 @@
+"""Every module that declares Dramatiq actors or periodic jobs, imported in one place.
+
+The kernel (core.tasks, core.scheduler) knows no context: the composition root names
+the job modules here. ``idnest serve`` imports this module before its scheduler starts,
+and ``idnest worker`` hands it to the Dramatiq CLI, so both see the same jobs.
+"""
+
+from __future__ import annotations
+
+from core import scheduler  # noqa: F401 - declares the run_periodic actor
+from tenants.identifiers import jobs as identifiers_jobs  # noqa: F401
+from tenants.templates import jobs as templates_jobs  # noqa: F401
+
+# What the Dramatiq worker process imports (after core.tasks, which builds the broker).
+WORKER_MODULES = ("portal.jobs",)
