@@ -10,9 +10,8 @@ belongs to the ``registry`` Piccolo app (migrations/registry).
 from __future__ import annotations
 
 from piccolo.columns import ForeignKey, Integer, OnDelete, Serial, Text, Timestamptz, Varchar
+from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
-
-from tenants.accounts.tables import Tenant
 
 
 class MetadataTemplate(Table, tablename="metadata_templates"):
@@ -20,7 +19,14 @@ class MetadataTemplate(Table, tablename="metadata_templates"):
     that declares ``code@version`` at index 1001 validates against it for ever."""
 
     id: Serial
-    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=True, default=None, index=True)
+    # By name: this context does not import accounts (Piccolo resolves the reference).
+    tenant_id = ForeignKey(
+        LazyTableReference("Tenant", app_name="tenants"),
+        on_delete=OnDelete.restrict,
+        null=True,
+        default=None,
+        index=True,
+    )
     code = Varchar(length=64)
     version = Integer(default=1)
     name = Varchar(length=255, default="")
