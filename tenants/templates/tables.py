@@ -20,7 +20,7 @@ class MetadataTemplate(Table, tablename="metadata_templates"):
 
     id: Serial
     # By name: this context does not import accounts (Piccolo resolves the reference).
-    tenant_id = ForeignKey(
+    tenant_id: ForeignKey = ForeignKey(
         LazyTableReference("Tenant", app_name="tenants"),
         on_delete=OnDelete.restrict,
         null=True,
