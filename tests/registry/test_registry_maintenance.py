@@ -60,7 +60,10 @@ async def test_serve_purges_expired_keys_on_schedule(settings):
     from core.tables import ScheduledJob
     from portal.app import create_app
 
-    tenant = 900_000 + uuid.uuid4().int % 99_999  # keys have no foreign key to tenants
+    from tenants.accounts.services.tenants import create_tenant
+
+    # Its own tenant (keys name a real one): the purge sees no other test's keys.
+    tenant = (await create_tenant(f"Purge {uuid.uuid4().hex[:6]}", actor="test")).id
     cfg = settings.model_copy(
         update={"scheduler_enabled": True, "scheduler_tick": 0.05, "idempotency_ttl_hours": 1}
     )
