@@ -59,7 +59,6 @@ async def test_serve_purges_expired_keys_on_schedule(settings):
     from core.bus import set_bus
     from core.tables import ScheduledJob
     from portal.app import create_app
-
     from tenants.accounts.services.tenants import create_tenant
 
     # Its own tenant (keys name a real one): the purge sees no other test's keys.
