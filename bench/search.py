@@ -29,7 +29,7 @@ DB = "idnest_bench_search"
 
 LOAD = """
 INSERT INTO identifiers
-  (tenant, handle, handle_key, search_text, "values", created_at, updated_at, version)
+  (tenant_id, handle, handle_key, search_text, "values", created_at, updated_at, version)
 SELECT {tenant}, '{prefix}/SKU-' || lpad(g::text, 8, '0'), '{prefix}/sku-' || lpad(g::text, 8, '0'),
   '{prefix}/sku-' || lpad(g::text, 8, '0') || E'\n' || 'https://shop.example.com/p/' || g ||
   E'\nlot-' || (g % 997) || E'\nYE3-' || (g % 5000),

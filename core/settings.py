@@ -23,6 +23,10 @@ class Settings(BaseSettings):
 
     var_dir: Path = Path("var")
     database_url: str = ""
+    # The owner role's URL, for `idnest migrate` (DDL, row-level security, grants); the
+    # application then connects as IDNEST_DATABASE_URL's role, which owns nothing.
+    # Empty: migrations run as IDNEST_DATABASE_URL's role.
+    migration_database_url: str = ""
     redis_url: str = ""
     broker_url: str = Field(
         default="",

@@ -7,15 +7,27 @@ broker only delivers; a lost message is re-driven from these rows, never lost.
 
 from __future__ import annotations
 
-from piccolo.columns import JSON, Integer, Serial, Timestamptz, Varchar
+from piccolo.columns import JSON, ForeignKey, Integer, OnDelete, Serial, Timestamptz, Varchar
 from piccolo.columns.indexes import IndexMethod
+from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
+
+
+def _tenant_fk() -> ForeignKey:
+    # Lazy: the kernel does not import the tenants package; Piccolo resolves it by name.
+    return ForeignKey(
+        LazyTableReference("Tenant", app_name="tenants"),
+        on_delete=OnDelete.restrict,
+        null=True,
+        default=None,
+        index=True,
+    )
 
 
 class AuditLog(Table, tablename="audit_log"):
     id: Serial
     # Null for node-level events (staff actions on no tenant, node settings).
-    tenant_id = Integer(null=True, index=True)
+    tenant_id = _tenant_fk()
     actor = Varchar(length=255, help_text="user:<id>, key:<key id>, staff:<id>, cli or system")
     action = Varchar(length=64)
     target = Varchar(length=2048, default="")
@@ -25,7 +37,7 @@ class AuditLog(Table, tablename="audit_log"):
 
 class Outbox(Table, tablename="outbox"):
     id: Serial
-    tenant_id = Integer(null=True, index=True)
+    tenant_id = _tenant_fk()
     # upstream.identifier, upstream.tenant, billing.usage, ...
     topic = Varchar(length=64, index=True, index_method=IndexMethod.btree)
     payload = JSON(default="{}")

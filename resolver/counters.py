@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from piccolo.querystring import QueryString
 
 from core import db
+from core.tenancy import cross_tenant
 
 log = logging.getLogger("idnest.counters")
 
@@ -41,7 +42,8 @@ class ResolutionCounters:
             return 0
         day = today or datetime.now(UTC).date()
         try:
-            async with db.write_transaction():
+            # One transaction for every tenant's counts: the node's own job.
+            async with cross_tenant("maintenance", write=True):
                 for tenant_id, (resolved, missing) in counts.items():
                     await db.engine().run_querystring(_upsert(tenant_id, day, resolved, missing))
         except Exception:

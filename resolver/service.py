@@ -14,6 +14,7 @@ from core.auth import Principal
 from core.errors import HandleNotFound, PrefixNotServedRead, ServiceUnavailable
 from core.identifiers import Handle, fold, is_under, parse_handle
 from core.settings import Settings
+from core.tenancy import tenant_transaction
 from core.values import HandleValue, filter_values, load_values
 from resolver.adminhandle import admin_handle_text, admin_handle_values, is_admin_handle
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
@@ -159,12 +160,13 @@ class Resolver:
             )
         if tenant.status == "closed":
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
-        row = (
-            await Identifier.select(Identifier.handle, Identifier.values)
-            .where((Identifier.tenant == tenant.id) & (Identifier.handle_key == key))
-            .first()
-            .run()
-        )
+        async with tenant_transaction(tenant.id, write=False):
+            row = (
+                await Identifier.select(Identifier.handle, Identifier.values)
+                .where((Identifier.tenant_id == tenant.id) & (Identifier.handle_key == key))
+                .first()
+                .run()
+            )
         if row is None and is_admin_handle(handle, tenant.prefix):
             # Not stored yet: the tenant's admin handle still resolves (resolver.adminhandle).
             text = admin_handle_text(tenant.prefix)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from piccolo.columns import BigInt, Date, Integer, Serial
+from piccolo.columns import BigInt, Date, ForeignKey, OnDelete, Serial
 from piccolo.constraints import Unique
 from piccolo.table import Table
+
+from tenants.accounts.tables import Tenant
 
 
 class ResolutionCount(Table, tablename="resolution_counts"):
     id: Serial
-    tenant_id = Integer()
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False)
     day = Date()
     resolutions = BigInt(default=0)
     not_found = BigInt(default=0)

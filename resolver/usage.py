@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from datetime import date
 
+from core.tenancy import tenant_transaction
 from resolver.tables import ResolutionCount
 
 
 async def resolutions_by_day(tenant_id: int, since: date) -> dict[date, int]:
     """The tenant's resolutions on each day from ``since`` (inclusive); days without
     any are absent."""
-    rows = (
-        await ResolutionCount.select(ResolutionCount.day, ResolutionCount.resolutions)
-        .where((ResolutionCount.tenant_id == tenant_id) & (ResolutionCount.day >= since))
-        .run()
-    )
+    async with tenant_transaction(tenant_id, write=False):
+        rows = (
+            await ResolutionCount.select(ResolutionCount.day, ResolutionCount.resolutions)
+            .where((ResolutionCount.tenant_id == tenant_id) & (ResolutionCount.day >= since))
+            .run()
+        )
     return {r["day"]: int(r["resolutions"]) for r in rows}
 
 

@@ -29,6 +29,7 @@ from litestar.di import Provide
 from core.auth import Principal
 from core.errors import AuthenticationFailed, AuthenticationNeeded
 from core.identifiers import parse_handle
+from core.tenancy import tenant_transaction
 from core.values import load_values
 from tenants.accounts.services.apikeys import authenticate_key
 from tenants.accounts.services.tenants import find_by_prefix
@@ -85,12 +86,13 @@ async def _authenticate_basic(credentials: str) -> Principal:
         if principal.tenant_id != tenant.id:
             raise AuthenticationFailed("that API key belongs to another tenant")
         return principal
-    row = (
-        await Identifier.select(Identifier.values)
-        .where((Identifier.tenant == tenant.id) & (Identifier.handle_key == handle.key))
-        .first()
-        .run()
-    )
+    async with tenant_transaction(tenant.id, write=False):
+        row = (
+            await Identifier.select(Identifier.values)
+            .where((Identifier.tenant_id == tenant.id) & (Identifier.handle_key == handle.key))
+            .first()
+            .run()
+        )
     index = int(index_text)
     if row is not None:
         for v in load_values(row["values"]):

@@ -2,6 +2,9 @@
 
 ``IDNEST_TEST_PROFILE=embedded`` (default): SQLite in a temporary folder, no services.
 ``IDNEST_TEST_PROFILE=postgres``: a fresh PostgreSQL database for this run, plus Redis.
+Migrations run as the admin role (the owner); the suite itself connects as
+``APP_ROLE``, which ``idnest migrate`` creates (once per cluster, race-safe: test runs
+share it) with no superuser and no BYPASSRLS, so row-level security holds in every test.
 Under CI (``CI=true``) an unreachable PostgreSQL or Redis fails the run instead of
 skipping, so the real-database path can never silently go untested.
 """
@@ -81,7 +84,11 @@ def pytest_configure(config: pytest.Config) -> None:
             redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping()
         except Exception as exc:
             _fail_or_skip(f"Redis at {REDIS_URL}: {exc}")
-        os.environ["IDNEST_DATABASE_URL"] = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{_PG_DB}"
+        owner_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{_PG_DB}"
+        os.environ["IDNEST_MIGRATION_DATABASE_URL"] = owner_url
+        from node_support import app_role_url
+
+        os.environ["IDNEST_DATABASE_URL"] = app_role_url(owner_url)
         os.environ["IDNEST_REDIS_URL"] = REDIS_URL
     elif PROFILE != "embedded":
         raise RuntimeError(f"unknown IDNEST_TEST_PROFILE {PROFILE!r}")

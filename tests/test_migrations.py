@@ -68,15 +68,66 @@ def test_postgres_from_empty(tmp_workdir):
         finally:
             await conn.close()
 
+    from node_support import app_role_url
+
+    app_url = app_role_url(url)
     asyncio.run(run(f'CREATE DATABASE "{name}"'))
     try:
-        _migrate(
-            _env(IDNEST_VAR_DIR=os.path.join(tmp_workdir, "var"), IDNEST_DATABASE_URL=url),
-            tmp_workdir,
+        env = _env(
+            IDNEST_VAR_DIR=os.path.join(tmp_workdir, "var"),
+            IDNEST_MIGRATION_DATABASE_URL=url,
+            IDNEST_DATABASE_URL=app_url,
         )
+        _migrate(env, tmp_workdir)
         rows = asyncio.run(run("SELECT tablename FROM pg_tables WHERE schemaname='public'", url))
         assert {r["tablename"] for r in rows} >= TABLES
         cons = asyncio.run(run("SELECT conname FROM pg_constraint WHERE contype='u'", url))
         assert "unique_handle" in {r["conname"] for r in cons}
+        asyncio.run(_check_rls(url, app_url))
     finally:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _check_rls(owner_url: str, app_url: str) -> None:
+    """After `idnest migrate`: every table with tenant_id has RLS enabled and forced,
+    and the application's role sees a tenant's rows only inside that tenant's
+    transaction, and cannot turn RLS off or skip it."""
+    import asyncpg
+
+    owner = await asyncpg.connect(owner_url)
+    try:
+        tables = await owner.fetch(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' "
+            "WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace"
+        )
+        assert len(tables) >= 15
+        assert all(t["relrowsecurity"] and t["relforcerowsecurity"] for t in tables), tables
+        tid = await owner.fetchval(
+            "INSERT INTO tenants (prefix, code, name, status, created_at, updated_at) "
+            "VALUES ('88.100.rls', 'rls', 'RLS', 'active', now(), now()) RETURNING id"
+        )
+        await owner.execute(
+            "INSERT INTO identifiers (tenant_id, handle, handle_key, created_at, updated_at) "
+            "VALUES ($1, '88.100.rls/1', '88.100.rls/1', now(), now())",
+            tid,
+        )
+    finally:
+        await owner.close()
+    app = await asyncpg.connect(app_url)
+    try:
+        role = await app.fetchrow(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        )
+        assert not role["rolsuper"] and not role["rolbypassrls"]
+        assert await app.fetchval("SELECT count(*) FROM identifiers") == 0
+        async with app.transaction():
+            await app.execute("SELECT set_config('app.tenant_id', $1, true)", str(tid))
+            assert await app.fetchval("SELECT count(*) FROM identifiers") == 1
+        assert await app.fetchval("SELECT count(*) FROM identifiers") == 0
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await app.execute("ALTER TABLE identifiers DISABLE ROW LEVEL SECURITY")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await app.execute("SET row_security = off; SELECT count(*) FROM identifiers")
+    finally:
+        await app.close()

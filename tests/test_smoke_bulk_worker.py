@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from node_support import as_node
 from smoke_support import free_port
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
@@ -134,7 +135,10 @@ async def test_killed_worker_job_is_redriven_and_finished_exactly_once(tmp_workd
     assert (info["doneRows"], info["okRows"], info["failedRows"]) == (ROWS, ROWS - bad, bad)
     from tenants.identifiers.tables import Identifier
 
-    rows = await Identifier.select(Identifier.version).where(Identifier.tenant == tenant_a.id)
+    async with as_node():
+        rows = await Identifier.select(Identifier.version).where(
+            Identifier.tenant_id == tenant_a.id
+        )
     assert (len(rows), sum(r["version"] for r in rows)) == (ROWS - bad, ROWS - bad)
     # The re-drive, not Dramatiq's own redelivery (a minute later), brought it back.
     redrives = re.findall(

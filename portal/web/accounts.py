@@ -56,16 +56,21 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
             email=email,
             error=_("Too many failed attempts. Wait a minute and try again."),
         )
-    user = await people.authenticate(email, password)
+    user, outcome = await people.check_login(email, password)
     if user is None:
         await throttle.failed(email, client)
+        reason = (
+            "This account is disabled. Ask your administrator to enable it."
+            if outcome == "disabled"
+            else "The email or password is wrong."
+        )
         return await page(
             request,
             "login.html",
             status=400,
             request_next=_safe_next(request),
             email=email,
-            error=_("The email or password is wrong."),
+            error=_(reason),
         )
     if user["is_staff"] and get_settings().staff_totp_required:
         await start_session(request, {"uid": user["id"], "pending_totp": True})

@@ -103,7 +103,7 @@ async def upload_batch(request: Request[Any, Any, Any], prefix: FromPath[str]) -
             )
         except IdnestError as exc:
             return await _page(request, m, status=400, error=describe_error(request, exc))
-    jobs.enqueue(await bulk.job_pk(info.job_id))
+    jobs.enqueue(await bulk.job_pk(m.principal(), info.job_id))
     return redirect(f"/console/{m.prefix}/batch/{info.job_id}")
 
 

@@ -21,6 +21,7 @@ from core.errors import IdnestError, InvalidValue
 from core.identifiers import fold
 from core.limits import bounded_int
 from core.tables import AuditLog
+from core.tenancy import tenant_transaction
 from core.values import load_values, value_to_json
 from portal.web.chart import bar_chart
 from portal.web.common import (
@@ -70,20 +71,22 @@ async def dashboard(request: Request[Any, Any, Any], prefix: FromPath[str]) -> R
     today = date.today()
     counts = await usage.resolutions_by_day(m.tenant_id, today - timedelta(days=29))
     _ = gettext_for(request)
-    activity = (
-        await AuditLog.select()
-        .where(AuditLog.tenant_id == m.tenant_id)
-        .order_by(AuditLog.id, ascending=False)
-        .limit(10)
-        .run()
-    )
+    async with tenant_transaction(m.tenant_id, write=False):
+        activity = (
+            await AuditLog.select()
+            .where(AuditLog.tenant_id == m.tenant_id)
+            .order_by(AuditLog.id, ascending=False)
+            .limit(10)
+            .run()
+        )
+        n_identifiers = await Identifier.count().where(Identifier.tenant_id == m.tenant_id).run()
     return await page(
         request,
         "console/dashboard.html",
         m=m,
         flash=pop_flash(request),
         activity=activity,
-        identifiers=await Identifier.count().where(Identifier.tenant == m.tenant_id).run(),
+        identifiers=n_identifiers,
         total=sum(counts.values()),
         chart=bar_chart(counts, today=today, title=_("Resolutions per day, last 30 days")),
     )
@@ -94,19 +97,20 @@ async def identifiers(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
     _v, m = await require_member(request, prefix)
     q = request.query_params.get("q", "").strip()[:128]
     after = request.query_params.get("after", "")
-    where: Any = Identifier.tenant == m.tenant_id
+    where: Any = Identifier.tenant_id == m.tenant_id
     if q:
         pattern = "%" + fold(q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where = where & WhereRaw("handle_key LIKE {} ESCAPE '\\'", pattern)
     if after:
         where = where & (Identifier.handle_key > after)
-    rows = (
-        await Identifier.select(Identifier.handle, Identifier.handle_key, Identifier.updated_at)
-        .where(where)
-        .order_by(Identifier.handle_key)
-        .limit(PAGE + 1)
-        .run()
-    )
+    async with tenant_transaction(m.tenant_id, write=False):
+        rows = (
+            await Identifier.select(Identifier.handle, Identifier.handle_key, Identifier.updated_at)
+            .where(where)
+            .order_by(Identifier.handle_key)
+            .limit(PAGE + 1)
+            .run()
+        )
     more = len(rows) > PAGE
     rows = rows[:PAGE]
     return await page(
@@ -123,12 +127,13 @@ async def identifiers(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
 
 async def _load(m: Any, suffix: str) -> dict[str, Any]:
     key = fold(f"{m.prefix}/{suffix}")
-    row = (
-        await Identifier.select()
-        .where((Identifier.tenant == m.tenant_id) & (Identifier.handle_key == key))
-        .first()
-        .run()
-    )
+    async with tenant_transaction(m.tenant_id, write=False):
+        row = (
+            await Identifier.select()
+            .where((Identifier.tenant_id == m.tenant_id) & (Identifier.handle_key == key))
+            .first()
+            .run()
+        )
     if row is None:
         raise NotFoundException()
     return row

@@ -25,6 +25,7 @@ from litestar import Request, Response, get, post
 from core.auth import Principal
 from core.errors import IdnestError, InvalidValue
 from core.tables import AuditLog
+from core.tenancy import cross_tenant
 from portal.web.common import Viewer, describe_error, error_text, gettext_for, page, require_staff
 from tenants.accounts.services.tenants import TenantInfo, find_by_prefix
 from tenants.accounts.tables import Tenant, User
@@ -191,7 +192,8 @@ async def recent(tenant_id: int | None = None) -> list[dict[str, Any]]:
     query = AuditLog.select().where(AuditLog.action == "search.staff")
     if tenant_id is not None:
         query = query.where(AuditLog.tenant_id == tenant_id)
-    rows = await query.order_by(AuditLog.id, ascending=False).limit(RECENT).run()
+    async with cross_tenant("staff"):
+        rows = await query.order_by(AuditLog.id, ascending=False).limit(RECENT).run()
     staff_ids = {
         int(r["actor"].split(":", 1)[1])
         for r in rows

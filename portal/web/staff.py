@@ -22,6 +22,7 @@ from core.errors import IdnestError
 from core.limits import MAX_PAGE, DbId, bounded_int
 from core.settings import get_settings
 from core.tables import AuditLog
+from core.tenancy import cross_tenant
 from portal.web import search_staff
 from portal.web.common import (
     bind_cookie,
@@ -156,12 +157,13 @@ async def _app_or_404(app_id: DbId) -> dict[str, Any]:
 async def review_page(request: Request[Any, Any, Any], app_id: DbId) -> Response[str]:
     await require_staff(request, *REVIEW)
     app = await _app_or_404(app_id)
-    trail = await (
-        AuditLog.select()
-        .where(AuditLog.action.like("application.%") & (AuditLog.target == app["credit_code"]))
-        .order_by(AuditLog.id)
-        .run()
-    )
+    async with cross_tenant("staff"):
+        trail = await (
+            AuditLog.select()
+            .where(AuditLog.action.like("application.%") & (AuditLog.target == app["credit_code"]))
+            .order_by(AuditLog.id)
+            .run()
+        )
     upload = await applications.licence(app_id)
     trail = _details(trail)
     return await page(
@@ -266,20 +268,22 @@ async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
     if tenant is None:
         raise NotFoundException()
     since = date.today() - timedelta(days=29)
-    trail = (
-        await AuditLog.select()
-        .where((AuditLog.tenant_id == tenant.id) & AuditLog.action.like("tenant.%"))
-        .order_by(AuditLog.id, ascending=False)
-        .limit(20)
-        .run()
-    )
+    async with cross_tenant("staff"):
+        trail = (
+            await AuditLog.select()
+            .where((AuditLog.tenant_id == tenant.id) & AuditLog.action.like("tenant.%"))
+            .order_by(AuditLog.id, ascending=False)
+            .limit(20)
+            .run()
+        )
+        n_identifiers = await Identifier.count().where(Identifier.tenant_id == tenant.id).run()
     return await page(
         request,
         "staff/tenant.html",
         tenant=tenant,
         trail=_details(trail),
         flash=pop_flash(request),
-        identifiers=await Identifier.count().where(Identifier.tenant == tenant.id).run(),
+        identifiers=n_identifiers,
         resolutions=await usage.resolutions_since(tenant.id, since),
         keys=await list_keys(tenant.id),
         members=await people.list_members(tenant.id),

@@ -19,9 +19,11 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from core.settings import get_settings
+from core.tenancy import cross_tenant, tenant_transaction
 from resolver.cache import Missing, RecordCache
 from tenants.accounts.tables import Tenant
 from tenants.schemes.services.codes import handle_for
@@ -130,16 +132,18 @@ class SchemeCache:
         owners = self._owners
         if owners is None or self._owners_expire < time.monotonic() or not self.bus.connected:
             generation = self.generation
-            rows = await SchemeNamespace.select(
-                SchemeNamespace.scheme,
-                SchemeNamespace.value,
-                SchemeNamespace.tenant,
-                SchemeNamespace.tenant.status.as_alias("tenant_status"),
-            ).where(SchemeNamespace.status == "verified")
+            # Which tenant owns a namespace is what public resolution starts from.
+            async with cross_tenant("resolver"):
+                rows = await SchemeNamespace.select(
+                    SchemeNamespace.scheme,
+                    SchemeNamespace.value,
+                    SchemeNamespace.tenant_id,
+                    SchemeNamespace.tenant_id.status.as_alias("tenant_status"),
+                ).where(SchemeNamespace.status == "verified")
             owners = {}
             for r in rows:
                 if r["tenant_status"] != "closed":
-                    owners.setdefault(r["scheme"], {})[r["value"]] = r["tenant"]
+                    owners.setdefault(r["scheme"], {})[r["value"]] = r["tenant_id"]
             if generation == self.generation:
                 self._owners = owners
                 self._owners_expire = time.monotonic() + (self.backstop_ttl or _NS_TTL)
@@ -198,20 +202,8 @@ class SchemeCache:
         return Missing(time.monotonic() + self.negative_ttl)
 
     async def load_links(self, tenant_id: int, paths: list[str]) -> list[tuple[str, list[Link]]]:
-        rows = (
-            await GS1Link.select(
-                GS1Link.key_path,
-                GS1Link.link_type,
-                GS1Link.href,
-                GS1Link.title,
-                GS1Link.language,
-                GS1Link.context,
-                GS1Link.media_type,
-                GS1Link.is_default,
-            )
-            .where((GS1Link.tenant == tenant_id) & GS1Link.key_path.is_in(paths))
-            .order_by(GS1Link.id)
-        )
+        async with tenant_transaction(tenant_id, write=False):
+            rows = await self._link_rows(tenant_id, paths)
         by_path: dict[str, list[Link]] = {}
         for r in rows:
             by_path.setdefault(r["key_path"], []).append(
@@ -227,12 +219,30 @@ class SchemeCache:
             )
         return [(p, by_path[p]) for p in paths if p in by_path]
 
+    async def _link_rows(self, tenant_id: int, paths: list[str]) -> list[dict[str, Any]]:
+        return (
+            await GS1Link.select(
+                GS1Link.key_path,
+                GS1Link.link_type,
+                GS1Link.href,
+                GS1Link.title,
+                GS1Link.language,
+                GS1Link.context,
+                GS1Link.media_type,
+                GS1Link.is_default,
+            )
+            .where((GS1Link.tenant_id == tenant_id) & GS1Link.key_path.is_in(paths))
+            .order_by(GS1Link.id)
+            .run()
+        )
+
     async def load_items(self, tenant_id: int, paths: list[str]) -> Items:
         """The tenant's name and its descriptions of `paths`, for linksets."""
         tenant = await Tenant.select(Tenant.name).where(Tenant.id == tenant_id).first()
-        rows = await GS1Item.select(GS1Item.key_path, GS1Item.description).where(
-            (GS1Item.tenant_id == tenant_id) & GS1Item.key_path.is_in(paths)
-        )
+        async with tenant_transaction(tenant_id, write=False):
+            rows = await GS1Item.select(GS1Item.key_path, GS1Item.description).where(
+                (GS1Item.tenant_id == tenant_id) & GS1Item.key_path.is_in(paths)
+            )
         return Items(
             tenant["name"] if tenant else "", {r["key_path"]: r["description"] for r in rows}
         )

@@ -1,7 +1,8 @@
 """Enterprise nodes (企业节点) as tenants, their people and their API keys.
 
-Every tenant-owned table carries ``tenant``, and every unique key on it includes the
-tenant, so one tenant's rows never constrain another's.
+Every tenant-owned table carries ``tenant_id`` (a foreign key to the tenant), and every
+unique key on it includes it, so one tenant's rows never constrain another's;
+core/tenancy.py declares which tables those are.
 """
 
 from __future__ import annotations
@@ -47,16 +48,16 @@ class User(Table, tablename="users"):
 
 class Membership(Table, tablename="memberships"):
     id: Serial
-    tenant = ForeignKey(Tenant, on_delete=OnDelete.restrict, index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     user = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
     role = Varchar(length=16)
     created_at = Timestamptz()
-    unique_member = Unique(["tenant", "user"], name="memberships_tenant_user_unique")
+    unique_member = Unique(["tenant_id", "user"], name="memberships_tenant_user_unique")
 
 
 class ApiKey(Table, tablename="api_keys"):
     id: Serial
-    tenant = ForeignKey(Tenant, on_delete=OnDelete.restrict, index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     # The visible part of the key ("idn_<key_id>_..."); the secret is stored hashed.
     key_id = Varchar(length=32, unique=True)
     secret_hash = Varchar(length=128)

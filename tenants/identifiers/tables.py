@@ -26,26 +26,26 @@ class Identifier(Table, tablename="identifiers"):
     """A registered identifier (标识) and its record, stored as canonical JSON values."""
 
     id: Serial
-    tenant = ForeignKey(Tenant, on_delete=OnDelete.restrict)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False)
     handle = Varchar(length=2048)
     # ASCII-folded handle: look-up is case-insensitive for ASCII only.
     handle_key = Varchar(length=2048)
     values = Text(default="[]")
     # What search looks in: the folded handle and the text of the searchable values,
-    # one per line (tenants.identifiers.services.search.index_text). One trigram index over these
-    # few dozen bytes costs a bulk load a quarter of what one over the stored JSON did.
+    # one per line (tenants.identifiers.services.search.index_text). One trigram index
+    # over these few dozen bytes costs a bulk load a quarter of what one over the JSON did.
     search_text = Text(default="")
     created_at = Timestamptz()
     updated_at = Timestamptz()
     version = Integer(default=1)
-    unique_handle = Unique(["tenant", "handle_key"], name="identifiers_tenant_handle_unique")
+    unique_handle = Unique(["tenant_id", "handle_key"], name="identifiers_tenant_handle_unique")
 
 
 class SnmsAccount(Table, tablename="snms_accounts"):
     """A login for SNMS-style clients (``/identity/token``), acting for one tenant."""
 
     id: Serial
-    tenant_id = Integer(index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     username = Varchar(length=128, unique=True)
     password_hash = Varchar(length=255)
     # sha256(password), encrypted with the node key: /identity/token/v1 needs it.
@@ -59,7 +59,7 @@ class IdempotencyKey(Table, tablename="idempotency_keys"):
     """A request already answered: written in the same transaction as its write."""
 
     id: Serial
-    tenant_id = Integer()
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False)
     key = Varchar(length=255)
     fingerprint = Varchar(length=64)
     response = Text(default="")
@@ -74,7 +74,7 @@ class BulkJob(Table, tablename="bulk_jobs"):
     advanced in the same transaction as the rows it covers."""
 
     id: Serial
-    tenant_id = Integer(index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     public_id = Varchar(length=40, unique=True)
     status = Varchar(length=16, default="queued")
     fmt = Varchar(length=8, default="ndjson")
@@ -94,10 +94,12 @@ class BulkJobFailure(Table, tablename="bulk_job_failures"):
     """Only failed rows are stored; every other row up to the cursor succeeded."""
 
     id: Serial
+    # The job's tenant, copied onto each failure so the row is scoped like its job.
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False)
     job_id = Integer(index=True)
     row_no = Integer()
     handle = Varchar(length=2048, default="")
     message = Varchar(length=1024, default="")
     bulk_job_failures_unique_job_row = Unique(
-        ["job_id", "row_no"], name="bulk_job_failures_job_row_unique"
+        ["tenant_id", "job_id", "row_no"], name="bulk_job_failures_job_row_unique"
     )

@@ -37,7 +37,9 @@ class Application(Table, tablename="onboarding_applications"):
     endpoints = Text(default="")
     licence_id = Integer(null=True, default=None)
     rejection_reason = Text(default="")
-    tenant_id = Integer(null=True, default=None, index=True)
+    # The tenant this application became, once approved. Applications are node-wide
+    # (filed before any tenant exists), so this is a reference, not an owner column.
+    approved_tenant_id = Integer(null=True, default=None, index=True)
     # Pending legal-field changes from an approved tenant's profile page.
     pending_changes = JSON(default="{}")
     email_confirmed_at = Timestamptz(null=True, default=None)

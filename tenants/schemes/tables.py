@@ -21,7 +21,7 @@ class SchemeNamespace(Table, tablename="scheme_namespaces"):
     """A tenant's namespace in one scheme: GS1 company prefix, OID sub-arc, issuer code."""
 
     id: Serial
-    tenant = ForeignKey(Tenant, on_delete=OnDelete.restrict, index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     scheme = Varchar(length=8)
     value = Varchar(length=255)
     status = Varchar(length=16, default="pending")
@@ -43,13 +43,13 @@ class SchemeCode(Table, tablename="scheme_codes"):
     """
 
     id: Serial
-    tenant = ForeignKey(Tenant, on_delete=OnDelete.restrict, index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     scheme = Varchar(length=8)
     code = Varchar(length=1024)
     handle = Varchar(length=2048)
     created_at = Timestamptz()
     scheme_codes_unique = Unique(
-        ["tenant", "scheme", "code"], name="scheme_codes_tenant_code_unique"
+        ["tenant_id", "scheme", "code"], name="scheme_codes_tenant_code_unique"
     )
 
 
@@ -57,7 +57,7 @@ class GS1Link(Table, tablename="gs1_links"):
     """One link of a GS1 Digital Link key path (a primary key, or with qualifiers)."""
 
     id: Serial
-    tenant = ForeignKey(Tenant, on_delete=OnDelete.restrict, index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     key_path = Varchar(length=1024)
     link_type = Varchar(length=255)
     href = Varchar(length=2048)
@@ -69,7 +69,7 @@ class GS1Link(Table, tablename="gs1_links"):
     created_at = Timestamptz()
     updated_at = Timestamptz()
     gs1_links_unique = Unique(
-        ["tenant", "key_path", "link_type", "language", "context", "media_type"],
+        ["tenant_id", "key_path", "link_type", "language", "context", "media_type"],
         name="gs1_links_tenant_variant_unique",
     )
 
@@ -79,7 +79,7 @@ class GS1Item(Table, tablename="gs1_items"):
     ``itemDescription`` of its linkset, which GS1's linkset schema requires."""
 
     id: Serial
-    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     key_path = Varchar(length=1024)
     description = Varchar(length=500)
     created_at = Timestamptz()
@@ -91,7 +91,7 @@ class CodeMapping(Table, tablename="code_mappings"):
     """A tenant's private code (内部编码) mapped to one of its public identifiers."""
 
     id: Serial
-    tenant = ForeignKey(Tenant, on_delete=OnDelete.restrict, index=True)
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     private_code = Varchar(length=512)
     # What the tenant gave (a handle, or "gs1:/01/...", "oid:1.2...") and the handle it
     # resolves to; handle_key is ASCII-folded for the reverse look-up.
@@ -101,5 +101,5 @@ class CodeMapping(Table, tablename="code_mappings"):
     created_at = Timestamptz()
     updated_at = Timestamptz()
     code_mappings_unique = Unique(
-        ["tenant", "private_code"], name="code_mappings_tenant_private_unique"
+        ["tenant_id", "private_code"], name="code_mappings_tenant_private_unique"
     )

@@ -1,15 +1,16 @@
 """Metadata templates (标识模板): the node's core and industry templates and tenants' own.
 
 Node-level templates (core and industry, from the top-level node) have ``tenant_id``
-null and ``owner`` 0; a tenant's own templates have ``owner`` = its id, so one unique
-key ``(owner, code, version)`` covers both without NULLs in it. The table belongs to the
-``registry`` Piccolo app (migrations/registry).
+null; a tenant's own templates have its id. Two partial unique indexes (made by the
+migration; Piccolo's ``Unique`` cannot say ``WHERE``) keep ``(code, version)`` unique
+among the node's and ``(tenant_id, code, version)`` among each tenant's. The table
+belongs to the ``registry`` Piccolo app (migrations/registry).
 """
 
 from __future__ import annotations
 
-from piccolo.columns import Integer, Serial, Text, Timestamptz, Varchar
-from piccolo.constraints import Unique
+from piccolo.columns import ForeignKey, Integer, OnDelete, Serial, Text, Timestamptz, Varchar
+from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
 
 
@@ -18,8 +19,14 @@ class MetadataTemplate(Table, tablename="metadata_templates"):
     that declares ``code@version`` at index 1001 validates against it for ever."""
 
     id: Serial
-    tenant_id = Integer(null=True, default=None, index=True)
-    owner = Integer(default=0)
+    # By name: this context does not import accounts (Piccolo resolves the reference).
+    tenant_id: ForeignKey = ForeignKey(
+        LazyTableReference("Tenant", app_name="tenants"),
+        on_delete=OnDelete.restrict,
+        null=True,
+        default=None,
+        index=True,
+    )
     code = Varchar(length=64)
     version = Integer(default=1)
     name = Varchar(length=255, default="")
@@ -35,6 +42,3 @@ class MetadataTemplate(Table, tablename="metadata_templates"):
     items = Text(default="[]")
     created_at = Timestamptz()
     created_by = Varchar(length=255, default="")
-    metadata_templates_unique_code_version = Unique(
-        ["owner", "code", "version"], name="metadata_templates_owner_code_version_unique"
-    )

@@ -31,6 +31,8 @@ def _children(tc: dict[str, str], b: int) -> dict[str, str]:
         "onboarding_uploads": f"user_id IN ({users})",
         "onboarding_email_tokens": f"user_id IN ({users})",
         "bulk_job_failures": f"job_id IN (SELECT id FROM bulk_jobs WHERE {jobs})",
+        # Node-wide (core/tenancy.py): the application B was approved from.
+        "onboarding_applications": f"approved_tenant_id = {b}",
     }
 
 
@@ -79,10 +81,16 @@ async def plan(b: int) -> dict[str, str]:
 
 
 async def snapshot(where: dict[str, str]) -> dict[str, list[str]]:
+    from core.tenancy import cross_tenant
+
     out = {}
-    for table, clause in sorted(where.items()):
-        rows = await _raw(f'SELECT * FROM "{table}" WHERE {clause}')
-        out[table] = sorted(repr(sorted(r.items())) for r in rows)
+    # Under row-level security (the PostgreSQL profile) B's rows are seen on a
+    # cross-tenant path only; outside one, the snapshot would be empty and prove nothing.
+    async with cross_tenant("maintenance"):
+        for table, clause in sorted(where.items()):
+            rows = await _raw(f'SELECT * FROM "{table}" WHERE {clause}')
+            out[table] = sorted(repr(sorted(r.items())) for r in rows)
+    assert out.get("identifiers"), "B has identifiers: a snapshot without them saw nothing"
     return out
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pyotp
+from node_support import as_node
 
 CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
 GOOD_CODES = ("91110000802100433B", "9144030071526726XG")
@@ -148,9 +149,10 @@ async def add_member(tenant_id: int, role: str) -> str:
         .returning(User.id)
         .run()
     )[0]["id"]
-    await Membership.insert(
-        Membership(tenant=tenant_id, user=uid, role=role, created_at=datetime.now(UTC))
-    ).run()
+    async with as_node():
+        await Membership.insert(
+            Membership(tenant_id=tenant_id, user=uid, role=role, created_at=datetime.now(UTC))
+        ).run()
     return addr
 
 

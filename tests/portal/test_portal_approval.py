@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from node_support import as_node
 from portal_support import (
     Web,
     clean_credit_code,
@@ -61,7 +62,8 @@ async def _high_water() -> tuple[int, int, int]:
         row = await table.select(table.id).order_by(table.id, ascending=False).first().run()
         return row["id"] if row else 0
 
-    return await top(Tenant), await top(AuditLog), await top(Outbox)
+    async with as_node():
+        return await top(Tenant), await top(AuditLog), await top(Outbox)
 
 
 async def test_a_failed_approval_leaves_nothing_behind(
@@ -82,27 +84,32 @@ async def test_a_failed_approval_leaves_nothing_behind(
         await review.approve(app_id, actor="staff:test")
 
     assert not await Tenant.exists().where(Tenant.id > tenants).run()
-    assert not await AuditLog.exists().where(AuditLog.id > audits).run()
-    assert not await Outbox.exists().where(Outbox.id > outbox).run()
+    async with as_node():
+        assert not await AuditLog.exists().where(AuditLog.id > audits).run()
+    async with as_node():
+        assert not await Outbox.exists().where(Outbox.id > outbox).run()
     row = await Application.select().where(Application.id == app_id).first().run()
-    assert row["status"] == "in_review" and row["tenant_id"] is None
-    assert not await Membership.exists().where(Membership.user == row["user_id"]).run()
+    assert row["status"] == "in_review" and row["approved_tenant_id"] is None
+    async with as_node():
+        assert not await Membership.exists().where(Membership.user == row["user_id"]).run()
     assert len(mails_to(form["contact_email"])) == mails
 
     monkeypatch.undo()
     prefix = await review.approve(app_id, actor="staff:test")
     assert prefix == f"88.100.{preferred.lower()}"
     row = await Application.select().where(Application.id == app_id).first().run()
-    assert row["status"] == "approved" and row["tenant_id"]
-    assert await (
-        Membership.exists()
-        .where((Membership.tenant == row["tenant_id"]) & (Membership.role == "owner"))
-        .run()
-    )
-    topics = {
-        r["topic"]
-        for r in await Outbox.select(Outbox.topic).where(Outbox.tenant_id == row["tenant_id"]).run()
-    }
+    assert row["status"] == "approved" and row["approved_tenant_id"]
+    async with as_node():
+        assert await (
+            Membership.exists()
+            .where(
+                (Membership.tenant_id == row["approved_tenant_id"]) & (Membership.role == "owner")
+            )
+            .run()
+        )
+    query = Outbox.select(Outbox.topic).where(Outbox.tenant_id == row["approved_tenant_id"])
+    async with as_node():
+        topics = {r["topic"] for r in await query.run()}
     assert topics == {"upstream.tenant", "upstream.enterprise"}
     assert len(mails_to(form["contact_email"])) == mails + 1
 
@@ -120,7 +127,7 @@ async def test_staff_see_a_failed_approval_as_an_error_not_a_500(
     assert r.status_code == 503
     assert 'role="alert"' in r.text and "未分配任何前缀" in r.text
     row = await Application.select().where(Application.id == app_id).first().run()
-    assert row["status"] == "submitted" and row["tenant_id"] is None
+    assert row["status"] == "submitted" and row["approved_tenant_id"] is None
     monkeypatch.undo()
     assert (await web.post(f"{base}/approve", form_page=base)).status_code == 303
 
@@ -156,13 +163,15 @@ async def test_a_lost_race_for_the_code_retries_the_whole_approval(
     app_id, form = await _submitted(web)
     prefix = await review.approve(app_id, actor="staff:test")
     assert calls == 2 and prefix != tenant_a.prefix
-    approvals = (
-        await AuditLog.count()
-        .where(
-            (AuditLog.target == form["credit_code"]) & (AuditLog.action == "application.approved")
+    async with as_node():
+        approvals = (
+            await AuditLog.count()
+            .where(
+                (AuditLog.target == form["credit_code"])
+                & (AuditLog.action == "application.approved")
+            )
+            .run()
         )
-        .run()
-    )
     assert approvals == 1
 
 
@@ -192,7 +201,7 @@ async def test_approve_and_reject_at_once_decide_once(web: Web) -> None:
     approved = isinstance(results[0], str)
     assert row["status"] == ("approved" if approved else "rejected")
     assert await Tenant.count().run() == before + (1 if approved else 0)
-    assert (row["tenant_id"] is not None) == approved
+    assert (row["approved_tenant_id"] is not None) == approved
 
 
 async def test_a_mail_failure_after_the_commit_does_not_undo_the_approval(

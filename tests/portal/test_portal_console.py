@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from node_support import as_node
 from portal_support import PASSWORD, Web, add_member, last_link, staff_login, unique_email
 
 pytestmark = pytest.mark.anyio
@@ -111,9 +112,10 @@ async def test_cursor_paging(web: Web, tenant_a) -> None:
 async def test_resolution_chart_counts(web: Web, tenant_a) -> None:
     from resolver.tables import ResolutionCount
 
-    await ResolutionCount.insert(
-        ResolutionCount(tenant_id=tenant_a.id, day=date.today(), resolutions=42, not_found=0)
-    ).run()
+    async with as_node():
+        await ResolutionCount.insert(
+            ResolutionCount(tenant_id=tenant_a.id, day=date.today(), resolutions=42, not_found=0)
+        ).run()
     await _owner(web, tenant_a)
     dash = await web.get(f"/console/{tenant_a.prefix}")
     assert ": 42</title>" in dash.text and ">42<" in dash.text
@@ -260,12 +262,13 @@ async def test_invite_accept_and_remove(web: Web, web2: Web, tenant_a) -> None:
     assert (await web2.login(addr)).headers["location"] == f"/console/{t.prefix}"
     members = await web.get(f"/console/{t.prefix}/members")
     assert addr in members.text
-    mid = (
-        await Membership.select(Membership.id)
-        .where((Membership.tenant == t.id) & (Membership.role == "viewer"))
-        .first()
-        .run()
-    )["id"]
+    async with as_node():
+        mid = (
+            await Membership.select(Membership.id)
+            .where((Membership.tenant_id == t.id) & (Membership.role == "viewer"))
+            .first()
+            .run()
+        )["id"]
     r = await web.post(
         f"/console/{t.prefix}/members/{mid}/remove", form_page=f"/console/{t.prefix}/members"
     )
@@ -338,16 +341,22 @@ async def test_change_member_roles(web: Web, web2: Web, tenant_a, tenant_b) -> N
         from tenants.accounts.tables import User
 
         uid = (await User.select(User.id).where(User.email == addr).first().run())["id"]
-        row = (
-            await Membership.select(Membership.id, Membership.role)
-            .where((Membership.tenant == tenant_a.id) & (Membership.user == uid))
-            .first()
-            .run()
-        )
+        async with as_node():
+            row = (
+                await Membership.select(Membership.id, Membership.role)
+                .where((Membership.tenant_id == tenant_a.id) & (Membership.user == uid))
+                .first()
+                .run()
+            )
         return row["id"]
 
     async def role(addr: str) -> str:
-        m = await Membership.select(Membership.role).where(Membership.id == await mid(addr)).run()
+        async with as_node():
+            m = (
+                await Membership.select(Membership.role)
+                .where(Membership.id == await mid(addr))
+                .run()
+            )
         return m[0]["role"]
 
     r = await web.post(f"{base}/{await mid(dev)}/role", {"role": "viewer"}, form_page=base)
@@ -363,8 +372,9 @@ async def test_change_member_roles(web: Web, web2: Web, tenant_a, tenant_b) -> N
     from tenants.accounts.tables import User
 
     uid = (await User.select(User.id).where(User.email == other).first().run())["id"]
-    other_mid = (await Membership.select(Membership.id).where(Membership.user == uid).run())[0][
-        "id"
-    ]
+    async with as_node():
+        other_mid = (await Membership.select(Membership.id).where(Membership.user == uid).run())[0][
+            "id"
+        ]
     r = await web.post(f"{base}/{other_mid}/role", {"role": "admin"}, form_page=base)
     assert r.status_code == 404

@@ -130,3 +130,20 @@ async def test_totp_enrolment_shows_a_qr_code(web: Web) -> None:
     uri = html.unescape(re.search(r'<code class="wrap">([^<]+)</code>', page.text).group(1))
     assert uri.startswith("otpauth://totp/") and "secret=" in uri
     assert src == segno.make(uri, error="m").svg_data_uri(scale=5)
+
+
+async def test_refused_login_says_wrong_password_or_disabled(web: Web, tenant_a) -> None:
+    from tenants.accounts.tables import User
+
+    addr = await add_member(tenant_a.id, "owner")
+    r = await web.post("/login?lang=en", {"email": addr, "password": "not the password"})
+    assert r.status_code == 400 and "The email or password is wrong." in r.text
+    r = await web.post("/login?lang=en", {"email": "nobody@example.com", "password": PASSWORD})
+    assert r.status_code == 400 and "The email or password is wrong." in r.text
+    await User.update({User.is_active: False}).where(User.email == addr).run()
+    # A wrong password on a disabled account tells nothing more than on any other.
+    r = await web.post("/login?lang=en", {"email": addr, "password": "not the password"})
+    assert r.status_code == 400 and "The email or password is wrong." in r.text
+    r = await web.post("/login?lang=en", {"email": addr, "password": PASSWORD})
+    assert r.status_code == 400 and "This account is disabled" in r.text
+    assert "idnest_bind" not in r.headers.get("set-cookie", "")

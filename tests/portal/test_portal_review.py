@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyotp
 import pytest
+from node_support import as_node
 from portal_support import (
     PASSWORD,
     Web,
@@ -122,25 +123,28 @@ async def test_reject_resubmit_approve(web: Web, web2: Web) -> None:
     r = await web.post(f"{base}/approve", form_page=base)
     assert r.status_code == 303
     row = await Application.select().where(Application.id == app_id).first().run()
-    assert row["status"] == "approved" and row["tenant_id"]
-    tenant = await Tenant.select().where(Tenant.id == row["tenant_id"]).first().run()
+    assert row["status"] == "approved" and row["approved_tenant_id"]
+    tenant = await Tenant.select().where(Tenant.id == row["approved_tenant_id"]).first().run()
     assert tenant["prefix"] == f"88.100.{preferred.lower()}" and tenant["status"] == "active"
-    assert (
-        await Membership.exists()
-        .where((Membership.tenant == tenant["id"]) & (Membership.role == "owner"))
-        .run()
-    )
-    assert (
-        await Outbox.exists()
-        .where((Outbox.tenant_id == tenant["id"]) & (Outbox.topic == "upstream.enterprise"))
-        .run()
-    )
-    actions = [
-        a["action"]
-        for a in await AuditLog.select(AuditLog.action)
-        .where(AuditLog.target == form["credit_code"])
-        .run()
-    ]
+    async with as_node():
+        assert (
+            await Membership.exists()
+            .where((Membership.tenant_id == tenant["id"]) & (Membership.role == "owner"))
+            .run()
+        )
+    async with as_node():
+        assert (
+            await Outbox.exists()
+            .where((Outbox.tenant_id == tenant["id"]) & (Outbox.topic == "upstream.enterprise"))
+            .run()
+        )
+    async with as_node():
+        actions = [
+            a["action"]
+            for a in await AuditLog.select(AuditLog.action)
+            .where(AuditLog.target == form["credit_code"])
+            .run()
+        ]
     for a in (
         "application.create",
         "application.submit",

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from node_support import as_node
 from portal_support import Web, add_member, form_fields, staff_login
 
 pytestmark = pytest.mark.anyio
@@ -82,12 +83,13 @@ async def _staff_rows(actor_email: str) -> list[dict[str, Any]]:
     from tenants.accounts.tables import User
 
     uid = (await User.select(User.id).where(User.email == actor_email).first().run())["id"]
-    return (
-        await AuditLog.select()
-        .where((AuditLog.action == "search.staff") & (AuditLog.actor == f"staff:{uid}"))
-        .order_by(AuditLog.id)
-        .run()
-    )
+    async with as_node():
+        return (
+            await AuditLog.select()
+            .where((AuditLog.action == "search.staff") & (AuditLog.actor == f"staff:{uid}"))
+            .order_by(AuditLog.id)
+            .run()
+        )
 
 
 async def test_searching_one_tenant_shows_only_its_records_and_is_audited(
@@ -251,10 +253,12 @@ async def test_admins_search_too_and_a_post_needs_the_csrf_token(web: Web, clien
 
     await _records(client, tenant_a)
     await staff_login(web, "admin")
-    before = await AuditLog.count().where(AuditLog.action == "search.staff").run()
+    async with as_node():
+        before = await AuditLog.count().where(AuditLog.action == "search.staff").run()
     r = await web.c.post(SEARCH, data=_form(tenant=tenant_a.prefix, q="pump"))
     assert r.status_code == 403
-    assert await AuditLog.count().where(AuditLog.action == "search.staff").run() == before
+    async with as_node():
+        assert await AuditLog.count().where(AuditLog.action == "search.staff").run() == before
     r = await _search(web, tenant=tenant_a.prefix, q="pump")
     assert r.status_code == 200 and len(_results(r.text)) == 2
 

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
+from node_support import as_node
 from portal_support import Web, add_member, form_fields, staff_login
 
 pytestmark = pytest.mark.anyio
@@ -117,7 +118,8 @@ async def test_staff_writes_next_version_and_records_keep_theirs(web: Web, clien
 
     from core.tables import AuditLog
 
-    audit = await AuditLog.select().where(AuditLog.target == f"{code}@2").first().run()
+    async with as_node():
+        audit = await AuditLog.select().where(AuditLog.target == f"{code}@2").first().run()
     assert audit["action"] == "template.version" and audit["actor"].startswith("staff:")
 
 

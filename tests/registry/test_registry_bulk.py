@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from node_support import as_node
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +60,12 @@ async def _wait(client, t, job_id: str) -> dict:
 async def _counts(tenant_id: int) -> tuple[int, int]:
     from tenants.identifiers.tables import Identifier
 
-    rows = await Identifier.select(Identifier.version).where(Identifier.tenant == tenant_id).run()
+    async with as_node():
+        rows = (
+            await Identifier.select(Identifier.version)
+            .where(Identifier.tenant_id == tenant_id)
+            .run()
+        )
     return len(rows), sum(r["version"] for r in rows)
 
 
@@ -168,7 +174,7 @@ async def _crash_midway(client, t, monkeypatch) -> tuple[str, int]:
         headers={**t.auth(), "Idempotency-Key": "crash-1"},
     )
     job_id = r.json()["jobId"]
-    pk = await bulk.job_pk(job_id)
+    pk = await bulk.job_pk(await _principal(t), job_id)
     real = bulk.commit_chunk
     calls = {"n": 0}
 
@@ -210,9 +216,10 @@ async def test_stalled_job_is_sent_again_by_the_scheduler(client, tenant_a, monk
     monkeypatch.setattr(jobs, "enqueue", sent.append)
     await jobs.redrive_stalled_bulk_jobs(get_settings())
     assert pk not in sent  # its cursor moved moments ago: it may still be running
-    await BulkJob.update({BulkJob.updated_at: datetime.now(UTC) - timedelta(minutes=10)}).where(
-        BulkJob.id == pk
-    )
+    async with as_node():
+        await BulkJob.update({BulkJob.updated_at: datetime.now(UTC) - timedelta(minutes=10)}).where(
+            BulkJob.id == pk
+        )
     await jobs.redrive_stalled_bulk_jobs(get_settings())
     assert sent.count(pk) == 1
     assert await bulk.process_job(pk, chunk_rows=100) == "done"
@@ -236,14 +243,16 @@ async def _check_exactly_once(client, t, job_id: str, total: int, bad_every: int
     )
     assert await _counts(t.id) == (total - bad, total - bad)  # every row once, version 1
     # One audit row per committed chunk names its handles: each handle exactly once.
-    rows = (
-        await AuditLog.select(AuditLog.detail)
-        .where((AuditLog.tenant_id == t.id) & (AuditLog.action == "identifier.batch"))
-        .run()
-    )
+    async with as_node():
+        rows = (
+            await AuditLog.select(AuditLog.detail)
+            .where((AuditLog.tenant_id == t.id) & (AuditLog.action == "identifier.batch"))
+            .run()
+        )
     created = [h for r in rows for h in _json(r["detail"])["created"]]
     assert len(created) == len(set(created)) == total - bad
-    outbox = await Outbox.select(Outbox.payload).where(Outbox.tenant_id == t.id).run()
+    async with as_node():
+        outbox = await Outbox.select(Outbox.payload).where(Outbox.tenant_id == t.id).run()
     sent = [i["handle"] for r in outbox for i in _json(r["payload"]).get("items", [])]
     assert sorted(sent) == sorted(created)
     res = (await client.get(f"/api/bulk/jobs/{job_id}/results", headers=t.auth())).text.splitlines()
@@ -263,7 +272,7 @@ async def test_killed_worker_process_resumes(client, tenant_a, monkeypatch):
         headers=tenant_a.auth(),
     )
     job_id = r.json()["jobId"]
-    pk = await bulk.job_pk(job_id)
+    pk = await bulk.job_pk(await _principal(tenant_a), job_id)
     script = (
         "import asyncio, time\n"
         "from tenants.identifiers.services import bulk\n"
@@ -359,7 +368,7 @@ async def test_cancel_stops_a_job_at_its_next_chunk(client, tenant_a, tenant_b, 
         "/api/bulk/jobs?mode=create", content=ndjson(tenant_a.prefix, 1000), headers=tenant_a.auth()
     )
     job_id = r.json()["jobId"]
-    pk = await bulk.job_pk(job_id)
+    pk = await bulk.job_pk(await _principal(tenant_a), job_id)
     url = f"/api/bulk/jobs/{job_id}/cancel"
     # Another tenant cannot see it to cancel it; a read-only key may not cancel.
     assert (await client.post(url, headers=tenant_b.auth())).status_code == 404

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+from node_support import as_node
 from registry_helpers import JSON, snms_login, sv
 
 pytestmark = pytest.mark.anyio
@@ -14,9 +15,13 @@ pytestmark = pytest.mark.anyio
 async def _versions(handle: str) -> int:
     from tenants.identifiers.tables import Identifier
 
-    row = (
-        await Identifier.select(Identifier.version).where(Identifier.handle == handle).first().run()
-    )
+    async with as_node():
+        row = (
+            await Identifier.select(Identifier.version)
+            .where(Identifier.handle == handle)
+            .first()
+            .run()
+        )
     return row["version"] if row else 0
 
 
@@ -24,8 +29,12 @@ async def _audit_count(handle: str) -> int:
     """Audit entries for a handle: its own rows, plus mentions in batch rows."""
     from core.tables import AuditLog
 
-    own = await AuditLog.count().where(AuditLog.target == handle).run()
-    batches = await AuditLog.select(AuditLog.detail).where(AuditLog.action == "identifier.batch")
+    async with as_node():
+        own = await AuditLog.count().where(AuditLog.target == handle).run()
+    async with as_node():
+        batches = await AuditLog.select(AuditLog.detail).where(
+            AuditLog.action == "identifier.batch"
+        )
     mentions = 0
     for row in batches:
         detail = json.loads(row["detail"]) if isinstance(row["detail"], str) else row["detail"]
@@ -134,15 +143,19 @@ async def test_purge_forgets_only_old_keys(client, tenant_a):
             json=body,
             headers={**tenant_a.auth(), **JSON, "Idempotency-Key": key},
         )
-    await (
-        IdempotencyKey.update({IdempotencyKey.created_at: datetime.now(UTC) - timedelta(days=10)})
-        .where((IdempotencyKey.tenant_id == tenant_a.id) & (IdempotencyKey.key == "old-1"))
-        .run()
-    )
+    async with as_node():
+        await (
+            IdempotencyKey.update(
+                {IdempotencyKey.created_at: datetime.now(UTC) - timedelta(days=10)}
+            )
+            .where((IdempotencyKey.tenant_id == tenant_a.id) & (IdempotencyKey.key == "old-1"))
+            .run()
+        )
     assert await purge(72) >= 1
-    left = (
-        await IdempotencyKey.select(IdempotencyKey.key)
-        .where(IdempotencyKey.tenant_id == tenant_a.id)
-        .run()
-    )
+    async with as_node():
+        left = (
+            await IdempotencyKey.select(IdempotencyKey.key)
+            .where(IdempotencyKey.tenant_id == tenant_a.id)
+            .run()
+        )
     assert [r["key"] for r in left] == ["new-1"]

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from node_support import as_node
 
 pytestmark = pytest.mark.anyio
 
@@ -16,23 +17,25 @@ async def _add_key(tenant_id: int, age: timedelta) -> str:
     from tenants.identifiers.tables import IdempotencyKey
 
     key = f"k-{uuid.uuid4().hex[:10]}"
-    await IdempotencyKey.insert(
-        IdempotencyKey(
-            tenant_id=tenant_id, key=key, fingerprint="f" * 64, response='{"ok": true}',
-            created_at=datetime.now(UTC) - age,
-        )
-    ).run()  # fmt: skip
+    async with as_node():
+        await IdempotencyKey.insert(
+            IdempotencyKey(
+                tenant_id=tenant_id, key=key, fingerprint="f" * 64, response='{"ok": true}',
+                created_at=datetime.now(UTC) - age,
+            )
+        ).run()  # fmt: skip
     return key
 
 
 async def _keys(tenant_id: int) -> set[str]:
     from tenants.identifiers.tables import IdempotencyKey
 
-    rows = (
-        await IdempotencyKey.select(IdempotencyKey.key)
-        .where(IdempotencyKey.tenant_id == tenant_id)
-        .run()
-    )
+    async with as_node():
+        rows = (
+            await IdempotencyKey.select(IdempotencyKey.key)
+            .where(IdempotencyKey.tenant_id == tenant_id)
+            .run()
+        )
     return {r["key"] for r in rows}
 
 
@@ -56,8 +59,10 @@ async def test_serve_purges_expired_keys_on_schedule(settings):
     from core.bus import set_bus
     from core.tables import ScheduledJob
     from portal.app import create_app
+    from tenants.accounts.services.tenants import create_tenant
 
-    tenant = 900_000 + uuid.uuid4().int % 99_999  # keys have no foreign key to tenants
+    # Its own tenant (keys name a real one): the purge sees no other test's keys.
+    tenant = (await create_tenant(f"Purge {uuid.uuid4().hex[:6]}", actor="test")).id
     cfg = settings.model_copy(
         update={"scheduler_enabled": True, "scheduler_tick": 0.05, "idempotency_ttl_hours": 1}
     )

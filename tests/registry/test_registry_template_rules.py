@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import pytest
+from node_support import as_node
 from registry_helpers import put_values, snms_login, sv
 
 pytestmark = pytest.mark.anyio
@@ -49,12 +50,13 @@ async def _versions(code: str, tenant: int | None = None) -> list[int]:
 async def _audited(code: str) -> list[str]:
     from core.tables import AuditLog
 
-    rows = (
-        await AuditLog.select(AuditLog.target)
-        .where((AuditLog.action == "template.version") & AuditLog.target.like(f"{code}@%"))
-        .order_by(AuditLog.id)
-        .run()
-    )
+    async with as_node():
+        rows = (
+            await AuditLog.select(AuditLog.target)
+            .where((AuditLog.action == "template.version") & AuditLog.target.like(f"{code}@%"))
+            .order_by(AuditLog.id)
+            .run()
+        )
     return [r["target"] for r in rows]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fakes.toplevel import FakeTopLevelNode, item, template
+from node_support import as_node
 from registry_helpers import put_values, sv
 
 pytestmark = pytest.mark.anyio
@@ -55,23 +56,25 @@ def cfg(settings, node):
 async def _versions(code: str) -> list[int]:
     from tenants.templates.tables import MetadataTemplate
 
-    rows = (
-        await MetadataTemplate.select(MetadataTemplate.version)
-        .where((MetadataTemplate.owner == 0) & (MetadataTemplate.code == code))
-        .order_by(MetadataTemplate.version)
-        .run()
-    )
+    async with as_node():
+        rows = (
+            await MetadataTemplate.select(MetadataTemplate.version)
+            .where(MetadataTemplate.tenant_id.is_null() & (MetadataTemplate.code == code))
+            .order_by(MetadataTemplate.version)
+            .run()
+        )
     return [r["version"] for r in rows]
 
 
 async def _audit(action: str, target_prefix: str) -> list[dict]:
     from core.tables import AuditLog
 
-    return (
-        await AuditLog.select()
-        .where((AuditLog.action == action) & AuditLog.target.like(f"{target_prefix}%"))
-        .run()
-    )
+    async with as_node():
+        return (
+            await AuditLog.select()
+            .where((AuditLog.action == action) & AuditLog.target.like(f"{target_prefix}%"))
+            .run()
+        )
 
 
 async def test_sync_writes_versions_only_for_what_changed(client, tenant_a, node, cfg):
@@ -213,14 +216,16 @@ async def test_bad_upstream_json_is_rejected_with_a_clear_message(
     from tenants.templates.services.sync import sync
     from tenants.templates.tables import MetadataTemplate
 
-    before = await MetadataTemplate.count().run()
+    async with as_node():
+        before = await MetadataTemplate.count().run()
     node.username = None  # no login, so the answer under test is the template list's
     node.raw_reply = (200, body, ctype)
     with pytest.raises(UpstreamError) as exc:
         await sync(cfg.model_copy(update={"upstream_username": ""}))
     assert expected in exc.value.detail, exc.value.detail
     assert "/snms/api/v5/template" in exc.value.detail
-    assert await MetadataTemplate.count().run() == before
+    async with as_node():
+        assert await MetadataTemplate.count().run() == before
 
 
 async def test_wrong_credentials_are_named_and_a_token_works(client, node, cfg):

@@ -4,6 +4,7 @@ but a later write still shows, and the fast path answers byte-for-byte like the 
 from __future__ import annotations
 
 import pytest
+from node_support import as_node
 
 pytestmark = pytest.mark.anyio
 JSON = {"Content-Type": "application/json"}
@@ -68,10 +69,15 @@ async def test_resolutions_are_counted_in_memory_and_flushed(client, app, tenant
     for _ in range(5):
         await client.get(f"/api/handles/{h}")
     await client.get(f"/api/handles/{tenant_a.prefix}/MISSING")
-    rows = await ResolutionCount.select().where(ResolutionCount.tenant_id == tenant_a.id).run()
+    async with as_node():
+        rows = await ResolutionCount.select().where(ResolutionCount.tenant_id == tenant_a.id).run()
     assert rows == []  # nothing written per resolution
     await app.resolver.counters.flush()
-    row = (
-        await ResolutionCount.select().where(ResolutionCount.tenant_id == tenant_a.id).first().run()
-    )
+    async with as_node():
+        row = (
+            await ResolutionCount.select()
+            .where(ResolutionCount.tenant_id == tenant_a.id)
+            .first()
+            .run()
+        )
     assert row["resolutions"] == 5 and row["not_found"] == 1

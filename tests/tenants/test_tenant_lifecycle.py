@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from node_support import as_node
 
 from core.errors import Conflict, InvalidValue, NotFound
 from core.tables import AuditLog, Outbox
@@ -48,11 +49,13 @@ async def test_bad_names_and_unknown_prefix(client):
 async def test_lifecycle_writes_audit_and_outbox(client):
     t = await create_tenant("Audited", actor="test")
     await set_status(t.prefix, "suspended", actor="staff:1", reason="unpaid invoice")
-    rows = await AuditLog.select().where(AuditLog.tenant_id == t.id).order_by(AuditLog.id).run()
+    async with as_node():
+        rows = await AuditLog.select().where(AuditLog.tenant_id == t.id).order_by(AuditLog.id).run()
     assert [r["action"] for r in rows] == ["tenant.create", "tenant.suspended"]
     assert rows[1]["actor"] == "staff:1"
     detail = rows[1]["detail"]
     assert "unpaid invoice" in (detail if isinstance(detail, str) else str(detail))
-    topics = await Outbox.select(Outbox.topic).where(Outbox.tenant_id == t.id).run()
+    async with as_node():
+        topics = await Outbox.select(Outbox.topic).where(Outbox.tenant_id == t.id).run()
     assert [r["topic"] for r in topics] == ["upstream.tenant", "upstream.tenant"]
     assert t.prefix in {x.prefix for x in await list_tenants()}

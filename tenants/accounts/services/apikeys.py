@@ -12,11 +12,12 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core import audit, db
+from core import audit
 from core.auth import Principal, api_key_matches, generate_api_key, parse_scopes, split_api_key
 from core.bus import FLUSH_ALL, get_bus
 from core.errors import AuthenticationFailed, InvalidValue, NotFound
 from core.settings import get_settings
+from core.tenancy import cross_tenant, tenant_transaction
 from tenants.accounts.services.tenants import get_by_prefix
 from tenants.accounts.tables import ApiKey
 
@@ -89,10 +90,10 @@ async def create_key(
     new = generate_api_key()
     now = datetime.now(UTC)
     scope_text = ",".join(sorted(scope_set))
-    async with db.write_transaction():
+    async with tenant_transaction(tenant.id):
         await ApiKey.insert(
             ApiKey(
-                tenant=tenant.id,
+                tenant_id=tenant.id,
                 key_id=new.key_id,
                 secret_hash=new.secret_hash,
                 name=name[:255],
@@ -111,12 +112,15 @@ async def create_key(
 
 
 async def list_keys(tenant_id: int) -> list[ApiKeyInfo]:
-    rows = (
-        await ApiKey.select(*ApiKey.all_columns(), ApiKey.tenant.prefix.as_alias("tenant_prefix"))
-        .where(ApiKey.tenant == tenant_id)
-        .order_by(ApiKey.id)
-        .run()
-    )
+    async with tenant_transaction(tenant_id, write=False):
+        rows = (
+            await ApiKey.select(
+                *ApiKey.all_columns(), ApiKey.tenant_id.prefix.as_alias("tenant_prefix")
+            )
+            .where(ApiKey.tenant_id == tenant_id)
+            .order_by(ApiKey.id)
+            .run()
+        )
     return [
         ApiKeyInfo(
             r["key_id"],
@@ -133,10 +137,10 @@ async def list_keys(tenant_id: int) -> list[ApiKeyInfo]:
 
 async def revoke_key(tenant_id: int, key_id: str, *, actor: str) -> None:
     """Revoke one of this tenant's keys. Another tenant's key id is simply not found."""
-    async with db.write_transaction():
+    async with tenant_transaction(tenant_id):
         row = (
             await ApiKey.select(ApiKey.id, ApiKey.revoked_at)
-            .where((ApiKey.tenant == tenant_id) & (ApiKey.key_id == key_id))
+            .where((ApiKey.tenant_id == tenant_id) & (ApiKey.key_id == key_id))
             .first()
             .run()
         )
@@ -164,19 +168,21 @@ async def authenticate_key(plaintext: str) -> Principal:
     key_id = split_api_key(plaintext)
     if key_id is None:
         raise AuthenticationFailed("the API key is malformed")
-    row = (
-        await ApiKey.select(
-            ApiKey.secret_hash,
-            ApiKey.scopes,
-            ApiKey.revoked_at,
-            ApiKey.tenant.id.as_alias("tenant_id"),
-            ApiKey.tenant.prefix.as_alias("tenant_prefix"),
-            ApiKey.tenant.status.as_alias("tenant_status"),
+    # Cross-tenant by nature: the key id is all there is until the row names its tenant.
+    async with cross_tenant("auth"):
+        row = (
+            await ApiKey.select(
+                ApiKey.secret_hash,
+                ApiKey.scopes,
+                ApiKey.revoked_at,
+                ApiKey.tenant_id.id.as_alias("tenant_id"),
+                ApiKey.tenant_id.prefix.as_alias("tenant_prefix"),
+                ApiKey.tenant_id.status.as_alias("tenant_status"),
+            )
+            .where(ApiKey.key_id == key_id)
+            .first()
+            .run()
         )
-        .where(ApiKey.key_id == key_id)
-        .first()
-        .run()
-    )
     if row is None or not api_key_matches(plaintext, row["secret_hash"]):
         raise AuthenticationFailed("the API key is not known")
     if row["revoked_at"] is not None:
@@ -197,10 +203,13 @@ async def authenticate_key(plaintext: str) -> Principal:
 async def flush_last_used() -> int:
     """Write the batched last-used times. Called periodically, not per request."""
     pending, principal_cache.last_used = principal_cache.last_used, {}
-    for key_id, ts in pending.items():
-        await (
-            ApiKey.update({ApiKey.last_used_at: datetime.fromtimestamp(ts, UTC)})
-            .where(ApiKey.key_id == key_id)
-            .run()
-        )
+    if not pending:
+        return 0
+    async with cross_tenant("maintenance", write=True):
+        for key_id, ts in pending.items():
+            await (
+                ApiKey.update({ApiKey.last_used_at: datetime.fromtimestamp(ts, UTC)})
+                .where(ApiKey.key_id == key_id)
+                .run()
+            )
     return len(pending)

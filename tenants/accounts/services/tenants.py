@@ -17,6 +17,7 @@ from core.errors import Conflict, InvalidValue, NotFound
 from core.identifiers import fold
 from core.outbox import enqueue
 from core.settings import get_settings
+from core.tenancy import tenant_transaction
 from tenants.accounts.tables import TENANT_STATUSES, Tenant
 
 _CODE = re.compile(r"^[0-9A-Za-z]{1,32}$")
@@ -98,14 +99,16 @@ async def insert_tenant(name: str, *, code: str | None, status: str, actor: str)
         if db.is_unique_violation(exc):
             raise CodeRace(prefix) from exc
         raise
-    await audit.record(
-        actor=actor,
-        action="tenant.create",
-        target=prefix,
-        tenant_id=row["id"],
-        detail={"name": name, "status": status},
-    )
-    await enqueue("upstream.tenant", {"prefix": prefix, "op": "add"}, tenant_id=row["id"])
+    # The new tenant's first rows: its transaction from here on acts for it.
+    async with tenant_transaction(row["id"]):
+        await audit.record(
+            actor=actor,
+            action="tenant.create",
+            target=prefix,
+            tenant_id=row["id"],
+            detail={"name": name, "status": status},
+        )
+        await enqueue("upstream.tenant", {"prefix": prefix, "op": "add"}, tenant_id=row["id"])
     return _info(row)
 
 
@@ -156,7 +159,7 @@ async def set_status(prefix: str, status: str, *, actor: str, reason: str) -> Te
     if status not in TENANT_STATUSES:
         raise InvalidValue(f"unknown status {status!r}", field="status")
     tenant = await get_by_prefix(prefix)
-    async with db.write_transaction():
+    async with tenant_transaction(tenant.id):
         await (
             Tenant.update({Tenant.status: status, Tenant.updated_at: datetime.now(UTC)})
             .where(Tenant.id == tenant.id)

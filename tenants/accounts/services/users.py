@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from core import audit, db
 from core.auth import hash_password
 from core.errors import Conflict, InvalidValue
+from core.tenancy import tenant_transaction
 from tenants.accounts.tables import Membership, User
 
 STAFF_ROLES = ("admin", "reviewer", "operator", "finance")
@@ -86,9 +87,10 @@ async def create_member(
             .returning(User.id)
             .run()
         )[0]
-        await Membership.insert(
-            Membership(tenant=tenant_id, user=row["id"], role=role, created_at=now)
-        ).run()
+        async with tenant_transaction(tenant_id):
+            await Membership.insert(
+                Membership(tenant_id=tenant_id, user=row["id"], role=role, created_at=now)
+            ).run()
         await audit.record(
             actor=actor,
             action="member.create",

@@ -48,7 +48,7 @@ async def submit_job(
         idempotency_key=request.headers.get("idempotency-key"),
     )
     if not replayed:
-        jobs.enqueue(await bulk.job_pk(info.job_id))
+        jobs.enqueue(await bulk.job_pk(caller, info.job_id))
     return _ok({"responseCode": 1, **info.to_json()}, 200 if replayed else 202)
 
 

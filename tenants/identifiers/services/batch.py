@@ -26,6 +26,7 @@ from core.bus import get_bus
 from core.errors import HandleAlreadyExists, HandleNotFound, IdnestError, InvalidValue
 from core.identifiers import Handle, parse_handle
 from core.outbox import OP_ADD, OP_MODIFY
+from core.tenancy import tenant_transaction
 from core.values import (
     HandleValue,
     default_admin_value,
@@ -184,7 +185,7 @@ async def _write_batch(batch: PreparedBatch, idempotency: IdempotencyGuard | Non
     created: list[str] = []
     updated: list[list[Any]] = []
     written: list[str] = []
-    async with db.write_transaction():
+    async with tenant_transaction(tenant_id):
         if idempotency is not None:
             await idempotency.claim()
         # PostgreSQL inserts first (ON CONFLICT DO NOTHING) and looks up only the handles

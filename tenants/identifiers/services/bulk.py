@@ -29,6 +29,7 @@ from core import audit, db
 from core.auth import Principal
 from core.errors import Conflict, InsufficientPermissions, InvalidValue, NotFound
 from core.settings import get_settings
+from core.tenancy import cross_tenant, tenant_transaction
 from tenants.accounts.tables import Tenant
 from tenants.identifiers.services import batch as batch_writes
 from tenants.identifiers.services import records, search
@@ -125,7 +126,7 @@ async def submit(
             return await get_job(principal, stored["jobId"]), True
     now = datetime.now(UTC)
     try:
-        async with db.write_transaction():
+        async with tenant_transaction(principal.tenant_id):
             if guard is not None:
                 await guard.claim()
             await BulkJob.insert(
@@ -165,12 +166,13 @@ async def submit(
 
 
 async def job_row(principal: Principal, job_id: str) -> dict[str, Any]:
-    row = (
-        await BulkJob.select()
-        .where((BulkJob.public_id == job_id) & (BulkJob.tenant_id == (principal.tenant_id or -1)))
-        .first()
-        .run()
-    )
+    async with tenant_transaction(principal.tenant_id, write=False):
+        row = (
+            await BulkJob.select()
+            .where((BulkJob.public_id == job_id) & (BulkJob.tenant_id == principal.tenant_id))
+            .first()
+            .run()
+        )
     if row is None:
         raise NotFound(f"there is no bulk job {job_id}", field="jobId")
     return row
@@ -182,13 +184,14 @@ async def get_job(principal: Principal, job_id: str) -> JobInfo:
 
 async def list_jobs(principal: Principal, *, limit: int = 20) -> list[JobInfo]:
     """The tenant's most recent jobs, newest first."""
-    rows = (
-        await BulkJob.select()
-        .where(BulkJob.tenant_id == (principal.tenant_id or -1))
-        .order_by(BulkJob.id, ascending=False)
-        .limit(limit)
-        .run()
-    )
+    async with tenant_transaction(principal.tenant_id, write=False):
+        rows = (
+            await BulkJob.select()
+            .where(BulkJob.tenant_id == principal.tenant_id)
+            .order_by(BulkJob.id, ascending=False)
+            .limit(limit)
+            .run()
+        )
     return [_info(r) for r in rows]
 
 
@@ -228,7 +231,7 @@ async def commit_chunk(
             }
         )
         .where((BulkJob.id == job_id) & (BulkJob.done_rows == start) & _ACTIVE)
-        .returning(BulkJob.id)
+        .returning(BulkJob.id, BulkJob.tenant_id)
         .run()
     )
     if not moved:
@@ -237,7 +240,11 @@ async def commit_chunk(
         await BulkJobFailure.insert(
             *(
                 BulkJobFailure(
-                    job_id=job_id, row_no=r.number, handle=r.handle[:2048], message=msg[:1024]
+                    tenant_id=moved[0]["tenant_id"],
+                    job_id=job_id,
+                    row_no=r.number,
+                    handle=r.handle[:2048],
+                    message=msg[:1024],
                 )
                 for r, msg in failures
             )
@@ -246,9 +253,12 @@ async def commit_chunk(
 
 async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
     """Run (or resume) one job from its cursor to the end; returns the final status."""
-    job = await BulkJob.select().where(BulkJob.id == job_pk).first().run()
+    # The worker is sent a job's id alone; the row then says whose it is.
+    async with cross_tenant("maintenance"):
+        job = await BulkJob.select().where(BulkJob.id == job_pk).first().run()
     if job is None or job["status"] not in ACTIVE_STATUSES:
         return job["status"] if job else "gone"
+    tid = job["tenant_id"]
     tenant = await Tenant.select(Tenant.prefix).where(Tenant.id == job["tenant_id"]).first().run()
     if tenant is None:
         return "gone"
@@ -258,31 +268,35 @@ async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
         tenant_prefix=tenant["prefix"],
         scopes=frozenset({"read", "write"}),
     )
-    await (
-        BulkJob.update({BulkJob.status: "running", BulkJob.updated_at: datetime.now(UTC)})
-        .where((BulkJob.id == job_pk) & _ACTIVE)
-        .run()
-    )
+    async with tenant_transaction(tid):
+        await (
+            BulkJob.update({BulkJob.status: "running", BulkJob.updated_at: datetime.now(UTC)})
+            .where((BulkJob.id == job_pk) & _ACTIVE)
+            .run()
+        )
     start = job["done_rows"]
     try:
         await _run_chunks(principal, job, start, chunk_rows)
     except Conflict:
-        row = await BulkJob.select(BulkJob.status).where(BulkJob.id == job_pk).first().run()
+        async with tenant_transaction(tid, write=False):
+            row = await BulkJob.select(BulkJob.status).where(BulkJob.id == job_pk).first().run()
         status = row["status"] if row else "gone"
         log.info("bulk job %s stopped here: it is %s", job_pk, status)
         return status
     except OSError as exc:
+        async with tenant_transaction(tid):
+            await (
+                BulkJob.update({BulkJob.status: "failed", BulkJob.error: str(exc)[:1024]})
+                .where(BulkJob.id == job_pk)
+                .run()
+            )
+        return "failed"
+    async with tenant_transaction(tid):
         await (
-            BulkJob.update({BulkJob.status: "failed", BulkJob.error: str(exc)[:1024]})
-            .where(BulkJob.id == job_pk)
+            BulkJob.update({BulkJob.status: "done", BulkJob.updated_at: datetime.now(UTC)})
+            .where((BulkJob.id == job_pk) & (BulkJob.done_rows == job["total_rows"]) & _ACTIVE)
             .run()
         )
-        return "failed"
-    await (
-        BulkJob.update({BulkJob.status: "done", BulkJob.updated_at: datetime.now(UTC)})
-        .where((BulkJob.id == job_pk) & (BulkJob.done_rows == job["total_rows"]) & _ACTIVE)
-        .run()
-    )
     await search.merge_pending_index()
     return "done"
 
@@ -332,7 +346,8 @@ async def _write_chunk(
             for r, o in zip(good, outcomes, strict=True)
             if not isinstance(o, records.WriteResult)
         ]
-        async with db.write_transaction():
+        assert prepared.principal is not None
+        async with tenant_transaction(prepared.principal.tenant_id):
             await commit_chunk(job_pk, start, rows, failures)
     return rows[-1].number
 
@@ -343,7 +358,7 @@ async def cancel_job(principal: Principal, job_id: str) -> JobInfo:
     if not principal.can("write"):
         raise InsufficientPermissions("cancelling a bulk job needs a key with the write scope")
     job = await job_row(principal, job_id)
-    async with db.write_transaction():
+    async with tenant_transaction(principal.tenant_id):
         stopped = (
             await BulkJob.update(
                 {BulkJob.status: "cancelled", BulkJob.updated_at: datetime.now(UTC)}
@@ -370,11 +385,14 @@ async def unfinished_jobs(*, idle_for: timedelta | None = None) -> list[int]:
     query = BulkJob.select(BulkJob.id).where(_ACTIVE)
     if idle_for is not None:
         query = query.where(BulkJob.updated_at < datetime.now(UTC) - idle_for)
-    return [r["id"] for r in await query.run()]
+    async with cross_tenant("maintenance"):
+        return [r["id"] for r in await query.run()]
 
 
-async def job_pk(public_id: str) -> int:
-    row = await BulkJob.select(BulkJob.id).where(BulkJob.public_id == public_id).first().run()
+async def job_pk(principal: Principal, public_id: str) -> int:
+    """The internal id of one of the caller's jobs, which is what a worker is sent."""
+    async with tenant_transaction(principal.tenant_id, write=False):
+        row = await BulkJob.select(BulkJob.id).where(BulkJob.public_id == public_id).first().run()
     if row is None:
         raise NotFound(f"there is no bulk job {public_id}")
     return int(row["id"])

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.auth import Principal
 from core.errors import InvalidValue
+from core.tenancy import tenant_transaction
 from tenants.identifiers.services.bulk import job_row
 from tenants.identifiers.services.bulk_rows import FORMATS, iter_rows
 from tenants.identifiers.tables import BulkJobFailure
@@ -33,14 +34,17 @@ async def results(principal: Principal, job_id: str, fmt: str) -> AsyncIterator[
 _PAGE = 5000
 
 
-async def _failures_from(job_pk: int, after: int, limit: int) -> list[dict[str, Any]]:
-    return (
-        await BulkJobFailure.select(BulkJobFailure.row_no, BulkJobFailure.message)
-        .where((BulkJobFailure.job_id == job_pk) & (BulkJobFailure.row_no > after))
-        .order_by(BulkJobFailure.row_no)
-        .limit(limit)
-        .run()
-    )
+async def _failures_from(
+    tenant_id: int, job_pk: int, after: int, limit: int
+) -> list[dict[str, Any]]:
+    async with tenant_transaction(tenant_id, write=False):
+        return (
+            await BulkJobFailure.select(BulkJobFailure.row_no, BulkJobFailure.message)
+            .where((BulkJobFailure.job_id == job_pk) & (BulkJobFailure.row_no > after))
+            .order_by(BulkJobFailure.row_no)
+            .limit(limit)
+            .run()
+        )
 
 
 async def _result_lines(job: dict[str, Any], fmt: str) -> AsyncIterator[bytes]:
@@ -56,7 +60,7 @@ async def _result_lines(job: dict[str, Any], fmt: str) -> AsyncIterator[bytes]:
         if row.number > done:
             break
         if row.number > covered:
-            fetched = await _failures_from(job["id"], row.number - 1, _PAGE)
+            fetched = await _failures_from(job["tenant_id"], job["id"], row.number - 1, _PAGE)
             page = {f["row_no"]: f["message"] for f in fetched}
             covered = fetched[-1]["row_no"] if len(fetched) == _PAGE else done
         message = page.get(row.number)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from core import db
 from core.errors import Conflict, InvalidValue
+from core.tenancy import cross_tenant, tenant_transaction
 from tenants.identifiers.tables import IdempotencyKey
 
 T = TypeVar("T")
@@ -54,12 +55,15 @@ class Idempotency:
         self.fingerprint = request_fingerprint
 
     async def lookup(self) -> Any | None:
-        row = (
-            await IdempotencyKey.select(IdempotencyKey.fingerprint, IdempotencyKey.response)
-            .where((IdempotencyKey.tenant_id == self.tenant_id) & (IdempotencyKey.key == self.key))
-            .first()
-            .run()
-        )
+        async with tenant_transaction(self.tenant_id, write=False):
+            row = (
+                await IdempotencyKey.select(IdempotencyKey.fingerprint, IdempotencyKey.response)
+                .where(
+                    (IdempotencyKey.tenant_id == self.tenant_id) & (IdempotencyKey.key == self.key)
+                )
+                .first()
+                .run()
+            )
         if row is None:
             return None
         if row["fingerprint"] != self.fingerprint:
@@ -74,22 +78,25 @@ class Idempotency:
         stored = await self.lookup()
         if stored is not None:
             raise Replay(stored)
-        await IdempotencyKey.insert(
-            IdempotencyKey(
-                tenant_id=self.tenant_id,
-                key=self.key,
-                fingerprint=self.fingerprint,
-                response="",
-                created_at=datetime.now(UTC),
-            )
-        ).run()
+        row = IdempotencyKey(
+            tenant_id=self.tenant_id,
+            key=self.key,
+            fingerprint=self.fingerprint,
+            response="",
+            created_at=datetime.now(UTC),
+        )
+        # Joins the write's transaction, which acts for this same tenant.
+        async with tenant_transaction(self.tenant_id):
+            await IdempotencyKey.insert(row).run()
 
     async def complete(self, response: Any) -> None:
-        await (
-            IdempotencyKey.update({IdempotencyKey.response: json.dumps(response)})
-            .where((IdempotencyKey.tenant_id == self.tenant_id) & (IdempotencyKey.key == self.key))
-            .run()
-        )
+        mine = (IdempotencyKey.tenant_id == self.tenant_id) & (IdempotencyKey.key == self.key)
+        async with tenant_transaction(self.tenant_id):
+            await (
+                IdempotencyKey.update({IdempotencyKey.response: json.dumps(response)})
+                .where(mine)
+                .run()
+            )
 
 
 async def run_once(
@@ -121,10 +128,11 @@ async def purge(older_than_hours: float = 72.0) -> int:
     from datetime import timedelta
 
     cutoff = datetime.now(UTC) - timedelta(hours=older_than_hours)
-    rows = (
-        await IdempotencyKey.delete()
-        .where(IdempotencyKey.created_at < cutoff)
-        .returning(IdempotencyKey.id)
-        .run()
-    )
+    async with cross_tenant("maintenance", write=True):
+        rows = (
+            await IdempotencyKey.delete()
+            .where(IdempotencyKey.created_at < cutoff)
+            .returning(IdempotencyKey.id)
+            .run()
+        )
     return len(rows)

@@ -35,6 +35,7 @@ from core.errors import (
 from core.identifiers import Handle, fold, is_under, parse_handle
 from core.outbox import OP_ADD, OP_DELETE, OP_MODIFY, enqueue
 from core.settings import get_settings
+from core.tenancy import tenant_transaction
 from core.values import (
     HandleValue,
     default_admin_value,
@@ -111,7 +112,7 @@ async def active_tenant(principal: Principal, handle: Handle) -> int:
 async def _load_for_update(tenant_id: int, key: str) -> dict[str, Any] | None:
     query = Identifier.select(
         Identifier.id, Identifier.handle, Identifier.values, Identifier.version
-    ).where((Identifier.tenant == tenant_id) & (Identifier.handle_key == key))
+    ).where((Identifier.tenant_id == tenant_id) & (Identifier.handle_key == key))
     if isinstance(db.engine(), db.PostgresEngine):
         query = query.lock_rows("UPDATE")
     return await query.first().run()
@@ -199,7 +200,7 @@ async def put_record(
     tenant_id = await active_tenant(principal, handle)
     key = handle.key
     now = datetime.now(UTC)
-    async with db.write_transaction():
+    async with tenant_transaction(tenant_id):
         if idempotency is not None:
             await idempotency.claim()
         row = await _load_for_update(tenant_id, key)
@@ -227,7 +228,7 @@ async def put_record(
             check_record_size(values)
             await Identifier.insert(
                 Identifier(
-                    tenant=tenant_id,
+                    tenant_id=tenant_id,
                     handle=handle.text,
                     handle_key=key,
                     values=dump_values(values),
@@ -298,7 +299,7 @@ async def delete_record(
     principal = require_scope(principal, "write", handle)
     tenant_id = await active_tenant(principal, handle)
     key = handle.key
-    async with db.write_transaction():
+    async with tenant_transaction(tenant_id):
         row = await _load_for_update(tenant_id, key)
         if row is None:
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
@@ -364,19 +365,20 @@ async def list_handles(
     assert principal.tenant_id is not None
     pattern = _like_escape(fold(prefix)) + "/%"
     # An explicit ESCAPE: prefixes may hold "_", which LIKE would take as a wildcard.
-    where = (Identifier.tenant == principal.tenant_id) & WhereRaw(
+    where = (Identifier.tenant_id == principal.tenant_id) & WhereRaw(
         "handle_key LIKE {} ESCAPE '\\'", pattern
     )
-    total = await Identifier.count().where(where).run()
     handles: list[str] = []
-    if page_size > 0:
-        rows = (
-            await Identifier.select(Identifier.handle)
-            .where(where)
-            .order_by(Identifier.handle_key)
-            .offset(page * page_size)
-            .limit(page_size)
-            .run()
-        )
-        handles = [r["handle"] for r in rows]
+    async with tenant_transaction(principal.tenant_id, write=False):
+        total = await Identifier.count().where(where).run()
+        if page_size > 0:
+            rows = (
+                await Identifier.select(Identifier.handle)
+                .where(where)
+                .order_by(Identifier.handle_key)
+                .offset(page * page_size)
+                .limit(page_size)
+                .run()
+            )
+            handles = [r["handle"] for r in rows]
     return HandlePage(prefix, total, handles)

@@ -24,6 +24,7 @@ from core.auth import Principal
 from core.errors import AuthenticationNeeded, InsufficientPermissions, InvalidValue
 from core.identifiers import fold
 from core.limits import MAX_DB_ID
+from core.tenancy import cross_tenant, tenant_transaction
 from core.values import HandleValue, load_values, type_matches, value_to_json
 from tenants.identifiers.services.visibility import visible
 from tenants.identifiers.tables import Identifier
@@ -208,14 +209,16 @@ async def search(
         scope = principal.tenant_id
     where = _conditions(query)
     eng = db.engine()
-    if not isinstance(eng, db.PostgresEngine) or not where:
+    # Staff search across tenants on their own path; a tenant only within its own.
+    reading = (
+        cross_tenant("staff") if principal.is_staff else tenant_transaction(scope, write=False)
+    )
+    async with reading:
+        if isinstance(eng, db.PostgresEngine) and where:
+            # A generic plan cannot see how selective a LIKE pattern is and walks the id
+            # index of the whole tenant; a custom plan picks the trigram index when it pays.
+            await eng.run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
         return await _scan(principal, query, where, scope, last, limit)
-    async with eng.transaction():
-        # A generic plan cannot see how selective a LIKE pattern is and walks the id
-        # index of the whole tenant; a custom plan picks the trigram index when it pays.
-        await eng.run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
-        page = await _scan(principal, query, where, scope, last, limit)
-    return page
 
 
 async def _scan(
@@ -227,14 +230,14 @@ async def _scan(
     for _ in range(_SCAN_ROUNDS):
         sel = Identifier.select(
             Identifier.id,
-            Identifier.tenant,
+            Identifier.tenant_id,
             Identifier.handle,
             Identifier.values,
             Identifier.created_at,
             Identifier.updated_at,
         ).where(Identifier.id > last)
         if scope is not None:
-            sel = sel.where(Identifier.tenant == scope)
+            sel = sel.where(Identifier.tenant_id == scope)
         for condition in where:
             sel = sel.where(condition)
         rows = await sel.order_by(Identifier.id).limit(batch).run()
@@ -244,7 +247,9 @@ async def _scan(
             shown = values if principal.is_staff else visible(principal, values)
             if _matches(query, shown):
                 hits.append(
-                    Hit(row["handle"], row["tenant"], row["created_at"], row["updated_at"], shown)
+                    Hit(
+                        row["handle"], row["tenant_id"], row["created_at"], row["updated_at"], shown
+                    )
                 )
                 if len(hits) == limit:
                     break

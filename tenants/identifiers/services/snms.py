@@ -26,6 +26,7 @@ from core import audit, db
 from core.auth import Principal, hash_password, verify_password
 from core.errors import AuthenticationFailed, Conflict, InvalidValue
 from core.settings import get_settings
+from core.tenancy import cross_tenant, tenant_transaction
 from tenants.accounts.services.tenants import get_by_prefix
 from tenants.accounts.tables import Tenant
 from tenants.identifiers.tables import SnmsAccount
@@ -69,30 +70,38 @@ async def create_account(
         raise InvalidValue(f"role must be one of {', '.join(ROLES)}", field="role")
     tenant = await get_by_prefix(tenant_prefix)
     digest = hashlib.sha256(password.encode()).hexdigest()
-    async with db.write_transaction():
-        if await SnmsAccount.exists().where(SnmsAccount.username == username).run():
-            raise Conflict(f"SNMS user {username} already exists", field="username")
-        row = (
-            await SnmsAccount.insert(
-                SnmsAccount(
-                    tenant_id=tenant.id,
-                    username=username,
-                    password_hash=hash_password(password),
-                    v1_digest=_seal(digest),
-                    role=role,
-                    created_at=datetime.now(UTC),
+    # Usernames are unique across the node (clients log in by username alone).
+    async with cross_tenant("auth"):
+        taken = await SnmsAccount.exists().where(SnmsAccount.username == username).run()
+    if taken:
+        raise Conflict(f"SNMS user {username} already exists", field="username")
+    try:
+        async with tenant_transaction(tenant.id):
+            row = (
+                await SnmsAccount.insert(
+                    SnmsAccount(
+                        tenant_id=tenant.id,
+                        username=username,
+                        password_hash=hash_password(password),
+                        v1_digest=_seal(digest),
+                        role=role,
+                        created_at=datetime.now(UTC),
+                    )
                 )
+                .returning(SnmsAccount.id)
+                .run()
+            )[0]
+            await audit.record(
+                actor=actor,
+                action="snms_user.create",
+                target=username,
+                tenant_id=tenant.id,
+                detail={"role": role},
             )
-            .returning(SnmsAccount.id)
-            .run()
-        )[0]
-        await audit.record(
-            actor=actor,
-            action="snms_user.create",
-            target=username,
-            tenant_id=tenant.id,
-            detail={"role": role},
-        )
+    except Exception as exc:
+        if db.is_unique_violation(exc):  # the same name, taken meanwhile
+            raise Conflict(f"SNMS user {username} already exists", field="username") from None
+        raise
     return int(row["id"])
 
 
@@ -105,7 +114,8 @@ def _v1_candidates(digest: str) -> list[str]:
 
 async def login(username: str, password: str, *, v1: bool = False) -> tuple[str, int]:
     """A 24-hour token for good credentials; AuthenticationFailed otherwise."""
-    row = await SnmsAccount.select().where(SnmsAccount.username == username).first().run()
+    async with cross_tenant("auth"):
+        row = await SnmsAccount.select().where(SnmsAccount.username == username).first().run()
     failed = AuthenticationFailed("wrong username or password")
     if row is None or not row["is_active"]:
         raise failed
@@ -131,7 +141,8 @@ async def principal_from_token(token: str) -> Principal:
         jwt.JWTClaimsRegistry(exp={"essential": True}).validate(claims)
     except (JoseError, ValueError):
         raise AuthenticationFailed("the token is invalid or expired; log in again") from None
-    row = await SnmsAccount.select().where(SnmsAccount.id == int(claims["sub"])).first().run()
+    async with cross_tenant("auth"):
+        row = await SnmsAccount.select().where(SnmsAccount.id == int(claims["sub"])).first().run()
     if row is None or not row["is_active"] or row["tenant_id"] != claims.get("tid"):
         raise AuthenticationFailed("the account behind this token is gone; log in again")
     tenant = await Tenant.select(Tenant.prefix).where(Tenant.id == row["tenant_id"]).first().run()

@@ -55,7 +55,7 @@ async def insert_new(tenant_id: int, records: NewRecords, now: datetime) -> set[
         await Identifier.insert(
             *(
                 Identifier(
-                    tenant=tenant_id,
+                    tenant_id=tenant_id,
                     handle=handle,
                     handle_key=key,
                     values=values,
@@ -74,10 +74,10 @@ async def insert_new(tenant_id: int, records: NewRecords, now: datetime) -> set[
     # receive than the insert costs to run.
     inserted = await db.transaction_connection().fetchval(
         "WITH ins AS (INSERT INTO identifiers "
-        '(tenant, created_at, updated_at, version, handle, handle_key, "values", search_text) '
+        '(tenant_id, created_at, updated_at, version, handle, handle_key, "values", search_text) '
         "SELECT $1, $2, $2, 1, h, k, v, s "
         "FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS t(h, k, v, s) "
-        "ON CONFLICT (tenant, handle_key) DO NOTHING RETURNING handle_key) "
+        "ON CONFLICT (tenant_id, handle_key) DO NOTHING RETURNING handle_key) "
         "SELECT coalesce(array_agg(handle_key), '{}') FROM ins",
         tenant_id,
         now,
@@ -105,7 +105,7 @@ async def locked_records(tenant_id: int, keys: list[str]) -> dict[str, dict[str,
                 Identifier.values,
                 Identifier.version,
             )
-            .where((Identifier.tenant == tenant_id) & Identifier.handle_key.is_in(keys))
+            .where((Identifier.tenant_id == tenant_id) & Identifier.handle_key.is_in(keys))
             .run()
         )
         return {r["handle_key"]: r for r in rows}
@@ -114,7 +114,7 @@ async def locked_records(tenant_id: int, keys: list[str]) -> dict[str, dict[str,
     await db.engine().run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
     rows = await Identifier.raw(
         'SELECT id, handle, handle_key, "values", version FROM identifiers '
-        "WHERE tenant = {} AND handle_key = ANY({}::text[]) FOR UPDATE",
+        "WHERE tenant_id = {} AND handle_key = ANY({}::text[]) FOR UPDATE",
         tenant_id,
         keys,
     ).run()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from core.auth import Principal
 from core.errors import AuthenticationNeeded, HandleNotFound, InsufficientPermissions
 from core.identifiers import is_under, parse_handle
+from core.tenancy import tenant_transaction
 from core.values import HandleValue, load_values
 from tenants.identifiers.tables import Identifier
 
@@ -55,12 +56,16 @@ async def read_record(principal: Principal | None, handle_text: str) -> Record:
             f"not for {handle.prefix}",
             handle=handle.text,
         )
-    row = (
-        await Identifier.select(Identifier.handle, Identifier.values)
-        .where((Identifier.tenant == principal.tenant_id) & (Identifier.handle_key == handle.key))
-        .first()
-        .run()
-    )
+    async with tenant_transaction(principal.tenant_id, write=False):
+        row = (
+            await Identifier.select(Identifier.handle, Identifier.values)
+            .where(
+                (Identifier.tenant_id == principal.tenant_id)
+                & (Identifier.handle_key == handle.key)
+            )
+            .first()
+            .run()
+        )
     if row is None:
         raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
     return Record(row["handle"], visible(principal, load_values(row["values"])))

@@ -205,7 +205,7 @@ async def application_of_user(user_id: int) -> dict[str, Any] | None:
 async def application_of_tenant(tenant_id: int) -> dict[str, Any] | None:
     row = (
         await Application.select(Application.id)
-        .where(Application.tenant_id == tenant_id)
+        .where(Application.approved_tenant_id == tenant_id)
         .first()
         .run()
     )

@@ -16,6 +16,7 @@ from core import audit, crypto, db
 from core.auth import Principal, hash_password, verify_password
 from core.errors import Conflict, InvalidValue, NotFound
 from core.mail import send_mail
+from core.tenancy import cross_tenant, tenant_transaction
 from tenants.accounts.services.users import STAFF_ROLES, check_password, normalise_email
 from tenants.accounts.tables import MEMBER_ROLES, Membership, User
 from tenants.onboarding.services import tokens
@@ -55,14 +56,23 @@ class Member:
         return self.role in MANAGE_ROLES
 
 
-async def authenticate(email: str, password: str) -> dict[str, Any] | None:
+async def check_login(email: str, password: str) -> tuple[dict[str, Any] | None, str]:
+    """The user and "ok"; or None and why not: "wrong" (unknown email or wrong password,
+    told apart by nobody), "disabled" (right password, account switched off: saying so
+    tells only someone who knows the password). One password check either way."""
     row = await User.select().where(User.email == email.strip().lower()).first().run()
     if row is None:
         verify_password(password, _DUMMY_HASH)
-        return None
-    if not row["is_active"] or not verify_password(password, row["password_hash"]):
-        return None
-    return row
+        return None, "wrong"
+    if not verify_password(password, row["password_hash"]):
+        return None, "wrong"
+    if not row["is_active"]:
+        return None, "disabled"
+    return row, "ok"
+
+
+async def authenticate(email: str, password: str) -> dict[str, Any] | None:
+    return (await check_login(email, password))[0]
 
 
 async def get_user(user_id: int) -> dict[str, Any] | None:
@@ -76,19 +86,21 @@ def staff_roles(user: dict[str, Any]) -> frozenset[str]:
 
 
 async def memberships(user_id: int) -> list[Member]:
-    rows = await (
-        Membership.select(
-            Membership.role,
-            Membership.user.email.as_alias("email"),
-            Membership.tenant.id.as_alias("tenant_id"),
-            Membership.tenant.prefix.as_alias("prefix"),
-            Membership.tenant.name.as_alias("tname"),
-            Membership.tenant.status.as_alias("tstatus"),
+    # Which tenants a signed-in person acts for is known only from these rows.
+    async with cross_tenant("auth"):
+        rows = await (
+            Membership.select(
+                Membership.role,
+                Membership.user.email.as_alias("email"),
+                Membership.tenant_id.id.as_alias("tenant_id"),
+                Membership.tenant_id.prefix.as_alias("prefix"),
+                Membership.tenant_id.name.as_alias("tname"),
+                Membership.tenant_id.status.as_alias("tstatus"),
+            )
+            .where(Membership.user == user_id)
+            .order_by(Membership.id)
+            .run()
         )
-        .where(Membership.user == user_id)
-        .order_by(Membership.id)
-        .run()
-    )
     return [
         Member(
             user_id, r["email"], r["tenant_id"], r["prefix"], r["tname"], r["tstatus"], r["role"]
@@ -98,17 +110,18 @@ async def memberships(user_id: int) -> list[Member]:
 
 
 async def list_members(tenant_id: int) -> list[dict[str, Any]]:
-    return await (
-        Membership.select(
-            Membership.id,
-            Membership.role,
-            Membership.user.email.as_alias("email"),
-            Membership.user.id.as_alias("user_id"),
+    async with tenant_transaction(tenant_id, write=False):
+        return await (
+            Membership.select(
+                Membership.id,
+                Membership.role,
+                Membership.user.email.as_alias("email"),
+                Membership.user.id.as_alias("user_id"),
+            )
+            .where(Membership.tenant_id == tenant_id)
+            .order_by(Membership.id)
+            .run()
         )
-        .where(Membership.tenant == tenant_id)
-        .order_by(Membership.id)
-        .run()
-    )
 
 
 async def invite(member: Member, email: str, role: str, base: str) -> None:
@@ -118,14 +131,15 @@ async def invite(member: Member, email: str, role: str, base: str) -> None:
     if role == "owner" and member.role != "owner":
         raise InvalidValue("only an owner can invite an owner", field="role")
     existing = await User.select(User.id).where(User.email == email).first().run()
-    if (
-        existing
-        and await Membership.exists()
-        .where((Membership.tenant == member.tenant_id) & (Membership.user == existing["id"]))
-        .run()
-    ):
+    already = False
+    if existing is not None:
+        async with tenant_transaction(member.tenant_id, write=False):
+            already = await Membership.exists().where(
+                (Membership.tenant_id == member.tenant_id) & (Membership.user == existing["id"])
+            )
+    if already:
         raise Conflict(f"{email} is already a member", field="email")
-    async with db.write_transaction():
+    async with tenant_transaction(member.tenant_id):
         token = await tokens.issue(
             "invite", email, payload={"tenant_id": member.tenant_id, "role": role}
         )
@@ -166,34 +180,37 @@ async def accept_invite(token: str, password: str) -> int:
             )[0]["id"]
         else:
             user_id = user["id"]
+        await _join(payload["tenant_id"], user_id, payload["role"], email)
+    return int(user_id)
+
+
+async def _join(tenant_id: int, user_id: int, role: str, email: str) -> None:
+    """Inside accept_invite's transaction, which the token has just named a tenant for."""
+    async with tenant_transaction(tenant_id):
         if (
             not await Membership.exists()
-            .where((Membership.tenant == payload["tenant_id"]) & (Membership.user == user_id))
+            .where((Membership.tenant_id == tenant_id) & (Membership.user == user_id))
             .run()
         ):
             await Membership.insert(
                 Membership(
-                    tenant=payload["tenant_id"],
-                    user=user_id,
-                    role=payload["role"],
-                    created_at=datetime.now(UTC),
+                    tenant_id=tenant_id, user=user_id, role=role, created_at=datetime.now(UTC)
                 )
             ).run()
         await audit.record(
             actor=f"user:{user_id}",
             action="member.join",
             target=email,
-            tenant_id=payload["tenant_id"],
-            detail={"role": payload["role"]},
+            tenant_id=tenant_id,
+            detail={"role": role},
         )
-    return int(user_id)
 
 
 async def remove_member(member: Member, membership_id: int) -> None:
-    async with db.write_transaction():
+    async with tenant_transaction(member.tenant_id):
         row = await (
             Membership.select(Membership.id, Membership.role, Membership.user)
-            .where((Membership.id == membership_id) & (Membership.tenant == member.tenant_id))
+            .where((Membership.id == membership_id) & (Membership.tenant_id == member.tenant_id))
             .first()
             .run()
         )
@@ -202,7 +219,7 @@ async def remove_member(member: Member, membership_id: int) -> None:
         if row["role"] == "owner":
             owners = (
                 await Membership.count()
-                .where((Membership.tenant == member.tenant_id) & (Membership.role == "owner"))
+                .where((Membership.tenant_id == member.tenant_id) & (Membership.role == "owner"))
                 .run()
             )
             if member.role != "owner" or owners <= 1:
@@ -221,10 +238,10 @@ async def change_role(member: Member, membership_id: int, role: str) -> None:
     last owner stays an owner."""
     if role not in MEMBER_ROLES:
         raise InvalidValue(f"roles are {', '.join(MEMBER_ROLES)}", field="role")
-    async with db.write_transaction():
+    async with tenant_transaction(member.tenant_id):
         row = await (
             Membership.select(Membership.id, Membership.role)
-            .where((Membership.id == membership_id) & (Membership.tenant == member.tenant_id))
+            .where((Membership.id == membership_id) & (Membership.tenant_id == member.tenant_id))
             .first()
             .run()
         )
@@ -235,7 +252,7 @@ async def change_role(member: Member, membership_id: int, role: str) -> None:
         if row["role"] == "owner" and role != "owner":
             owners = (
                 await Membership.count()
-                .where((Membership.tenant == member.tenant_id) & (Membership.role == "owner"))
+                .where((Membership.tenant_id == member.tenant_id) & (Membership.role == "owner"))
                 .run()
             )
             if owners <= 1:

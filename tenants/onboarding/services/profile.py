@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from core import audit, db
+from core import audit
 from core.bus import get_bus
 from core.errors import InvalidValue, NotFound
 from core.outbox import enqueue
+from core.tenancy import tenant_transaction
 from tenants.accounts.tables import Tenant
 from tenants.onboarding.services.applications import application_of_tenant, credit_code_taken
 from tenants.onboarding.services.validation import Checked, check_application
@@ -48,7 +49,7 @@ async def update_profile(tenant_id: int, form: dict[str, str], *, actor: str) ->
     changes[Application.updated_at] = datetime.now(UTC)
     if legal:
         changes[Application.pending_changes] = legal
-    async with db.write_transaction():
+    async with tenant_transaction(tenant_id):
         await Application.update(changes).where(Application.id == app["id"]).run()
         await audit.record(
             actor=actor,
@@ -65,7 +66,7 @@ async def decide_change(tenant_id: int, *, accept: bool, actor: str, reason: str
     if app is None or not app["pending_changes"]:
         raise InvalidValue("no change is waiting for review", field="status")
     pending = app["pending_changes"]
-    async with db.write_transaction():
+    async with tenant_transaction(tenant_id):
         changes: dict[Any, Any] = {Application.pending_changes: {}}
         if accept:
             for k, v in pending.items():

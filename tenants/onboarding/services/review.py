@@ -17,6 +17,7 @@ from core.bus import get_bus
 from core.errors import Conflict, InvalidValue, NotFound
 from core.mail import send_mail
 from core.outbox import enqueue
+from core.tenancy import tenant_transaction
 from tenants.accounts.services.tenants import CodeRace, TenantInfo, insert_tenant
 from tenants.accounts.tables import Membership
 from tenants.onboarding.services.applications import base_url, code_taken, get_application
@@ -95,20 +96,25 @@ async def _approve_once(app_id: int, *, actor: str) -> tuple[dict[str, Any], Ten
             code = None
         tenant = await insert_tenant(app["company_name"], code=code, status="active", actor=actor)
         await (
-            Application.update({Application.tenant_id: tenant.id})
+            Application.update({Application.approved_tenant_id: tenant.id})
             .where(Application.id == app_id)
             .run()
         )
-        await Membership.insert(
-            Membership(
-                tenant=tenant.id, user=app["user_id"], role="owner", created_at=datetime.now(UTC)
+        # The new tenant's own rows, in this same transaction.
+        async with tenant_transaction(tenant.id):
+            await Membership.insert(
+                Membership(
+                    tenant_id=tenant.id,
+                    user=app["user_id"],
+                    role="owner",
+                    created_at=datetime.now(UTC),
+                )
+            ).run()
+            await enqueue(
+                "upstream.enterprise",
+                {"prefix": tenant.prefix, "op": "approve", "credit_code": app["credit_code"]},
+                tenant_id=tenant.id,
             )
-        ).run()
-        await enqueue(
-            "upstream.enterprise",
-            {"prefix": tenant.prefix, "op": "approve", "credit_code": app["credit_code"]},
-            tenant_id=tenant.id,
-        )
     return app, tenant
 
 

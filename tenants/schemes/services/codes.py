@@ -24,6 +24,7 @@ from core.schemes.ecode import validate_ecode
 from core.schemes.gs1 import gs1_company_prefix_matches
 from core.schemes.oid import oid_is_under
 from core.schemes.vaa import validate_vaa
+from core.tenancy import tenant_transaction
 from tenants.identifiers.services import records
 from tenants.schemes.services import links as links_service
 from tenants.schemes.services.common import (
@@ -117,9 +118,9 @@ async def register_code(
         values.insert(0, {"index": URL_INDEX, "type": "URL", "data": url})
     now = datetime.now(UTC)
     try:
-        async with db.write_transaction():
+        async with tenant_transaction(p.tenant_id):
             exists = await SchemeCode.exists().where(
-                (SchemeCode.tenant == p.tenant_id)
+                (SchemeCode.tenant_id == p.tenant_id)
                 & (SchemeCode.scheme == scheme)
                 & (SchemeCode.code == canonical)
             )
@@ -127,7 +128,7 @@ async def register_code(
                 raise Conflict(f"code: {canonical} is already registered", field="code")
             taken = (
                 await SchemeCode.select(SchemeCode.scheme, SchemeCode.code)
-                .where((SchemeCode.tenant == p.tenant_id) & (SchemeCode.handle == parsed.text))
+                .where((SchemeCode.tenant_id == p.tenant_id) & (SchemeCode.handle == parsed.text))
                 .first()
             )
             if taken is not None:
@@ -138,7 +139,7 @@ async def register_code(
                 )
             await SchemeCode.insert(
                 SchemeCode(
-                    tenant=p.tenant_id,
+                    tenant_id=p.tenant_id,
                     scheme=scheme,
                     code=canonical,
                     handle=parsed.text,
@@ -183,15 +184,16 @@ async def list_codes(
 ) -> tuple[int, list[CodeInfo]]:
     require_scheme(scheme)
     p = require(principal, "read")
-    where = (SchemeCode.tenant == p.tenant_id) & (SchemeCode.scheme == scheme)
-    total = await SchemeCode.count().where(where)
-    rows = (
-        await SchemeCode.select()
-        .where(where)
-        .order_by(SchemeCode.code)
-        .offset(page * page_size)
-        .limit(page_size)
-    )
+    where = (SchemeCode.tenant_id == p.tenant_id) & (SchemeCode.scheme == scheme)
+    async with tenant_transaction(p.tenant_id, write=False):
+        total = await SchemeCode.count().where(where)
+        rows = (
+            await SchemeCode.select()
+            .where(where)
+            .order_by(SchemeCode.code)
+            .offset(page * page_size)
+            .limit(page_size)
+        )
     return total, [CodeInfo(scheme, r["code"], r["handle"], r["created_at"]) for r in rows]
 
 
@@ -199,15 +201,16 @@ async def get_code(principal: Principal | None, scheme: str, code: str) -> CodeI
     require_scheme(scheme)
     p = require(principal, "read")
     canonical = canonical_code(scheme, code)
-    row = (
-        await SchemeCode.select()
-        .where(
-            (SchemeCode.tenant == p.tenant_id)
-            & (SchemeCode.scheme == scheme)
-            & (SchemeCode.code == canonical)
+    async with tenant_transaction(p.tenant_id, write=False):
+        row = (
+            await SchemeCode.select()
+            .where(
+                (SchemeCode.tenant_id == p.tenant_id)
+                & (SchemeCode.scheme == scheme)
+                & (SchemeCode.code == canonical)
+            )
+            .first()
         )
-        .first()
-    )
     if row is None:
         raise NotFound(f"code: {canonical} is not registered by this tenant", field="code")
     return CodeInfo(scheme, row["code"], row["handle"], row["created_at"])
@@ -219,11 +222,11 @@ async def unregister_code(principal: Principal | None, scheme: str, code: str) -
     require_scheme(scheme)
     p = await require_active(principal)
     canonical = canonical_code(scheme, code)
-    async with db.write_transaction():
+    async with tenant_transaction(p.tenant_id):
         row = (
             await SchemeCode.select()
             .where(
-                (SchemeCode.tenant == p.tenant_id)
+                (SchemeCode.tenant_id == p.tenant_id)
                 & (SchemeCode.scheme == scheme)
                 & (SchemeCode.code == canonical)
             )
@@ -250,13 +253,14 @@ async def unregister_code(principal: Principal | None, scheme: str, code: str) -
 
 async def handle_for(tenant_id: int, scheme: str, code: str) -> str | None:
     """The handle a tenant's registered code is bound to (canonical code expected)."""
-    row = (
-        await SchemeCode.select(SchemeCode.handle)
-        .where(
-            (SchemeCode.tenant == tenant_id)
-            & (SchemeCode.scheme == scheme)
-            & (SchemeCode.code == code)
+    async with tenant_transaction(tenant_id, write=False):
+        row = (
+            await SchemeCode.select(SchemeCode.handle)
+            .where(
+                (SchemeCode.tenant_id == tenant_id)
+                & (SchemeCode.scheme == scheme)
+                & (SchemeCode.code == code)
+            )
+            .first()
         )
-        .first()
-    )
     return row["handle"] if row else None

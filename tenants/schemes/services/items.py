@@ -21,6 +21,7 @@ from core import audit, db
 from core.auth import Principal
 from core.bus import get_bus
 from core.errors import Conflict, InvalidValue, NotFound
+from core.tenancy import tenant_transaction
 from tenants.schemes.services.common import gs1_path, require, require_active
 from tenants.schemes.services.links import owned_key_path, primary_path
 from tenants.schemes.tables import GS1Item
@@ -75,7 +76,7 @@ async def set_item(
     key_path = await owned_key_path(p, key)
     now = datetime.now(UTC)
     try:
-        async with db.write_transaction():
+        async with tenant_transaction(p.tenant_id):
             existed = await GS1Item.exists().where(_where(p, key_path))
             if existed:
                 await GS1Item.update({GS1Item.description: text, GS1Item.updated_at: now}).where(
@@ -109,7 +110,8 @@ async def set_item(
 async def get_item(principal: Principal | None, key: str) -> ItemInfo:
     p = require(principal, "read")
     key_path = gs1_path(key).canonical_path()
-    row = await GS1Item.select().where(_where(p, key_path)).first()
+    async with tenant_transaction(p.tenant_id, write=False):
+        row = await GS1Item.select().where(_where(p, key_path)).first()
     if row is None:
         raise NotFound(f"{key_path} has no item description in this tenant", field="key")
     return _info(row)
@@ -118,7 +120,7 @@ async def get_item(principal: Principal | None, key: str) -> ItemInfo:
 async def delete_item(principal: Principal | None, key: str) -> ItemInfo:
     p = await require_active(principal)
     current = await get_item(p, key)
-    async with db.write_transaction():
+    async with tenant_transaction(p.tenant_id):
         await GS1Item.delete().where(_where(p, current.key))
         await audit.record(
             actor=p.actor,
@@ -141,12 +143,13 @@ async def list_items(
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidValue(f"pageSize: must be 1 to {MAX_PAGE_SIZE}", field="pageSize")
     where = GS1Item.tenant_id == p.tenant_id
-    total = await GS1Item.count().where(where)
-    rows = (
-        await GS1Item.select()
-        .where(where)
-        .order_by(GS1Item.key_path)
-        .limit(page_size)
-        .offset(page * page_size)
-    )
+    async with tenant_transaction(p.tenant_id, write=False):
+        total = await GS1Item.count().where(where)
+        rows = (
+            await GS1Item.select()
+            .where(where)
+            .order_by(GS1Item.key_path)
+            .limit(page_size)
+            .offset(page * page_size)
+        )
     return total, [_info(r) for r in rows]

@@ -21,6 +21,7 @@ from core.errors import Conflict, InsufficientPermissions, InvalidValue, NotFoun
 from core.identifiers import fold
 from core.outbox import OP_MODIFY, enqueue
 from core.schemes.gs1 import gs1_company_prefix_matches
+from core.tenancy import tenant_transaction
 from core.values import load_values
 from tenants.identifiers.services import records
 from tenants.identifiers.tables import Identifier
@@ -96,7 +97,7 @@ async def insert_link(
         context=context,
         media_type=media_type,
     )
-    where = (GS1Link.tenant == p.tenant_id) & (GS1Link.key_path == key_path)
+    where = (GS1Link.tenant_id == p.tenant_id) & (GS1Link.key_path == key_path)
     has_default = await GS1Link.exists().where(where & (GS1Link.is_default.eq(True)))
     default = (not has_default) if is_default is None else is_default
     if default and has_default:
@@ -117,7 +118,7 @@ async def insert_link(
     now = datetime.now(UTC)
     rows = await GS1Link.insert(
         GS1Link(
-            tenant=p.tenant_id,
+            tenant_id=p.tenant_id,
             key_path=key_path,
             is_default=default,
             created_at=now,
@@ -138,7 +139,7 @@ async def insert_link(
 
 
 async def _ensure_default(p: Principal, key_path: str) -> None:
-    where = (GS1Link.tenant == p.tenant_id) & (GS1Link.key_path == key_path)
+    where = (GS1Link.tenant_id == p.tenant_id) & (GS1Link.key_path == key_path)
     if await GS1Link.exists().where(where & (GS1Link.is_default.eq(True))):
         return
     first = await GS1Link.select(GS1Link.id).where(where).order_by(GS1Link.id).first()
@@ -151,7 +152,7 @@ async def _sync_handle(p: Principal, key_path: str) -> None:
     bound = (
         await SchemeCode.select(SchemeCode.handle)
         .where(
-            (SchemeCode.tenant == p.tenant_id)
+            (SchemeCode.tenant_id == p.tenant_id)
             & (SchemeCode.scheme == "gs1")
             & (SchemeCode.code == key_path)
         )
@@ -162,7 +163,7 @@ async def _sync_handle(p: Principal, key_path: str) -> None:
     default = (
         await GS1Link.select(GS1Link.href)
         .where(
-            (GS1Link.tenant == p.tenant_id)
+            (GS1Link.tenant_id == p.tenant_id)
             & (GS1Link.key_path == key_path)
             & (GS1Link.is_default.eq(True))
         )
@@ -171,7 +172,7 @@ async def _sync_handle(p: Principal, key_path: str) -> None:
     handle = bound["handle"]
     row = (
         await Identifier.select(Identifier.values)
-        .where((Identifier.tenant == p.tenant_id) & (Identifier.handle_key == fold(handle)))
+        .where((Identifier.tenant_id == p.tenant_id) & (Identifier.handle_key == fold(handle)))
         .first()
     )
     if row is None:
@@ -206,7 +207,7 @@ async def add_link(
     p = await require_active(principal)
     key_path = await owned_key_path(p, key)
     try:
-        async with db.write_transaction():
+        async with tenant_transaction(p.tenant_id):
             link_id = await insert_link(
                 p,
                 key_path,
@@ -231,11 +232,12 @@ async def add_link(
 
 async def get_link(principal: Principal | None, link_id: int) -> LinkInfo:
     p = require(principal, "read")
-    row = (
-        await GS1Link.select()
-        .where((GS1Link.tenant == p.tenant_id) & (GS1Link.id == link_id))
-        .first()
-    )
+    async with tenant_transaction(p.tenant_id, write=False):
+        row = (
+            await GS1Link.select()
+            .where((GS1Link.tenant_id == p.tenant_id) & (GS1Link.id == link_id))
+            .first()
+        )
     if row is None:
         raise NotFound(f"no GS1 link {link_id} in this tenant", field="id")
     return _info(row)
@@ -257,8 +259,8 @@ async def update_link(
     }
     fields = clean_fields(**merged)
     try:
-        async with db.write_transaction():
-            where = (GS1Link.tenant == p.tenant_id) & (GS1Link.key_path == current.key)
+        async with tenant_transaction(p.tenant_id):
+            where = (GS1Link.tenant_id == p.tenant_id) & (GS1Link.key_path == current.key)
             if changes.get("is_default") is True:
                 await GS1Link.update({GS1Link.is_default: False}).where(where)
             update: dict[Any, Any] = {getattr(GS1Link, k): v for k, v in fields.items()}
@@ -272,7 +274,7 @@ async def update_link(
                     field="is_default",
                 )
             await GS1Link.update(update).where(
-                (GS1Link.tenant == p.tenant_id) & (GS1Link.id == link_id)
+                (GS1Link.tenant_id == p.tenant_id) & (GS1Link.id == link_id)
             )
             await _sync_handle(p, current.key)
             await _audit(p, "gs1_link.update", current.key, {"id": link_id, **fields})
@@ -291,8 +293,8 @@ async def update_link(
 async def delete_link(principal: Principal | None, link_id: int) -> LinkInfo:
     p = await require_active(principal)
     current = await get_link(p, link_id)
-    async with db.write_transaction():
-        await GS1Link.delete().where((GS1Link.tenant == p.tenant_id) & (GS1Link.id == link_id))
+    async with tenant_transaction(p.tenant_id):
+        await GS1Link.delete().where((GS1Link.tenant_id == p.tenant_id) & (GS1Link.id == link_id))
         await _ensure_default(p, current.key)
         await _sync_handle(p, current.key)
         await _audit(p, "gs1_link.delete", current.key, {"id": link_id})
@@ -303,8 +305,9 @@ async def delete_link(principal: Principal | None, link_id: int) -> LinkInfo:
 async def list_links(principal: Principal | None, key: str | None = None) -> list[LinkInfo]:
     """The tenant's links, for one key path or all of them."""
     p = require(principal, "read")
-    query = GS1Link.select().where(GS1Link.tenant == p.tenant_id)
+    query = GS1Link.select().where(GS1Link.tenant_id == p.tenant_id)
     if key is not None:
         query = query.where(GS1Link.key_path == gs1_path(key).canonical_path())
-    rows = await query.order_by(GS1Link.key_path).order_by(GS1Link.id)
+    async with tenant_transaction(p.tenant_id, write=False):
+        rows = await query.order_by(GS1Link.key_path).order_by(GS1Link.id)
     return [_info(r) for r in rows]

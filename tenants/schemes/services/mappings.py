@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core import audit, db
+from core import audit
 from core.auth import Principal
 from core.bus import get_bus
 from core.errors import IdnestError, InsufficientPermissions, InvalidValue, NotFound
 from core.identifiers import fold, is_under, parse_handle
+from core.tenancy import tenant_transaction
 from core.values import HandleValue, filter_values, load_values
 from tenants.identifiers.tables import Identifier
 from tenants.schemes.services.common import canonical_code, require, require_active
@@ -85,15 +86,16 @@ async def public_handle(p: Principal, public: Any) -> tuple[str, str]:
         scheme = ref.group(1).lower()
         assert scheme in SCHEMES
         code = canonical_code(scheme, ref.group(2), field="public")
-        row = (
-            await SchemeCode.select(SchemeCode.handle)
-            .where(
-                (SchemeCode.tenant == p.tenant_id)
-                & (SchemeCode.scheme == scheme)
-                & (SchemeCode.code == code)
+        async with tenant_transaction(p.tenant_id, write=False):
+            row = (
+                await SchemeCode.select(SchemeCode.handle)
+                .where(
+                    (SchemeCode.tenant_id == p.tenant_id)
+                    & (SchemeCode.scheme == scheme)
+                    & (SchemeCode.code == code)
+                )
+                .first()
             )
-            .first()
-        )
         if row is None:
             raise NotFound(
                 f"public: {scheme}:{code} is not registered by this tenant", field="public"
@@ -149,12 +151,12 @@ async def put_mappings(principal: Principal | None, items: Any) -> list[ItemResu
             )
     now = datetime.now(UTC)
     if valid:
-        async with db.write_transaction():
+        async with tenant_transaction(p.tenant_id):
             existing: dict[str, dict[str, Any]] = {}
             codes = list(valid)
             for start in range(0, len(codes), 500):
                 rows = await CodeMapping.select().where(
-                    (CodeMapping.tenant == p.tenant_id)
+                    (CodeMapping.tenant_id == p.tenant_id)
                     & CodeMapping.private_code.is_in(codes[start : start + 500])
                 )
                 existing.update({r["private_code"]: r for r in rows})
@@ -164,7 +166,7 @@ async def put_mappings(principal: Principal | None, items: Any) -> list[ItemResu
                 if old is None:
                     new_rows.append(
                         CodeMapping(
-                            tenant=p.tenant_id,
+                            tenant_id=p.tenant_id,
                             private_code=code,
                             public=public,
                             handle=handle,
@@ -209,18 +211,23 @@ async def resolve_private(principal: Principal | None, private_code: Any) -> Res
     """A private code → its public identifier and the record, restricted values too."""
     p = require(principal, "read")
     code = clean_private(private_code)
-    row = (
-        await CodeMapping.select()
-        .where((CodeMapping.tenant == p.tenant_id) & (CodeMapping.private_code == code))
-        .first()
-    )
-    if row is None:
-        raise NotFound(f"private_code: {code!r} is not mapped in this tenant", field="private_code")
-    record = (
-        await Identifier.select(Identifier.values)
-        .where((Identifier.tenant == p.tenant_id) & (Identifier.handle_key == row["handle_key"]))
-        .first()
-    )
+    async with tenant_transaction(p.tenant_id, write=False):
+        row = (
+            await CodeMapping.select()
+            .where((CodeMapping.tenant_id == p.tenant_id) & (CodeMapping.private_code == code))
+            .first()
+        )
+        if row is None:
+            raise NotFound(
+                f"private_code: {code!r} is not mapped in this tenant", field="private_code"
+            )
+        record = (
+            await Identifier.select(Identifier.values)
+            .where(
+                (Identifier.tenant_id == p.tenant_id) & (Identifier.handle_key == row["handle_key"])
+            )
+            .first()
+        )
     values = None
     if record is not None:
         values = filter_values(load_values(record["values"]), public_only=False)
@@ -231,21 +238,24 @@ async def resolve_public(principal: Principal | None, public: Any) -> list[Mappi
     """A public identifier of the tenant → the private codes mapped to it."""
     p = require(principal, "read")
     _, handle = await public_handle(p, public)
-    rows = (
-        await CodeMapping.select()
-        .where((CodeMapping.tenant == p.tenant_id) & (CodeMapping.handle_key == fold(handle)))
-        .order_by(CodeMapping.private_code)
-    )
+    async with tenant_transaction(p.tenant_id, write=False):
+        rows = (
+            await CodeMapping.select()
+            .where(
+                (CodeMapping.tenant_id == p.tenant_id) & (CodeMapping.handle_key == fold(handle))
+            )
+            .order_by(CodeMapping.private_code)
+        )
     return [_info(r) for r in rows]
 
 
 async def delete_mapping(principal: Principal | None, private_code: Any) -> MappingInfo:
     p = await require_active(principal)
     code = clean_private(private_code)
-    async with db.write_transaction():
+    async with tenant_transaction(p.tenant_id):
         row = (
             await CodeMapping.select()
-            .where((CodeMapping.tenant == p.tenant_id) & (CodeMapping.private_code == code))
+            .where((CodeMapping.tenant_id == p.tenant_id) & (CodeMapping.private_code == code))
             .first()
         )
         if row is None:
@@ -264,13 +274,14 @@ async def list_mappings(
     principal: Principal | None, *, page: int = 0, page_size: int = 100
 ) -> tuple[int, list[MappingInfo]]:
     p = require(principal, "read")
-    where = CodeMapping.tenant == p.tenant_id
-    total = await CodeMapping.count().where(where)
-    rows = (
-        await CodeMapping.select()
-        .where(where)
-        .order_by(CodeMapping.private_code)
-        .offset(page * page_size)
-        .limit(page_size)
-    )
+    where = CodeMapping.tenant_id == p.tenant_id
+    async with tenant_transaction(p.tenant_id, write=False):
+        total = await CodeMapping.count().where(where)
+        rows = (
+            await CodeMapping.select()
+            .where(where)
+            .order_by(CodeMapping.private_code)
+            .offset(page * page_size)
+            .limit(page_size)
+        )
     return total, [_info(r) for r in rows]

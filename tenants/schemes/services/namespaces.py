@@ -27,6 +27,7 @@ from core.schemes.gs1 import validate_company_prefix
 from core.schemes.oid import oid_child, oid_is_under, validate_oid
 from core.schemes.vaa import validate_vaa_issuer_code
 from core.settings import get_settings
+from core.tenancy import cross_tenant, scope_of, tenant_transaction
 from tenants.accounts.services.tenants import get_by_prefix
 from tenants.schemes.services.common import checked, ecode_rules, require_scheme, vaa_rules
 from tenants.schemes.tables import NAMESPACE_STATUSES, SchemeNamespace
@@ -56,7 +57,7 @@ class NamespaceInfo:
 def _info(row: dict[str, Any]) -> NamespaceInfo:
     return NamespaceInfo(
         row["id"],
-        row["tenant"],
+        row["tenant_id"],
         row["tenant_prefix"],
         row["scheme"],
         row["value"],
@@ -71,7 +72,7 @@ def _info(row: dict[str, Any]) -> NamespaceInfo:
 def _columns() -> list[Any]:
     return [
         *SchemeNamespace.all_columns(),
-        SchemeNamespace.tenant.prefix.as_alias("tenant_prefix"),
+        SchemeNamespace.tenant_id.prefix.as_alias("tenant_prefix"),
     ]
 
 
@@ -106,9 +107,10 @@ def _overlaps(scheme: str, a: str, b: str) -> bool:
 
 async def _allocate_oid(tenant_id: int) -> str:
     arc = node_oid_arc()
-    rows = await SchemeNamespace.select(SchemeNamespace.value).where(
-        SchemeNamespace.scheme == "oid"
-    )
+    async with cross_tenant("namespaces"):
+        rows = await SchemeNamespace.select(SchemeNamespace.value).where(
+            SchemeNamespace.scheme == "oid"
+        )
     numbers = [
         int(r["value"][len(arc) + 1 :].split(".")[0]) for r in rows if oid_is_under(r["value"], arc)
     ]
@@ -124,17 +126,18 @@ async def request_namespace(
     if value is None or not value.strip():
         if scheme != "oid":
             raise InvalidValue(f"value: give the {LABELS[scheme]}", field="value")
-        mine = (
-            await SchemeNamespace.select(SchemeNamespace.id)
-            .where(
-                (SchemeNamespace.tenant == tenant_id)
-                & (SchemeNamespace.scheme == "oid")
-                & (SchemeNamespace.status == "verified")
+        async with tenant_transaction(tenant_id, write=False):
+            mine = (
+                await SchemeNamespace.select(SchemeNamespace.id)
+                .where(
+                    (SchemeNamespace.tenant_id == tenant_id)
+                    & (SchemeNamespace.scheme == "oid")
+                    & (SchemeNamespace.status == "verified")
+                )
+                .first()
             )
-            .first()
-        )
         if mine is not None:
-            return await _get(mine["id"])
+            return await _get(tenant_id, mine["id"])
         for _attempt in range(5):
             try:
                 return await _claim(tenant_id, "oid", await _allocate_oid(tenant_id), actor, True)
@@ -159,13 +162,15 @@ async def _claim(
     tenant_id: int, scheme: str, value: str, actor: str, verified: bool
 ) -> NamespaceInfo:
     now = datetime.now(UTC)
-    async with db.write_transaction():
+    # A namespace is unique across the node: the claim weighs every tenant's, and a
+    # rejected claim of another tenant is handed over.
+    async with cross_tenant("namespaces", write=True):
         rows = await SchemeNamespace.select().where(
             (SchemeNamespace.scheme == scheme) & (SchemeNamespace.status != "rejected")
         )
         for r in rows:
-            if r["value"] == value and r["tenant"] == tenant_id:
-                return await _get(r["id"])
+            if r["value"] == value and r["tenant_id"] == tenant_id:
+                return await _get(tenant_id, r["id"])
             if _overlaps(scheme, value, r["value"]):
                 raise Conflict(
                     f"{LABELS[scheme]} {value} overlaps one already claimed on this node",
@@ -173,7 +178,7 @@ async def _claim(
                 )
         status = "verified" if verified else "pending"
         fields: dict[Any, Any] = {
-            SchemeNamespace.tenant: tenant_id,
+            SchemeNamespace.tenant_id: tenant_id,
             SchemeNamespace.status: status,
             SchemeNamespace.requested_by: actor[:255],
             SchemeNamespace.created_at: now,
@@ -210,11 +215,12 @@ async def _claim(
                 tenant_id=tenant_id,
             )
     await get_bus().publish(f"ns:{scheme}")
-    return await _get(ns_id)
+    return await _get(tenant_id, ns_id)
 
 
-async def _get(ns_id: int) -> NamespaceInfo:
-    row = await SchemeNamespace.select(*_columns()).where(SchemeNamespace.id == ns_id).first()
+async def _get(tenant_id: int, ns_id: int) -> NamespaceInfo:
+    async with tenant_transaction(tenant_id, write=False):
+        row = await SchemeNamespace.select(*_columns()).where(SchemeNamespace.id == ns_id).first()
     if row is None:
         raise NotFound(f"no namespace {ns_id}")
     return _info(row)
@@ -235,7 +241,7 @@ async def review_namespace(
     stops its codes resolving at once."""
     normalised = normalise_value(scheme, value)
     status = "verified" if verified else "rejected"
-    async with db.write_transaction():
+    async with cross_tenant("staff", write=True):
         row = (
             await SchemeNamespace.select()
             .where((SchemeNamespace.scheme == scheme) & (SchemeNamespace.value == normalised))
@@ -255,16 +261,16 @@ async def review_namespace(
             actor=actor,
             action=f"namespace.{status}",
             target=f"{scheme}:{normalised}",
-            tenant_id=row["tenant"],
+            tenant_id=row["tenant_id"],
             detail={"from": row["status"], "note": note},
         )
         await enqueue(
             "upstream.namespace",
             {"scheme": scheme, "value": normalised, "op": status},
-            tenant_id=row["tenant"],
+            tenant_id=row["tenant_id"],
         )
     await get_bus().publish(f"ns:{scheme}")
-    return await _get(row["id"])
+    return await _get(row["tenant_id"], row["id"])
 
 
 async def list_namespaces(
@@ -273,20 +279,24 @@ async def list_namespaces(
     """A tenant's namespaces (tenant_id given), or the node's review queue (staff)."""
     query = SchemeNamespace.select(*_columns()).order_by(SchemeNamespace.id)
     if tenant_id is not None:
-        query = query.where(SchemeNamespace.tenant == tenant_id)
+        query = query.where(SchemeNamespace.tenant_id == tenant_id)
     if scheme is not None:
         query = query.where(SchemeNamespace.scheme == require_scheme(scheme))
     if status is not None:
         if status not in NAMESPACE_STATUSES:
             raise InvalidValue(f"unknown status {status!r}", field="status")
         query = query.where(SchemeNamespace.status == status)
-    return [_info(r) for r in await query]
+    # A tenant's own, or (staff) the node's review queue.
+    scope = scope_of(tenant_id, write=False) if tenant_id else cross_tenant("staff")
+    async with scope:
+        return [_info(r) for r in await query]
 
 
 async def verified_values(tenant_id: int, scheme: str) -> list[str]:
-    rows = await SchemeNamespace.select(SchemeNamespace.value).where(
-        (SchemeNamespace.tenant == tenant_id)
-        & (SchemeNamespace.scheme == scheme)
-        & (SchemeNamespace.status == "verified")
-    )
+    async with tenant_transaction(tenant_id, write=False):
+        rows = await SchemeNamespace.select(SchemeNamespace.value).where(
+            (SchemeNamespace.tenant_id == tenant_id)
+            & (SchemeNamespace.scheme == scheme)
+            & (SchemeNamespace.status == "verified")
+        )
     return [r["value"] for r in rows]

@@ -24,9 +24,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import audit, db, upstream
+from core import audit, upstream
 from core.errors import Conflict, IdnestError
 from core.settings import Settings, get_settings
+from core.tenancy import cross_tenant
 from tenants.templates.services import templates
 from tenants.templates.services.industry import check_industry
 from tenants.templates.services.items import parse_items
@@ -137,7 +138,7 @@ async def _save(code: str, raw: dict[str, Any], upstream_version: str) -> Outcom
 
 async def _refuse(code: str, message: str, upstream_version: str) -> Outcome:
     log.warning("top-level template %s refused: %s", code, message)
-    async with db.write_transaction():
+    async with cross_tenant("node", write=True):
         await audit.record(
             actor=ACTOR,
             action="template.sync_refused",

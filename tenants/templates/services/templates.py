@@ -12,6 +12,7 @@ latest version, which is then written back as ``code@version``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 from core import audit, db
 from core.errors import Conflict, InvalidValue, NotFound
 from core.limits import MAX_INDEX, bounded_int
+from core.tenancy import cross_tenant, tenant_transaction
 from tenants.templates.services.industry import check_industry
 from tenants.templates.services.items import (
     Item,
@@ -116,13 +118,24 @@ def split_ref(ref: str) -> tuple[str, int | None]:
 _cache: dict[tuple[int, str, int], Template] = {}
 
 
+def _owned_by(owner: int) -> Any:
+    """Rows of one owner: a tenant's id, or 0 for the node (``tenant_id`` null)."""
+    if owner:
+        return MetadataTemplate.tenant_id == owner
+    return MetadataTemplate.tenant_id.is_null()
+
+
+def _reading(owner: int | None) -> Any:
+    """A tenant's templates are read in its scope; the node's are readable by all."""
+    return tenant_transaction(owner, write=False) if owner else contextlib.nullcontext()
+
+
 async def _rows(owner: int, code: str, version: int | None) -> dict[str, Any] | None:
-    query = MetadataTemplate.select().where(
-        (MetadataTemplate.owner == owner) & (MetadataTemplate.code == code)
-    )
+    query = MetadataTemplate.select().where(_owned_by(owner) & (MetadataTemplate.code == code))
     if version is not None:
         query = query.where(MetadataTemplate.version == version)
-    return await query.order_by(MetadataTemplate.version, ascending=False).first().run()
+    async with _reading(owner):
+        return await query.order_by(MetadataTemplate.version, ascending=False).first().run()
 
 
 async def get_template(tenant_id: int | None, ref: str) -> Template:
@@ -142,12 +155,13 @@ async def get_template(tenant_id: int | None, ref: str) -> Template:
 
 async def versions(owner_tenant: int | None, code: str) -> list[Template]:
     """Every version of one template of one owner (the node when None), oldest first."""
-    rows = (
-        await MetadataTemplate.select()
-        .where((MetadataTemplate.owner == (owner_tenant or 0)) & (MetadataTemplate.code == code))
-        .order_by(MetadataTemplate.version)
-        .run()
-    )
+    async with _reading(owner_tenant):
+        rows = (
+            await MetadataTemplate.select()
+            .where(_owned_by(owner_tenant or 0) & (MetadataTemplate.code == code))
+            .order_by(MetadataTemplate.version)
+            .run()
+        )
     return [_from_row(r) for r in rows]
 
 
@@ -155,17 +169,20 @@ async def list_templates(
     tenant_id: int | None, *, code: str | None = None, version: int | None = None
 ) -> list[Template]:
     """Node templates and the tenant's own; the latest version of each unless asked."""
-    owners = [0, tenant_id] if tenant_id else [0]
-    query = MetadataTemplate.select().where(MetadataTemplate.owner.is_in(owners))
+    mine: Any = MetadataTemplate.tenant_id.is_null()
+    if tenant_id:
+        mine = mine | (MetadataTemplate.tenant_id == tenant_id)
+    query = MetadataTemplate.select().where(mine)
     if code:
         query = query.where(MetadataTemplate.code == code)
     if version is not None:
         query = query.where(MetadataTemplate.version == version)
-    rows = await query.order_by(MetadataTemplate.id).run()
+    async with _reading(tenant_id):
+        rows = await query.order_by(MetadataTemplate.id).run()
     out: dict[tuple[int, str], Template] = {}
     for row in rows:
         t = _from_row(row)
-        key = (row["owner"], t.code)
+        key = (row["tenant_id"] or 0, t.code)
         if version is not None or key not in out or out[key].version < t.version:
             out[key] = t
     return sorted(out.values(), key=lambda t: (t.tenant_id or 0, t.code, t.version))
@@ -232,7 +249,6 @@ async def save_template(
         raise InvalidValue("type (carrier type) must be 1 (active carrier) or 2", field="type")
     fields = {
         "tenant_id": owner_tenant,
-        "owner": owner_tenant or 0,
         "code": code,
         "kind": kind,
         "industry_category": industry[0],
@@ -268,10 +284,11 @@ async def _insert_version(
     expect_latest: int | None,
 ) -> Template:
     code, owner_tenant = fields["code"], fields["tenant_id"]
-    async with db.write_transaction():
+    scope = tenant_transaction(owner_tenant) if owner_tenant else cross_tenant("node", write=True)
+    async with scope:
         if idempotency is not None:
             await idempotency.claim()
-        latest = await _rows(fields["owner"], code, None)
+        latest = await _rows(owner_tenant or 0, code, None)
         previous = _from_row(latest) if latest else None
         if previous is None and owner_tenant:
             await _refuse_shadowing(code)
@@ -315,11 +332,7 @@ async def _refuse_shadowing(code: str) -> None:
     """A tenant's template is looked up before the node's, so a tenant template named like
     a node template would silently re-interpret the tenant's records that declare the
     node's ``code@N``. A tenant extends a node template under a code of its own."""
-    if (
-        await MetadataTemplate.exists()
-        .where((MetadataTemplate.owner == 0) & (MetadataTemplate.code == code))
-        .run()
-    ):
+    if await MetadataTemplate.exists().where(_owned_by(0) & (MetadataTemplate.code == code)).run():
         raise InvalidValue(
             f"template code {code!r} is a node template; extend it under a code of your own",
             field="code",
@@ -343,7 +356,7 @@ async def seed(path: Path = SEED_FILE, *, actor: str = "seed") -> int:
     for body in data["templates"]:
         if (
             await MetadataTemplate.exists()
-            .where((MetadataTemplate.owner == 0) & (MetadataTemplate.code == body["code"]))
+            .where(_owned_by(0) & (MetadataTemplate.code == body["code"]))
             .run()
         ):
             continue

@@ -1,0 +1,245 @@
+"""What a tenant owns, declared once, and the one way to open a tenant's transaction.
+
+Every table of the migrated schema is named here: tenant-owned (``TENANT_TABLES``, each
+with its ``tenant_id`` column, a foreign key to ``tenants``) or node-wide
+(``NODE_TABLES``, each with its reason). tests/core/test_tenancy_schema.py fails when a
+table is missing, when a tenant table lacks ``tenant_id``, or when one of its unique
+keys leaves ``tenant_id`` out without a reason given here. The same declaration drives
+row-level security on PostgreSQL (core/rls.py), and is what a tenant's export, erasure
+and distribution (Citus ``create_distributed_table(name, 'tenant_id')``) read: each
+entry says which columns are secret, which table its rows hang from, and whether rows
+without a tenant (the node's own) live in it too.
+
+Tables are named, not imported: the kernel knows no context; ``piccolo_table`` finds the
+class through Piccolo's app registry when a caller needs it.
+
+Reads and writes of tenant tables happen inside ``tenant_transaction(tenant_id)``, or,
+for the few paths that must cross tenants, ``cross_tenant(path)`` with a path named in
+``CROSS_TENANT_PATHS``. On PostgreSQL these set ``app.tenant_id`` / ``app.cross_tenant``
+for the transaction only (``set_config(..., true)``), and the policies read them. On
+SQLite there is no row-level security: the helpers record the tenant for the task and
+refuse a nested transaction for another tenant, but a query that forgets its tenant
+filter is not stopped there; the PostgreSQL profile of the test suite is what catches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import TransactionType
+
+from core import db
+
+TENANT_COLUMN = "tenant_id"
+TENANT_SETTING = "app.tenant_id"
+CROSS_SETTING = "app.cross_tenant"
+
+
+@dataclass(frozen=True)
+class TenantTable:
+    """A table whose rows belong to one tenant each, through ``tenant_id``."""
+
+    name: str
+    # Unique keys that leave tenant_id out (by their columns), and why.
+    node_wide_unique: dict[tuple[str, ...], str] = field(default_factory=dict)
+    # Rows with tenant_id NULL are the node's own (e.g. node templates). Every tenant may
+    # read them if ``shared_node_rows``; otherwise only a cross-tenant path sees them.
+    nullable: bool = False
+    shared_node_rows: bool = False
+    # Columns a tenant's export leaves out (hashes, encrypted secrets).
+    secret_columns: tuple[str, ...] = ()
+    # Whether a tenant's export includes the table at all (transient rows do not).
+    exportable: bool = True
+    # The tenant table these rows hang from: erase deletes children first.
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeTable:
+    name: str
+    reason: str
+
+
+TENANT_TABLES: tuple[TenantTable, ...] = (
+    TenantTable("memberships"),
+    TenantTable(
+        "api_keys",
+        node_wide_unique={
+            ("key_id",): "a key is looked up by its key id before the tenant is known"
+        },
+        secret_columns=("secret_hash",),
+    ),
+    TenantTable("identifiers"),
+    TenantTable(
+        "scheme_namespaces",
+        node_wide_unique={
+            ("scheme", "value"): (
+                "a GS1 company prefix, OID arc or issuer code belongs to one tenant of the node"
+            )
+        },
+    ),
+    TenantTable("scheme_codes"),
+    TenantTable("gs1_links"),
+    TenantTable("gs1_items"),
+    TenantTable("code_mappings"),
+    TenantTable("resolution_counts"),
+    # Node-level events and deliveries have no tenant: only a cross-tenant path sees them.
+    TenantTable("audit_log", nullable=True),
+    TenantTable("outbox", nullable=True, exportable=False),
+    TenantTable(
+        "metadata_templates",
+        nullable=True,
+        shared_node_rows=True,
+        node_wide_unique={
+            ("code", "version"): (
+                "the node's own templates (tenant_id NULL): one (code, version) among them"
+            )
+        },
+    ),
+    TenantTable(
+        "snms_accounts",
+        node_wide_unique={
+            ("username",): ("SNMS clients log in by username before the tenant is known")
+        },
+        secret_columns=("password_hash", "v1_digest"),
+    ),
+    TenantTable("idempotency_keys", exportable=False),
+    TenantTable(
+        "bulk_jobs",
+        node_wide_unique={("public_id",): "a random public id, the one a worker is sent"},
+    ),
+    TenantTable("bulk_job_failures", parent="bulk_jobs"),
+)
+
+NODE_TABLES: tuple[NodeTable, ...] = (
+    NodeTable("tenants", "the tenants themselves; the prefix → tenant map is read first"),
+    NodeTable("users", "people sign in before choosing a tenant and may belong to several"),
+    NodeTable("onboarding_applications", "filed by a user before any tenant exists"),
+    NodeTable("onboarding_uploads", "an applicant's documents, kept with the application"),
+    NodeTable("onboarding_email_tokens", "one-time links, looked up before anyone is known"),
+    NodeTable("onboarding_user_totp", "a person's second factor, not a tenant's"),
+    NodeTable("scheduled_jobs", "the node's periodic-job leases"),
+    NodeTable("migration", "Piccolo's record of the migrations applied"),
+)
+
+# The only reads (and writes) that cross tenants. Each is a name the database policy
+# knows; ``writes`` paths may also change rows. docs/architecture.md lists them.
+CROSS_TENANT_PATHS: dict[str, tuple[bool, str]] = {
+    "resolver": (False, "public resolution: a record, GS1 link or code found by handle/key"),
+    "auth": (False, "credentials looked up before the tenant is known: key id, username"),
+    "staff": (True, "staff console: review, node statistics, search across tenants"),
+    "namespaces": (True, "a namespace is unique across the node: claims weigh every tenant's"),
+    "maintenance": (True, "periodic jobs: counters flush, purges, bulk re-drive, outbox"),
+    "node": (True, "the node's own rows (tenant_id NULL): node templates, node-level audit"),
+    "migrate": (True, "schema migrations and their backfills, run as the owner role"),
+}
+
+
+def tenant_table(name: str) -> TenantTable | None:
+    return next((t for t in TENANT_TABLES if t.name == name), None)
+
+
+def declared_names() -> set[str]:
+    return {t.name for t in TENANT_TABLES} | {t.name for t in NODE_TABLES}
+
+
+def erase_order() -> list[TenantTable]:
+    """Children before parents: the order a tenant's rows can be deleted in."""
+    return sorted(TENANT_TABLES, key=lambda t: t.parent is None)
+
+
+def piccolo_table(name: str) -> Any:
+    """The Piccolo table class of a declared table (for export and erasure)."""
+    from piccolo.conf.apps import Finder
+
+    for cls in Finder().get_table_classes():
+        if cls._meta.tablename == name:
+            return cls
+    raise LookupError(f"no Piccolo table {name!r}")
+
+
+class TenantScopeError(RuntimeError):
+    """A transaction for one tenant was asked to act for another (a programming error)."""
+
+
+# What the task's transaction is scoped to: ("tenant", id) or ("cross", path).
+_scope: ContextVar[tuple[str, int | str] | None] = ContextVar("idnest_tenant_scope", default=None)
+
+
+def current_tenant() -> int | None:
+    scope = _scope.get()
+    return int(scope[1]) if scope and scope[0] == "tenant" else None
+
+
+@asynccontextmanager
+async def tenant_transaction(tenant_id: int | None, *, write: bool = True) -> AsyncIterator[Any]:
+    """The one place a tenant's transaction is opened and ``app.tenant_id`` is set.
+
+    ``write=False`` (reads only): on PostgreSQL the same transaction; on SQLite no
+    transaction at all (queries run as they would, with the tenant recorded), so reads
+    never take SQLite's writer lock. Yields the transaction (None for such a read).
+    """
+    if isinstance(tenant_id, bool) or not isinstance(tenant_id, int) or tenant_id <= 0:
+        raise TenantScopeError(f"not a tenant id: {tenant_id!r}")
+    async with _scoped(("tenant", tenant_id), TENANT_SETTING, str(tenant_id), write) as tx:
+        yield tx
+
+
+@asynccontextmanager
+async def cross_tenant(path: str, *, write: bool = False) -> AsyncIterator[Any]:
+    """A transaction on one of the named cross-tenant paths (``CROSS_TENANT_PATHS``)."""
+    if path not in CROSS_TENANT_PATHS:
+        raise TenantScopeError(f"{path!r} is not a declared cross-tenant path")
+    if write and not CROSS_TENANT_PATHS[path][0]:
+        raise TenantScopeError(f"the {path} path only reads")
+    async with _scoped(("cross", path), CROSS_SETTING, path, write) as tx:
+        yield tx
+
+
+def scope_of(tenant_id: int | None, *, write: bool = True) -> Any:
+    """A tenant's transaction, or for ``None`` the node's own rows (``tenant_id`` NULL)."""
+    if tenant_id is None:
+        return cross_tenant("node", write=write)
+    return tenant_transaction(tenant_id, write=write)
+
+
+@asynccontextmanager
+async def _scoped(
+    scope: tuple[str, int | str], setting: str, value: str, write: bool
+) -> AsyncIterator[Any]:
+    outer = _scope.get()
+    # Nested scopes share the outer transaction (Piccolo nests), so they must be the
+    # same scope; a cross-tenant path may run a tenant's step inside its transaction.
+    if outer is not None and outer != scope and outer[0] != "cross":
+        raise TenantScopeError(f"a transaction for {outer} cannot act for {scope}")
+    eng = db.engine()
+    postgres = isinstance(eng, PostgresEngine)
+    current = eng.current_transaction.get()
+    if current is not None or (not postgres and not write):
+        # Join the transaction in progress (scoping it if nothing had), or, for a read
+        # on SQLite, none: there is no RLS to feed, and reads never take the writer lock.
+        if current is not None and outer is None and postgres:
+            await current.connection.execute("SELECT set_config($1, $2, true)", setting, value)
+        token = _scope.set(outer or scope)
+        try:
+            yield current
+        finally:
+            _scope.reset(token)
+        return
+    if postgres:
+        transaction = eng.transaction()
+    else:
+        transaction = eng.transaction(transaction_type=TransactionType.immediate)
+    token = _scope.set(scope)
+    try:
+        async with transaction as tx:
+            if postgres:
+                await tx.connection.execute("SELECT set_config($1, $2, true)", setting, value)
+            yield tx
+    finally:
+        _scope.reset(token)
