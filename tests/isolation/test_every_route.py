@@ -76,7 +76,7 @@ async def stage() -> AsyncIterator[Stage]:
             anon.cookies.clear()
             anon_csrf = await csrf_token(anon)
             jar = httpx.Cookies(anon.cookies)
-            where = await plan(world.b_id)
+            where = plan(world.b_id)
             baseline = await snapshot(where)
             yield Stage(app, anon, session, world, csrf, jar, anon_csrf, where, baseline)
     set_bus(None)
