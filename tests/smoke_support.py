@@ -1,8 +1,20 @@
-"""Helpers for the tests that start idnest as real processes (tests/test_smoke_*.py)."""
+"""Helpers for the tests that start idnest as real processes (``idnest serve`` and the CLI
+in subprocesses, HTTP over a socket)."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+IDNEST = str(Path(sys.executable).with_name("idnest"))
 
 
 def free_port() -> int:
@@ -10,3 +22,56 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def node_env(workdir: str, **settings: str) -> dict[str, str]:
+    """The environment of an idnest process with its own var folder, on the test run's
+    database and Redis (postgres profile) or its own SQLite file (embedded), plus
+    ``settings`` as ``IDNEST_<NAME>`` variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
+    env["IDNEST_VAR_DIR"] = os.path.join(workdir, "var")
+    env["IDNEST_LOG_LEVEL"] = "WARNING"
+    for k in ("IDNEST_DATABASE_URL", "IDNEST_REDIS_URL"):
+        if os.environ.get(k):
+            env[k] = os.environ[k]
+    env.update({f"IDNEST_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def run_cli(workdir: str, env: dict[str, str], *args: str) -> str:
+    """An ``idnest`` command's standard output, stripped; a failure raises."""
+    return subprocess.run(
+        [IDNEST, *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=60,
+        check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+@contextmanager
+def serving(workdir: str, env: dict[str, str], *args: str) -> Iterator[str]:
+    """``idnest serve --host 127.0.0.1 --port P [args]`` until ready; yields its base URL
+    and stops it afterwards."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [IDNEST, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stdout.read().decode() if proc.stdout else "died")
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("idnest serve did not become ready")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()

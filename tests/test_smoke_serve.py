@@ -8,72 +8,28 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
-from smoke_support import free_port
+import smoke_support
 
-IDNEST = str(Path(sys.executable).with_name("idnest"))
+IDNEST = smoke_support.IDNEST
 POSTGRES = os.environ.get("IDNEST_TEST_PROFILE") == "postgres"
 
 
 def _env(workdir: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
-    env["IDNEST_VAR_DIR"] = os.path.join(workdir, "var")
-    env["IDNEST_LOG_LEVEL"] = "WARNING"
-    if POSTGRES:
-        env["IDNEST_DATABASE_URL"] = os.environ["IDNEST_DATABASE_URL"]
-        env["IDNEST_REDIS_URL"] = os.environ["IDNEST_REDIS_URL"]
-    return env
+    return smoke_support.node_env(workdir)
 
 
 def _cli(workdir: str, *args: str) -> str:
-    out = subprocess.run(
-        [IDNEST, *args],
-        cwd=workdir,
-        env=_env(workdir),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return out.stdout
+    return smoke_support.run_cli(workdir, _env(workdir), *args)
 
 
 @pytest.fixture
 def server(tmp_workdir: str):
-    port = free_port()
     workers = "2" if POSTGRES else "1"
-    proc = subprocess.Popen(
-        [IDNEST, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", workers],
-        cwd=tmp_workdir,
-        env=_env(tmp_workdir),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read().decode() if proc.stdout else "died")
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("idnest serve did not become ready")
+    with smoke_support.serving(tmp_workdir, _env(tmp_workdir), "--workers", workers) as base:
         yield base, tmp_workdir
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_cli_and_http_end_to_end(server):

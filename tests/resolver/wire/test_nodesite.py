@@ -6,16 +6,14 @@ The unit cases build the site from settings; the last one runs `idnest serve --h
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import smoke_support
 from wire_server_helpers import free_port
 
 from resolver.wire.client import resolve_routed_sync
@@ -61,13 +59,7 @@ def test_ipv4_is_written_as_hdllib_reads_it(settings):
 
 
 def _env(workdir: str, wire_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
-    env.update(IDNEST_VAR_DIR=os.path.join(workdir, "var"), IDNEST_LOG_LEVEL="WARNING",
-               IDNEST_WIRE_PORT=str(wire_port), IDNEST_SCHEDULER_ENABLED="false")  # fmt: skip
-    for k in ("IDNEST_DATABASE_URL", "IDNEST_REDIS_URL"):
-        if os.environ.get(k):
-            env[k] = os.environ[k]
-    return env
+    return smoke_support.node_env(workdir, wire_port=str(wire_port), scheduler_enabled="false")
 
 
 def _refused(family: socket.AddressFamily, address: str, port: int) -> bool:
@@ -84,24 +76,11 @@ def _refused(family: socket.AddressFamily, address: str, port: int) -> bool:
 
 @pytest.mark.slow
 def test_serve_binds_and_advertises_what_it_was_told(tmp_workdir):
-    port, wire = free_port(), free_port()
+    wire = free_port()
     env = _env(tmp_workdir, wire)
-    proc = subprocess.Popen([IDNEST, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=tmp_workdir, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else "died"
-            time.sleep(0.2)
-        prefix = subprocess.run([IDNEST, "tenant", "create", "--name", "Site Co"], cwd=tmp_workdir,
-                                env=env, capture_output=True, text=True, check=True,
-                                timeout=60).stdout.strip()  # fmt: skip
+    with smoke_support.serving(tmp_workdir, env) as base:
+        prefix = smoke_support.run_cli(tmp_workdir, env, "tenant", "create", "--name", "Site Co")
+        port = int(base.rsplit(":", 1)[1])
         r = httpx.get(f"{base}/api/handles/0.NA/{prefix}?type=HS_SITE")
         site = r.json()["values"][0]["data"]["value"]
         assert [s["address"] for s in site["servers"]] == ["127.0.0.1"]
@@ -113,9 +92,3 @@ def test_serve_binds_and_advertises_what_it_was_told(tmp_workdir):
         assert _refused(socket.AF_INET, "127.0.0.2", wire)
         assert _refused(socket.AF_INET6, "::1", wire)
         assert _refused(socket.AF_INET, "127.0.0.2", port)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
