@@ -22,14 +22,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy core tenants resolver portal billing
-	IDNEST_TEST_PROFILE=embedded $(BIN)/python -m pytest -q
-	IDNEST_TEST_PROFILE=postgres $(BIN)/python -m pytest -q
+	IDNEST_TEST_PROFILE=embedded $(BIN)/python -m pytest -q --durations=15
+	IDNEST_TEST_PROFILE=postgres $(BIN)/python -m pytest -q --durations=15
 
 test-embedded: $(STAMP)
-	IDNEST_TEST_PROFILE=embedded $(BIN)/python -m pytest -q
+	IDNEST_TEST_PROFILE=embedded $(BIN)/python -m pytest -q --durations=15
 
 test-postgres: $(STAMP)
-	IDNEST_TEST_PROFILE=postgres $(BIN)/python -m pytest -q
+	IDNEST_TEST_PROFILE=postgres $(BIN)/python -m pytest -q --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
