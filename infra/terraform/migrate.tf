@@ -5,6 +5,22 @@
 #
 # The Job's name carries a hash of the image, so a new image runs a new Job. A finished
 # Job is kept (no TTL): Terraform would otherwise see it gone and run it again.
+#
+# Only this Job gets the owner role's URL (IDNEST_MIGRATION_DATABASE_URL): migrations,
+# row-level security and grants run as the owner, and every other pod connects as
+# database_url's role, which owns nothing and cannot bypass row-level security.
+
+resource "kubernetes_secret_v1" "migrate" {
+  count = var.migration_database_url != "" ? 1 : 0
+  metadata {
+    name      = "${var.name}-migrate"
+    namespace = local.namespace
+    labels    = local.labels
+  }
+  data = {
+    IDNEST_MIGRATION_DATABASE_URL = var.migration_database_url
+  }
+}
 
 resource "kubernetes_job_v1" "migrate" {
   metadata {
@@ -54,6 +70,14 @@ resource "kubernetes_job_v1" "migrate" {
           env_from {
             secret_ref {
               name = kubernetes_secret_v1.idnest.metadata[0].name
+            }
+          }
+          dynamic "env_from" {
+            for_each = kubernetes_secret_v1.migrate
+            content {
+              secret_ref {
+                name = env_from.value.metadata[0].name
+              }
             }
           }
 

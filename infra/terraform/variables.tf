@@ -60,6 +60,18 @@ variable "database_url" {
   }
 }
 
+variable "migration_database_url" {
+  description = "IDNEST_MIGRATION_DATABASE_URL, given to the migration Job only: the owner role that runs migrations, row-level security and grants. database_url then names the application role, which idnest migrate creates if missing (no superuser, no BYPASSRLS). Empty: migrations run as database_url's role, which then owns the tables and is still held to row-level security (FORCE), but could turn it off."
+  type        = string
+  default     = ""
+  sensitive   = true
+
+  validation {
+    condition     = var.migration_database_url == "" || can(regex("^postgres(ql)?://", var.migration_database_url))
+    error_message = "migration_database_url must be empty or a postgresql:// URL."
+  }
+}
+
 variable "redis_url" {
   description = "IDNEST_REDIS_URL: redis:// or rediss:// URL of the managed Redis 7 (cache invalidation bus, rate limits)."
   type        = string
