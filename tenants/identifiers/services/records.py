@@ -183,62 +183,20 @@ async def put_record(
     ``modify_only`` (wire MODIFY_VALUE): every index in the body must already exist,
     else ValuesNotFound.
     """
-    if mint_suffix:
-        base = parse_handle(handle_text.rstrip("/") + "/", allow_empty_suffix=True)
-        if base.suffix:
-            raise InvalidValue(
-                "mintNewSuffix=true needs a handle that ends in '/', e.g. 88.100.7/",
-                field="handle",
-            )
-        handle = Handle(base.prefix, uuid.uuid4().hex.upper())
-    else:
-        handle = parse_handle(handle_text)
+    handle = _target_handle(handle_text, mint_suffix)
     check_served(handle)
     principal = require_scope(principal, "write", handle)
     values = parse_values(body, timestamp=now_timestamp())
     wanted = _select_indices(values, indices, index_various)
     tenant_id = await active_tenant(principal, handle)
     key = handle.key
-    now = datetime.now(UTC)
     async with tenant_transaction(tenant_id):
         if idempotency is not None:
             await idempotency.claim()
         row = await _load_for_update(tenant_id, key)
-        if row is None and (must_exist or modify_only):
-            raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
-        if row is not None and modify_only:
-            absent = {v.index for v in values} - {v.index for v in load_values(row["values"])}
-            if absent:
-                raise ValuesNotFound(
-                    f"handle {row['handle']} has no value with index {min(absent)}",
-                    handle=row["handle"],
-                )
+        _check_existing(row, handle, values, must_exist=must_exist, modify_only=modify_only)
         if row is None:
-            values = await validate_record(tenant_id, values)
-            if not any(v.type == "HS_ADMIN" for v in values):
-                values = [
-                    default_admin_value(
-                        principal.tenant_prefix or "",
-                        values[0].timestamp if values else now_timestamp(),
-                        taken={v.index for v in values},
-                    ),
-                    *values,
-                ]
-            values = sorted(values, key=lambda v: v.index)
-            check_record_size(values)
-            await Identifier.insert(
-                Identifier(
-                    tenant_id=tenant_id,
-                    handle=handle.text,
-                    handle_key=key,
-                    values=dump_values(values),
-                    search_text=index_text(key, values),
-                    created_at=now,
-                    updated_at=now,
-                    version=1,
-                )
-            ).run()
-            result = WriteResult(handle.text, True, 1)
+            result = await _insert_record(principal, tenant_id, handle, values)
             op = OP_ADD
         else:
             if not overwrite and wanted is None:
@@ -246,22 +204,7 @@ async def put_record(
                     f"handle {row['handle']} already exists", handle=row["handle"]
                 )
             merged = merge_values(load_values(row["values"]), values, wanted, overwrite=overwrite)
-            merged = await validate_record(tenant_id, merged)
-            check_record_size(merged)
-            version = row["version"] + 1
-            await (
-                Identifier.update(
-                    {
-                        Identifier.values: dump_values(merged),
-                        Identifier.search_text: index_text(key, merged),
-                        Identifier.updated_at: now,
-                        Identifier.version: version,
-                    }
-                )
-                .where(Identifier.id == row["id"])
-                .run()
-            )
-            result = WriteResult(row["handle"], False, version)
+            result = await _replace_values(tenant_id, key, row, merged)
             op = OP_MODIFY
         await audit.record(
             actor=principal.actor,
@@ -279,6 +222,78 @@ async def put_record(
             )
     await get_bus().publish(f"rec:{key}")
     return result
+
+
+def _target_handle(handle_text: str, mint_suffix: bool) -> Handle:
+    """The handle written: as given, or under its prefix with a new random suffix."""
+    if not mint_suffix:
+        return parse_handle(handle_text)
+    base = parse_handle(handle_text.rstrip("/") + "/", allow_empty_suffix=True)
+    if base.suffix:
+        raise InvalidValue(
+            "mintNewSuffix=true needs a handle that ends in '/', e.g. 88.100.7/", field="handle"
+        )
+    return Handle(base.prefix, uuid.uuid4().hex.upper())
+
+
+def _check_existing(
+    row: Any, handle: Handle, values: list[HandleValue], *, must_exist: bool, modify_only: bool
+) -> None:
+    if row is None and (must_exist or modify_only):
+        raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
+    if row is not None and modify_only:
+        absent = {v.index for v in values} - {v.index for v in load_values(row["values"])}
+        if absent:
+            raise ValuesNotFound(
+                f"handle {row['handle']} has no value with index {min(absent)}",
+                handle=row["handle"],
+            )
+
+
+async def _insert_record(
+    principal: Principal, tenant_id: int, handle: Handle, values: list[HandleValue]
+) -> WriteResult:
+    """A new record, validated, with a default HS_ADMIN when the body brings none."""
+    values = await validate_record(tenant_id, values)
+    if not any(v.type == "HS_ADMIN" for v in values):
+        stamp = values[0].timestamp if values else now_timestamp()
+        taken = {v.index for v in values}
+        admin = default_admin_value(principal.tenant_prefix or "", stamp, taken=taken)
+        values = [admin, *values]
+    values = sorted(values, key=lambda v: v.index)
+    check_record_size(values)
+    now = datetime.now(UTC)
+    await Identifier.insert(
+        Identifier(
+            tenant_id=tenant_id,
+            handle=handle.text,
+            handle_key=handle.key,
+            values=dump_values(values),
+            search_text=index_text(handle.key, values),
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+    ).run()
+    return WriteResult(handle.text, True, 1)
+
+
+async def _replace_values(
+    tenant_id: int, key: str, row: Any, merged: list[HandleValue]
+) -> WriteResult:
+    merged = await validate_record(tenant_id, merged)
+    check_record_size(merged)
+    version = row["version"] + 1
+    changes: dict[Any, Any] = {
+        Identifier.values: dump_values(merged),
+        Identifier.search_text: index_text(key, merged),
+        Identifier.updated_at: datetime.now(UTC),
+        Identifier.version: version,
+    }
+    # The tenant as well as the id: the write is held to its tenant on SQLite too.
+    mine = (Identifier.id == row["id"]) & (Identifier.tenant_id == tenant_id)
+    await Identifier.update(changes).where(mine).run()
+    return WriteResult(row["handle"], False, version)
 
 
 def check_record_size(values: list[HandleValue]) -> None:
