@@ -41,7 +41,6 @@ LONG_MODULES: dict[str, str] = {
     "core.schemes.gs1": f"GS1 syntax and Digital Link parsing, {_CONCURRENT} (GS1 interop)",
 }
 LONG_FUNCTIONS: dict[str, str] = {
-    "tenants.identifiers.services.batch._write_batch": f"{_CONCURRENT} (tenant transactions)",
     "tenants.schemes.services.codes.register_code": f"{_CONCURRENT} (GS1 interop)",
     "tenants.schemes.services.mappings.put_mappings": f"{_CONCURRENT} (GS1 interop)",
     "resolver.gs1.door._resolve": f"the GS1 resolver's raw ASGI path; {_CONCURRENT} (GS1 interop)",

@@ -244,25 +244,27 @@ async def _write_batch(batch: PreparedBatch, idempotency: IdempotencyGuard | Non
             written.append(key)
         await update_records(updates, now)
         if written:
-            await audit.record(
-                actor=principal.actor,
-                action="identifier.batch",
-                target=principal.tenant_prefix or "",
-                tenant_id=tenant_id,
-                detail={"created": created, "updated": updated},
-            )
-            await outbox.enqueue(
-                "upstream.identifier",
-                {
-                    "items": [{"handle": h, "op": OP_ADD} for h in created]
-                    + [{"handle": h, "op": OP_MODIFY} for h, _v in updated]
-                },
-                tenant_id=tenant_id,
-            )
+            await _record_batch(principal, tenant_id, created, updated)
         if idempotency is not None:
             await idempotency.complete([outcome_json(o) for o in batch.outcomes])
     if written:
         await get_bus().publish(*(f"rec:{k}" for k in written))
+
+
+async def _record_batch(
+    principal: Principal, tenant_id: int, created: list[str], updated: list[list[Any]]
+) -> None:
+    """One audit row and one outbox row for a whole written batch, in its transaction."""
+    await audit.record(
+        actor=principal.actor,
+        action="identifier.batch",
+        target=principal.tenant_prefix or "",
+        tenant_id=tenant_id,
+        detail={"created": created, "updated": updated},
+    )
+    items = [{"handle": h, "op": OP_ADD} for h in created]
+    items += [{"handle": h, "op": OP_MODIFY} for h, _v in updated]
+    await outbox.enqueue("upstream.identifier", {"items": items}, tenant_id=tenant_id)
 
 
 def outcome_json(o: BatchOutcome | None) -> dict[str, Any]:
