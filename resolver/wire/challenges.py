@@ -157,7 +157,9 @@ class RedisChallenges:
 
     async def put(self, source: str, pending: Pending) -> int:
         index = f"{self.prefix}-source:{source}"
-        now_ms = int(time.time() * 1000)
+        # Scores in microseconds: challenges put in the same millisecond must still evict
+        # oldest first (equal scores would fall back to the session ids' order).
+        now_us = time.time_ns() // 1000
         try:
             for _ in range(8):
                 session_id = new_session_id()
@@ -167,8 +169,8 @@ class RedisChallenges:
             else:  # pragma: no cover - 8 collisions in 2**31 ids
                 raise ServiceUnavailable("could not allocate a challenge session id")
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.zremrangebyscore(index, "-inf", now_ms)
-                pipe.zadd(index, {str(session_id): now_ms + self.ttl_ms})
+                pipe.zremrangebyscore(index, "-inf", now_us)
+                pipe.zadd(index, {str(session_id): now_us + self.ttl_ms * 1000})
                 pipe.pexpire(index, self.ttl_ms)
                 pipe.zcard(index)
                 *_, count = await pipe.execute()
