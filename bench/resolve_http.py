@@ -139,7 +139,7 @@ async def seed(dsn: str, prefix_code: str, count: int) -> list[str]:
         await conn.copy_records_to_table(
             "identifiers",
             records=rows,
-            columns=["tenant", "handle", "handle_key", "values"],
+            columns=["tenant_id", "handle", "handle_key", "values"],
         )
         return handles
     finally:
