@@ -6,7 +6,8 @@ SQLite file) keeps two starting processes from applying the same migration twice
 
 On PostgreSQL they run as the owner role (``IDNEST_MIGRATION_DATABASE_URL``, else
 ``IDNEST_DATABASE_URL``), in one transaction on the ``migrate`` cross-tenant path, and
-end by bringing row-level security up to date with core/tenancy.py (core/rls.py). When
+end by bringing row-level security up to date with core/tenancy.py (core/rls.py); on
+both profiles the escrow change-log triggers follow the same declaration (core/changelog.py). When
 the application connects as another role, that role is created if missing (LOGIN, no
 superuser, no BYPASSRLS, owning nothing) and granted what it needs.
 """
@@ -23,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from piccolo.engine.postgres import PostgresEngine
 
-from core import db, rls, tenancy
+from core import changelog, db, rls, tenancy
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("idnest.migrate")
@@ -99,6 +100,8 @@ async def migrate() -> None:
                         await _secure(tx.connection, settings)
             else:
                 result = await run_forwards(app_name="all", migration_id="all")
+                if result.success:
+                    changelog.sqlite_apply(str(db.sqlite_path(settings.effective_database_url)))
     for line in out.getvalue().splitlines():
         if line.strip():
             log.debug("%s", line)
@@ -110,6 +113,9 @@ async def _secure(conn: Any, settings: Settings) -> None:
     if not await rls.current(conn):
         await rls.apply(conn)
         log.info("row-level security applied to %d tables", len(tenancy.TENANT_TABLES))
+    if not await changelog.pg_current(conn):
+        await changelog.pg_apply(conn)
+        log.info("escrow change log triggers applied")
     app_role, password = _role_of(settings.effective_database_url)
     owner = await conn.fetchval("SELECT current_user")
     if app_role and app_role != owner:

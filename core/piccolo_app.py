@@ -1,13 +1,13 @@
-"""Piccolo app registration for the kernel tables (audit log, outbox, job leases)."""
+"""Piccolo app registration for the kernel tables (audit log, outbox, job leases, escrow log)."""
 
 from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from core.tables import AuditLog, Outbox, ScheduledJob
+from core.tables import AuditLog, EscrowChange, EscrowSet, Outbox, ScheduledJob
 
 APP_CONFIG = AppConfig(
     app_name="core",
     migrations_folder_path=Path(__file__).resolve().parent.parent / "migrations" / "core",
-    table_classes=[AuditLog, Outbox, ScheduledJob],
+    table_classes=[AuditLog, Outbox, ScheduledJob, EscrowChange, EscrowSet],
 )

@@ -130,6 +130,19 @@ class Settings(BaseSettings):
     upstream_retry_wait: float = 1.0
     # Node templates are pulled from the top-level node this often (0: never).
     template_sync_interval: float = 86400.0
+    # Escrow (数据托管, docs/escrow.md): base64 of the 32-byte AES-256-GCM key; unset,
+    # no set is written on schedule. Sets go to `escrow_dir` (empty: var_dir/escrow); a
+    # FULL every `escrow_full_interval` seconds and a DIFF every `escrow_diff_interval`
+    # (0: never); sets not yet uploaded are retried every `escrow_upload_interval`.
+    escrow_key: str = ""
+    escrow_dir: str = ""
+    escrow_full_interval: float = 7 * 86400.0
+    escrow_diff_interval: float = 86400.0
+    escrow_upload_interval: float = 900.0
+
+    @property
+    def escrow_path(self) -> Path:
+        return Path(self.escrow_dir) if self.escrow_dir else self.var_dir / "escrow"
 
     @property
     def embedded(self) -> bool:

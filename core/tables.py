@@ -1,4 +1,4 @@
-"""Kernel tables: the audit log, the outbox and the periodic-job leases.
+"""Kernel tables: the audit log, the outbox, the periodic-job leases and the escrow log.
 
 The outbox is durable intent: a write that must reach the top-level node or billing is
 recorded here in the same transaction as the change itself, and delivered later. The
@@ -7,7 +7,16 @@ broker only delivers; a lost message is re-driven from these rows, never lost.
 
 from __future__ import annotations
 
-from piccolo.columns import JSON, ForeignKey, Integer, OnDelete, Serial, Timestamptz, Varchar
+from piccolo.columns import (
+    JSON,
+    BigInt,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.indexes import IndexMethod
 from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
@@ -69,3 +78,46 @@ class ScheduledJob(Table, tablename="scheduled_jobs"):
     status = Varchar(length=16, default="")
     detail = Varchar(length=1024, default="")
     runs = Integer(default=0)
+
+
+class EscrowChange(Table, tablename="escrow_changes"):
+    """One change to an escrowed row (core.changelog): written by a database trigger in
+    the changing transaction, so no write path can forget it, erasure included.
+
+    ``xid`` is the writing transaction's id on PostgreSQL (``pg_current_xact_id()``); an
+    escrow set takes the changes below its snapshot's xmin, which are all committed or
+    gone. On SQLite writers are serialised, so ``id`` order is commit order and ``xid``
+    stays NULL.
+    """
+
+    id: Serial
+    table_name = Varchar(length=64)
+    row_id = BigInt()
+    # insert, update or delete (the last is the tombstone a DIFF carries)
+    op = Varchar(length=8)
+    xid = BigInt(null=True, default=None, index=True)
+
+
+class EscrowSet(Table, tablename="escrow_sets"):
+    """One escrow set (数据托管): a FULL or a DIFF since ``base``'s watermark.
+
+    The row exists before the set's files do (status ``writing``), so a run killed
+    midway is found and finished by the next one; ``written`` sets are uploaded in
+    number order and a failed upload is retried, never skipped.
+    """
+
+    id: Serial
+    name = Varchar(length=96, unique=True)
+    kind = Varchar(length=8)
+    base_id = Integer(null=True, default=None)
+    # Changes below this mark are in this set (xmin on PostgreSQL, a change id on SQLite).
+    watermark = BigInt(default=0)
+    path = Varchar(length=1024)
+    # writing, written, uploaded
+    status = Varchar(length=16, default="writing", index=True)
+    changes = BigInt(default=0)
+    created_at = Timestamptz()
+    written_at = Timestamptz(null=True, default=None)
+    uploaded_at = Timestamptz(null=True, default=None)
+    attempts = Integer(default=0)
+    last_error = Varchar(length=1024, default="")

@@ -57,22 +57,27 @@ class TenantTable:
     exportable: bool = True
     # The tenant table these rows hang from: erase deletes children first.
     parent: str | None = None
+    # Whether the node's escrow (tenants/escrow, docs/escrow.md) carries the table: its
+    # core data does; credentials, people, logs and transient rows do not.
+    escrow: bool = True
 
 
 @dataclass(frozen=True)
 class NodeTable:
     name: str
     reason: str
+    escrow: bool = False
 
 
 TENANT_TABLES: tuple[TenantTable, ...] = (
-    TenantTable("memberships"),
+    TenantTable("memberships", escrow=False),
     TenantTable(
         "api_keys",
         node_wide_unique={
             ("key_id",): "a key is looked up by its key id before the tenant is known"
         },
         secret_columns=("secret_hash",),
+        escrow=False,
     ),
     TenantTable("identifiers"),
     TenantTable(
@@ -87,10 +92,10 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable("gs1_links"),
     TenantTable("gs1_items"),
     TenantTable("code_mappings"),
-    TenantTable("resolution_counts"),
+    TenantTable("resolution_counts", escrow=False),
     # Node-level events and deliveries have no tenant: only a cross-tenant path sees them.
-    TenantTable("audit_log", nullable=True),
-    TenantTable("outbox", nullable=True, exportable=False),
+    TenantTable("audit_log", nullable=True, escrow=False),
+    TenantTable("outbox", nullable=True, exportable=False, escrow=False),
     TenantTable(
         "metadata_templates",
         nullable=True,
@@ -107,17 +112,21 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
             ("username",): ("SNMS clients log in by username before the tenant is known")
         },
         secret_columns=("password_hash", "v1_digest"),
+        escrow=False,
     ),
-    TenantTable("idempotency_keys", exportable=False),
+    TenantTable("idempotency_keys", exportable=False, escrow=False),
     TenantTable(
         "bulk_jobs",
         node_wide_unique={("public_id",): "a random public id, the one a worker is sent"},
+        escrow=False,
     ),
-    TenantTable("bulk_job_failures", parent="bulk_jobs"),
+    TenantTable("bulk_job_failures", parent="bulk_jobs", escrow=False),
 )
 
 NODE_TABLES: tuple[NodeTable, ...] = (
-    NodeTable("tenants", "the tenants themselves; the prefix → tenant map is read first"),
+    NodeTable(
+        "tenants", "the tenants themselves; the prefix → tenant map is read first", escrow=True
+    ),
     NodeTable("users", "people sign in before choosing a tenant and may belong to several"),
     NodeTable("onboarding_applications", "filed by a user before any tenant exists"),
     NodeTable("onboarding_uploads", "an applicant's documents, kept with the application"),
@@ -125,6 +134,8 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable("onboarding_user_totp", "a person's second factor, not a tenant's"),
     NodeTable("scheduled_jobs", "the node's periodic-job leases"),
     NodeTable("migration", "Piccolo's record of the migrations applied"),
+    NodeTable("escrow_changes", "the node's change log for escrow: every tenant's changes"),
+    NodeTable("escrow_sets", "the node's escrow sets and their upload state"),
 )
 
 # The only reads (and writes) that cross tenants. Each is a name the database policy
@@ -137,6 +148,7 @@ CROSS_TENANT_PATHS: dict[str, tuple[bool, str]] = {
     "maintenance": (True, "periodic jobs: counters flush, purges, bulk re-drive, outbox"),
     "node": (True, "the node's own rows (tenant_id NULL): node templates, node-level audit"),
     "migrate": (True, "schema migrations and their backfills, run as the owner role"),
+    "escrow": (True, "escrow: a set reads every escrowed row; a restore writes them back"),
 }
 
 
@@ -146,6 +158,13 @@ def tenant_table(name: str) -> TenantTable | None:
 
 def declared_names() -> set[str]:
     return {t.name for t in TENANT_TABLES} | {t.name for t in NODE_TABLES}
+
+
+def escrow_tables() -> list[str]:
+    """The tables the node's escrow carries, parents first (tenants, then theirs)."""
+    node = [t.name for t in NODE_TABLES if t.escrow]
+    return node + [t.name for t in sorted(TENANT_TABLES, key=lambda t: t.parent is not None)
+                   if t.escrow]  # fmt: skip
 
 
 def erase_order() -> list[TenantTable]:

@@ -1,4 +1,4 @@
-"""Client for the national top-level node (国家顶级节点): the pull side.
+"""Client for the national top-level node (国家顶级节点): templates in, escrow out.
 
 The top-level node sends secondary nodes their core and industry metadata templates
 (标识模板). This module fetches them; what to do with them lives in
@@ -19,6 +19,8 @@ until the whole answer has been read and checked, so a caller never acts on half
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,6 +36,8 @@ from core.settings import Settings
 
 TEMPLATE_PATH = "/snms/api/v5/template"
 LOGIN_PATH = "/identity/token"
+# Escrow (docs/escrow.md): PUT {ESCROW_PATH}/{node prefix}/{set}/{file}, the manifest last.
+ESCROW_PATH = "/snms/api/v5/escrow"
 _STATUS = {-1: "not logged in", -2: "business error", -3: "no permission", -4: "internal error"}
 
 
@@ -164,3 +168,45 @@ async def fetch_templates(settings: Settings, *, url: str | None = None) -> list
                 f"got {type(item).__name__}"
             )
     return data
+
+
+class _FileBody:
+    """A file's bytes as an upload body that a retry can send again from the start."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with open(self.path, "rb") as fh:  # noqa: ASYNC230 - local file, 1 MiB reads
+            while block := fh.read(1 << 20):
+                yield block
+
+
+async def upload_escrow_set(settings: Settings, set_dir: str, node: str) -> None:
+    """Send one escrow set: every file, then the manifest and its signature.
+
+    Streamed from disk (memory stays at one block); an attempt that fails is sent again
+    from the start of that file, as every call here is retried.
+    """
+    directory = Path(set_dir)
+    names = _upload_order(directory)
+    base = base_url(settings)
+    timeout = httpx.Timeout(settings.upstream_timeout)
+    headers = {"Accept": "application/json", "User-Agent": "idnest"}
+    async with httpx.AsyncClient(base_url=base, timeout=timeout, headers=headers) as client:
+        auth = await _auth_headers(client, settings)
+        for name in names:
+            path = directory / name
+            await _call(
+                client, settings, "PUT", f"{ESCROW_PATH}/{node}/{directory.name}/{name}",
+                content=_FileBody(path),
+                headers={**auth, "Content-Type": "application/octet-stream",
+                         "Content-Length": str(path.stat().st_size)},
+            )  # fmt: skip
+
+
+_MANIFEST = ("manifest.sig", "manifest.json")
+
+
+def _upload_order(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name not in _MANIFEST) + list(_MANIFEST)

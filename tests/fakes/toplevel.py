@@ -10,6 +10,9 @@ What it emulates:
   [template, ...]}`` in the SNMS v5 shape idnest itself serves (code, name, version,
   industry levels, type, items). When credentials are set, a missing or wrong bearer
   token answers status -1; ``token`` is also accepted as a fixed bearer token.
+- ``PUT /snms/api/v5/escrow/{node}/{set}/{file}`` stores the body in
+  ``escrow[(node, set, file)]`` and answers status 1 (idnest's escrow upload; the real
+  node's path and any checks it makes are an assumption, docs/escrow.md).
 - Faults on demand: ``fail_next = N`` answers the next N requests with HTTP 503 (for
   retries); ``raw_reply = (status, body, content type)`` answers every request with that
   instead (bad JSON, wrong shapes); ``stop()`` closes the port (the node is down).
@@ -17,8 +20,8 @@ What it emulates:
 
 What it does not emulate: the real node's exact URL paths, its login and signature
 scheme, TLS, pagination, rate limits, slow answers, or anything a secondary node sends
-up (sync data, statistics, monthly reports, escrow). Those paths and shapes are an
-assumption, taken from the SNMS v5 template API (REFERENCE §3), the same one
+up (sync data, statistics, monthly reports) beyond storing escrow files. Those paths and
+shapes are an assumption, taken from the SNMS v5 template API (REFERENCE §3), the same one
 ``core.upstream`` is written against; see docs/registry.md.
 """
 
@@ -45,6 +48,7 @@ class FakeTopLevelNode:
         self.fail_next = 0
         self.raw_reply: tuple[int, str, str] | None = None
         self.hits: list[str] = []
+        self.escrow: dict[tuple[str, str, str], bytes] = {}
         self._server: ThreadingHTTPServer | None = None
         self.url = ""
 
@@ -94,11 +98,22 @@ class FakeTopLevelNode:
             version = parse_qs(url.query).get("version", [""])[0]
             found = [t for t in self.templates if not version or t.get("version") == version]
             return _envelope(1, "success", found)
+        if method == "PUT" and url.path.startswith("/snms/api/v5/escrow/"):
+            return self._escrow(url.path, headers, body)
         return (
             404,
             json.dumps({"status": -2, "message": f"no route {url.path}"}),
             "application/json",
         )
+
+    def _escrow(self, path: str, headers: Any, body: bytes) -> tuple[int, str, str]:
+        if not self._authorised(headers.get("Authorization", "")):
+            return _envelope(-1, "not logged in")
+        parts = path.removeprefix("/snms/api/v5/escrow/").split("/")
+        if len(parts) != 3 or not all(parts):
+            return _envelope(-2, "expected /snms/api/v5/escrow/{node}/{set}/{file}")
+        self.escrow[(parts[0], parts[1], parts[2])] = body
+        return _envelope(1, "success")
 
     def _login(self, body: bytes) -> tuple[int, str, str]:
         try:
@@ -124,7 +139,7 @@ class FakeTopLevelNode:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = _serve
+            do_GET = do_POST = do_PUT = _serve
 
             def log_message(self, *_: Any) -> None:
                 pass

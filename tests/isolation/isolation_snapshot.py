@@ -20,6 +20,11 @@ MOVES_BY_DESIGN = {
 NOTHING_OF_B = {
     "migration": "Piccolo's record of applied migrations",
     "scheduled_jobs": "periodic jobs of the node (one run per period for all tenants)",
+    "escrow_sets": "the node's escrow sets: files of the whole node, no row of a tenant",
+    "escrow_changes": (
+        "the change log names changed rows by table and id and holds no data; a change "
+        "to B's rows shows in B's own tables, which the snapshot reads"
+    ),
 }
 
 

@@ -28,6 +28,7 @@ PACKAGE_DEPS = {
 CONTEXT_DEPS = {
     "accounts": set(),
     "templates": set(),
+    "escrow": set(),
     "identifiers": {"accounts", "templates"},
     "onboarding": {"accounts"},
     "schemes": {"accounts", "identifiers"},

@@ -1,0 +1,1 @@
+"""Escrow services: sealed files, writing sets, restoring, uploading."""
