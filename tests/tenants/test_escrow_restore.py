@@ -72,9 +72,7 @@ async def test_restored_node_resolves_every_identifier_and_not_the_deleted(
     await set_status(tenant_b.prefix, "suspended", actor="test", reason="escrow test")
     await set_status(tenant_b.prefix, "active", actor="test", reason="escrow test")
     await sets.run(s, out=tmp_path / "escrow")
-    live = [h for h in handles if h not in (handles[1], handles[2])] + [
-        f"{tenant_a.prefix}/R-new"
-    ]
+    live = [h for h in handles if h not in (handles[1], handles[2])] + [f"{tenant_a.prefix}/R-new"]
     before = {h: (await client.get(f"/api/handles/{h}")).json() for h in live}
     assert all(b["responseCode"] == 1 for b in before.values())
 
@@ -106,7 +104,7 @@ def _seed(workdir: Path, env: dict[str, str], count: int) -> str:
         (tenant,) = db.execute("SELECT id FROM tenants WHERE prefix = ?", (prefix,)).fetchone()
         values = '[{"index":1,"type":"URL","data":{"format":"string","value":"https://e.x/%d"}}]'
         db.executemany(
-            "INSERT INTO identifiers (tenant_id, handle, handle_key, \"values\", created_at, "
+            'INSERT INTO identifiers (tenant_id, handle, handle_key, "values", created_at, '
             "updated_at) VALUES (?, ?, ?, ?, '2026-12-01 00:00:00+00:00', "
             "'2026-12-01 00:00:00+00:00')",
             [(tenant, f"{prefix}/K-{n}", f"{prefix}/k-{n}", values % n) for n in range(count)],
