@@ -1,4 +1,5 @@
-"""Kernel tables: the audit log, the outbox, the periodic-job leases and the escrow log.
+"""Kernel tables: the audit log, the outbox, the periodic-job leases, the usage ledger
+and the escrow log.
 
 The outbox is durable intent: a write that must reach the top-level node or billing is
 recorded here in the same transaction as the change itself, and delivered later. The
@@ -19,6 +20,7 @@ from piccolo.columns import (
 )
 from piccolo.columns.indexes import IndexMethod
 from piccolo.columns.reference import LazyTableReference
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 
@@ -121,3 +123,23 @@ class EscrowSet(Table, tablename="escrow_sets"):
     uploaded_at = Timestamptz(null=True, default=None)
     attempts = Integer(default=0)
     last_error = Varchar(length=1024, default="")
+class UsageEntry(Table, tablename="usage_ledger"):
+    """Append-only usage: one row per write transaction that created identifiers, and
+    one per tenant per resolution-counter flush (core/usage.py).
+
+    ``source`` names what the row counts (``reg:<uuid>`` for a write, ``res:<window>`` for
+    a flush); it is unique per tenant, so a flush that is sent again counts once.
+    ``hour`` is the UTC hour the usage fell in (Asia/Shanghai hours are the same hours).
+    """
+
+    id: Serial
+    tenant_id: ForeignKey = ForeignKey(
+        LazyTableReference("Tenant", app_name="tenants"), on_delete=OnDelete.restrict, null=False
+    )
+    hour = Timestamptz(index=True)
+    source = Varchar(length=96)
+    registrations = BigInt(default=0)
+    resolutions = BigInt(default=0)
+    not_found = BigInt(default=0)
+    created_at = Timestamptz()
+    usage_ledger_source_unique = Unique(["tenant_id", "source"], name="usage_ledger_source_unique")

@@ -121,6 +121,18 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         escrow=False,
     ),
     TenantTable("bulk_job_failures", parent="bulk_jobs", escrow=False),
+    # Usage per tenant and hour (core/usage.py): registrations and resolutions.
+    # Billing is the node operator's business, not the resolution data escrow carries.
+    TenantTable("usage_ledger", escrow=False),
+    TenantTable("billing_subscriptions", escrow=False),
+    TenantTable(
+        "billing_invoices",
+        node_wide_unique={
+            ("number",): "an invoice number is quoted as a bank-transfer reference: one per node"
+        },
+        escrow=False,
+    ),
+    TenantTable("billing_invoice_lines", parent="billing_invoices", escrow=False),
 )
 
 NODE_TABLES: tuple[NodeTable, ...] = (
@@ -136,6 +148,7 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable("migration", "Piccolo's record of the migrations applied"),
     NodeTable("escrow_changes", "the node's change log for escrow: every tenant's changes"),
     NodeTable("escrow_sets", "the node's escrow sets and their upload state"),
+    NodeTable("billing_plans", "the node's price list: any tenant may be put on a plan"),
 )
 
 # The only reads (and writes) that cross tenants. Each is a name the database policy
