@@ -130,6 +130,20 @@ class Settings(BaseSettings):
     upstream_retry_wait: float = 1.0
     # Node templates are pulled from the top-level node this often (0: never).
     template_sync_interval: float = 86400.0
+    # Observability (docs/observability.md). Each process's metric snapshots go to
+    # `metrics_dir` (empty: PROMETHEUS_MULTIPROC_DIR, else var_dir/metrics); /metrics adds
+    # them up. Resolution logs (解析日志): buffered, written in batches, kept this long.
+    metrics_dir: str = ""
+    resolution_log_enabled: bool = True
+    resolution_log_buffer: int = 100_000
+    resolution_log_retention_days: int = 180
+
+    @property
+    def metrics_path(self) -> Path:
+        import os
+
+        chosen = self.metrics_dir or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+        return Path(chosen) if chosen else self.var_dir / "metrics"
 
     @property
     def embedded(self) -> bool:
