@@ -158,5 +158,7 @@ def create_app(settings: Settings | None = None) -> Any:
     )
     # The fast path answers cache hits first: they set no cookie and need no scheme.
     fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(app), settings), resolver)
+    if not settings.observability_enabled:
+        return fast
     # Outermost: every door's resolutions are metered, the fast path's as well.
     return DoorMeter(fast, fast.gs1.claims, resolver)

@@ -29,6 +29,7 @@ _now = time.time
 # Histogram rows made once per (door, result), so that a resolution costs two dict
 # look-ups, a bisect and two list updates (~0.25 µs, bench/observability.py).
 _ROWS: dict[str, dict[str, list[float]]] = {}
+ENABLED = [True]  # off (IDNEST_OBSERVABILITY_ENABLED=false): record() returns at once
 
 
 def _row(door: str, result: str) -> list[float]:
@@ -40,6 +41,8 @@ def _row(door: str, result: str) -> list[float]:
 
 def record(door: str, result: str, started: float, identifier: str, source: str) -> None:
     """Count, time and log one resolution (``started`` from ``time.perf_counter()``)."""
+    if not ENABLED[0]:
+        return
     elapsed = _perf() - started
     try:
         row = _ROWS[door][result]

@@ -27,15 +27,23 @@ def cache_values(resolver: Resolver) -> Iterable[tuple[str, Labels, float]]:
 
 def observe(resolver: Resolver, settings: Settings, kind: str) -> None:
     """Register this process's resolver with the meter (once per resolver)."""
+    from resolver.observability import metering
+
     METER.kind = kind
+    on = settings.observability_enabled
+    metering.ENABLED[0] = on
+    RESOLUTION_LOG.configure(settings.resolution_log_buffer, on and settings.resolution_log_enabled)
     METER.add_source("cache", lambda: cache_values(resolver))
 
 
 async def flush_observations(settings: Settings) -> None:
+    from resolver.observability.recorder import record_interval
+
     try:
         write_snapshot(settings.metrics_path)
     except OSError:
         log.exception("could not write the metrics snapshot")
+    await record_interval()
 
 
 async def observe_forever(settings: Settings) -> None:
