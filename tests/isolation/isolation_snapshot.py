@@ -15,6 +15,7 @@ from typing import Any
 # Rows that legitimately move when anyone resolves B's public identifiers.
 MOVES_BY_DESIGN = {
     "resolution_counts": "public resolutions of B's identifiers count toward B's usage",
+    "usage_ledger": "public resolutions of B's identifiers count toward B's usage",
 }
 # Node-wide tables that hold nothing of any tenant.
 NOTHING_OF_B = {
@@ -25,6 +26,7 @@ NOTHING_OF_B = {
     "door_minutes": "per-door traffic of the whole node, no tenant",
     "maintenance_windows": "the node's maintenance",
     "abnormal_events": "the node's incidents, by door",
+    "billing_plans": "the node's price list; which plan B is on is billing_subscriptions",
 }
 
 
