@@ -112,6 +112,34 @@ def storage(n: int) -> None:
           f"{grew / n:.0f} MB per million resolutions ({n} entries written)")
 
 
+def hot_path_cost(n: int = 500_000) -> None:
+    """Nanoseconds one ``record()`` adds, without and with the resolution log."""
+    from resolver.observability.metering import record
+    from resolver.observability.reslog import RESOLUTION_LOG
+
+    def noop(door: str, result: str, started: float, identifier: str, source: str) -> None:
+        pass
+
+    started = time.perf_counter()
+    for _ in range(n):
+        noop("rest", "ok", started, "88.100.1/PUMP-1", "10.0.0.1")
+    print(f"an empty Python call with the same arguments, for scale: "
+          f"{(time.perf_counter() - started) / n * 1e9:.0f} ns")
+    for with_log in (False, True):
+        RESOLUTION_LOG.configure(n + 1, with_log)
+        started = time.perf_counter()
+        for _ in range(n):
+            record("rest", "ok", started, "88.100.1/PUMP-1", "10.0.0.1")
+        spent = time.perf_counter() - started
+        started = time.perf_counter()
+        for _ in range(n):
+            pass
+        spent -= time.perf_counter() - started
+        RESOLUTION_LOG.take()
+        print(f"record(), resolution log {'on' if with_log else 'off'}: "
+              f"{spent / n * 1e9:.0f} ns per resolution")
+
+
 def _size(work: Path) -> int:
     return sum(p.stat().st_size for p in (work / "var").glob("idnest.sqlite3*"))
 
@@ -123,6 +151,7 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
+    hot_path_cost()
     if args.storage:
         storage(args.storage)
         return
