@@ -26,6 +26,11 @@ NOTHING_OF_B = {
         "the change log names changed rows by table and id and holds no data; a change "
         "to B's rows shows in B's own tables, which the snapshot reads"
     ),
+    "resolution_log": "anyone's public resolutions, B's among them: they move by design",
+    "probe_results": "the node's prober: its own canary resolutions",
+    "door_minutes": "per-door traffic of the whole node, no tenant",
+    "maintenance_windows": "the node's maintenance",
+    "abnormal_events": "the node's incidents, by door",
     "billing_plans": "the node's price list; which plan B is on is billing_subscriptions",
 }
 
