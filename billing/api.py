@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from litestar import Response, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 
 from billing.invoices import pdf
 from billing.invoices.service import get_invoice, list_invoices
@@ -42,14 +42,14 @@ async def billing_invoices(caller: NamedDependency[Principal]) -> dict[str, Any]
 
 
 @get("/api/billing/invoices/{number:str}", tags=["Billing"], summary="One invoice with lines")
-async def billing_invoice(caller: NamedDependency[Principal], number: str) -> dict[str, Any]:
+async def billing_invoice(caller: NamedDependency[Principal], number: FromPath[str]) -> dict[str, Any]:
     return await get_invoice(_tenant(caller), number[:64])
 
 
 @get("/api/billing/invoices/{number:str}/pdf", tags=["Billing"], summary="An invoice as PDF")
 async def billing_invoice_pdf(
     caller: NamedDependency[Principal],
-    number: str,
+    number: FromPath[str],
     lang: Annotated[str, QueryParameter(required=False, pattern="^(zh|en)$")] = "zh",
 ) -> Response[bytes]:
     invoice = await get_invoice(_tenant(caller), number[:64])

@@ -78,16 +78,23 @@ async def close_month(month: str, *, actor: str = "system") -> CloseResult:
     created: list[str] = []
     existing = empty = 0
     for tenant_id in await _billable_tenants(month):
-        bill = await month_bill(tenant_id, month, through=usage.month_days(month)[-1])
-        if not bill.lines:
+        number = await issue_month(tenant_id, month, actor=actor)
+        if number == "":
             empty += 1
-            continue
-        number = await _issue(bill, actor)
-        if number is None:
+        elif number is None:
             existing += 1
         else:
             created.append(number)
     return CloseResult(month, created, existing, empty)
+
+
+async def issue_month(tenant_id: int, month: str, *, actor: str) -> str | None:
+    """Issue one tenant's invoice of a month: its number, None if it existed already, or
+    "" when there is nothing to bill (no plan, no usage)."""
+    bill = await month_bill(tenant_id, month, through=usage.month_days(month)[-1])
+    if not bill.lines:
+        return ""
+    return await _issue(bill, actor)
 
 
 async def _issue(bill: MonthBill, actor: str) -> str | None:

@@ -14,6 +14,23 @@ TPL = {"code": "a{template}", "name": "evil", "extends": "core@1", "items": []}
 PUBLIC_RESOLUTION = "public resolution: anyone may read B's public values, never others"
 
 API: list[Case] = [
+    C("GET", "/api/billing/usage", "scoped", queries=("", "?month=2026-01")),
+    C(
+        "GET",
+        "/api/billing/usage",
+        "scoped",
+        queries=("?month=bad", "?month=2026-13"),
+        also_refused=(400,),
+        why="not a month: a bad request, nothing shown",
+    ),  # fmt: skip
+    C("GET", "/api/billing/invoices", "scoped"),
+    C("GET", "/api/billing/invoices/{number:str}", fill={"number": "invoice"}),
+    C(
+        "GET",
+        "/api/billing/invoices/{number:str}/pdf",
+        fill={"number": "invoice"},
+        queries=("", "?lang=en"),
+    ),
     P("GET", "/healthz", "liveness: no tenant data"),
     P("GET", "/readyz", "readiness: no tenant data"),
     P(

@@ -307,4 +307,23 @@ async def build_world(c: httpx.AsyncClient) -> World:
     await _b_codes(c, w, b_key)
     await _b_registry(c, w, b_key)
     await _b_team(c, w, b_email)
+    await _b_billing(w)
     return w
+
+
+async def _b_billing(w: World) -> None:
+    """B on a plan since last month, with last month's invoice issued."""
+    from billing.invoices.service import issue_month, previous_month
+    from billing.plans.service import assign_plan, create_plan
+    from core import usage
+
+    code = "iso-" + uuid.uuid4().hex[:10]
+    await create_plan(code, "Isolation plan", monthly_fee_fen=100, included_registrations=0,
+                      included_resolutions=0, registration_price_fen=1,
+                      resolution_price_per_1000_fen=1, actor="test")  # fmt: skip
+    month = previous_month(usage.now())
+    await assign_plan(w.b_prefix, code, effective_from=usage.month_days(month)[0], actor="test")
+    number = await issue_month(w.b_id, month, actor="test")
+    assert number, "B's invoice was issued"
+    w.b["invoice"] = number
+    w.secrets.add(number)
