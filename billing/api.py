@@ -42,7 +42,9 @@ async def billing_invoices(caller: NamedDependency[Principal]) -> dict[str, Any]
 
 
 @get("/api/billing/invoices/{number:str}", tags=["Billing"], summary="One invoice with lines")
-async def billing_invoice(caller: NamedDependency[Principal], number: FromPath[str]) -> dict[str, Any]:
+async def billing_invoice(
+    caller: NamedDependency[Principal], number: FromPath[str]
+) -> dict[str, Any]:
     return await get_invoice(_tenant(caller), number[:64])
 
 

@@ -77,6 +77,7 @@ class MonthBill:
                 {
                     "kind": li.kind,
                     "description": li.description_en,
+                    "description_zh": li.description_zh,
                     "quantity": li.quantity,
                     "unit_price_fen": li.unit_price_fen,
                     "amount_fen": li.amount_fen,

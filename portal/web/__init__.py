@@ -25,6 +25,8 @@ from core.settings import get_settings
 from portal.web import (
     accounts,
     batch,
+    billing_console,
+    billing_staff,
     console,
     profile,
     public,
@@ -138,6 +140,8 @@ router = Router(
         *templates_console.ROUTES,
         *team.ROUTES,
         *profile.ROUTES,
+        *billing_console.ROUTES,
+        *billing_staff.ROUTES,
         *sso.ROUTES,
     ],
     exception_handlers={

@@ -22,7 +22,7 @@ API: list[Case] = [
         queries=("?month=bad", "?month=2026-13"),
         also_refused=(400,),
         why="not a month: a bad request, nothing shown",
-    ),  # fmt: skip
+    ),
     C("GET", "/api/billing/invoices", "scoped"),
     C("GET", "/api/billing/invoices/{number:str}", fill={"number": "invoice"}),
     C(
