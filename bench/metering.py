@@ -49,6 +49,9 @@ def _env(work: Path, wire_port: int) -> dict[str, str]:
         IDNEST_WIRE_HOST="127.0.0.1",
         IDNEST_COUNTER_FLUSH_INTERVAL="1",
         IDNEST_SCHEDULER_ENABLED="false",
+        # All load comes from one address here; the per-source limit would cap it.
+        IDNEST_WIRE_UDP_RATE="0",
+        IDNEST_WIRE_ADDRESSES="127.0.0.1",
     )
     return env
 
