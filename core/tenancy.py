@@ -135,6 +135,11 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable("onboarding_user_totp", "a person's second factor, not a tenant's"),
     NodeTable("scheduled_jobs", "the node's periodic-job leases"),
     NodeTable("migration", "Piccolo's record of the migrations applied"),
+    NodeTable("resolution_log", "解析日志 of public resolutions by anyone; staff-only, purged"),
+    NodeTable("probe_results", "the node's own prober: availability of its doors"),
+    NodeTable("door_minutes", "per-minute traffic and latency of each door, all tenants"),
+    NodeTable("maintenance_windows", "the node's maintenance, recorded by staff"),
+    NodeTable("abnormal_events", "the node's incidents, reported to the top-level node"),
     NodeTable("billing_plans", "the node's price list: any tenant may be put on a plan"),
 )
 

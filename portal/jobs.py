@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from billing import jobs as billing_jobs  # noqa: F401
 from core import scheduler  # noqa: F401 - declares the run_periodic actor
+from resolver.observability import jobs as observability_jobs  # noqa: F401
 from tenants.identifiers import jobs as identifiers_jobs  # noqa: F401
 from tenants.templates import jobs as templates_jobs  # noqa: F401
 

@@ -33,6 +33,7 @@ API: list[Case] = [
     ),
     P("GET", "/healthz", "liveness: no tenant data"),
     P("GET", "/readyz", "readiness: no tenant data"),
+    P("GET", "/metrics", "node-wide counts by door and result: no tenant, identifier or source"),
     P(
         "GET",
         H,
