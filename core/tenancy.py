@@ -55,8 +55,12 @@ class TenantTable:
     secret_columns: tuple[str, ...] = ()
     # Whether a tenant's export includes the table at all (transient rows do not).
     exportable: bool = True
-    # The tenant table these rows hang from: erase deletes children first.
+    # The tenant table these rows hang from: erase deletes children first. ``parent_key``
+    # is the column holding the parent's id (an import maps it to the new id).
     parent: str | None = None
+    parent_key: str = ""
+    # Why erasure keeps these rows (the law requires them), or "" when it deletes them.
+    retained: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,12 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         "bulk_jobs",
         node_wide_unique={("public_id",): "a random public id, the one a worker is sent"},
     ),
-    TenantTable("bulk_job_failures", parent="bulk_jobs"),
+    TenantTable("bulk_job_failures", parent="bulk_jobs", parent_key="job_id"),
+    TenantTable(
+        "tenant_exports",
+        node_wide_unique={("public_id",): "a random public id, the one a download names"},
+        exportable=False,
+    ),
 )
 
 NODE_TABLES: tuple[NodeTable, ...] = (
@@ -125,6 +134,10 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable("onboarding_user_totp", "a person's second factor, not a tenant's"),
     NodeTable("scheduled_jobs", "the node's periodic-job leases"),
     NodeTable("migration", "Piccolo's record of the migrations applied"),
+    NodeTable(
+        "tenant_closures",
+        "an offboarding and its erasure: the record outlives the tenant's rows (by law)",
+    ),
 )
 
 # The only reads (and writes) that cross tenants. Each is a name the database policy
@@ -137,6 +150,7 @@ CROSS_TENANT_PATHS: dict[str, tuple[bool, str]] = {
     "maintenance": (True, "periodic jobs: counters flush, purges, bulk re-drive, outbox"),
     "node": (True, "the node's own rows (tenant_id NULL): node templates, node-level audit"),
     "migrate": (True, "schema migrations and their backfills, run as the owner role"),
+    "ownership": (True, "a tenant's import (its rows written before it may act) and erasure"),
 }
 
 
