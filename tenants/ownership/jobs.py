@@ -8,8 +8,6 @@ whose grace period is over run on the ``tenant-erasure`` periodic job.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -18,12 +16,13 @@ import dramatiq
 from core import db
 from core.scheduler import periodic
 from core.settings import Settings, get_settings
+from core.tasks import InProcessJobs
 from tenants.ownership.services import closure
 from tenants.ownership.services import jobs as export_jobs
 
 log = logging.getLogger("idnest.exports")
 db.configure()
-_local: set[asyncio.Task[None]] = set()
+_local = InProcessJobs(export_jobs.process_export, "export job %s failed; it is run again")
 
 
 @dramatiq.actor(queue_name="exports", max_retries=5, time_limit=12 * 3600 * 1000)
@@ -31,20 +30,11 @@ async def run_export(job_pk: int) -> None:
     await export_jobs.process_export(job_pk)
 
 
-async def _run_here(job_pk: int) -> None:
-    try:
-        await export_jobs.process_export(job_pk)
-    except Exception:
-        log.exception("export job %s failed", job_pk)
-
-
 def enqueue(job_pk: int) -> None:
     if get_settings().broker_url:
         run_export.send(job_pk)
-        return
-    task = asyncio.get_running_loop().create_task(_run_here(job_pk))
-    _local.add(task)
-    task.add_done_callback(_local.discard)
+    else:
+        _local.start(job_pk)
 
 
 async def resume_unfinished() -> int:
@@ -55,16 +45,11 @@ async def resume_unfinished() -> int:
 
 
 async def stop_local() -> None:
-    for task in list(_local):
-        task.cancel()
-    for task in list(_local):
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    await _local.stop()
 
 
 async def wait_local() -> None:
-    while _local:
-        await asyncio.gather(*list(_local), return_exceptions=True)
+    await _local.wait()
 
 
 @periodic("export-redrive", every=lambda s: s.bulk_redrive_interval, lease=30.0)

@@ -147,7 +147,7 @@ async def _resolve_all(client: Any, t: Any, handles: list[str]) -> list[Any]:
 
 
 async def test_round_trip_export_erase_import_export(client, tenant_a, tenant_b, tmp_path):
-    from conftest import make_tenant
+    from tenants.accounts.services.tenants import create_tenant
 
     handles = await _seed_everything(client, tenant_a)
     r = await client.put(
@@ -193,7 +193,7 @@ async def test_round_trip_export_erase_import_export(client, tenant_a, tenant_b,
     # A second import of the same archive is refused: the prefix is taken now.
     with pytest.raises(Exception, match="already allocated"):
         await import_archive(first, actor="test")
-    assert (await make_tenant("After")).prefix != tenant_a.prefix
+    assert (await create_tenant("After", actor="test")).prefix != tenant_a.prefix
 
 
 def _rewrite(src: Path, dst: Path, change: Any) -> None:

@@ -23,10 +23,10 @@ from core.settings import get_settings
 from core.tenancy import TENANT_TABLES, cross_tenant, erase_order, piccolo_table, tenant_transaction
 from tenants.accounts.tables import Tenant, User
 from tenants.ownership.services import archive
+from tenants.ownership.services.bulk_sql import insert_many
 from tenants.ownership.services.rows import import_row
 
 INSERT_ROWS = 1000
-UPSTREAM_ITEMS = 1000  # identifiers per upstream outbox row
 
 
 Progress = Callable[[str, int], Awaitable[None]]
@@ -71,7 +71,6 @@ async def import_archive(
                 await enqueue(
                     "upstream.tenant", {"prefix": prefix, "op": "add"}, tenant_id=tenant_id
                 )
-                await _upstream_adds(tar, tenant_id)
     await get_bus().publish(f"tenant:{prefix}")
     return {"tenant": prefix, "tenant_id": tenant_id, "rows": counts}
 
@@ -122,22 +121,19 @@ async def _load_table(
                     "user": await _user_for(raw.pop("email", ""), raw.pop("display_name", "")),
                 }
             values.append(import_row(table, cls, raw, tenant_id, ids))
-        query = cls.insert(*[cls(**v) for v in values])
         if table.name in parents:
+            # The new ids are needed (children point at them): Piccolo, with RETURNING.
+            query = cls.insert(*[cls(**v) for v in values])
             new = await query.returning(cls._meta.primary_key).run()
             ids.setdefault(table.name, {}).update(
                 (int(old["id"]), int(n["id"])) for old, n in zip(batch, new, strict=True)
             )
         else:
-            await query.run()
+            await insert_many(cls, values)
+        if table.name == "identifiers":  # upstream as adds, one outbox row per batch
+            items = [{"handle": v["handle"], "op": OP_ADD} for v in values]
+            await enqueue("upstream.identifier", {"items": items}, tenant_id=tenant_id)
         loaded += len(batch)
         if progress is not None:
             await progress(table.name, loaded)
     return loaded
-
-
-async def _upstream_adds(tar: Any, tenant_id: int) -> None:
-    """The imported identifiers go upstream as adds, a batch per outbox row."""
-    for batch in archive.iter_rows(tar, "identifiers.ndjson", batch=UPSTREAM_ITEMS):
-        items = [{"handle": r["handle"], "op": OP_ADD} for r in batch]
-        await enqueue("upstream.identifier", {"items": items}, tenant_id=tenant_id)

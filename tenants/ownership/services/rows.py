@@ -8,6 +8,7 @@ text rebuilt on import) and memberships (the member's e-mail instead of a node u
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from piccolo.columns import JSON, JSONB, Date, ForeignKey, Serial, Timestamp, Ti
 
 from core.tenancy import TENANT_COLUMN, TenantTable
 from core.values import SECRET_TYPES, load_values
+from tenants.identifiers.services.search import index_text
 
 # What a re-import on another node changes, by design (the manifest lists these).
 NODE_SPECIFIC = {
@@ -36,7 +38,12 @@ def exported_columns(table: TenantTable, cls: Any) -> list[Any]:
 
 def export_row(table: str, row: dict[str, Any], withheld: dict[str, int]) -> dict[str, Any]:
     if table == "identifiers" and isinstance(row.get("values"), str):
-        values = _decode_values(row["values"])
+        text = row["values"]
+        if "HS_SECKEY" not in text:
+            # Stored as canonical JSON already: written into the line as it is.
+            row["values"] = msgspec.Raw(text.encode())
+            return row
+        values = _decode_values(text)
         kept = [v for v in values if v.get("type") not in SECRET_TYPES]
         if len(kept) != len(values):
             withheld["HS_SECKEY"] = withheld.get("HS_SECKEY", 0) + len(values) - len(kept)
@@ -44,8 +51,25 @@ def export_row(table: str, row: dict[str, Any], withheld: dict[str, int]) -> dic
     return row
 
 
-def _parse_time(value: Any) -> Any:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+_PLAIN, _TIME, _DATE, _JSON = range(4)
+
+
+@functools.cache
+def _column_plan(cls: Any) -> tuple[tuple[str, int], ...]:
+    """(name, how to convert) of each insertable column, worked out once per table."""
+    plan = []
+    for col in cls._meta.columns:
+        if isinstance(col, Serial):
+            continue
+        kind = _PLAIN
+        if isinstance(col, (Timestamptz, Timestamp)):
+            kind = _TIME
+        elif isinstance(col, Date):
+            kind = _DATE
+        elif isinstance(col, (JSON, JSONB)):
+            kind = _JSON
+        plan.append((col._meta.db_column_name, kind))
+    return tuple(plan)
 
 
 def import_row(
@@ -53,16 +77,15 @@ def import_row(
 ) -> dict[str, Any]:
     """A row of the archive as the values to insert for the new tenant (no ``id``)."""
     out: dict[str, Any] = {}
-    for col in cls._meta.columns:
-        name = col._meta.db_column_name
-        if isinstance(col, Serial) or name not in row:
+    for name, kind in _column_plan(cls):
+        if name not in row:
             continue
         value = row[name]
-        if isinstance(col, (Timestamptz, Timestamp)):
-            value = _parse_time(value)
-        elif isinstance(col, Date) and isinstance(value, str):
+        if kind == _TIME and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        elif kind == _DATE and isinstance(value, str):
             value = datetime.fromisoformat(value).date()
-        elif isinstance(col, (JSON, JSONB)) and not isinstance(value, str):
+        elif kind == _JSON and not isinstance(value, str):
             value = _encode(value).decode()
         out[name] = value
     out[TENANT_COLUMN] = tenant_id
@@ -71,8 +94,6 @@ def import_row(
     if table.parent and table.parent_key and table.parent_key in out:
         out[table.parent_key] = ids.get(table.parent, {}).get(out[table.parent_key], 0)
     if table.name == "identifiers":
-        from tenants.identifiers.services.search import index_text
-
         values_text = _encode(row.get("values", [])).decode()
         out["values"] = values_text
         out["search_text"] = index_text(out["handle_key"], load_values(values_text))
