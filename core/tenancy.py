@@ -69,6 +69,10 @@ class NodeTable:
     reason: str
 
 
+# Kept by a tenant's erasure: accounting records are kept for years after the business
+# relationship ends (会计档案管理办法: ten years for invoices and ledgers).
+_ACCOUNTING_LAW = "accounting records (invoices) are kept by law after the tenant leaves"
+
 TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable("memberships"),
     TenantTable(
@@ -123,6 +127,22 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         node_wide_unique={("public_id",): "a random public id, the one a download names"},
         exportable=False,
     ),
+    # Usage per tenant and hour (core/usage.py): registrations and resolutions.
+    TenantTable("usage_ledger"),
+    TenantTable("billing_subscriptions"),
+    TenantTable(
+        "billing_invoices",
+        node_wide_unique={
+            ("number",): "an invoice number is quoted as a bank-transfer reference: one per node"
+        },
+        retained=_ACCOUNTING_LAW,
+    ),
+    TenantTable(
+        "billing_invoice_lines",
+        parent="billing_invoices",
+        parent_key="invoice",
+        retained=_ACCOUNTING_LAW,
+    ),
 )
 
 NODE_TABLES: tuple[NodeTable, ...] = (
@@ -138,6 +158,7 @@ NODE_TABLES: tuple[NodeTable, ...] = (
         "tenant_closures",
         "an offboarding and its erasure: the record outlives the tenant's rows (by law)",
     ),
+    NodeTable("billing_plans", "the node's price list: any tenant may be put on a plan"),
 )
 
 # The only reads (and writes) that cross tenants. Each is a name the database policy

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from piccolo.columns import JSON, JSONB, Date, ForeignKey, Serial, Timestamp, Timestamptz
 
-from core.tenancy import TENANT_COLUMN, TenantTable
+from core.tenancy import TENANT_COLUMN, TenantTable, tenant_table
 from core.values import SECRET_TYPES, load_values
 from tenants.identifiers.services.search import index_text
 
@@ -72,6 +72,20 @@ def _column_plan(cls: Any) -> tuple[tuple[str, int], ...]:
     return tuple(plan)
 
 
+@functools.cache
+def _loose_references(cls: Any, parent_key: str) -> tuple[str, ...]:
+    """Nullable foreign keys to tenant rows other than the parent: the ids they hold are
+    the old node's, so an import leaves them empty rather than wrong."""
+    return tuple(
+        c._meta.db_column_name
+        for c in cls._meta.columns
+        if isinstance(c, ForeignKey)
+        and c._meta.null
+        and c._meta.db_column_name not in (TENANT_COLUMN, parent_key)
+        and tenant_table(c._foreign_key_meta.resolved_references._meta.tablename) is not None
+    )
+
+
 def import_row(
     table: TenantTable, cls: Any, row: dict[str, Any], tenant_id: int, ids: dict[str, dict]
 ) -> dict[str, Any]:
@@ -91,6 +105,8 @@ def import_row(
     out[TENANT_COLUMN] = tenant_id
     for secret in table.secret_columns:
         out[secret] = "!"  # never a valid hash: the credential must be issued again
+    for name in _loose_references(cls, table.parent_key):
+        out[name] = None  # another row's id on the old node (an invoice's correction)
     if table.parent and table.parent_key and table.parent_key in out:
         out[table.parent_key] = ids.get(table.parent, {}).get(out[table.parent_key], 0)
     if table.name == "identifiers":
