@@ -226,4 +226,13 @@ API: list[Case] = [
     C("GET", "/api/bulk/jobs/{job_id:str}"),
     C("POST", "/api/bulk/jobs/{job_id:str}/cancel"),
     C("GET", "/api/bulk/jobs/{job_id:str}/results", queries=("", "?format=csv")),
+    C("GET", "/api/exports", "scoped"),
+    C("POST", "/api/exports", "scoped"),
+    C("GET", "/api/exports/{export_id:str}"),
+    C(
+        "GET",
+        "/api/exports/{export_id:str}/download",
+        queries=("?token={export_token}", "?token="),
+        body=Body(headers={"Range": "bytes=0-99"}),
+    ),
 ]

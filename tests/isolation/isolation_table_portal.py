@@ -120,6 +120,18 @@ PAGES = [
     C("GET", CON + "/batch/{job_id:str}", cross=True),
     C("POST", CON + "/batch/{job_id:str}/cancel", body=Body(form={}), cross=True),
     C("GET", CON + "/batch/{job_id:str}/results", cross=True),
+    C("GET", CON + "/exports"),
+    C("POST", CON + "/exports", body=Body(form={})),
+    C("GET", CON + "/exports/{export_id:str}", cross=True),
+    C(
+        "GET",
+        CON + "/exports/{export_id:str}/download",
+        queries=("?token={export_token}",),
+        body=Body(headers={"Range": "bytes=0-99"}),
+        cross=True,
+    ),
+    C("POST", CON + "/closure", body=Body(form={})),
+    C("POST", CON + "/closure/cancel", body=Body(form={})),
     C("GET", CON + "/schemes"),
     C(
         "POST",

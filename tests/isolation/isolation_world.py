@@ -243,6 +243,15 @@ async def _b_registry(c: httpx.AsyncClient, w: World, key: str) -> None:
     w.b.update(bulk_handle=rows[0]["handle"], template_name=name)
     w.secrets.update({username, name, token, rows[0]["handle"], rows[1]["handle"], bulk_value})
     w.secrets.add(w.b["job_id"])  # shown where a request names it, never elsewhere
+    r = await c.post("/api/exports", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 202, r.text
+    from tenants.ownership import jobs as export_jobs
+
+    await export_jobs.wait_local()
+    r = await c.get(f"/api/exports/{r.json()['id']}", headers={"Authorization": f"Bearer {key}"})
+    link = r.json()["download"]
+    w.b.update(export_id=r.json()["id"], export_token=link.split("token=", 1)[1])
+    w.secrets.update({w.b["export_id"], w.b["export_token"]})
 
 
 async def _b_team(c: httpx.AsyncClient, w: World, owner_email: str) -> None:
