@@ -55,11 +55,15 @@ class TenantTable:
     secret_columns: tuple[str, ...] = ()
     # Whether a tenant's export includes the table at all (transient rows do not).
     exportable: bool = True
-    # The tenant table these rows hang from: erase deletes children first.
+    # The tenant table these rows hang from: erase deletes children first. ``parent_key``
+    # is the column holding the parent's id (an import maps it to the new id).
     parent: str | None = None
     # Whether the node's escrow (tenants/escrow, docs/escrow.md) carries the table: its
     # core data does; credentials, people, logs and transient rows do not.
     escrow: bool = True
+    parent_key: str = ""
+    # Why erasure keeps these rows (the law requires them), or "" when it deletes them.
+    retained: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,10 @@ class NodeTable:
     reason: str
     escrow: bool = False
 
+
+# Kept by a tenant's erasure: accounting records are kept for years after the business
+# relationship ends (会计档案管理办法: ten years for invoices and ledgers).
+_ACCOUNTING_LAW = "accounting records (invoices) are kept by law after the tenant leaves"
 
 TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable("memberships", escrow=False),
@@ -120,7 +128,13 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         node_wide_unique={("public_id",): "a random public id, the one a worker is sent"},
         escrow=False,
     ),
-    TenantTable("bulk_job_failures", parent="bulk_jobs", escrow=False),
+    TenantTable("bulk_job_failures", parent="bulk_jobs", parent_key="job_id", escrow=False),
+    TenantTable(
+        "tenant_exports",
+        node_wide_unique={("public_id",): "a random public id, the one a download names"},
+        exportable=False,
+        escrow=False,
+    ),
     # Usage per tenant and hour (core/usage.py): registrations and resolutions.
     # Billing is the node operator's business, not the resolution data escrow carries.
     TenantTable("usage_ledger", escrow=False),
@@ -130,9 +144,16 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         node_wide_unique={
             ("number",): "an invoice number is quoted as a bank-transfer reference: one per node"
         },
+        retained=_ACCOUNTING_LAW,
         escrow=False,
     ),
-    TenantTable("billing_invoice_lines", parent="billing_invoices", escrow=False),
+    TenantTable(
+        "billing_invoice_lines",
+        parent="billing_invoices",
+        parent_key="invoice",
+        retained=_ACCOUNTING_LAW,
+        escrow=False,
+    ),
 )
 
 NODE_TABLES: tuple[NodeTable, ...] = (
@@ -148,6 +169,10 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable("migration", "Piccolo's record of the migrations applied"),
     NodeTable("escrow_changes", "the node's change log for escrow: every tenant's changes"),
     NodeTable("escrow_sets", "the node's escrow sets and their upload state"),
+    NodeTable(
+        "tenant_closures",
+        "an offboarding and its erasure: the record outlives the tenant's rows (by law)",
+    ),
     NodeTable("resolution_log", "解析日志 of public resolutions by anyone; staff-only, purged"),
     NodeTable("probe_results", "the node's own prober: availability of its doors"),
     NodeTable("door_minutes", "per-minute traffic and latency of each door, all tenants"),
@@ -167,6 +192,7 @@ CROSS_TENANT_PATHS: dict[str, tuple[bool, str]] = {
     "node": (True, "the node's own rows (tenant_id NULL): node templates, node-level audit"),
     "migrate": (True, "schema migrations and their backfills, run as the owner role"),
     "escrow": (True, "escrow: a set reads every escrowed row; a restore writes them back"),
+    "ownership": (True, "a tenant's import (its rows written before it may act) and erasure"),
 }
 
 

@@ -32,6 +32,7 @@ CONTEXT_DEPS = {
     "identifiers": {"accounts", "templates"},
     "onboarding": {"accounts"},
     "schemes": {"accounts", "identifiers"},
+    "ownership": {"accounts", "identifiers", "onboarding"},
 }
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80

@@ -165,7 +165,7 @@ def seal_manifest(directory: Path, manifest: dict[str, Any], key: bytes) -> None
     data = json.dumps(manifest, sort_keys=True, ensure_ascii=False, indent=1).encode()
     signature = {
         "alg": "Ed25519",
-        "public_key": crypto.node_public_key(),
+        "public_key": crypto.public_signing_key(),
         "signature": crypto.sign(data),
         "mac": _mac(key, data),
     }
@@ -191,7 +191,7 @@ def check_manifest(directory: Path, key: bytes, public_key: str | None = None) -
     signer = str(signature.get("public_key", ""))
     if public_key and signer != public_key:
         raise EscrowRefused(f"{directory.name}: signed by {signer}, not the expected node key")
-    if not crypto.verify_signature(signer, data, str(signature.get("signature", ""))):
+    if not crypto.verify_signature(signer, str(signature.get("signature", "")), data):
         raise EscrowRefused(f"{directory.name}: the node signature does not hold")
     manifest: dict[str, Any] = json.loads(data)
     if manifest.get("format") != FORMAT:

@@ -96,7 +96,7 @@ def node_profile(settings: Settings) -> dict[str, Any]:
         "wire_addresses": settings.wire_addresses,
         "wire_port": settings.wire_port,
         "http_port": settings.site_http_port or settings.port,
-        "public_key": crypto.node_public_key(),
+        "public_key": crypto.public_signing_key(),
     }
 
 
