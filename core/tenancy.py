@@ -114,6 +114,20 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         node_wide_unique={("public_id",): "a random public id, the one a worker is sent"},
     ),
     TenantTable("bulk_job_failures", parent="bulk_jobs"),
+    # Payments (billing/payments): what Stripe knows of the tenant, and money received.
+    TenantTable("stripe_customers"),
+    TenantTable("stripe_meter_events", exportable=False),
+    TenantTable("payments"),
+    # A transfer is recorded before it is matched: NULL until finance knows whose it is.
+    TenantTable(
+        "bank_transfers",
+        nullable=True,
+        node_wide_unique={
+            ("bank_ref",): "the bank's transaction id, recorded once before its tenant is known"
+        },
+    ),
+    TenantTable("fapiao_profiles"),
+    TenantTable("dunning_cases"),
 )
 
 NODE_TABLES: tuple[NodeTable, ...] = (
@@ -125,6 +139,10 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable("onboarding_user_totp", "a person's second factor, not a tenant's"),
     NodeTable("scheduled_jobs", "the node's periodic-job leases"),
     NodeTable("migration", "Piccolo's record of the migrations applied"),
+    NodeTable(
+        "stripe_webhook_events",
+        "Stripe event ids acted on: the replay guard, checked before the tenant is known",
+    ),
 )
 
 # The only reads (and writes) that cross tenants. Each is a name the database policy
@@ -136,6 +154,11 @@ CROSS_TENANT_PATHS: dict[str, tuple[bool, str]] = {
     "namespaces": (True, "a namespace is unique across the node: claims weigh every tenant's"),
     "maintenance": (True, "periodic jobs: counters flush, purges, bulk re-drive, outbox"),
     "node": (True, "the node's own rows (tenant_id NULL): node templates, node-level audit"),
+    "payments": (
+        True,
+        "billing payments: a webhook's tenant by Stripe customer, meter delivery, bank "
+        "matching, dunning, finance reports across tenants",
+    ),
     "migrate": (True, "schema migrations and their backfills, run as the owner role"),
 }
 

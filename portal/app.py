@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 import portal.jobs  # noqa: F401 - registers every actor and periodic job
+from billing.payments import api as payments_api
 from core import db
 from core.bus import get_bus
 from core.head import HeadAsGet
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Any:
             *snms_api.ROUTES,
             *bulk_api.ROUTES,
             *hdl_http.ROUTES,
+            *payments_api.ROUTES,
         ],
         middleware=[session_config(settings).middleware],
         csrf_config=csrf_config(settings),

@@ -7,6 +7,7 @@ and ``idnest worker`` hands it to the Dramatiq CLI, so both see the same jobs.
 
 from __future__ import annotations
 
+from billing.payments import jobs as payments_jobs  # noqa: F401
 from core import scheduler  # noqa: F401 - declares the run_periodic actor
 from tenants.identifiers import jobs as identifiers_jobs  # noqa: F401
 from tenants.templates import jobs as templates_jobs  # noqa: F401

@@ -33,6 +33,7 @@ def _node_rows(b: int) -> dict[str, str]:
         "onboarding_uploads": f"user_id IN ({users})",
         "onboarding_email_tokens": f"user_id IN ({users})",
         "onboarding_applications": f"approved_tenant_id = {b}",
+        "stripe_webhook_events": f"tenant_ref = {b}",
     }
 
 

@@ -208,4 +208,11 @@ API: list[Case] = [
     C("GET", "/api/bulk/jobs/{job_id:str}"),
     C("POST", "/api/bulk/jobs/{job_id:str}/cancel"),
     C("GET", "/api/bulk/jobs/{job_id:str}/results", queries=("", "?format=csv")),
+    P(
+        "POST",
+        "/api/billing/stripe/webhook",
+        "Stripe calls it; only a body signed with the node's webhook secret acts (an unsigned "
+        "one is refused 400/404, changing nothing)",
+        body=Body(json={"id": "evt_evil", "type": "invoice.paid", "data": {"object": {}}}),
+    ),
 ]
