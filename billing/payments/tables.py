@@ -37,7 +37,7 @@ class StripeCustomer(Table, tablename="stripe_customers"):
     name = Varchar(length=255, default="")
     created_at = Timestamptz()
     updated_at = Timestamptz()
-    unique_tenant = Unique(["tenant_id"], name="stripe_customers_tenant_unique")
+    stripe_customers_tenant_unique = Unique(["tenant_id"], name="stripe_customers_tenant_unique")
 
 
 class MeterEvent(Table, tablename="stripe_meter_events"):
@@ -58,7 +58,9 @@ class MeterEvent(Table, tablename="stripe_meter_events"):
     next_attempt_at = Timestamptz()
     delivered_at = Timestamptz(null=True, default=None)
     last_error = Varchar(length=500, default="")
-    unique_identifier = Unique(["tenant_id", "identifier"], name="stripe_meter_events_unique")
+    stripe_meter_events_unique = Unique(
+        ["tenant_id", "identifier"], name="stripe_meter_events_unique"
+    )
 
 
 class StripeWebhookEvent(Table, tablename="stripe_webhook_events"):
@@ -87,7 +89,7 @@ class Payment(Table, tablename="payments"):
     # The Stripe invoice id, or "bank:<transfer id>": one payment per source.
     external_id = Varchar(length=128)
     created_at = Timestamptz()
-    unique_source = Unique(["tenant_id", "external_id"], name="payments_source_unique")
+    payments_source_unique = Unique(["tenant_id", "external_id"], name="payments_source_unique")
 
 
 class BankTransfer(Table, tablename="bank_transfers"):
@@ -121,7 +123,7 @@ class FapiaoProfile(Table, tablename="fapiao_profiles"):
     bank_account = Varchar(length=255, default="")
     updated_by = Varchar(length=255, default="")
     updated_at = Timestamptz()
-    unique_tenant = Unique(["tenant_id"], name="fapiao_profiles_tenant_unique")
+    fapiao_profiles_tenant_unique = Unique(["tenant_id"], name="fapiao_profiles_tenant_unique")
 
 
 class DunningCase(Table, tablename="dunning_cases"):

@@ -184,7 +184,10 @@ async def test_customer_updated_and_webhooks_off_without_a_secret(client, tenant
     )
     r = await _post(client, *fake.signed(upd, WEBHOOK_SECRET))
     assert r.status_code == 200 and r.json()["outcome"] == "customer updated"
-    row = await StripeCustomer.select().where(StripeCustomer.tenant_id == tenant_a.id).first()
+    from core.tenancy import tenant_transaction
+
+    async with tenant_transaction(tenant_a.id, write=False):
+        row = await StripeCustomer.select().where(StripeCustomer.tenant_id == tenant_a.id).first()
     assert row is not None
     assert (row["email"], row["name"]) == ("ap@alpha.example", "Alpha Pumps Ltd")
     import os

@@ -28,7 +28,7 @@ class Tenant(Table, tablename="tenants", schema=None):
     )
 
 
-ID = "2026-12-02T01:49:29:898680"
+ID = "2026-12-02T01:56:50:773334"
 VERSION = "1.38.0"
 DESCRIPTION = ""
 
@@ -46,8 +46,8 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="FapiaoProfile",
-        tablename="fapiao_profiles",
+        class_name="DunningCase",
+        tablename="dunning_cases",
         schema=None,
         columns=None,
     )
@@ -60,8 +60,15 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="StripeCustomer",
-        tablename="stripe_customers",
+        class_name="MeterEvent",
+        tablename="stripe_meter_events",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="FapiaoProfile",
+        tablename="fapiao_profiles",
         schema=None,
         columns=None,
     )
@@ -71,15 +78,8 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="MeterEvent",
-        tablename="stripe_meter_events",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="DunningCase",
-        tablename="dunning_cases",
+        class_name="StripeCustomer",
+        tablename="stripe_customers",
         schema=None,
         columns=None,
     )
@@ -193,8 +193,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="FapiaoProfile",
-        tablename="fapiao_profiles",
+        table_class_name="DunningCase",
+        tablename="dunning_cases",
         column_name="tenant_id",
         db_column_name="tenant_id",
         column_class_name="ForeignKey",
@@ -217,10 +217,32 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="FapiaoProfile",
-        tablename="fapiao_profiles",
-        column_name="buyer_name",
-        db_column_name="buyer_name",
+        table_class_name="DunningCase",
+        tablename="dunning_cases",
+        column_name="invoice_number",
+        db_column_name="invoice_number",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="DunningCase",
+        tablename="dunning_cases",
+        column_name="reason",
+        db_column_name="reason",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
@@ -239,15 +261,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="FapiaoProfile",
-        tablename="fapiao_profiles",
-        column_name="taxpayer_id",
-        db_column_name="taxpayer_id",
+        table_class_name="DunningCase",
+        tablename="dunning_cases",
+        column_name="status",
+        db_column_name="status",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 18,
-            "default": "",
+            "length": 16,
+            "default": "grace",
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -261,81 +283,120 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="FapiaoProfile",
-        tablename="fapiao_profiles",
-        column_name="address_phone",
-        db_column_name="address_phone",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FapiaoProfile",
-        tablename="fapiao_profiles",
-        column_name="bank_account",
-        db_column_name="bank_account",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FapiaoProfile",
-        tablename="fapiao_profiles",
-        column_name="updated_by",
-        db_column_name="updated_by",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FapiaoProfile",
-        tablename="fapiao_profiles",
-        column_name="updated_at",
-        db_column_name="updated_at",
+        table_class_name="DunningCase",
+        tablename="dunning_cases",
+        column_name="opened_at",
+        db_column_name="opened_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
             "default": TimestamptzNow(),
             "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="DunningCase",
+        tablename="dunning_cases",
+        column_name="grace_until",
+        db_column_name="grace_until",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="DunningCase",
+        tablename="dunning_cases",
+        column_name="reminders_sent",
+        db_column_name="reminders_sent",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="DunningCase",
+        tablename="dunning_cases",
+        column_name="last_reminder_at",
+        db_column_name="last_reminder_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="DunningCase",
+        tablename="dunning_cases",
+        column_name="suspended_at",
+        db_column_name="suspended_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="DunningCase",
+        tablename="dunning_cases",
+        column_name="closed_at",
+        db_column_name="closed_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -611,8 +672,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StripeCustomer",
-        tablename="stripe_customers",
+        table_class_name="MeterEvent",
+        tablename="stripe_meter_events",
         column_name="tenant_id",
         db_column_name="tenant_id",
         column_class_name="ForeignKey",
@@ -635,14 +696,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StripeCustomer",
-        tablename="stripe_customers",
-        column_name="customer_id",
-        db_column_name="customer_id",
+        table_class_name="MeterEvent",
+        tablename="stripe_meter_events",
+        column_name="event_name",
+        db_column_name="event_name",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 128,
+            "length": 100,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -657,14 +718,56 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StripeCustomer",
-        tablename="stripe_customers",
-        column_name="email",
-        db_column_name="email",
+        table_class_name="MeterEvent",
+        tablename="stripe_meter_events",
+        column_name="window_start",
+        db_column_name="window_start",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="MeterEvent",
+        tablename="stripe_meter_events",
+        column_name="value",
+        db_column_name="value",
+        column_class_name="BigInt",
+        column_class=BigInt,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="MeterEvent",
+        tablename="stripe_meter_events",
+        column_name="identifier",
+        db_column_name="identifier",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 320,
+            "length": 100,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -679,30 +782,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StripeCustomer",
-        tablename="stripe_customers",
-        column_name="name",
-        db_column_name="name",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="StripeCustomer",
-        tablename="stripe_customers",
+        table_class_name="MeterEvent",
+        tablename="stripe_meter_events",
         column_name="created_at",
         db_column_name="created_at",
         column_class_name="Timestamptz",
@@ -722,8 +803,227 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StripeCustomer",
-        tablename="stripe_customers",
+        table_class_name="MeterEvent",
+        tablename="stripe_meter_events",
+        column_name="attempts",
+        db_column_name="attempts",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="MeterEvent",
+        tablename="stripe_meter_events",
+        column_name="next_attempt_at",
+        db_column_name="next_attempt_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="MeterEvent",
+        tablename="stripe_meter_events",
+        column_name="delivered_at",
+        db_column_name="delivered_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="MeterEvent",
+        tablename="stripe_meter_events",
+        column_name="last_error",
+        db_column_name="last_error",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 500,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FapiaoProfile",
+        tablename="fapiao_profiles",
+        column_name="tenant_id",
+        db_column_name="tenant_id",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Tenant,
+            "on_delete": OnDelete.restrict,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FapiaoProfile",
+        tablename="fapiao_profiles",
+        column_name="buyer_name",
+        db_column_name="buyer_name",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FapiaoProfile",
+        tablename="fapiao_profiles",
+        column_name="taxpayer_id",
+        db_column_name="taxpayer_id",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 18,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FapiaoProfile",
+        tablename="fapiao_profiles",
+        column_name="address_phone",
+        db_column_name="address_phone",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FapiaoProfile",
+        tablename="fapiao_profiles",
+        column_name="bank_account",
+        db_column_name="bank_account",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FapiaoProfile",
+        tablename="fapiao_profiles",
+        column_name="updated_by",
+        db_column_name="updated_by",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FapiaoProfile",
+        tablename="fapiao_profiles",
         column_name="updated_at",
         db_column_name="updated_at",
         column_class_name="Timestamptz",
@@ -962,8 +1262,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="MeterEvent",
-        tablename="stripe_meter_events",
+        table_class_name="StripeCustomer",
+        tablename="stripe_customers",
         column_name="tenant_id",
         db_column_name="tenant_id",
         column_class_name="ForeignKey",
@@ -986,14 +1286,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="MeterEvent",
-        tablename="stripe_meter_events",
-        column_name="event_name",
-        db_column_name="event_name",
+        table_class_name="StripeCustomer",
+        tablename="stripe_customers",
+        column_name="customer_id",
+        db_column_name="customer_id",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 100,
+            "length": 128,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -1008,56 +1308,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="MeterEvent",
-        tablename="stripe_meter_events",
-        column_name="window_start",
-        db_column_name="window_start",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="MeterEvent",
-        tablename="stripe_meter_events",
-        column_name="value",
-        db_column_name="value",
-        column_class_name="BigInt",
-        column_class=BigInt,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="MeterEvent",
-        tablename="stripe_meter_events",
-        column_name="identifier",
-        db_column_name="identifier",
+        table_class_name="StripeCustomer",
+        tablename="stripe_customers",
+        column_name="email",
+        db_column_name="email",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 100,
+            "length": 320,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -1072,8 +1330,30 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="MeterEvent",
-        tablename="stripe_meter_events",
+        table_class_name="StripeCustomer",
+        tablename="stripe_customers",
+        column_name="name",
+        db_column_name="name",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StripeCustomer",
+        tablename="stripe_customers",
         column_name="created_at",
         db_column_name="created_at",
         column_class_name="Timestamptz",
@@ -1093,31 +1373,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="MeterEvent",
-        tablename="stripe_meter_events",
-        column_name="attempts",
-        db_column_name="attempts",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="MeterEvent",
-        tablename="stripe_meter_events",
-        column_name="next_attempt_at",
-        db_column_name="next_attempt_at",
+        table_class_name="StripeCustomer",
+        tablename="stripe_customers",
+        column_name="updated_at",
+        db_column_name="updated_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
@@ -1134,278 +1393,19 @@ async def forwards():
         schema=None,
     )
 
-    manager.add_column(
+    manager.add_constraint(
         table_class_name="MeterEvent",
         tablename="stripe_meter_events",
-        column_name="delivered_at",
-        db_column_name="delivered_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="MeterEvent",
-        tablename="stripe_meter_events",
-        column_name="last_error",
-        db_column_name="last_error",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 500,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DunningCase",
-        tablename="dunning_cases",
-        column_name="tenant_id",
-        db_column_name="tenant_id",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Tenant,
-            "on_delete": OnDelete.restrict,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DunningCase",
-        tablename="dunning_cases",
-        column_name="invoice_number",
-        db_column_name="invoice_number",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DunningCase",
-        tablename="dunning_cases",
-        column_name="reason",
-        db_column_name="reason",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DunningCase",
-        tablename="dunning_cases",
-        column_name="status",
-        db_column_name="status",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "grace",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DunningCase",
-        tablename="dunning_cases",
-        column_name="opened_at",
-        db_column_name="opened_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DunningCase",
-        tablename="dunning_cases",
-        column_name="grace_until",
-        db_column_name="grace_until",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DunningCase",
-        tablename="dunning_cases",
-        column_name="reminders_sent",
-        db_column_name="reminders_sent",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DunningCase",
-        tablename="dunning_cases",
-        column_name="last_reminder_at",
-        db_column_name="last_reminder_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DunningCase",
-        tablename="dunning_cases",
-        column_name="suspended_at",
-        db_column_name="suspended_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DunningCase",
-        tablename="dunning_cases",
-        column_name="closed_at",
-        db_column_name="closed_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
+        constraint_name="stripe_meter_events_unique",
+        constraint_class=Unique,
+        params={"columns": ["tenant_id", "identifier"], "nulls_distinct": True},
         schema=None,
     )
 
     manager.add_constraint(
         table_class_name="FapiaoProfile",
         tablename="fapiao_profiles",
-        constraint_name="unique_tenant",
-        constraint_class=Unique,
-        params={"columns": ["tenant_id"], "nulls_distinct": True},
-        schema=None,
-    )
-
-    manager.add_constraint(
-        table_class_name="StripeCustomer",
-        tablename="stripe_customers",
-        constraint_name="unique_tenant",
+        constraint_name="fapiao_profiles_tenant_unique",
         constraint_class=Unique,
         params={"columns": ["tenant_id"], "nulls_distinct": True},
         schema=None,
@@ -1414,18 +1414,18 @@ async def forwards():
     manager.add_constraint(
         table_class_name="Payment",
         tablename="payments",
-        constraint_name="unique_source",
+        constraint_name="payments_source_unique",
         constraint_class=Unique,
         params={"columns": ["tenant_id", "external_id"], "nulls_distinct": True},
         schema=None,
     )
 
     manager.add_constraint(
-        table_class_name="MeterEvent",
-        tablename="stripe_meter_events",
-        constraint_name="unique_identifier",
+        table_class_name="StripeCustomer",
+        tablename="stripe_customers",
+        constraint_name="stripe_customers_tenant_unique",
         constraint_class=Unique,
-        params={"columns": ["tenant_id", "identifier"], "nulls_distinct": True},
+        params={"columns": ["tenant_id"], "nulls_distinct": True},
         schema=None,
     )
 
