@@ -18,8 +18,9 @@ from core.settings import Settings
 async def deliver_meter_events(settings: Settings) -> str:
     if not gateway.enabled(settings):
         return "Stripe off"
+    queued = await meter.queue_closed_hours(settings)
     done = await meter.deliver_due(settings)
-    return f"{done.sent} sent, {done.failed} to retry"
+    return f"{queued} queued, {done.sent} sent, {done.failed} to retry"
 
 
 @periodic("dunning", every=lambda s: s.dunning_interval)

@@ -26,6 +26,7 @@ from portal.web import (
     accounts,
     batch,
     console,
+    finance,
     profile,
     public,
     schemes,
@@ -139,6 +140,7 @@ router = Router(
         *team.ROUTES,
         *profile.ROUTES,
         *sso.ROUTES,
+        *finance.ROUTES,
     ],
     exception_handlers={
         LoginRequired: _login_redirect,

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from billing.invoices.tables import STATUS_ISSUED, Invoice
 from billing.payments.tables import DunningCase
-from core import audit
+from core import audit, quota, usage
+from core.errors import WriteRefused
 from core.mail import send_mail
 from core.settings import Settings
 from core.tenancy import cross_tenant, tenant_transaction
@@ -89,6 +91,21 @@ async def writes_allowed(tenant_id: int) -> bool:
         return not await DunningCase.exists().where(
             (DunningCase.tenant_id == tenant_id) & (DunningCase.status == "suspended")
         )
+
+
+async def refuse_when_suspended(tenant_id: int, count: int) -> None:
+    """The write guard (core/quota.py): a suspended tenant creates nothing."""
+    if not await writes_allowed(tenant_id):
+        case = await open_case_of(tenant_id) or {}
+        raise WriteRefused(
+            f"writes are suspended: invoice {case.get('invoice_number') or '-'} is unpaid past "
+            "its grace period; they come back as soon as it is paid (resolution and data "
+            "export go on)"
+        )
+
+
+def install_guard() -> None:
+    quota.register_guard("dunning", refuse_when_suspended)
 
 
 async def open_case_of(tenant_id: int) -> dict[str, Any] | None:
@@ -174,9 +191,28 @@ async def _step(case: dict[str, Any], settings: Settings, now: datetime, run: Du
     )
 
 
+async def open_overdue(settings: Settings, now: datetime) -> int:
+    """Open a case for each issued invoice past its due date (Asia/Shanghai) and unpaid."""
+    today = usage.shanghai_day(now)
+    async with cross_tenant("payments"):
+        rows = await Invoice.select(
+            Invoice.tenant_id, Invoice.number, Invoice.total_fen, Invoice.paid_fen
+        ).where((Invoice.status == STATUS_ISSUED) & (Invoice.due_on < today))
+    opened = 0
+    for r in rows:
+        if int(r["paid_fen"]) < int(r["total_fen"]):
+            opened += await open_case(
+                int(r["tenant_id"]), invoice_number=r["number"], reason="overdue",
+                settings=settings, now=now,
+            )  # fmt: skip
+    return opened
+
+
 async def run_dunning(settings: Settings, now: datetime | None = None) -> DunningRun:
-    """Remind tenants in grace, suspend those past it (the periodic job)."""
+    """Open cases for overdue invoices, remind tenants in grace, suspend those past it
+    (the periodic job)."""
     now = now or datetime.now(UTC)
+    await open_overdue(settings, now)
     async with cross_tenant("payments"):
         cases = list(await DunningCase.select().where(DunningCase.status == "grace"))
     run = DunningRun()
