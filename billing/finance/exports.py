@@ -29,17 +29,63 @@ def _money(row: dict[str, Any], *names: str) -> None:
         row[n.replace("_fen", "_yuan")] = yuan(int(row[n]))
 
 
-INVOICE_COLS = ["number", "prefix", "kind", "month", "status", "currency", "total_fen",
-                "total_yuan", "paid_fen", "paid_yuan", "issued_at", "due_on"]  # fmt: skip
-LINE_COLS = ["invoice_number", "prefix", "month", "position", "kind", "description_en",
-             "description_zh", "quantity", "unit", "unit_price_fen", "unit_price_yuan",
-             "amount_fen", "amount_yuan"]  # fmt: skip
-PAYMENT_COLS = ["paid_on", "prefix", "invoice_number", "method", "currency", "amount_fen",
-                "amount_yuan", "payer", "reference", "external_id"]  # fmt: skip
+INVOICE_COLS = [
+    "number",
+    "prefix",
+    "kind",
+    "month",
+    "status",
+    "currency",
+    "total_fen",
+    "total_yuan",
+    "paid_fen",
+    "paid_yuan",
+    "issued_at",
+    "due_on",
+]
+LINE_COLS = [
+    "invoice_number",
+    "prefix",
+    "month",
+    "position",
+    "kind",
+    "description_en",
+    "description_zh",
+    "quantity",
+    "unit",
+    "unit_price_fen",
+    "unit_price_yuan",
+    "amount_fen",
+    "amount_yuan",
+]
+PAYMENT_COLS = [
+    "paid_on",
+    "prefix",
+    "invoice_number",
+    "method",
+    "currency",
+    "amount_fen",
+    "amount_yuan",
+    "payer",
+    "reference",
+    "external_id",
+]
 USAGE_COLS = ["prefix", "name", "month", "registrations", "resolutions", "not_found"]
-FAPIAO_COLS = ["invoice_number", "kind", "month", "buyer_name", "taxpayer_id",
-               "address_phone", "bank_account", "item_name", "quantity", "amount_excl_tax_yuan",
-               "tax_rate", "tax_yuan", "total_yuan"]  # fmt: skip
+FAPIAO_COLS = [
+    "invoice_number",
+    "kind",
+    "month",
+    "buyer_name",
+    "taxpayer_id",
+    "address_phone",
+    "bank_account",
+    "item_name",
+    "quantity",
+    "amount_excl_tax_yuan",
+    "tax_rate",
+    "tax_yuan",
+    "total_yuan",
+]
 
 
 async def _invoices(month: str | None, settings: Settings) -> tuple[list[str], list[dict]]:
@@ -76,21 +122,33 @@ async def _fapiao(month: str | None, settings: Settings) -> tuple[list[str], lis
             continue
         d = await fapiao.details(int(inv["tenant_id"]))
         excl, tax = fapiao.split_tax(int(inv["total_fen"]), settings.fapiao_tax_rate)
-        rows.append({
-            "invoice_number": inv["number"], "kind": inv["kind"], "month": inv["month"],
-            "buyer_name": d.buyer_name, "taxpayer_id": d.taxpayer_id,
-            "address_phone": d.address_phone, "bank_account": d.bank_account,
-            "item_name": fapiao.ITEM_NAME, "quantity": 1, "amount_excl_tax_yuan": yuan(excl),
-            "tax_rate": f"{settings.fapiao_tax_rate / 100:.2f}", "tax_yuan": yuan(tax),
-            "total_yuan": yuan(int(inv["total_fen"])),
-        })  # fmt: skip
+        rows.append(
+            {
+                "invoice_number": inv["number"],
+                "kind": inv["kind"],
+                "month": inv["month"],
+                "buyer_name": d.buyer_name,
+                "taxpayer_id": d.taxpayer_id,
+                "address_phone": d.address_phone,
+                "bank_account": d.bank_account,
+                "item_name": fapiao.ITEM_NAME,
+                "quantity": 1,
+                "amount_excl_tax_yuan": yuan(excl),
+                "tax_rate": f"{settings.fapiao_tax_rate / 100:.2f}",
+                "tax_yuan": yuan(tax),
+                "total_yuan": yuan(int(inv["total_fen"])),
+            }
+        )
     return FAPIAO_COLS, rows
 
 
 _BUILDERS: dict[str, Callable[..., Any]] = {
-    "invoices": _invoices, "lines": _lines, "payments": _payments, "usage": _usage,
+    "invoices": _invoices,
+    "lines": _lines,
+    "payments": _payments,
+    "usage": _usage,
     "fapiao": _fapiao,
-}  # fmt: skip
+}
 
 
 def check_month(month: str | None) -> str | None:

@@ -28,8 +28,12 @@ class Reconciliation:
 
     @property
     def balanced(self) -> bool:
-        return not (self.ledger_mismatches or self.only_in_ledger or self.only_at_stripe
-                    or self.amount_differs)  # fmt: skip
+        return not (
+            self.ledger_mismatches
+            or self.only_in_ledger
+            or self.only_at_stripe
+            or self.amount_differs
+        )
 
 
 def _sums(rows: list[dict[str, Any]], key: str, amount: str) -> dict[str, int]:

@@ -31,11 +31,24 @@ async def invoices(month: str | None = None, status: str | None = None) -> list[
         where.append(Invoice.month == month)
     if status:
         where.append(Invoice.status == status)
-    q = Invoice.select(
-        Invoice.id, Invoice.tenant_id, Invoice.number, Invoice.kind, Invoice.month,
-        Invoice.status, Invoice.currency, Invoice.total_fen, Invoice.paid_fen,
-        Invoice.issued_at, Invoice.due_on,
-    ).order_by(Invoice.month).order_by(Invoice.number).limit(MAX_ROWS)  # fmt: skip
+    q = (
+        Invoice.select(
+            Invoice.id,
+            Invoice.tenant_id,
+            Invoice.number,
+            Invoice.kind,
+            Invoice.month,
+            Invoice.status,
+            Invoice.currency,
+            Invoice.total_fen,
+            Invoice.paid_fen,
+            Invoice.issued_at,
+            Invoice.due_on,
+        )
+        .order_by(Invoice.month)
+        .order_by(Invoice.number)
+        .limit(MAX_ROWS)
+    )
     for w in where:
         q = q.where(w)
     names = await prefixes()
@@ -47,12 +60,24 @@ async def invoices(month: str | None = None, status: str | None = None) -> list[
 
 
 async def lines(month: str | None = None) -> list[dict[str, Any]]:
-    q = InvoiceLine.select(
-        InvoiceLine.tenant_id, InvoiceLine.invoice.number, InvoiceLine.invoice.month,
-        InvoiceLine.position, InvoiceLine.kind, InvoiceLine.description_en,
-        InvoiceLine.description_zh, InvoiceLine.quantity, InvoiceLine.unit_price_fen,
-        InvoiceLine.unit, InvoiceLine.amount_fen,
-    ).order_by(InvoiceLine.invoice).order_by(InvoiceLine.position).limit(MAX_ROWS)  # fmt: skip
+    q = (
+        InvoiceLine.select(
+            InvoiceLine.tenant_id,
+            InvoiceLine.invoice.number,
+            InvoiceLine.invoice.month,
+            InvoiceLine.position,
+            InvoiceLine.kind,
+            InvoiceLine.description_en,
+            InvoiceLine.description_zh,
+            InvoiceLine.quantity,
+            InvoiceLine.unit_price_fen,
+            InvoiceLine.unit,
+            InvoiceLine.amount_fen,
+        )
+        .order_by(InvoiceLine.invoice)
+        .order_by(InvoiceLine.position)
+        .limit(MAX_ROWS)
+    )
     if month:
         q = q.where(InvoiceLine.invoice.month == month)
     names = await prefixes()
@@ -81,9 +106,16 @@ async def usage_rows(month: str) -> list[dict[str, Any]]:
     rows = []
     for tid, t in (await prefixes()).items():
         u = per_tenant.get(tid, usage.Usage())
-        rows.append({"prefix": t["prefix"], "name": t["name"], "month": month,
-                     "registrations": u.registrations, "resolutions": u.resolutions,
-                     "not_found": u.not_found})  # fmt: skip
+        rows.append(
+            {
+                "prefix": t["prefix"],
+                "name": t["name"],
+                "month": month,
+                "registrations": u.registrations,
+                "resolutions": u.resolutions,
+                "not_found": u.not_found,
+            }
+        )
     return rows
 
 
@@ -110,8 +142,9 @@ async def ageing(today: date) -> list[AgeingRow]:
         if int(r["total_fen"]) <= int(r["paid_fen"]):
             continue
         tid = int(r["tenant_id"])
-        row = out.setdefault(tid, AgeingRow(names.get(tid, {}).get("prefix", ""),
-                                            names.get(tid, {}).get("name", "")))  # fmt: skip
+        row = out.setdefault(
+            tid, AgeingRow(names.get(tid, {}).get("prefix", ""), names.get(tid, {}).get("name", ""))
+        )
         late = (today - r["due_on"]).days
         bucket = next(b for b, limit in AGEING_BUCKETS if limit is None or late <= limit)
         row.buckets[bucket] = row.buckets.get(bucket, 0) + int(r["total_fen"]) - int(r["paid_fen"])

@@ -51,8 +51,9 @@ def transfer(amount: str, day: str | None, payer: str, reference: str) -> None:
     t = bank.TransferIn(
         amount_fen=bank.parse_yuan(amount, "amount"),
         received_on=bank.parse_day(day, "date") if day else date.today(),
-        payer=payer.strip()[:255], reference=reference.strip()[:128],
-    )  # fmt: skip
+        payer=payer.strip()[:255],
+        reference=reference.strip()[:128],
+    )
     done: Any = run_async(lambda: bank.record_transfers([t], actor="cli"))
     click.echo(f"recorded {done.recorded}, matched {done.matched}, skipped {done.skipped}")
 

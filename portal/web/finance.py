@@ -42,11 +42,17 @@ async def _payments_page(
     request: Request[Any, Any, Any], status: int = 200, error: str = ""
 ) -> Any:
     return await page(
-        request, "staff/finance.html", view="payments", status=status, error=error,
-        flash=pop_flash(request), payments=await service.payments(),
-        unmatched=await service.unmatched_transfers(), yuan=exports.yuan,
+        request,
+        "staff/finance.html",
+        view="payments",
+        status=status,
+        error=error,
+        flash=pop_flash(request),
+        payments=await service.payments(),
+        unmatched=await service.unmatched_transfers(),
+        yuan=exports.yuan,
         open_invoices=await service.invoices(status="issued"),
-    )  # fmt: skip
+    )
 
 
 @get("/staff/finance", include_in_schema=False)
@@ -56,26 +62,44 @@ async def finance_invoices(request: Request[Any, Any, Any]) -> Response[str]:
     status = request.query_params.get("status", "")
     rows = await service.invoices(month, status if status in STATUSES else None)
     return await page(
-        request, "staff/finance.html", view="invoices", rows=rows, month=month or "",
-        status_filter=status, statuses=STATUSES, yuan=exports.yuan,
-        total=sum(int(r["total_fen"]) for r in rows), paid=sum(int(r["paid_fen"]) for r in rows),
-    )  # fmt: skip
+        request,
+        "staff/finance.html",
+        view="invoices",
+        rows=rows,
+        month=month or "",
+        status_filter=status,
+        statuses=STATUSES,
+        yuan=exports.yuan,
+        total=sum(int(r["total_fen"]) for r in rows),
+        paid=sum(int(r["paid_fen"]) for r in rows),
+    )
 
 
 @get("/staff/finance/usage", include_in_schema=False)
 async def finance_usage(request: Request[Any, Any, Any]) -> Response[str]:
     await require_staff(request, *FINANCE)
     month = _month(request) or ""
-    return await page(request, "staff/finance.html", view="usage", month=month,
-                      rows=await service.usage_rows(month))  # fmt: skip
+    return await page(
+        request,
+        "staff/finance.html",
+        view="usage",
+        month=month,
+        rows=await service.usage_rows(month),
+    )
 
 
 @get("/staff/finance/ageing", include_in_schema=False)
 async def finance_ageing(request: Request[Any, Any, Any]) -> Response[str]:
     await require_staff(request, *FINANCE)
     rows = await service.ageing(shanghai_day(now()))
-    return await page(request, "staff/finance.html", view="ageing", rows=rows,
-                      buckets=[b for b, _ in service.AGEING_BUCKETS], yuan=exports.yuan)  # fmt: skip
+    return await page(
+        request,
+        "staff/finance.html",
+        view="ageing",
+        rows=rows,
+        buckets=[b for b, _ in service.AGEING_BUCKETS],
+        yuan=exports.yuan,
+    )
 
 
 @get("/staff/finance/payments", include_in_schema=False)
@@ -146,8 +170,14 @@ async def finance_reconciliation(request: Request[Any, Any, Any]) -> Response[st
     await require_staff(request, *FINANCE)
     month = _month(request, default=False)
     rec = await reconcile.reconcile(month, get_settings())
-    return await page(request, "staff/finance.html", view="reconciliation", rec=rec,
-                      month=month or "", yuan=exports.yuan)  # fmt: skip
+    return await page(
+        request,
+        "staff/finance.html",
+        view="reconciliation",
+        rec=rec,
+        month=month or "",
+        yuan=exports.yuan,
+    )
 
 
 @get("/staff/finance/export", include_in_schema=False)
@@ -157,12 +187,15 @@ async def finance_export(request: Request[Any, Any, Any]) -> Response[bytes]:
     fmt = request.query_params.get("format", "csv")
     month = exports.check_month(request.query_params.get("month", "")[:7])
     data = await exports.export(kind, fmt, month, get_settings())
-    media = "text/csv; charset=utf-8" if fmt == "csv" else (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )  # fmt: skip
+    media = (
+        "text/csv; charset=utf-8"
+        if fmt == "csv"
+        else ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    )
     name = f"idnest-{kind}-{month or 'all'}.{fmt}"
-    return Response(data, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    return Response(
+        data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @get("/console/{prefix:str}/fapiao", include_in_schema=False)
@@ -176,20 +209,40 @@ async def fapiao_page(request: Request[Any, Any, Any], prefix: str) -> Response[
 async def fapiao_save(request: Request[Any, Any, Any], prefix: str) -> Response[Any]:
     viewer, m = await require_member(request, prefix)
     if not m.can_manage:
-        return await page(request, "console/fapiao.html", m=m, d=await fapiao.details(m.tenant_id),
-                          status=403, error="Only owners and admins change invoicing details.")  # fmt: skip
+        return await page(
+            request,
+            "console/fapiao.html",
+            m=m,
+            d=await fapiao.details(m.tenant_id),
+            status=403,
+            error="Only owners and admins change invoicing details.",
+        )
     form = await request.form()
     try:
         await fapiao.save(m.tenant_id, dict(form), actor=f"user:{viewer.id}")
     except IdnestError as exc:
-        return await page(request, "console/fapiao.html", m=m, d=await fapiao.details(m.tenant_id),
-                          status=400, error=describe_error(request, exc))  # fmt: skip
+        return await page(
+            request,
+            "console/fapiao.html",
+            m=m,
+            d=await fapiao.details(m.tenant_id),
+            status=400,
+            error=describe_error(request, exc),
+        )
     flash(request, "Invoicing details saved.")
     return redirect(f"/console/{m.prefix}/fapiao")
 
 
 ROUTES = [
-    finance_invoices, finance_usage, finance_ageing, finance_payments, record_transfer,
-    import_statement, match_transfer, finance_reconciliation, finance_export, fapiao_page,
+    finance_invoices,
+    finance_usage,
+    finance_ageing,
+    finance_payments,
+    record_transfer,
+    import_statement,
+    match_transfer,
+    finance_reconciliation,
+    finance_export,
+    fapiao_page,
     fapiao_save,
-]  # fmt: skip
+]

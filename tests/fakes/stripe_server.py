@@ -108,8 +108,12 @@ class FakeStripe:
         if method == "POST" and parts == ["billing", "meter_events"]:
             ident = form.get("identifier", "")
             if ident in self.meter_events:
-                return 400, {"error": {"type": "invalid_request_error",
-                                       "message": f"identifier {ident} already used"}}  # fmt: skip
+                return 400, {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": f"identifier {ident} already used",
+                    }
+                }
             event = {"object": "billing.meter_event", "livemode": False, **form}
             self.meter_events[ident] = event
             return 200, event
@@ -135,8 +139,10 @@ class FakeStripe:
         class Handler(BaseHTTPRequestHandler):
             def _serve(self) -> None:
                 if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
-                    self._send(401, {"error": {"type": "invalid_request_error",
-                                               "message": "Invalid API Key"}})  # fmt: skip
+                    self._send(
+                        401,
+                        {"error": {"type": "invalid_request_error", "message": "Invalid API Key"}},
+                    )
                     return
                 url = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)

@@ -101,8 +101,10 @@ def parse_statement(data: bytes) -> list[TransferIn]:
     reader = csv.DictReader(io.StringIO(text))
     header = {(h or "").strip().lower() for h in reader.fieldnames or []}
     if not header >= COLUMNS:
-        raise InvalidValue(f"the statement needs columns {sorted(COLUMNS)} (optional: "
-                           f"{sorted(OPTIONAL)})", field="file")  # fmt: skip
+        raise InvalidValue(
+            f"the statement needs columns {sorted(COLUMNS)} (optional: {sorted(OPTIONAL)})",
+            field="file",
+        )
     found: list[TransferIn] = []
     try:
         for n, raw in enumerate(reader, start=2):
@@ -167,7 +169,7 @@ async def _apply(t: dict[str, Any], inv: dict[str, Any], actor: str) -> None:
             BankTransfer.tenant_id: tenant_id,
             BankTransfer.status: "matched",
             BankTransfer.invoice_number: inv["number"],
-        }  # fmt: skip
+        }
     ).where((BankTransfer.id == t["id"]) & (BankTransfer.status == "unmatched"))
     async with tenant_transaction(tenant_id):
         await Payment.insert(
@@ -182,16 +184,18 @@ async def _apply(t: dict[str, Any], inv: dict[str, Any], actor: str) -> None:
                 reference=t["reference"],
                 external_id=f"bank:{t['id']}",
                 created_at=now,
-            )  # fmt: skip
+            )
         ).run()
         await Invoice.update({Invoice.paid_fen: paid, Invoice.status: status}).where(
             (Invoice.id == inv["id"]) & (Invoice.tenant_id == tenant_id)
         )
         await audit.record(
-            actor=actor, action="billing.payment.received", target=inv["number"],
+            actor=actor,
+            action="billing.payment.received",
+            target=inv["number"],
             tenant_id=tenant_id,
             detail={"method": "bank", "amount_fen": t["amount_fen"], "transfer": t["id"]},
-        )  # fmt: skip
+        )
         if status == STATUS_PAID:
             await dunning.close_cases(tenant_id, why=f"bank transfer {t['id']}", now=now)
     inv["paid_fen"] = paid
@@ -227,11 +231,15 @@ async def record_transfers(transfers: list[TransferIn], *, actor: str) -> Record
                     status="unmatched",
                     recorded_by=actor,
                     created_at=now,
-                )  # fmt: skip
+                )
             ).returning(*BankTransfer.all_columns())
             done.recorded += 1
-            await audit.record(actor=actor, action="billing.transfer.recorded",
-                               target=str(row["id"]), detail={"amount_fen": t.amount_fen})  # fmt: skip
+            await audit.record(
+                actor=actor,
+                action="billing.transfer.recorded",
+                target=str(row["id"]),
+                detail={"amount_fen": t.amount_fen},
+            )
             inv = _choose(row, invoices)
             if inv is not None:
                 await _apply(row, inv, actor)

@@ -202,9 +202,12 @@ async def open_overdue(settings: Settings, now: datetime) -> int:
     for r in rows:
         if int(r["paid_fen"]) < int(r["total_fen"]):
             opened += await open_case(
-                int(r["tenant_id"]), invoice_number=r["number"], reason="overdue",
-                settings=settings, now=now,
-            )  # fmt: skip
+                int(r["tenant_id"]),
+                invoice_number=r["number"],
+                reason="overdue",
+                settings=settings,
+                now=now,
+            )
     return opened
 
 

@@ -53,8 +53,9 @@ async def details(tenant_id: int) -> FapiaoDetails:
         row = await FapiaoProfile.select().where(FapiaoProfile.tenant_id == tenant_id).first()
     out = FapiaoDetails()
     if row:
-        out = FapiaoDetails(row["buyer_name"], row["taxpayer_id"], row["address_phone"],
-                            row["bank_account"])  # fmt: skip
+        out = FapiaoDetails(
+            row["buyer_name"], row["taxpayer_id"], row["address_phone"], row["bank_account"]
+        )
     if app:
         out.taxpayer_id, out.taxpayer_id_fixed = app["credit_code"], True
         out.buyer_name = out.buyer_name or app["company_name"]
@@ -82,18 +83,23 @@ async def save(tenant_id: int, fields: dict[str, Any], *, actor: str) -> FapiaoD
     if not current.taxpayer_id_fixed:
         taxpayer = _clean(fields, "taxpayer_id", 18).upper()
         if taxpayer and not USCC.fullmatch(taxpayer):
-            raise InvalidValue("taxpayer_id: an 18-character unified social credit code",
-                               field="taxpayer_id")  # fmt: skip
+            raise InvalidValue(
+                "taxpayer_id: an 18-character unified social credit code", field="taxpayer_id"
+            )
     now = datetime.now(UTC)
     async with tenant_transaction(tenant_id):
         await FapiaoProfile.delete().where(FapiaoProfile.tenant_id == tenant_id)
         await FapiaoProfile.insert(
             FapiaoProfile(
                 tenant_id=tenant_id, taxpayer_id=taxpayer, updated_by=actor, updated_at=now, **clean
-            )  # fmt: skip
+            )
         ).run()
-        await audit.record(actor=actor, action="billing.fapiao.updated", tenant_id=tenant_id,
-                           detail={"buyer_name": clean["buyer_name"]})  # fmt: skip
+        await audit.record(
+            actor=actor,
+            action="billing.fapiao.updated",
+            tenant_id=tenant_id,
+            detail={"buyer_name": clean["buyer_name"]},
+        )
     return await details(tenant_id)
 
 

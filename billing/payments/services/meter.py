@@ -84,11 +84,14 @@ async def queue_closed_hours(settings: Settings, now: datetime | None = None) ->
     for tenant_id, hours in per_tenant.items():
         for hour, used in hours.items():
             added += await record_window(
-                tenant_id, hour,
-                {settings.stripe_meter_registrations: used.registrations,
-                 settings.stripe_meter_resolutions: used.resolutions},
+                tenant_id,
+                hour,
+                {
+                    settings.stripe_meter_registrations: used.registrations,
+                    settings.stripe_meter_resolutions: used.resolutions,
+                },
                 now=now,
-            )  # fmt: skip
+            )
     return added
 
 
