@@ -14,7 +14,6 @@ from litestar.di import Provide
 
 import portal.jobs  # noqa: F401 - registers every actor and periodic job
 from billing.payments import api as payments_api
-from billing.payments.services import dunning
 from core import db
 from core.bus import get_bus
 from core.head import HeadAsGet
@@ -92,7 +91,6 @@ def create_app(settings: Settings | None = None) -> Any:
     bus = get_bus()
     resolver = build_resolver(settings, bus)
     http_wire = WireServer(resolver, settings)  # the Handle protocol's HTTP interface
-    dunning.install_guard()  # a suspended tenant's writes are refused (core/quota.py)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

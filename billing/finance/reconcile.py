@@ -47,7 +47,8 @@ async def _stripe_paid(settings: Settings) -> dict[str, int]:
     listed = await gateway.client(settings).v1.invoices.list_async(
         params={"status": "paid", "limit": 100}
     )
-    return {str(i["id"]): int(i.get("amount_paid") or 0) for i in listed.data}
+    found = [i.to_dict() for i in listed.data]
+    return {str(i["id"]): int(i.get("amount_paid") or 0) for i in found}
 
 
 async def reconcile(month: str | None, settings: Settings) -> Reconciliation:

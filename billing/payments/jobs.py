@@ -9,6 +9,10 @@ from billing.payments.services import dunning, gateway, meter
 from core.scheduler import periodic
 from core.settings import Settings
 
+# Every process that writes (serve, the Dramatiq worker) imports this module: a suspended
+# tenant's registrations are refused there (core/quota.py).
+dunning.install_guard()
+
 
 @periodic(
     "stripe-meter",

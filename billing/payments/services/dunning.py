@@ -100,7 +100,8 @@ async def refuse_when_suspended(tenant_id: int, count: int) -> None:
         raise WriteRefused(
             f"writes are suspended: invoice {case.get('invoice_number') or '-'} is unpaid past "
             "its grace period; they come back as soon as it is paid (resolution and data "
-            "export go on)"
+            "export go on)",
+            reason="dunning",
         )
 
 

@@ -91,7 +91,13 @@ async def save(tenant_id: int, fields: dict[str, Any], *, actor: str) -> FapiaoD
         await FapiaoProfile.delete().where(FapiaoProfile.tenant_id == tenant_id)
         await FapiaoProfile.insert(
             FapiaoProfile(
-                tenant_id=tenant_id, taxpayer_id=taxpayer, updated_by=actor, updated_at=now, **clean
+                tenant_id=tenant_id,
+                buyer_name=clean["buyer_name"],
+                taxpayer_id=taxpayer,
+                address_phone=clean["address_phone"],
+                bank_account=clean["bank_account"],
+                updated_by=actor,
+                updated_at=now,
             )
         ).run()
         await audit.record(
