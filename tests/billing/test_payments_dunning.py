@@ -87,3 +87,23 @@ async def test_grace_reminders_suspension_and_payment(client, tenant_a, tenant_b
     mails = _mails(owner)
     assert len(mails) == 4
     assert sum("writes suspended" in m for m in mails) == 1
+
+
+async def test_suspended_tenant_cannot_register_but_still_resolves(client, tenant_a, settings):
+    from billing.payments.services import dunning
+
+    put = {"values": [{"index": 1, "type": "URL", "data": "https://example.com/d"}]}
+    r = await client.put(f"/api/handles/{tenant_a.prefix}/D-1", json=put, headers=tenant_a.auth())
+    assert r.status_code in (200, 201), r.text
+    cfg = settings.model_copy(update={"dunning_grace_days": 0})
+    await dunning.open_case(
+        tenant_a.id, invoice_number="INV-202611-9", reason="overdue", settings=cfg, now=T0
+    )
+    await dunning.run_dunning(cfg, now=T0 + timedelta(hours=1))
+    r = await client.put(f"/api/handles/{tenant_a.prefix}/D-2", json=put, headers=tenant_a.auth())
+    assert r.status_code == 402 and r.json()["responseCode"] == 604
+    assert "INV-202611-9" in r.json()["detail"] and "suspended" in r.json()["detail"]
+    assert (await client.get(f"/api/handles/{tenant_a.prefix}/D-1")).status_code == 200
+    await dunning.close_cases(tenant_a.id, why="paid")
+    r = await client.put(f"/api/handles/{tenant_a.prefix}/D-2", json=put, headers=tenant_a.auth())
+    assert r.status_code in (200, 201)

@@ -16,6 +16,7 @@ async def _invoice(tenant_id: int, total: int) -> str:
     from datetime import UTC, date, datetime
 
     from billing.invoices.tables import Invoice, InvoiceLine
+
     from core.tenancy import tenant_transaction
 
     number = f"INV-209912-{uuid.uuid4().int % 10**9}"

@@ -31,6 +31,7 @@ from billing.payments.services import dunning
 from billing.payments.tables import BankTransfer, Payment
 from core import audit
 from core.errors import InvalidValue, NotFound
+from core.settings import Settings
 from core.tenancy import cross_tenant, tenant_transaction
 
 MAX_STATEMENT_BYTES = 1024 * 1024
@@ -38,6 +39,21 @@ MAX_STATEMENT_ROWS = 5000
 REFERENCE = re.compile(r"\b((?:INV|CN)-\d{6}-\d+(?:-\d+)?)\b", re.IGNORECASE)
 COLUMNS = {"date", "amount", "payer", "reference"}
 OPTIONAL = {"payer_account", "transaction_id", "currency"}
+
+
+def payee_text(settings: Settings, lang: str) -> str:
+    """The node's payee account as an invoice prints it ("" until staff configure it)."""
+    if not settings.payee_account:
+        return ""
+    if lang == "zh":
+        return (
+            f"收款单位：{settings.payee_name}　开户行：{settings.payee_bank}　"
+            f"账号：{settings.payee_account}"
+        )
+    return (
+        f"Payee: {settings.payee_name}; bank: {settings.payee_bank}; "
+        f"account: {settings.payee_account}"
+    )
 
 
 @dataclass(frozen=True)
