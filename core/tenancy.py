@@ -117,6 +117,7 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     # Payments (billing/payments): what Stripe knows of the tenant, and money received.
     TenantTable("stripe_customers"),
     TenantTable("stripe_meter_events", exportable=False),
+    TenantTable("stripe_invoices"),
     TenantTable("payments"),
     # A transfer is recorded before it is matched: NULL until finance knows whose it is.
     TenantTable(

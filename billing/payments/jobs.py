@@ -5,7 +5,7 @@ Registered by importing this module (portal/jobs.py does); docs/scheduling.md li
 
 from __future__ import annotations
 
-from billing.payments.services import dunning, gateway, meter
+from billing.payments.services import dunning, gateway, meter, stripe_invoices
 from core.scheduler import periodic
 from core.settings import Settings
 
@@ -24,7 +24,11 @@ async def deliver_meter_events(settings: Settings) -> str:
         return "Stripe off"
     queued = await meter.queue_closed_hours(settings)
     done = await meter.deliver_due(settings)
-    return f"{queued} queued, {done.sent} sent, {done.failed} to retry"
+    pushed, failed = await stripe_invoices.push_issued(settings)
+    return (
+        f"{queued} queued, {done.sent} sent, {done.failed} to retry; "
+        f"invoices: {pushed} pushed, {failed} to retry"
+    )
 
 
 @periodic("dunning", every=lambda s: s.dunning_interval)

@@ -63,6 +63,20 @@ class MeterEvent(Table, tablename="stripe_meter_events"):
     )
 
 
+class StripeInvoice(Table, tablename="stripe_invoices"):
+    """An idnest invoice pushed to Stripe (so the tenant can pay it there), once."""
+
+    id: Serial
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
+    invoice_number = Varchar(length=64)
+    stripe_invoice_id = Varchar(length=128)
+    hosted_url = Varchar(length=1024, default="")
+    created_at = Timestamptz()
+    stripe_invoices_unique = Unique(
+        ["tenant_id", "invoice_number"], name="stripe_invoices_number_unique"
+    )
+
+
 class StripeWebhookEvent(Table, tablename="stripe_webhook_events"):
     """Each Stripe event id acted on, once: a replayed event finds its row and stops."""
 
@@ -145,6 +159,7 @@ class DunningCase(Table, tablename="dunning_cases"):
 TABLES = [
     StripeCustomer,
     MeterEvent,
+    StripeInvoice,
     StripeWebhookEvent,
     Payment,
     BankTransfer,

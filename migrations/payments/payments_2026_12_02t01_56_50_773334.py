@@ -35,9 +35,7 @@ DESCRIPTION = ""
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="payments", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="payments", description=DESCRIPTION)
 
     manager.add_table(
         class_name="StripeWebhookEvent",
@@ -74,9 +72,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Payment", tablename="payments", schema=None, columns=None
-    )
+    manager.add_table(class_name="Payment", tablename="payments", schema=None, columns=None)
 
     manager.add_table(
         class_name="StripeCustomer",

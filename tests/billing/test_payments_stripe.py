@@ -196,3 +196,30 @@ async def test_customer_updated_and_webhooks_off_without_a_secret(client, tenant
     reset_settings()
     r = await _post(client, *fake.signed(upd, WEBHOOK_SECRET))
     assert r.status_code == 404
+
+
+async def test_issued_invoice_is_pushed_to_stripe_once(client, tenant_a, fake_stripe):
+    from payments_support import make_invoice
+
+    from billing.payments.services import stripe_invoices
+
+    fake, settings = fake_stripe
+    number = f"INV-202611-{uuid.uuid4().int % 10**9}"
+    await make_invoice(tenant_a.id, number, 12_000, lines=(10_000, 2_500, -500))
+    pushed, failed = await stripe_invoices.push_issued(settings)
+    assert failed == 0 and pushed >= 1
+    [made] = [i for i in fake.invoices.values() if i["metadata"]["idnest_invoice"] == number]
+    assert made["status"] == "open" and made["amount_due"] == 12_000
+    assert made["payment_settings"]["payment_method_types"] == {
+        "0": "card",
+        "1": "alipay",
+        "2": "wechat_pay",
+    }
+    keys = [r["key"] for r in fake.requests if number in r["key"]]
+    assert keys == [f"idnest-invoice-{number}"] + [
+        f"idnest-invoice-{number}-line-{n}" for n in range(3)
+    ] + [f"idnest-invoice-{number}-finalize"]
+    assert await stripe_invoices.pay_link(tenant_a.id, number) == made["hosted_invoice_url"]
+    # Pushed once: a second run sends nothing for it.
+    await stripe_invoices.push_issued(settings)
+    assert [r["key"] for r in fake.requests if number in r["key"]] == keys

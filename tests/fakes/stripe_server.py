@@ -118,13 +118,20 @@ class FakeStripe:
             self.meter_events[ident] = event
             return 200, event
         if method == "POST" and parts == ["invoiceitems"]:
-            return 200, {"id": self._new_id("ii"), "object": "invoiceitem", **form}
+            item = {"id": self._new_id("ii"), "object": "invoiceitem", **form}
+            if form.get("invoice") in self.invoices:
+                inv = self.invoices[form["invoice"]]
+                inv["amount_due"] = inv.get("amount_due", 0) + int(form.get("amount", 0))
+            return 200, item
         if method == "POST" and parts == ["invoices"]:
             iid = self._new_id("in")
             self.invoices[iid] = {"id": iid, "object": "invoice", "status": "draft", **form}
             return 200, self.invoices[iid]
         if method == "POST" and len(parts) == 3 and parts[0] == "invoices":
+            if parts[1] not in self.invoices:
+                return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing"}}
             self.invoices[parts[1]]["status"] = "open"
+            self.invoices[parts[1]]["hosted_invoice_url"] = f"{self.url}/pay/{parts[1]}"
             return 200, self.invoices[parts[1]]
         if method == "GET" and parts == ["invoices"]:
             status = form.get("status")
