@@ -205,30 +205,23 @@ async def fapiao_page(request: Request[Any, Any, Any], prefix: str) -> Response[
     return await page(request, "console/fapiao.html", m=m, d=d, flash=pop_flash(request))
 
 
+async def _fapiao_page(request: Request[Any, Any, Any], m: Any, status: int, error: str) -> Any:
+    d = await fapiao.details(m.tenant_id)
+    return await page(request, "console/fapiao.html", m=m, d=d, status=status, error=error)
+
+
 @post("/console/{prefix:str}/fapiao", include_in_schema=False, request_max_body_size=MAX_FORM)
 async def fapiao_save(request: Request[Any, Any, Any], prefix: str) -> Response[Any]:
     viewer, m = await require_member(request, prefix)
     if not m.can_manage:
-        return await page(
-            request,
-            "console/fapiao.html",
-            m=m,
-            d=await fapiao.details(m.tenant_id),
-            status=403,
-            error="Only owners and admins change invoicing details.",
+        return await _fapiao_page(
+            request, m, 403, "Only owners and admins change invoicing details."
         )
     form = await request.form()
     try:
         await fapiao.save(m.tenant_id, dict(form), actor=f"user:{viewer.id}")
     except IdnestError as exc:
-        return await page(
-            request,
-            "console/fapiao.html",
-            m=m,
-            d=await fapiao.details(m.tenant_id),
-            status=400,
-            error=describe_error(request, exc),
-        )
+        return await _fapiao_page(request, m, 400, describe_error(request, exc))
     flash(request, "Invoicing details saved.")
     return redirect(f"/console/{m.prefix}/fapiao")
 

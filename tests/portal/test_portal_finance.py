@@ -7,42 +7,15 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from billing_support import make_invoice
 from portal_support import add_member, staff_login
 
 pytestmark = pytest.mark.anyio
 
 
 async def _invoice(tenant_id: int, total: int) -> str:
-    from datetime import UTC, date, datetime
-
-    from billing.invoices.tables import Invoice, InvoiceLine
-
-    from core.tenancy import tenant_transaction
-
     number = f"INV-209912-{uuid.uuid4().int % 10**9}"
-    async with tenant_transaction(tenant_id):
-        [row] = await Invoice.insert(
-            Invoice(
-                tenant_id=tenant_id,
-                number=number,
-                month="2099-12",
-                status="issued",
-                total_fen=total,
-                issued_at=datetime.now(UTC),
-                due_on=date(2099, 12, 31),
-                close_key=f"t:{number}",
-            )
-        ).returning(Invoice.id)
-        await InvoiceLine.insert(
-            InvoiceLine(
-                tenant_id=tenant_id,
-                invoice=row["id"],
-                kind="fee",
-                quantity=1,
-                unit_price_fen=total,
-                amount_fen=total,
-            )
-        )
+    await make_invoice(tenant_id, number, total, month="2099-12", due_on="2099-12-31")
     return number
 
 
