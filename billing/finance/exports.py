@@ -15,10 +15,16 @@ from typing import Any
 from openpyxl import Workbook
 
 from billing.finance import service
-from billing.money import format_yuan as yuan
 from billing.payments.services import fapiao
 from core.errors import InvalidValue
 from core.settings import Settings
+
+
+def yuan(fen: int) -> str:
+    """10000 -> "100.00"; negative amounts (credit notes) keep their sign."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
 
 KINDS = ("invoices", "lines", "payments", "usage", "fapiao")
 FORMATS = ("csv", "xlsx")

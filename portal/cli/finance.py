@@ -13,9 +13,24 @@ from typing import Any
 
 import click
 
-from portal.cli import run_async
-from portal.cli.billing import billing_group
+from portal.cli import main, run_async
 
+
+def _billing_group() -> click.Group:
+    """One ``billing`` group, whichever module makes it first (plans and month close add
+    their commands to it as well)."""
+    found = main.commands.get("billing")
+    if isinstance(found, click.Group):
+        return found
+
+    @main.group("billing", help="Billing: usage, invoices, payments and finance exports.")
+    def billing() -> None:
+        pass
+
+    return billing
+
+
+billing_group = _billing_group()
 KINDS = click.Choice(["invoices", "lines", "payments", "usage", "fapiao"])
 
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from billing import money
 from billing.invoices.tables import STATUS_ISSUED, STATUS_PAID, Invoice
 from billing.payments.services import dunning
 from billing.payments.tables import BankTransfer, Payment
@@ -68,8 +67,15 @@ class TransferIn:
 
 
 def parse_yuan(text: str, field: str) -> int:
-    """A received amount: yuan as banks print it (``1,234.50``, ``¥1234.5``), positive."""
-    fen = money.parse_yuan(text.strip().replace(",", "").lstrip("¥￥"), field=field)
+    """A received amount in fen: yuan as banks print it (``1,234.50``, ``¥1234.5``), at
+    most two decimals, more than zero."""
+    raw = text.strip().replace(",", "").lstrip("¥￥")
+    if not re.fullmatch(r"\d{1,11}(\.\d{1,2})?", raw):
+        raise InvalidValue(
+            f"{field}: {text[:40]!r} is not an amount in yuan (e.g. 1234.50)", field=field
+        )
+    whole, _, part = raw.partition(".")
+    fen = int(whole) * 100 + int((part + "00")[:2])
     if fen <= 0:
         raise InvalidValue(f"{field}: a received amount is more than zero", field=field)
     return fen

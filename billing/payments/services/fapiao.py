@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from billing.money import divide_half_up
 from billing.payments.tables import FapiaoProfile
 from core import audit
 from core.errors import InvalidValue
@@ -111,7 +110,9 @@ async def save(tenant_id: int, fields: dict[str, Any], *, actor: str) -> FapiaoD
 
 def split_tax(total_fen: int, rate_percent: int) -> tuple[int, int]:
     """(amount without tax, tax) of a tax-inclusive total, half up to the fen."""
-    base = divide_half_up(total_fen * 100, 100 + rate_percent)
+    sign = -1 if total_fen < 0 else 1
+    whole, rest = divmod(abs(total_fen) * 100, 100 + rate_percent)
+    base = sign * (whole + (1 if 2 * rest >= 100 + rate_percent else 0))
     return base, total_fen - base
 
 
