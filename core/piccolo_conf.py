@@ -21,5 +21,6 @@ APP_REGISTRY = AppRegistry(
         "tenants.onboarding.piccolo_app",
         "tenants.identifiers.piccolo_app",
         "billing.payments.piccolo_app",
+        "billing.piccolo_app",
     ]
 )

@@ -129,6 +129,16 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     ),
     TenantTable("fapiao_profiles"),
     TenantTable("dunning_cases"),
+    # Usage per tenant and hour (core/usage.py): registrations and resolutions.
+    TenantTable("usage_ledger"),
+    TenantTable("billing_subscriptions"),
+    TenantTable(
+        "billing_invoices",
+        node_wide_unique={
+            ("number",): "an invoice number is quoted as a bank-transfer reference: one per node"
+        },
+    ),
+    TenantTable("billing_invoice_lines", parent="billing_invoices"),
 )
 
 NODE_TABLES: tuple[NodeTable, ...] = (
@@ -144,6 +154,7 @@ NODE_TABLES: tuple[NodeTable, ...] = (
         "stripe_webhook_events",
         "Stripe event ids acted on: the replay guard, checked before the tenant is known",
     ),
+    NodeTable("billing_plans", "the node's price list: any tenant may be put on a plan"),
 )
 
 # The only reads (and writes) that cross tenants. Each is a name the database policy

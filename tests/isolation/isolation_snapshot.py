@@ -15,11 +15,13 @@ from typing import Any
 # Rows that legitimately move when anyone resolves B's public identifiers.
 MOVES_BY_DESIGN = {
     "resolution_counts": "public resolutions of B's identifiers count toward B's usage",
+    "usage_ledger": "public resolutions of B's identifiers count toward B's usage",
 }
 # Node-wide tables that hold nothing of any tenant.
 NOTHING_OF_B = {
     "migration": "Piccolo's record of applied migrations",
     "scheduled_jobs": "periodic jobs of the node (one run per period for all tenants)",
+    "billing_plans": "the node's price list; which plan B is on is billing_subscriptions",
 }
 
 
