@@ -18,7 +18,6 @@ async def make_invoice(
     from datetime import UTC, date, datetime
 
     from billing.invoices.tables import Invoice, InvoiceLine
-
     from core.tenancy import tenant_transaction
 
     async with tenant_transaction(tenant_id):
@@ -57,7 +56,6 @@ async def make_invoice(
 
 async def invoice_state(tenant_id: int, number: str) -> tuple[str, int]:
     from billing.invoices.tables import Invoice
-
     from core.tenancy import tenant_transaction
 
     async with tenant_transaction(tenant_id, write=False):

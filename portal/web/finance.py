@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.usage import month_of, now, shanghai_day
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 
@@ -18,6 +17,7 @@ from billing.finance import exports, reconcile, service
 from billing.payments.services import bank, fapiao
 from core.errors import IdnestError
 from core.settings import get_settings
+from core.usage import month_of, now, shanghai_day
 from portal.web.common import (
     describe_error,
     flash,
