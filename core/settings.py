@@ -192,6 +192,26 @@ class Settings(BaseSettings):
 
         chosen = self.metrics_dir or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
         return Path(chosen) if chosen else self.var_dir / "metrics"
+    # Billing payments (docs/payments.md). Stripe only when the key is set; otherwise
+    # everything runs on the internal ledger. The base address points tests at a fake.
+    stripe_api_key: str = ""
+    stripe_api_base: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_meter_registrations: str = "idnest_registrations"
+    stripe_meter_resolutions: str = "idnest_resolutions"
+    stripe_payment_methods: str = "card,alipay,wechat_pay"
+    stripe_meter_interval: float = 300.0
+    # The node's payee account for bank transfers (对公转账), printed on every invoice.
+    payee_name: str = ""
+    payee_bank: str = ""
+    payee_account: str = ""
+    # VAT rate on fapiao, in percent (6%: information technology services).
+    fapiao_tax_rate: int = Field(default=6, ge=0, le=100)
+    # Dunning: days of grace after a failed or overdue payment, days between reminders,
+    # and how often the dunning job runs (0: never).
+    dunning_grace_days: int = Field(default=14, ge=0, le=365)
+    dunning_reminder_days: int = Field(default=3, ge=1, le=365)
+    dunning_interval: float = 3600.0
 
     @property
     def embedded(self) -> bool:

@@ -135,6 +135,25 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         exportable=False,
         escrow=False,
     ),
+    # Payments (billing/payments): what Stripe knows of the tenant, and money received.
+    # Billing is the node operator's business, not the resolution data escrow carries;
+    # money received is an accounting record, kept through erasure like the invoices.
+    TenantTable("stripe_customers", escrow=False),
+    TenantTable("stripe_meter_events", exportable=False, escrow=False),
+    TenantTable("stripe_invoices", escrow=False),
+    TenantTable("payments", retained=_ACCOUNTING_LAW, escrow=False),
+    # A transfer is recorded before it is matched: NULL until finance knows whose it is.
+    TenantTable(
+        "bank_transfers",
+        nullable=True,
+        node_wide_unique={
+            ("bank_ref",): "the bank's transaction id, recorded once before its tenant is known"
+        },
+        retained=_ACCOUNTING_LAW,
+        escrow=False,
+    ),
+    TenantTable("fapiao_profiles", escrow=False),
+    TenantTable("dunning_cases", escrow=False),
     # Usage per tenant and hour (core/usage.py): registrations and resolutions.
     # Billing is the node operator's business, not the resolution data escrow carries.
     TenantTable("usage_ledger", escrow=False),
@@ -178,6 +197,10 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable("door_minutes", "per-minute traffic and latency of each door, all tenants"),
     NodeTable("maintenance_windows", "the node's maintenance, recorded by staff"),
     NodeTable("abnormal_events", "the node's incidents, reported to the top-level node"),
+    NodeTable(
+        "stripe_webhook_events",
+        "Stripe event ids acted on: the replay guard, checked before the tenant is known",
+    ),
     NodeTable("billing_plans", "the node's price list: any tenant may be put on a plan"),
 )
 
@@ -190,6 +213,11 @@ CROSS_TENANT_PATHS: dict[str, tuple[bool, str]] = {
     "namespaces": (True, "a namespace is unique across the node: claims weigh every tenant's"),
     "maintenance": (True, "periodic jobs: counters flush, purges, bulk re-drive, outbox"),
     "node": (True, "the node's own rows (tenant_id NULL): node templates, node-level audit"),
+    "payments": (
+        True,
+        "billing payments: a webhook's tenant by Stripe customer, meter delivery, bank "
+        "matching, dunning, finance reports across tenants",
+    ),
     "migrate": (True, "schema migrations and their backfills, run as the owner role"),
     "escrow": (True, "escrow: a set reads every escrowed row; a restore writes them back"),
     "ownership": (True, "a tenant's import (its rows written before it may act) and erasure"),

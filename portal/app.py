@@ -14,6 +14,7 @@ from litestar.di import Provide
 
 import portal.jobs  # noqa: F401 - registers every actor and periodic job
 from billing import api as billing_api
+from billing.payments import api as payments_api
 from core import db
 from core.bus import get_bus
 from core.head import HeadAsGet
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> Any:
             *ownership_api.ROUTES,
             *hdl_http.ROUTES,
             *billing_api.ROUTES,
+            *payments_api.ROUTES,
         ],
         middleware=[session_config(settings).middleware],
         csrf_config=csrf_config(settings),

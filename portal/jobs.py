@@ -8,6 +8,7 @@ and ``idnest worker`` hands it to the Dramatiq CLI, so both see the same jobs.
 from __future__ import annotations
 
 from billing import jobs as billing_jobs  # noqa: F401
+from billing.payments import jobs as payments_jobs  # noqa: F401
 from core import scheduler  # noqa: F401 - declares the run_periodic actor
 from resolver.observability import jobs as observability_jobs  # noqa: F401
 from tenants.escrow import jobs as escrow_jobs  # noqa: F401

@@ -30,6 +30,7 @@ from portal.web import (
     console,
     exports,
     operations,
+    finance,
     profile,
     public,
     schemes,
@@ -147,6 +148,7 @@ router = Router(
         *billing_console.ROUTES,
         *billing_staff.ROUTES,
         *sso.ROUTES,
+        *finance.ROUTES,
     ],
     exception_handlers={
         LoginRequired: _login_redirect,

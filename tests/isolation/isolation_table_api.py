@@ -235,4 +235,11 @@ API: list[Case] = [
         queries=("?token={export_token}", "?token="),
         body=Body(headers={"Range": "bytes=0-99"}),
     ),
+    P(
+        "POST",
+        "/api/billing/stripe/webhook",
+        "Stripe calls it; only a body signed with the node's webhook secret acts (an unsigned "
+        "one is refused 400/404, changing nothing)",
+        body=Body(json={"id": "evt_evil", "type": "invoice.paid", "data": {"object": {}}}),
+    ),
 ]

@@ -247,6 +247,27 @@ STAFF = [
     S("GET", "/staff/templates/{code:str}/edit", fill={"code": "template"}),
     S("POST", "/staff/templates/{code:str}/edit", fill={"code": "template"}, body=TEMPLATE_FORM),
     S("GET", "/staff/templates/{code:str}", fill={"code": "template"}),
+    # Finance (billing/finance, billing/payments): the finance role only.
+    S("GET", "/staff/finance", queries=("", "?month=2026-11&status=issued")),
+    S("GET", "/staff/finance/usage"),
+    S("GET", "/staff/finance/ageing"),
+    S("GET", "/staff/finance/payments"),
+    S("GET", "/staff/finance/reconciliation"),
+    S("GET", "/staff/finance/export", queries=("?kind=payments&format=csv", "?kind=fapiao")),
+    S(
+        "POST",
+        "/staff/finance/transfers",
+        body=Body(form={"amount": "1.00", "date": "2026-12-01", "payer": "evil", "reference": ""}),
+    ),
+    S("POST", "/staff/finance/transfers/import", body=Body(files=True)),
+    S(
+        "POST",
+        "/staff/finance/transfers/{transfer_id:int}/match",
+        fill={"transfer_id": "=1"},
+        body=Body(form={"invoice": "INV-202611-1"}),
+    ),
+    C("GET", CON + "/fapiao"),
+    C("POST", CON + "/fapiao", body=Body(form={"buyer_name": "evil"})),
 ]
 
 SCHEMA = [

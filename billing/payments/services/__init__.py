@@ -1,0 +1,1 @@
+"""Domain operations of payments (no HTTP, no templates)."""
