@@ -45,6 +45,14 @@ class Outbox(Table, tablename="outbox"):
     delivered_at = Timestamptz(null=True, default=None, index=True)
     attempts = Integer(default=0)
     last_error = Varchar(length=1024, default="")
+    # What the receiver de-duplicates on: a redelivered message carries the same id.
+    event_id = Varchar(length=40, default="", index=True, index_method=IndexMethod.btree)
+    # Durable backoff: the row is not tried again before this (core.delivery).
+    next_attempt_at = Timestamptz(null=True, default=None)
+    # Dead letter: refused too often; staff see it and may send it again.
+    dead_at = Timestamptz(null=True, default=None)
+    # A cadence message is enqueued once per period: "node-stats:2026-12-01".
+    dedupe_key = Varchar(length=128, null=True, default=None, unique=True)
 
 
 class ScheduledJob(Table, tablename="scheduled_jobs"):

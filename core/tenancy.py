@@ -90,7 +90,17 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable("resolution_counts"),
     # Node-level events and deliveries have no tenant: only a cross-tenant path sees them.
     TenantTable("audit_log", nullable=True),
-    TenantTable("outbox", nullable=True, exportable=False),
+    TenantTable(
+        "outbox",
+        nullable=True,
+        exportable=False,
+        node_wide_unique={
+            ("dedupe_key",): (
+                "a cadence message's period key (node-stats:2026-12-01) names its tenant "
+                "itself, and one per period is the point"
+            )
+        },
+    ),
     TenantTable(
         "metadata_templates",
         nullable=True,

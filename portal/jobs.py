@@ -7,7 +7,10 @@ and ``idnest worker`` hands it to the Dramatiq CLI, so both see the same jobs.
 
 from __future__ import annotations
 
-from core import scheduler  # noqa: F401 - declares the run_periodic actor
+from core import (
+    delivery,  # noqa: F401 - the outbox-delivery job
+    scheduler,  # noqa: F401 - declares the run_periodic actor
+)
 from tenants.identifiers import jobs as identifiers_jobs  # noqa: F401
 from tenants.templates import jobs as templates_jobs  # noqa: F401
 

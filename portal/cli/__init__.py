@@ -55,4 +55,4 @@ def main(log_level: str | None) -> None:
 
 
 # Importing the command modules registers their commands on ``main``.
-from portal.cli import registry, server, tenants  # noqa: E402, F401
+from portal.cli import devtools, registry, server, tenants  # noqa: E402, F401

@@ -36,6 +36,7 @@ from portal.web import (
     team,
     templates_console,
     templates_staff,
+    upstream_staff,
 )
 from portal.web.common import LOCALE_DIR, Redirected, env, lang_of
 from portal.web.common import LoginRequired as LoginRequired
@@ -130,6 +131,7 @@ router = Router(
         *accounts.ROUTES,
         *staff.ROUTES,
         *staff_users.ROUTES,
+        *upstream_staff.ROUTES,
         *search_staff.ROUTES,
         *console.ROUTES,
         *batch.ROUTES,

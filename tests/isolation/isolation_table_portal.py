@@ -183,6 +183,8 @@ STAFF = [
     S("POST", "/staff/users/{user_id:int}/roles", body=Body(form={"roles": "admin"})),
     S("POST", "/staff/users/{user_id:int}/totp-reset", body=Body(form={})),
     S("GET", "/staff/node"),
+    S("GET", "/staff/outbox"),
+    S("POST", "/staff/outbox/{outbox_id:int}/resend", body=Body(form={}), fill={"outbox_id": "=1"}),
     S("GET", "/staff/search", query="?q={suffix}"),
     S("POST", "/staff/search", body=Body(form={"q": "{suffix}"})),
     S("GET", "/staff/namespaces"),
