@@ -21,7 +21,9 @@ from core.tenancy import cross_tenant, scope_of
 OP_ADD, OP_DELETE, OP_MODIFY = 1, 2, 3
 
 
-async def enqueue(topic: str, payload: dict[str, Any], *, tenant_id: int | None = None) -> None:
+async def enqueue(
+    topic: str, payload: dict[str, Any], *, tenant_id: int | None = None, event_id: str = ""
+) -> None:
     """Record a message for delivery (``core.delivery``), in the caller's transaction.
 
     Topics ``upstream.<kind>`` go to the top-level node; the payload is the message's

@@ -4,10 +4,10 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from core.tables import AuditLog, Outbox, ScheduledJob
+from core.tables import AuditLog, NodeProfile, Outbox, ScheduledJob, TemplateRequest
 
 APP_CONFIG = AppConfig(
     app_name="core",
     migrations_folder_path=Path(__file__).resolve().parent.parent / "migrations" / "core",
-    table_classes=[AuditLog, Outbox, ScheduledJob],
+    table_classes=[AuditLog, Outbox, ScheduledJob, NodeProfile, TemplateRequest],
 )

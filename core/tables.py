@@ -77,3 +77,33 @@ class ScheduledJob(Table, tablename="scheduled_jobs"):
     status = Varchar(length=16, default="")
     detail = Varchar(length=1024, default="")
     runs = Integer(default=0)
+
+
+class NodeProfile(Table, tablename="node_profile"):
+    """The node operator's profile and the node's type and name (REFERENCE §4), kept by
+    staff in the console (core.node); one row. Sent upstream whenever it changes."""
+
+    id: Serial
+    node_name = Varchar(length=255, default="")
+    node_type = Varchar(length=64, default="enterprise")
+    operator_name = Varchar(length=255, default="")
+    credit_code = Varchar(length=18, default="")
+    legal_representative = Varchar(length=255, default="")
+    system_location = Varchar(length=255, default="")
+    data_location = Varchar(length=255, default="")
+    escrow_provider = Varchar(length=255, default="")
+    updated_at = Timestamptz(null=True, default=None)
+    updated_by = Varchar(length=64, default="")
+
+
+class TemplateRequest(Table, tablename="template_requests"):
+    """A request to the top-level node for a new industry template (the guideline's
+    application for industry metadata); its status is its outbox message's."""
+
+    id: Serial
+    industry = Varchar(length=8)
+    name = Varchar(length=255)
+    description = Varchar(length=2000, default="")
+    requested_by = Varchar(length=64, default="")
+    event_id = Varchar(length=40, default="")
+    created_at = Timestamptz()

@@ -134,6 +134,8 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable("onboarding_email_tokens", "one-time links, looked up before anyone is known"),
     NodeTable("onboarding_user_totp", "a person's second factor, not a tenant's"),
     NodeTable("scheduled_jobs", "the node's periodic-job leases"),
+    NodeTable("node_profile", "the node operator's own profile, one row, kept by staff"),
+    NodeTable("template_requests", "the node's requests for industry templates upstream"),
     NodeTable("migration", "Piccolo's record of the migrations applied"),
 )
 

@@ -12,6 +12,7 @@ from core import (
     scheduler,  # noqa: F401 - declares the run_periodic actor
 )
 from tenants.identifiers import jobs as identifiers_jobs  # noqa: F401
+from tenants.statistics import jobs as statistics_jobs  # noqa: F401
 from tenants.templates import jobs as templates_jobs  # noqa: F401
 
 # What the Dramatiq worker process imports (after core.tasks, which builds the broker).

@@ -20,6 +20,8 @@ MOVES_BY_DESIGN = {
 NOTHING_OF_B = {
     "migration": "Piccolo's record of applied migrations",
     "scheduled_jobs": "periodic jobs of the node (one run per period for all tenants)",
+    "node_profile": "the node operator's profile (the node's, not a tenant's)",
+    "template_requests": "the node's requests for industry templates from the top-level node",
 }
 
 

@@ -31,6 +31,7 @@ CONTEXT_DEPS = {
     "identifiers": {"accounts", "templates"},
     "onboarding": {"accounts"},
     "schemes": {"accounts", "identifiers"},
+    "statistics": {"accounts", "onboarding", "templates"},
 }
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
