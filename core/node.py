@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core import audit
-from core.codes import validate_credit_code
+from core.codes import CodeError, validate_credit_code
 from core.errors import InvalidValue
 from core.industries import division_codes
 from core.outbox import enqueue
@@ -58,7 +58,11 @@ def _clean(form: dict[str, str]) -> Profile:
     for f in ("node_name", "operator_name", "legal_representative"):
         if not values[f]:
             raise InvalidValue(f"{f.replace('_', ' ')} is required", field=f)
-    values["credit_code"] = validate_credit_code(values["credit_code"].upper())
+    try:
+        values["credit_code"] = validate_credit_code(values["credit_code"].upper())
+    except CodeError as exc:
+        detail = f"unified social credit code: {exc.message}"
+        raise InvalidValue(detail, field="credit_code") from exc
     return Profile(**values)
 
 

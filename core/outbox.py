@@ -35,7 +35,7 @@ async def enqueue(
         topic=topic,
         payload=payload,
         created_at=datetime.now(UTC),
-        event_id=uuid.uuid4().hex,
+        event_id=event_id or uuid.uuid4().hex,
     )
     async with scope_of(tenant_id):
         await Outbox.insert(row).run()
