@@ -50,6 +50,13 @@ class RunResult:
     dead: int = 0
     unreachable: bool = False
     errors: list[str] = field(default_factory=list)
+    # time.monotonic() after which no new request starts: a run must end well inside
+    # its lease, or a second runner could start and send out of order.
+    stop_at: float = float("inf")
+
+    @property
+    def stopped(self) -> bool:
+        return self.unreachable or time.monotonic() >= self.stop_at
 
     def summary(self) -> str:
         text = f"{self.delivered} delivered, {self.failed} failed, {self.dead} dead-lettered"
@@ -203,6 +210,8 @@ async def _deliver_chain(
     rng: random.Random | None,
 ) -> None:
     for batch in _batches(chain, max(1, settings.outbox_batch)):
+        if result.stopped:
+            return
         try:
             await _send(client, settings, batch, prefix)
         except upstream.PushError as exc:
@@ -245,10 +254,12 @@ async def deliver_once(
     now: datetime | None = None,
     client: httpx.AsyncClient | None = None,
     rng: random.Random | None = None,
+    stop_at: float = float("inf"),
 ) -> RunResult:
-    """One pass over what is due: every tenant's chain, until the node is unreachable."""
+    """One pass over what is due: every tenant's chain, until the node is unreachable
+    (or ``stop_at``, a time.monotonic() instant, has passed)."""
     now = now or _utcnow()
-    result = RunResult()
+    result = RunResult(stop_at=stop_at)
     rows = await _pending(max(1, settings.outbox_batch) * 10)
     if not rows:
         return result
@@ -257,8 +268,8 @@ async def deliver_once(
     try:
         for chain in chains.values():
             await _deliver_chain(own, settings, chain, chain[0]["prefix"], result, now, rng)
-            if result.unreachable:
-                break  # the node is down: the other tenants would only fail as well
+            if result.stopped:
+                break  # the node is down (the other tenants would only fail), or time is up
     finally:
         if client is None:
             await own.aclose()
@@ -272,7 +283,7 @@ async def drain(settings: Settings, *, clock: Clock = _utcnow) -> RunResult:
     deadline = time.monotonic() + max(0.0, settings.outbox_run_seconds)
     async with upstream.push_client(settings) as client:
         while True:
-            result = await deliver_once(settings, now=clock(), client=client)
+            result = await deliver_once(settings, now=clock(), client=client, stop_at=deadline)
             total.delivered += result.delivered
             total.failed += result.failed
             total.dead += result.dead
