@@ -140,6 +140,26 @@ class UpstreamError(IdnestError):
     title = "Top-level node error"
 
 
+class WriteRefused(IdnestError):
+    """A tenant may not create identifiers now, for a billing reason (core/quota.py):
+    its plan's registration cap is reached, or its writes are suspended. Reads and
+    resolution are never refused for these reasons."""
+
+    rc = 604  # IDIS: registration count limit
+    http_status = 402
+    title = "Registration refused"
+
+    def __init__(self, detail: str, *, reason: str, **kw: str | None):
+        super().__init__(detail, **kw)
+        self.reason = reason
+
+
+class QuotaExceeded(WriteRefused):
+    """The plan's hard cap on registrations in a month is reached."""
+
+    title = "Registration quota exceeded"
+
+
 def _classes() -> list[type[IdnestError]]:
     found: list[type[IdnestError]] = []
     todo: list[type[IdnestError]] = [IdnestError]

@@ -4,10 +4,10 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from core.tables import AuditLog, NodeProfile, Outbox, ScheduledJob, TemplateRequest
+from core.tables import AuditLog, NodeProfile, Outbox, ScheduledJob, TemplateRequest, UsageEntry
 
 APP_CONFIG = AppConfig(
     app_name="core",
     migrations_folder_path=Path(__file__).resolve().parent.parent / "migrations" / "core",
-    table_classes=[AuditLog, Outbox, ScheduledJob, NodeProfile, TemplateRequest],
+    table_classes=[AuditLog, Outbox, ScheduledJob, UsageEntry, NodeProfile, TemplateRequest],
 )

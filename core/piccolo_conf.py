@@ -20,5 +20,6 @@ APP_REGISTRY = AppRegistry(
         "tenants.schemes.piccolo_app",
         "tenants.onboarding.piccolo_app",
         "tenants.identifiers.piccolo_app",
+        "billing.piccolo_app",
     ]
 )

@@ -1,4 +1,4 @@
-"""Kernel tables: the audit log, the outbox and the periodic-job leases.
+"""Kernel tables: the audit log, the outbox, the periodic-job leases and the usage ledger.
 
 The outbox is durable intent: a write that must reach the top-level node or billing is
 recorded here in the same transaction as the change itself, and delivered later. The
@@ -7,9 +7,19 @@ broker only delivers; a lost message is re-driven from these rows, never lost.
 
 from __future__ import annotations
 
-from piccolo.columns import JSON, ForeignKey, Integer, OnDelete, Serial, Timestamptz, Varchar
+from piccolo.columns import (
+    JSON,
+    BigInt,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.indexes import IndexMethod
 from piccolo.columns.reference import LazyTableReference
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 
@@ -107,3 +117,25 @@ class TemplateRequest(Table, tablename="template_requests"):
     requested_by = Varchar(length=64, default="")
     event_id = Varchar(length=40, default="")
     created_at = Timestamptz()
+
+
+class UsageEntry(Table, tablename="usage_ledger"):
+    """Append-only usage: one row per write transaction that created identifiers, and
+    one per tenant per resolution-counter flush (core/usage.py).
+
+    ``source`` names what the row counts (``reg:<uuid>`` for a write, ``res:<window>`` for
+    a flush); it is unique per tenant, so a flush that is sent again counts once.
+    ``hour`` is the UTC hour the usage fell in (Asia/Shanghai hours are the same hours).
+    """
+
+    id: Serial
+    tenant_id: ForeignKey = ForeignKey(
+        LazyTableReference("Tenant", app_name="tenants"), on_delete=OnDelete.restrict, null=False
+    )
+    hour = Timestamptz(index=True)
+    source = Varchar(length=96)
+    registrations = BigInt(default=0)
+    resolutions = BigInt(default=0)
+    not_found = BigInt(default=0)
+    created_at = Timestamptz()
+    usage_ledger_source_unique = Unique(["tenant_id", "source"], name="usage_ledger_source_unique")

@@ -124,6 +124,16 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         node_wide_unique={("public_id",): "a random public id, the one a worker is sent"},
     ),
     TenantTable("bulk_job_failures", parent="bulk_jobs"),
+    # Usage per tenant and hour (core/usage.py): registrations and resolutions.
+    TenantTable("usage_ledger"),
+    TenantTable("billing_subscriptions"),
+    TenantTable(
+        "billing_invoices",
+        node_wide_unique={
+            ("number",): "an invoice number is quoted as a bank-transfer reference: one per node"
+        },
+    ),
+    TenantTable("billing_invoice_lines", parent="billing_invoices"),
 )
 
 NODE_TABLES: tuple[NodeTable, ...] = (
@@ -137,6 +147,7 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable("node_profile", "the node operator's own profile, one row, kept by staff"),
     NodeTable("template_requests", "the node's requests for industry templates upstream"),
     NodeTable("migration", "Piccolo's record of the migrations applied"),
+    NodeTable("billing_plans", "the node's price list: any tenant may be put on a plan"),
 )
 
 # The only reads (and writes) that cross tenants. Each is a name the database policy

@@ -1,28 +1,23 @@
-"""Usage as the rest of the node reads it: resolutions per tenant and day.
+"""Resolutions per tenant and day, as the consoles read them (a view of core/usage.py).
 
-``resolver.counters`` writes these rows in batches; everyone else (the tenant console,
-the staff console, billing and reports later) reads them through this module and never
-queries ``resolution_counts`` itself, so the storage can change behind one interface.
+The one source of usage is ``core.usage`` (the ledger the counters flush into and the
+write path appends to); this keeps the resolver-side callers' shape. Days are
+Asia/Shanghai days.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from core.tenancy import tenant_transaction
-from resolver.tables import ResolutionCount
+from core import usage
 
 
 async def resolutions_by_day(tenant_id: int, since: date) -> dict[date, int]:
-    """The tenant's resolutions on each day from ``since`` (inclusive); days without
-    any are absent."""
-    async with tenant_transaction(tenant_id, write=False):
-        rows = (
-            await ResolutionCount.select(ResolutionCount.day, ResolutionCount.resolutions)
-            .where((ResolutionCount.tenant_id == tenant_id) & (ResolutionCount.day >= since))
-            .run()
-        )
-    return {r["day"]: int(r["resolutions"]) for r in rows}
+    """The tenant's resolutions on each day from ``since`` (inclusive) to today; days
+    without any are absent."""
+    today = usage.shanghai_day(usage.now())
+    days = await usage.tenant_by_day(tenant_id, since, max(since, today))
+    return {d: u.resolutions for d, u in days.items() if u.resolutions}
 
 
 async def resolutions_since(tenant_id: int, since: date) -> int:

@@ -8,11 +8,11 @@ import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from core.usage import SHANGHAI
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
 from core.limits import bounded_int
+from core.usage import SHANGHAI
 from portal.web.chart import bar_chart
 from portal.web.common import gettext_for, page, require_member, require_staff
 from tenants.statistics.services import stats

@@ -15,6 +15,7 @@ from typing import Any
 # Rows that legitimately move when anyone resolves B's public identifiers.
 MOVES_BY_DESIGN = {
     "resolution_counts": "public resolutions of B's identifiers count toward B's usage",
+    "usage_ledger": "public resolutions of B's identifiers count toward B's usage",
 }
 # Node-wide tables that hold nothing of any tenant.
 NOTHING_OF_B = {
@@ -22,6 +23,7 @@ NOTHING_OF_B = {
     "scheduled_jobs": "periodic jobs of the node (one run per period for all tenants)",
     "node_profile": "the node operator's profile (the node's, not a tenant's)",
     "template_requests": "the node's requests for industry templates from the top-level node",
+    "billing_plans": "the node's price list; which plan B is on is billing_subscriptions",
 }
 
 

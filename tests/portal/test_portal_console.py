@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from node_support import as_node
 from portal_support import PASSWORD, Web, add_member, last_link, staff_login, unique_email
@@ -110,12 +108,9 @@ async def test_cursor_paging(web: Web, tenant_a) -> None:
 
 
 async def test_resolution_chart_counts(web: Web, tenant_a) -> None:
-    from resolver.tables import ResolutionCount
+    from core import usage
 
-    async with as_node():
-        await ResolutionCount.insert(
-            ResolutionCount(tenant_id=tenant_a.id, day=date.today(), resolutions=42, not_found=0)
-        ).run()
+    await usage.record_window("test-chart:1", {tenant_a.id: (42, 0)}, hour=usage.now())
     await _owner(web, tenant_a)
     dash = await web.get(f"/console/{tenant_a.prefix}")
     assert ": 42</title>" in dash.text and ">42<" in dash.text

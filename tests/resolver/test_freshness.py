@@ -4,7 +4,6 @@ but a later write still shows, and the fast path answers byte-for-byte like the 
 from __future__ import annotations
 
 import pytest
-from node_support import as_node
 
 pytestmark = pytest.mark.anyio
 JSON = {"Content-Type": "application/json"}
@@ -62,22 +61,16 @@ async def test_fast_path_and_framework_answer_the_same(client, app, tenant_a):
 
 
 async def test_resolutions_are_counted_in_memory_and_flushed(client, app, tenant_a):
-    from resolver.tables import ResolutionCount
+    from core import usage
 
     h = f"{tenant_a.prefix}/COUNT"
     await _put(client, tenant_a, h, "https://example.com/c")
     for _ in range(5):
         await client.get(f"/api/handles/{h}")
     await client.get(f"/api/handles/{tenant_a.prefix}/MISSING")
-    async with as_node():
-        rows = await ResolutionCount.select().where(ResolutionCount.tenant_id == tenant_a.id).run()
-    assert rows == []  # nothing written per resolution
+    month = usage.month_of(usage.now())
+    before = await usage.tenant_month(tenant_a.id, month)
+    assert (before.resolutions, before.not_found) == (0, 0)  # nothing written per resolution
     await app.resolver.counters.flush()
-    async with as_node():
-        row = (
-            await ResolutionCount.select()
-            .where(ResolutionCount.tenant_id == tenant_a.id)
-            .first()
-            .run()
-        )
-    assert row["resolutions"] == 5 and row["not_found"] == 1
+    after = await usage.tenant_month(tenant_a.id, month)
+    assert (after.registrations, after.resolutions, after.not_found) == (1, 5, 1)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from core import audit, db, outbox
+from core import audit, db, outbox, quota, usage
 from core.auth import Principal
 from core.bus import get_bus
 from core.errors import HandleAlreadyExists, HandleNotFound, IdnestError, InvalidValue
@@ -197,6 +197,10 @@ async def _write_batch(batch: PreparedBatch, idempotency: IdempotencyGuard | Non
         if batch.mode != "update":
             fresh = batch.fresh.without(existing) if existing else batch.fresh
             inserted = await insert_new(tenant_id, fresh, now)
+            # Creations only: checked against the write guards (a refusal rolls the
+            # whole batch back) and counted once, per identifier, in this transaction.
+            await quota.check_create(tenant_id, len(inserted))
+            await usage.record_registrations(tenant_id, len(inserted))
         if insert_first:
             existing = await locked_records(tenant_id, [k for k in keys if k not in inserted])
         for key, item in batch.items.items():

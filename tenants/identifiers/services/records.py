@@ -5,9 +5,8 @@ writes the record, an audit row and an outbox row (for the top-level node sync),
 publishes the invalidation so every resolver drops its cached copy. Permission checks
 live here too, so the REST API, the wire protocol and the portal cannot disagree.
 ``tenants.identifiers.services.batch`` is the same path set-wise (SNMS batches, bulk
-jobs). Records declaring a metadata template at index 1001 are validated against it
-(``tenants.templates.services.templates``); an optional idempotency guard is claimed and
-completed inside the write's transaction.
+jobs). Records declaring a template at index 1001 are validated against it. A creation
+passes the write guards (core/quota.py) and is counted (core/usage.py) in its transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from typing import Any, NamedTuple, Protocol
 
 from piccolo.columns.combination import WhereRaw
 
-from core import audit, db
+from core import audit, db, quota, usage
 from core.auth import Principal
 from core.bus import get_bus
 from core.errors import (
@@ -253,7 +252,8 @@ def _check_existing(
 async def _insert_record(
     principal: Principal, tenant_id: int, handle: Handle, values: list[HandleValue]
 ) -> WriteResult:
-    """A new record, validated, with a default HS_ADMIN when the body brings none."""
+    """A new record (validated; a default HS_ADMIN if none), past the write guards."""
+    await quota.check_create(tenant_id, 1)
     values = await validate_record(tenant_id, values)
     if not any(v.type == "HS_ADMIN" for v in values):
         stamp = values[0].timestamp if values else now_timestamp()
@@ -275,6 +275,7 @@ async def _insert_record(
             version=1,
         )
     ).run()
+    await usage.record_registrations(tenant_id, 1)
     return WriteResult(handle.text, True, 1)
 
 

@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from core.usage import SHANGHAI
-
 from core import outbox
 from core.settings import Settings
+from core.usage import SHANGHAI
 from tenants.accounts.services.tenants import list_tenants
 from tenants.statistics.services import stats
 from tenants.templates.services.templates import list_templates
