@@ -147,6 +147,41 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 10
     # Cadence jobs (REFERENCE §4): checked this often; each enqueues what is due once.
     upstream_cadence_interval: float = 300.0
+    # Observability (docs/observability.md). Each process's metric snapshots go to
+    # `metrics_dir` (empty: PROMETHEUS_MULTIPROC_DIR, else var_dir/metrics); /metrics adds
+    # them up. Resolution logs (解析日志): buffered, written in batches, kept this long.
+    metrics_dir: str = ""
+    # Off: no door metering and no resolution logs (bench/observability.py compares).
+    observability_enabled: bool = True
+    resolution_log_enabled: bool = True
+    resolution_log_buffer: int = 100_000
+    resolution_log_retention_days: int = 180
+    # The built-in prober (0: off): every `prober_interval` s a canary (empty: 0.NA/ of
+    # the oldest active tenant) through every door, on IPv4 and IPv6 loopback unless the
+    # URLs below say where this node answers.
+    prober_interval: float = 60.0
+    prober_timeout: float = 5.0
+    prober_handle: str = ""
+    prober_http_url: str = ""
+    prober_wire_host: str = ""
+    prober_gs1_path: str = "/.well-known/gs1resolver"
+    # Abnormal events (docs/observability.md): per door, raised when the condition held for
+    # `abnormal_raise_minutes` (or `abnormal_probe_rounds` failed probe rounds), recovered
+    # below half the threshold for `abnormal_recover_minutes`; checked every interval.
+    abnormal_check_interval: float = 60.0
+    abnormal_error_rate: float = 0.05
+    abnormal_latency_ms: float = 500.0
+    abnormal_min_requests: int = 20
+    abnormal_raise_minutes: int = 3
+    abnormal_recover_minutes: int = 5
+    abnormal_probe_rounds: int = 3
+
+    @property
+    def metrics_path(self) -> Path:
+        import os
+
+        chosen = self.metrics_dir or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+        return Path(chosen) if chosen else self.var_dir / "metrics"
 
     @property
     def embedded(self) -> bool:

@@ -147,6 +147,11 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable("node_profile", "the node operator's own profile, one row, kept by staff"),
     NodeTable("template_requests", "the node's requests for industry templates upstream"),
     NodeTable("migration", "Piccolo's record of the migrations applied"),
+    NodeTable("resolution_log", "解析日志 of public resolutions by anyone; staff-only, purged"),
+    NodeTable("probe_results", "the node's own prober: availability of its doors"),
+    NodeTable("door_minutes", "per-minute traffic and latency of each door, all tenants"),
+    NodeTable("maintenance_windows", "the node's maintenance, recorded by staff"),
+    NodeTable("abnormal_events", "the node's incidents, reported to the top-level node"),
     NodeTable("billing_plans", "the node's price list: any tenant may be put on a plan"),
 )
 

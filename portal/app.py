@@ -28,6 +28,9 @@ from resolver import api as resolver_api
 from resolver import hdl_http
 from resolver import oid as resolver_oid
 from resolver.fastpath import ResolutionFastPath
+from resolver.observability import api as observability_api
+from resolver.observability.metering import DoorMeter
+from resolver.observability.runtime import observe, observe_forever, stop_observing
 from resolver.runtime import build_resolver
 from resolver.service import Resolver
 from resolver.wire.listener import start_wire
@@ -90,12 +93,14 @@ def create_app(settings: Settings | None = None) -> Any:
     bus = get_bus()
     resolver = build_resolver(settings, bus)
     http_wire = WireServer(resolver, settings)  # the Handle protocol's HTTP interface
+    observe(resolver, settings, "http")
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await db.start(settings)
         await bus.start()
         flusher = asyncio.create_task(_flush_forever(resolver, settings.counter_flush_interval))
+        observer = asyncio.create_task(observe_forever(settings))
         await bulk_jobs.resume_unfinished()
         # Periodic jobs (idempotency purge, template sync): every process checks, the
         # database lets one of them run each period.
@@ -117,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Any:
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
             await _flush_once(resolver)
+            await stop_observing(observer, settings)
             await bus.stop()
             await db.stop()
 
@@ -124,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Any:
         route_handlers=[
             healthz,
             readyz,
+            *observability_api.ROUTES,
             *resolver_api.ROUTES,
             *handles_api.ROUTES,
             *schemes_api.ROUTES,
@@ -150,4 +157,8 @@ def create_app(settings: Settings | None = None) -> Any:
         debug=False,
     )
     # The fast path answers cache hits first: they set no cookie and need no scheme.
-    return ResolutionFastPath(ForwardedScheme(HeadAsGet(app), settings), resolver)
+    fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(app), settings), resolver)
+    if not settings.observability_enabled:
+        return fast
+    # Outermost: every door's resolutions are metered, the fast path's as well.
+    return DoorMeter(fast, fast.gs1.claims, resolver)

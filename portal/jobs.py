@@ -11,6 +11,7 @@ from core import (
     delivery,  # noqa: F401 - the outbox-delivery job
     scheduler,  # noqa: F401 - declares the run_periodic actor
 )
+from resolver.observability import jobs as observability_jobs  # noqa: F401
 from tenants.identifiers import jobs as identifiers_jobs  # noqa: F401
 from tenants.statistics import jobs as statistics_jobs  # noqa: F401
 from tenants.templates import jobs as templates_jobs  # noqa: F401

@@ -55,4 +55,10 @@ def main(log_level: str | None) -> None:
 
 
 # Importing the command modules registers their commands on ``main``.
-from portal.cli import devtools, registry, server, tenants  # noqa: E402, F401
+from portal.cli import (  # noqa: E402, F401
+    devtools,
+    observability,
+    registry,
+    server,
+    tenants,
+)

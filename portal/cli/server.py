@@ -40,6 +40,9 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     get_settings.cache_clear()
     settings = get_settings()
     run_async(lambda: asyncio.sleep(0))  # migrations, before any worker starts
+    from core.metrics import clear_snapshots
+
+    clear_snapshots(settings.metrics_path)  # the previous run's processes are gone
     workers = workers if workers is not None else settings.workers
     if workers > 1 and settings.wire_enabled and not settings.redis_url:
         _warn_challenges()

@@ -81,7 +81,19 @@ async def staff_home(request: Request[Any, Any, Any]) -> Response[str]:
         flash=pop_flash(request),
         tenants=await Tenant.count().run(),
         roles=sorted(viewer.staff_roles),
+        **await _operations(viewer),
     )
+
+
+async def _operations(viewer: Any) -> dict[str, Any]:
+    """The operations dashboard, on the home page of those who run the node."""
+    from portal.web.operations import charts
+    from resolver.observability.dashboard import dashboard
+
+    if not viewer.staff_roles & {"operator", "admin"}:
+        return {}
+    ops = await dashboard()
+    return {"ops": ops, "charts": charts(ops["hourly"])}
 
 
 @get("/staff/totp", include_in_schema=False)

@@ -147,12 +147,14 @@ async def serve_resolver(settings: Settings) -> None:
     """One ``idnest resolver`` process: database, bus, resolver, listener, until SIGTERM."""
     from core import db
     from core.bus import get_bus
+    from resolver.observability.runtime import observe, observe_forever, stop_observing
     from resolver.runtime import build_resolver
 
     await db.start(settings)
     bus = get_bus()
     await bus.start()
     resolver = build_resolver(settings, bus)
+    observe(resolver, settings, "wire")
     listener = await start_wire(resolver, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -165,6 +167,7 @@ async def serve_resolver(settings: Settings) -> None:
             await resolver.counters.flush()
 
     flusher = loop.create_task(flush())
+    observer = loop.create_task(observe_forever(settings))
     try:
         if listener is not None:
             await stop.wait()
@@ -173,6 +176,7 @@ async def serve_resolver(settings: Settings) -> None:
         if listener is not None:
             await listener.stop()
         await resolver.counters.flush()
+        await stop_observing(observer, settings)
         await bus.stop()
         await db.stop()
 

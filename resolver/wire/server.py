@@ -23,13 +23,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from time import perf_counter
 from typing import Any
 
 from core.auth import Principal
 from core.errors import AuthenticationFailed, IdnestError, InvalidHandle, ValuesNotFound
 from core.identifiers import fold
+from core.metrics import METER, Labels
 from core.settings import Settings
 from resolver.cache import Record
+from resolver.observability.metering import record as meter_resolution
+from resolver.observability.metering import wire_result
 from resolver.service import Query, Resolver
 from resolver.wire import admin, codec
 from resolver.wire.bodies import (
@@ -47,9 +51,8 @@ from resolver.wire.challenges import (
     pending_for,
 )
 from resolver.wire.constants import TRUNCATED, OpCode, OpFlag, ResponseCode
-from resolver.wire.framing import Reassembler, read_message, split_for_udp
+from resolver.wire.framing import Reassembler, split_for_udp
 from resolver.wire.message import (
-    ENVELOPE,
     Envelope,
     Header,
     Message,
@@ -77,7 +80,7 @@ def _digest(msg: Message) -> bytes:
     return codec.request_digest(msg) if msg.header.op_flags & _RRDG else b""
 
 
-def _handle_text(raw: bytes) -> str:
+def handle_text(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -101,9 +104,20 @@ class WireServer:
         self.truncated = 0
         self.errors = 0
         self.connections = 0
+        self.datagrams = 0
+        self.refused = 0
+        METER.add_source("wire", self.metric_values)
         self._templates: dict[bytes, tuple[str, Record, bytes, bytes, float]] = {}
         self._last_hit: tuple[str, Record] | None = None
         self._site: bytes | None = None
+
+    def metric_values(self) -> list[tuple[str, Labels, float]]:
+        return [
+            ("idnest_wire_udp_datagrams_total", (), self.datagrams),
+            ("idnest_wire_udp_rate_limited_total", (), self.refused),
+            ("idnest_wire_udp_truncated_total", (), self.truncated),
+            ("idnest_wire_dropped_total", (), self.dropped),
+        ]
 
     def site_bytes(self) -> bytes:
         if self._site is None:
@@ -174,7 +188,7 @@ class WireServer:
         # AUTH (skip caches) only over TCP: over UDP it would let anyone aim a flood at
         # the database.
         record = await self.resolver.lookup(
-            _handle_text(body.handle), authoritative=conn is not None and bool(flags & _AUTH)
+            handle_text(body.handle), authoritative=conn is not None and bool(flags & _AUTH)
         )
         restricted = (
             conn is not None and not flags & _PUBL and len(record.values) != len(record.public)
@@ -274,8 +288,11 @@ class WireServer:
 
     def datagram(self, data: bytes, addr: Any, send: Any) -> None:
         """One datagram in; ``send(frame, addr)`` for the answer."""
+        self.datagrams += 1
         if not self.limiter.allow(addr[0]):
+            self.refused += 1
             return
+        started = perf_counter()
         if len(data) >= 60:
             tkey = data[:4] + data[12:36] + data[40:]
             template = self._templates.get(tkey)
@@ -285,6 +302,7 @@ class WireServer:
                     self.cache.hits += 1
                     self.counters.hit(record.tenant_id)
                     send(head + data[4:12] + tail, addr)
+                    meter_resolution("wire-udp", "ok", started, key, addr[0])
                     return
                 del self._templates[tkey]
         try:
@@ -312,17 +330,32 @@ class WireServer:
             reply = None  # the slow path answers (and logs) properly
         if reply is not None:
             send(reply, addr)
+            if self._last_hit is not None:
+                meter_resolution("wire-udp", "ok", started, self._last_hit[0], addr[0])
             return
         if len(self.tasks) >= MAX_SLOW_TASKS:
             self.dropped += 1
             return
-        task = asyncio.get_running_loop().create_task(self._udp_slow(msg, body, addr, send))
+        task = asyncio.get_running_loop().create_task(
+            self._udp_slow(msg, body, addr, send, started)
+        )
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _udp_slow(self, msg: Message, body: Body, addr: Any, send: Any) -> None:
-        for frame in await self.answer(msg, body, None):
+    async def _udp_slow(
+        self, msg: Message, body: Body, addr: Any, send: Any, started: float
+    ) -> None:
+        frames = await self.answer(msg, body, None)
+        for frame in frames:
             send(frame, addr)
+        if type(body) is ResolutionRequest:
+            meter_resolution(
+                "wire-udp",
+                wire_result(frames),
+                started,
+                body.handle.decode("utf-8", "replace"),
+                addr[0],
+            )
 
     # --- HTTP (resolver.hdl_http) ------------------------------------------------------
 
@@ -342,49 +375,9 @@ class WireServer:
             return [reply]
         return await self.answer(msg, body, None)
 
-    # --- TCP --------------------------------------------------------------------------
+    # --- TCP (resolver.wire.tcp) -------------------------------------------------------
 
     async def stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(writer.get_extra_info("peername"))
-        if self.connections >= MAX_CONNECTIONS:
-            self.dropped += 1
-            writer.close()
-            return
-        self.connections += 1
-        try:
-            while conn.failures < MAX_AUTH_FAILURES:
-                try:
-                    async with asyncio.timeout(TCP_IDLE_TIMEOUT):
-                        got = await read_message(reader)
-                except (ProtocolError, TimeoutError):
-                    return  # out of step with the stream: nothing sensible to answer
-                if got is None:
-                    return
-                frames = await self._tcp_message(*got, conn)
-                if frames:
-                    writer.write(b"".join(frames))
-                    await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        except Exception:
-            log.exception("wire TCP connection from %s failed", conn.peer)
-        finally:
-            self.connections -= 1
-            writer.close()
+        from resolver.wire.tcp import serve_stream
 
-    async def _tcp_message(self, env: Envelope, message: bytes, conn: Connection) -> list[bytes]:
-        try:
-            msg = parse_message(env, message)
-            if msg.header.rc != 0:
-                raise ProtocolError("a response was sent to the server")
-            body, _ = decode_body(msg)
-        except ProtocolError as exc:
-            head = ENVELOPE.pack(env.major, env.minor, (env.flags & ~TRUNCATED) | env.suggest_major,
-                                 env.suggest_minor,
-                                 env.session_id, env.request_id, 0, len(message))  # fmt: skip
-            reply = codec.encode_protocol_error(head + message, exc)
-            return [reply] if reply is not None else []
-        reply = self.fast(msg, body, tcp=True)
-        if reply is not None:
-            return [reply]
-        return await self.answer(msg, body, conn)
+        await serve_stream(self, reader, writer)

@@ -23,6 +23,11 @@ NOTHING_OF_B = {
     "scheduled_jobs": "periodic jobs of the node (one run per period for all tenants)",
     "node_profile": "the node operator's profile (the node's, not a tenant's)",
     "template_requests": "the node's requests for industry templates from the top-level node",
+    "resolution_log": "anyone's public resolutions, B's among them: they move by design",
+    "probe_results": "the node's prober: its own canary resolutions",
+    "door_minutes": "per-door traffic of the whole node, no tenant",
+    "maintenance_windows": "the node's maintenance",
+    "abnormal_events": "the node's incidents, by door",
     "billing_plans": "the node's price list; which plan B is on is billing_subscriptions",
 }
 

@@ -16,6 +16,7 @@ PUBLIC_RESOLUTION = "public resolution: anyone may read B's public values, never
 API: list[Case] = [
     P("GET", "/healthz", "liveness: no tenant data"),
     P("GET", "/readyz", "readiness: no tenant data"),
+    P("GET", "/metrics", "node-wide counts by door and result: no tenant, identifier or source"),
     P(
         "GET",
         H,

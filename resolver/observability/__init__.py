@@ -1,0 +1,1 @@
+"""Observability of the read path: door metering, resolution logs, /metrics, the prober."""
