@@ -42,6 +42,14 @@ class HandleNotFound(IdnestError):
     title = "Handle not found"
 
 
+class HandleGone(HandleNotFound):
+    """The handle's tenant was erased (docs/ownership.md): gone for good, not just absent.
+    Handle clients see rc 100 as for any missing handle; HTTP says 410."""
+
+    http_status = 410
+    title = "Gone"
+
+
 class HandleAlreadyExists(IdnestError):
     rc = 101
     http_status = 409

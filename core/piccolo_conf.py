@@ -20,6 +20,7 @@ APP_REGISTRY = AppRegistry(
         "tenants.schemes.piccolo_app",
         "tenants.onboarding.piccolo_app",
         "tenants.identifiers.piccolo_app",
+        "tenants.ownership.piccolo_app",
         "billing.piccolo_app",
     ]
 )

@@ -118,6 +118,20 @@ class Settings(BaseSettings):
     # its message was lost) is sent again; checked every `bulk_redrive_interval` s.
     bulk_redrive_interval: float = 60.0
     bulk_stall_seconds: float = 300.0
+    # Billing (docs/billing.md): the plan code a tenant without a subscription is on
+    # (empty: none, nothing billed); days from issue to an invoice's due date; how often
+    # the month-close job looks for a closed month to invoice (0: never, CLI only).
+    billing_default_plan: str = ""
+    billing_due_days: int = 15
+    billing_close_interval: float = 3600.0
+    # Tenant exports (docs/ownership.md): a download link lives `export_link_hours`; a
+    # closure waits `closure_grace_days` (cancelable) before erasure, checked every
+    # `erasure_interval` seconds; an export whose job stopped is re-run after
+    # `export_stall_seconds`.
+    export_link_hours: float = Field(default=72.0, gt=0)
+    closure_grace_days: float = Field(default=30.0, ge=0)
+    erasure_interval: float = 3600.0
+    export_stall_seconds: float = 600.0
     # The national top-level node (国家顶级节点): base URL of its API and our credentials
     # there (a bearer token, or an SNMS-style login). Unset: nothing is synced.
     upstream_url: str = ""

@@ -7,9 +7,12 @@ message lost with a crashed process is re-driven from its row, not lost.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import NoReturn
 
 import dramatiq
@@ -61,3 +64,40 @@ def run_worker(modules: Sequence[str], *, processes: int, threads: int) -> NoRet
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, cmd)  # noqa: S606 - fixed argv, no shell
+
+
+class InProcessJobs:
+    """Jobs run as tasks of this process, for the embedded profile (no broker).
+
+    ``run(pk)`` is the job's whole work; its durable row is the intent, so a task that
+    fails, or is cancelled at shutdown, is only logged: the job's own re-drive (start-up
+    resume, periodic) runs it again.
+    """
+
+    def __init__(self, run: Callable[[int], Awaitable[object]], failed: str) -> None:
+        self._run, self._failed = run, failed
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _guarded(self, pk: int) -> None:
+        try:
+            await self._run(pk)
+        except Exception:
+            logging.getLogger("idnest.jobs").exception(self._failed, pk)
+
+    def start(self, pk: int) -> None:
+        task = asyncio.get_running_loop().create_task(self._guarded(pk))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """At shutdown: cancel the running jobs; each is run again from its row."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def wait(self) -> None:
+        """Tests and the CLI: until every job started here has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

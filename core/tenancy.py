@@ -55,8 +55,12 @@ class TenantTable:
     secret_columns: tuple[str, ...] = ()
     # Whether a tenant's export includes the table at all (transient rows do not).
     exportable: bool = True
-    # The tenant table these rows hang from: erase deletes children first.
+    # The tenant table these rows hang from: erase deletes children first. ``parent_key``
+    # is the column holding the parent's id (an import maps it to the new id).
     parent: str | None = None
+    parent_key: str = ""
+    # Why erasure keeps these rows (the law requires them), or "" when it deletes them.
+    retained: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,10 @@ class NodeTable:
     name: str
     reason: str
 
+
+# Kept by a tenant's erasure: accounting records are kept for years after the business
+# relationship ends (会计档案管理办法: ten years for invoices and ledgers).
+_ACCOUNTING_LAW = "accounting records (invoices) are kept by law after the tenant leaves"
 
 TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable("memberships"),
@@ -123,7 +131,12 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         "bulk_jobs",
         node_wide_unique={("public_id",): "a random public id, the one a worker is sent"},
     ),
-    TenantTable("bulk_job_failures", parent="bulk_jobs"),
+    TenantTable("bulk_job_failures", parent="bulk_jobs", parent_key="job_id"),
+    TenantTable(
+        "tenant_exports",
+        node_wide_unique={("public_id",): "a random public id, the one a download names"},
+        exportable=False,
+    ),
     # Usage per tenant and hour (core/usage.py): registrations and resolutions.
     TenantTable("usage_ledger"),
     TenantTable("billing_subscriptions"),
@@ -132,8 +145,14 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         node_wide_unique={
             ("number",): "an invoice number is quoted as a bank-transfer reference: one per node"
         },
+        retained=_ACCOUNTING_LAW,
     ),
-    TenantTable("billing_invoice_lines", parent="billing_invoices"),
+    TenantTable(
+        "billing_invoice_lines",
+        parent="billing_invoices",
+        parent_key="invoice",
+        retained=_ACCOUNTING_LAW,
+    ),
 )
 
 NODE_TABLES: tuple[NodeTable, ...] = (
@@ -147,6 +166,10 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable("node_profile", "the node operator's own profile, one row, kept by staff"),
     NodeTable("template_requests", "the node's requests for industry templates upstream"),
     NodeTable("migration", "Piccolo's record of the migrations applied"),
+    NodeTable(
+        "tenant_closures",
+        "an offboarding and its erasure: the record outlives the tenant's rows (by law)",
+    ),
     NodeTable("resolution_log", "解析日志 of public resolutions by anyone; staff-only, purged"),
     NodeTable("probe_results", "the node's own prober: availability of its doors"),
     NodeTable("door_minutes", "per-minute traffic and latency of each door, all tenants"),
@@ -165,6 +188,7 @@ CROSS_TENANT_PATHS: dict[str, tuple[bool, str]] = {
     "maintenance": (True, "periodic jobs: counters flush, purges, bulk re-drive, outbox"),
     "node": (True, "the node's own rows (tenant_id NULL): node templates, node-level audit"),
     "migrate": (True, "schema migrations and their backfills, run as the owner role"),
+    "ownership": (True, "a tenant's import (its rows written before it may act) and erasure"),
 }
 
 

@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 import portal.jobs  # noqa: F401 - registers every actor and periodic job
+from billing import api as billing_api
 from core import db
 from core.bus import get_bus
 from core.head import HeadAsGet
@@ -42,6 +43,8 @@ from tenants.identifiers.api import bulk as bulk_api
 from tenants.identifiers.api import handles as handles_api
 from tenants.identifiers.api import search as search_api
 from tenants.identifiers.api import snms as snms_api
+from tenants.ownership import api as ownership_api
+from tenants.ownership import jobs as ownership_jobs
 from tenants.schemes import api as schemes_api
 
 log = logging.getLogger("idnest.app")
@@ -102,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Any:
         flusher = asyncio.create_task(_flush_forever(resolver, settings.counter_flush_interval))
         observer = asyncio.create_task(observe_forever(settings))
         await bulk_jobs.resume_unfinished()
+        await ownership_jobs.resume_unfinished()
         # Periodic jobs (idempotency purge, template sync): every process checks, the
         # database lets one of them run each period.
         scheduler = Scheduler(settings) if settings.scheduler_enabled else None
@@ -116,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Any:
             if wire is not None:
                 await wire.stop()
             await bulk_jobs.stop_local()
+            await ownership_jobs.stop_local()
             if scheduler is not None:
                 await scheduler.stop()
             flusher.cancel()
@@ -141,7 +146,9 @@ def create_app(settings: Settings | None = None) -> Any:
             *search_api.ROUTES,
             *snms_api.ROUTES,
             *bulk_api.ROUTES,
+            *ownership_api.ROUTES,
             *hdl_http.ROUTES,
+            *billing_api.ROUTES,
         ],
         middleware=[session_config(settings).middleware],
         csrf_config=csrf_config(settings),

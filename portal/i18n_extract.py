@@ -43,6 +43,13 @@ DYNAMIC = [
     *(f"scheme.{s}" for s in ("gs1", "ecode", "vaa", "oid")),
     *(f"ns.{s}" for s in ("pending", "verified", "rejected")),
     *(f"ns.action.{a}" for a in ("verify", "reject")),
+    *(f"invoice.{s}" for s in ("issued", "paid", "overdue", "void")),
+    # billing_staff.py passes these to flash() through its _do helper
+    "The plan has been created.",
+    "The plan has been changed.",
+    "The tenant's plan has been set.",
+    "The invoice has been voided.",
+    "The credit note has been issued.",
 ]
 PY_FILES = [
     *sorted((ROOT / "web").glob("*.py")),

@@ -7,12 +7,14 @@ and ``idnest worker`` hands it to the Dramatiq CLI, so both see the same jobs.
 
 from __future__ import annotations
 
+from billing import jobs as billing_jobs  # noqa: F401
 from core import (
     delivery,  # noqa: F401 - the outbox-delivery job
     scheduler,  # noqa: F401 - declares the run_periodic actor
 )
 from resolver.observability import jobs as observability_jobs  # noqa: F401
 from tenants.identifiers import jobs as identifiers_jobs  # noqa: F401
+from tenants.ownership import jobs as ownership_jobs  # noqa: F401
 from tenants.statistics import jobs as statistics_jobs  # noqa: F401
 from tenants.templates import jobs as templates_jobs  # noqa: F401
 

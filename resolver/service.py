@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from core.auth import Principal
-from core.errors import HandleNotFound, PrefixNotServedRead, ServiceUnavailable
+from core.errors import HandleGone, HandleNotFound, PrefixNotServedRead, ServiceUnavailable
 from core.identifiers import Handle, fold, is_under, parse_handle
 from core.settings import Settings
 from core.tenancy import tenant_transaction
@@ -20,6 +20,7 @@ from resolver.adminhandle import admin_handle_text, admin_handle_values, is_admi
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
 from resolver.counters import ResolutionCounters
 from tenants.accounts.services.tenants import find_by_prefix
+from tenants.accounts.tables import CLOSED_STATUSES, ERASED
 from tenants.identifiers.tables import Identifier
 
 log = logging.getLogger("idnest.resolver")
@@ -130,7 +131,11 @@ class Resolver:
         generation = self.cache.generation
         prefix = handle.suffix
         tenant = await self.tenant_for(prefix) if "/" not in prefix else None
-        if tenant is None or tenant.status == "closed" or fold(tenant.prefix) != fold(prefix):
+        if (
+            tenant is None
+            or tenant.status in CLOSED_STATUSES
+            or fold(tenant.prefix) != fold(prefix)
+        ):
             if not is_under(fold(prefix), self.node_prefix) or fold(prefix) == self.node_prefix:
                 raise PrefixNotServedRead(
                     f"prefix {prefix} is not served here; this node serves {self.node_prefix}.*",
@@ -157,6 +162,10 @@ class Resolver:
                 )
             raise HandleNotFound(
                 f"prefix {handle.prefix} is not allocated on this node", handle=handle.text
+            )
+        if tenant.status == ERASED:
+            raise HandleGone(
+                f"handle {handle.text} is gone: its tenant's data was erased", handle=handle.text
             )
         if tenant.status == "closed":
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)

@@ -142,7 +142,7 @@ class SchemeCache:
                 ).where(SchemeNamespace.status == "verified")
             owners = {}
             for r in rows:
-                if r["tenant_status"] != "closed":
+                if r["tenant_status"] not in ("closed", "erased"):
                     owners.setdefault(r["scheme"], {})[r["value"]] = r["tenant_id"]
             if generation == self.generation:
                 self._owners = owners

@@ -18,7 +18,11 @@ from piccolo.columns import (
 from piccolo.constraints import Unique
 from piccolo.table import Table
 
-TENANT_STATUSES = ("pending", "active", "suspended", "closed")
+TENANT_STATUSES = ("pending", "active", "suspended", "closed", "erased", "released")
+# An erased tenant's rows are gone (tenants.ownership); its identifiers answer 410 and
+# its prefix stays allocated until staff release it.
+ERASED = "erased"
+CLOSED_STATUSES = ("closed", ERASED)
 MEMBER_ROLES = ("owner", "admin", "developer", "viewer")
 
 

@@ -10,8 +10,6 @@ registered by importing this module, which the composition root does (portal/job
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -20,13 +18,16 @@ import dramatiq
 from core import db
 from core.scheduler import periodic
 from core.settings import Settings, get_settings
+from core.tasks import InProcessJobs
 from tenants.identifiers.services import bulk, idempotency
 
 log = logging.getLogger("idnest.bulk")
 # A Dramatiq worker process imports this module and nothing else of ours: point Piccolo
 # at our configuration here, or the first query fails to find an engine.
 db.configure()
-_local: set[asyncio.Task[None]] = set()
+_local = InProcessJobs(
+    bulk.process_job, "bulk job %s stopped; it resumes on the next start from its cursor"
+)
 
 
 @dramatiq.actor(queue_name="bulk", max_retries=20, time_limit=12 * 3600 * 1000)
@@ -34,21 +35,11 @@ async def run_bulk_job(job_pk: int) -> None:
     await bulk.process_job(job_pk)
 
 
-async def _run_here(job_pk: int) -> None:
-    try:
-        await bulk.process_job(job_pk)
-    except Exception:
-        # The job stays "running" at its cursor; the next start-up resumes it.
-        log.exception("bulk job %s stopped; it resumes on the next start", job_pk)
-
-
 def enqueue(job_pk: int) -> None:
     if get_settings().broker_url:
         run_bulk_job.send(job_pk)
-        return
-    task = asyncio.get_running_loop().create_task(_run_here(job_pk))
-    _local.add(task)
-    task.add_done_callback(_local.discard)
+    else:
+        _local.start(job_pk)
 
 
 async def resume_unfinished() -> int:
@@ -60,17 +51,12 @@ async def resume_unfinished() -> int:
 
 async def stop_local() -> None:
     """Stop in-process jobs at shutdown; each resumes from its cursor next time."""
-    for task in list(_local):
-        task.cancel()
-    for task in list(_local):
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    await _local.stop()
 
 
 async def wait_local() -> None:
     """Tests and the CLI: wait until in-process jobs are finished."""
-    while _local:
-        await asyncio.gather(*list(_local), return_exceptions=True)
+    await _local.wait()
 
 
 @periodic("idempotency-purge", every=lambda s: s.idempotency_purge_interval)

@@ -42,6 +42,7 @@ def _node_rows(b: int) -> dict[str, str]:
         "onboarding_uploads": f"user_id IN ({users})",
         "onboarding_email_tokens": f"user_id IN ({users})",
         "onboarding_applications": f"approved_tenant_id = {b}",
+        "tenant_closures": f"tenant_ref = {b}",
     }
 
 

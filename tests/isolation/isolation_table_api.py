@@ -14,6 +14,23 @@ TPL = {"code": "a{template}", "name": "evil", "extends": "core@1", "items": []}
 PUBLIC_RESOLUTION = "public resolution: anyone may read B's public values, never others"
 
 API: list[Case] = [
+    C("GET", "/api/billing/usage", "scoped", queries=("", "?month=2026-01")),
+    C(
+        "GET",
+        "/api/billing/usage",
+        "scoped",
+        queries=("?month=bad", "?month=2026-13"),
+        also_refused=(400,),
+        why="not a month: a bad request, nothing shown",
+    ),
+    C("GET", "/api/billing/invoices", "scoped"),
+    C("GET", "/api/billing/invoices/{number:str}", fill={"number": "invoice"}),
+    C(
+        "GET",
+        "/api/billing/invoices/{number:str}/pdf",
+        fill={"number": "invoice"},
+        queries=("", "?lang=en"),
+    ),
     P("GET", "/healthz", "liveness: no tenant data"),
     P("GET", "/readyz", "readiness: no tenant data"),
     P("GET", "/metrics", "node-wide counts by door and result: no tenant, identifier or source"),
@@ -209,4 +226,13 @@ API: list[Case] = [
     C("GET", "/api/bulk/jobs/{job_id:str}"),
     C("POST", "/api/bulk/jobs/{job_id:str}/cancel"),
     C("GET", "/api/bulk/jobs/{job_id:str}/results", queries=("", "?format=csv")),
+    C("GET", "/api/exports", "scoped"),
+    C("POST", "/api/exports", "scoped"),
+    C("GET", "/api/exports/{export_id:str}"),
+    C(
+        "GET",
+        "/api/exports/{export_id:str}/download",
+        queries=("?token={export_token}", "?token="),
+        body=Body(headers={"Range": "bytes=0-99"}),
+    ),
 ]

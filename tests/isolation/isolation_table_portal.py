@@ -9,6 +9,17 @@ ACCOUNT = "account door: sign-up, login, password and invitation links name no t
 DOCS = "the OpenAPI documents of the node describe routes, not tenants"
 
 CON = "/console/{prefix:str}"
+PLAN_FORM = Body(
+    form={
+        "code": "evil",
+        "name": "evil",
+        "monthly_fee": "0",
+        "included_registrations": "0",
+        "included_resolutions": "0",
+        "registration_price": "0",
+        "resolution_price_per_1000": "0",
+    }
+)
 PAGES = [
     P("GET", "/", "the node's home page"),
     P("GET", "/signup", ACCOUNT),
@@ -67,6 +78,10 @@ PAGES = [
     C("GET", CON),
     C("GET", CON + "/statistics"),
     C("GET", CON + "/statistics.csv"),
+    C("GET", CON + "/usage", queries=("", "?month=2026-01")),
+    C("GET", CON + "/invoices"),
+    C("GET", CON + "/invoices/{number:str}", fill={"number": "invoice"}, cross=True),
+    C("GET", CON + "/invoices/{number:str}/pdf", fill={"number": "invoice"}, cross=True),
     C("GET", CON + "/identifiers", queries=("", "?q={suffix}")),
     C(
         "GET",
@@ -107,6 +122,18 @@ PAGES = [
     C("GET", CON + "/batch/{job_id:str}", cross=True),
     C("POST", CON + "/batch/{job_id:str}/cancel", body=Body(form={}), cross=True),
     C("GET", CON + "/batch/{job_id:str}/results", cross=True),
+    C("GET", CON + "/exports"),
+    C("POST", CON + "/exports", body=Body(form={})),
+    C("GET", CON + "/exports/{export_id:str}", cross=True),
+    C(
+        "GET",
+        CON + "/exports/{export_id:str}/download",
+        queries=("?token={export_token}",),
+        body=Body(headers={"Range": "bytes=0-99"}),
+        cross=True,
+    ),
+    C("POST", CON + "/closure", body=Body(form={})),
+    C("POST", CON + "/closure/cancel", body=Body(form={})),
     C("GET", CON + "/schemes"),
     C(
         "POST",
@@ -193,6 +220,27 @@ STAFF = [
     S("POST", "/staff/template-requests", body=Body(form={"industry": "13", "name": "evil"})),
     S("GET", "/staff/statistics.csv"),
     S("POST", "/staff/outbox/{outbox_id:int}/resend", body=Body(form={}), fill={"outbox_id": "=1"}),
+    S("GET", "/staff/billing", queries=("", "?month=2026-01")),
+    S("POST", "/staff/billing/plans", body=PLAN_FORM),
+    S(
+        "POST",
+        "/staff/billing/plans/{code:str}/active",
+        fill={"code": "=evil"},
+        body=Body(form={"active": "0"}),
+    ),
+    S("POST", "/staff/billing/assign", body=Body(form={"prefix": "{b_prefix}", "plan": "evil"})),
+    S(
+        "POST",
+        "/staff/billing/invoices/{number:str}/void",
+        fill={"number": "invoice"},
+        body=Body(form={"reason": "evil"}),
+    ),
+    S(
+        "POST",
+        "/staff/billing/invoices/{number:str}/credit",
+        fill={"number": "invoice"},
+        body=Body(form={"amount": "0.01", "reason": "evil"}),
+    ),
     S("GET", "/staff/operations"),
     S("GET", "/staff/resolution-logs", query="?identifier={handle}"),
     S("GET", "/staff/maintenance"),

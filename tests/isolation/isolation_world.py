@@ -243,6 +243,15 @@ async def _b_registry(c: httpx.AsyncClient, w: World, key: str) -> None:
     w.b.update(bulk_handle=rows[0]["handle"], template_name=name)
     w.secrets.update({username, name, token, rows[0]["handle"], rows[1]["handle"], bulk_value})
     w.secrets.add(w.b["job_id"])  # shown where a request names it, never elsewhere
+    r = await c.post("/api/exports", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 202, r.text
+    from tenants.ownership import jobs as export_jobs
+
+    await export_jobs.wait_local()
+    r = await c.get(f"/api/exports/{r.json()['id']}", headers={"Authorization": f"Bearer {key}"})
+    link = r.json()["download"]
+    w.b.update(export_id=r.json()["id"], export_token=link.split("token=", 1)[1])
+    w.secrets.update({w.b["export_id"], w.b["export_token"]})
 
 
 async def _b_team(c: httpx.AsyncClient, w: World, owner_email: str) -> None:
@@ -307,4 +316,23 @@ async def build_world(c: httpx.AsyncClient) -> World:
     await _b_codes(c, w, b_key)
     await _b_registry(c, w, b_key)
     await _b_team(c, w, b_email)
+    await _b_billing(w)
     return w
+
+
+async def _b_billing(w: World) -> None:
+    """B on a plan since last month, with last month's invoice issued."""
+    from billing.invoices.service import issue_month, previous_month
+    from billing.plans.service import assign_plan, create_plan
+    from core import usage
+
+    code = "iso-" + uuid.uuid4().hex[:10]
+    await create_plan(code, "Isolation plan", monthly_fee_fen=100, included_registrations=0,
+                      included_resolutions=0, registration_price_fen=1,
+                      resolution_price_per_1000_fen=1, actor="test")  # fmt: skip
+    month = previous_month(usage.now())
+    await assign_plan(w.b_prefix, code, effective_from=usage.month_days(month)[0], actor="test")
+    number = await issue_month(w.b_id, month, actor="test")
+    assert number, "B's invoice was issued"
+    w.b["invoice"] = number
+    w.secrets.add(number)

@@ -31,3 +31,18 @@ async def test_snms_batch_counts_each_identifier_created(client, tenant_a, tenan
     await client.post("/identityv2/data/batchCreate", json=again, headers=auth)
     assert (await _month(tenant_a.id)).registrations == 6
     assert (await _month(tenant_b.id)).registrations == 0
+
+
+async def test_snms_detail_is_a_counted_resolution(client, app, tenant_a):
+    auth = await snms_login(client, tenant_a.prefix)
+    h = f"{tenant_a.prefix}/SD-1"
+    value = [{"index": 1, "type": "URL", "data": {"format": "string", "value": "https://e.x"}}]
+    r = await client.post("/identityv2/data/batchCreate", json=[{"handle": h, "value": value}],
+                          headers=auth)  # fmt: skip
+    assert r.json()["status"] == 1
+    for _ in range(2):
+        assert (await client.get(f"/identityv2/data/detail?handle={h}", headers=auth)).json()[
+            "status"
+        ] == 1
+    await app.resolver.counters.flush()
+    assert (await _month(tenant_a.id)).resolutions == 2

@@ -19,7 +19,7 @@ from core.errors import AuthenticationFailed, InvalidValue, NotFound
 from core.settings import get_settings
 from core.tenancy import cross_tenant, tenant_transaction
 from tenants.accounts.services.tenants import get_by_prefix
-from tenants.accounts.tables import ApiKey
+from tenants.accounts.tables import CLOSED_STATUSES, ApiKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +85,8 @@ async def create_key(
     except ValueError as exc:
         raise InvalidValue(str(exc), field="scopes") from None
     tenant = await get_by_prefix(tenant_prefix)
-    if tenant.status == "closed":
-        raise InvalidValue(f"tenant {tenant.prefix} is closed", field="tenant")
+    if tenant.status in CLOSED_STATUSES:
+        raise InvalidValue(f"tenant {tenant.prefix} is {tenant.status}", field="tenant")
     new = generate_api_key()
     now = datetime.now(UTC)
     scope_text = ",".join(sorted(scope_set))

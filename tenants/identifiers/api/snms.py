@@ -250,9 +250,15 @@ def _batch_answer(results: list[dict]) -> Response[bytes]:
 
 @get("/identityv2/data/detail", exception_handlers=HANDLERS, tags=["SNMS"])
 async def detail(
-    caller: NamedDependency[Principal], handle: Annotated[str, QueryParameter(name="handle")]
+    caller: NamedDependency[Principal],
+    resolver: NamedDependency[Any],
+    handle: Annotated[str, QueryParameter(name="handle")],
 ) -> Response[bytes]:
     record = await read_record(caller, handle)
+    # SNMS's query door: a resolution like any other, counted by the resolver's counters
+    # (the app's ``resolver`` dependency; tenants/ does not import the resolver package).
+    if caller.tenant_id is not None:
+        resolver.counters.hit(caller.tenant_id)
     version = next((v.data.value for v in record.values if v.index == 1001), "")
     values = []
     for v in record.values:

@@ -275,3 +275,22 @@ async def test_cli_credentials_and_resolve(client, tenant_a, tenant_b, wire, tmp
     rc, out, err = await _cli("credential", "add", "--tenant", tenant_b.prefix, "--handle",
                               admin, "--secret-stdin", stdin=b"x\n")  # fmt: skip
     assert rc != 0 and "not for" in err
+
+
+async def test_wire_create_past_the_plan_cap_is_rc_604(client, tenant_a, wire):
+    import uuid
+
+    from billing.plans.service import assign_plan, create_plan
+
+    cred = await seckey(client, tenant_a)  # the admin handle: 1 of the month's 2
+    code = "wcap-" + uuid.uuid4().hex[:10]
+    await create_plan(code, "Wire cap", monthly_fee_fen=0, included_registrations=2,
+                      included_resolutions=0, registration_price_fen=0,
+                      resolution_price_per_1000_fen=0, registration_cap=2,
+                      actor="test")  # fmt: skip
+    await assign_plan(tenant_a.prefix, code, actor="test")
+    for suffix, rc in (("W-1", ResponseCode.SUCCESS), ("W-2", 604)):
+        body = bodies.values_body(f"{tenant_a.prefix}/{suffix}", [value(1, "URL", "https://a.x/")])
+        assert await rc_of(OpCode.CREATE_HANDLE, body, cred, wire) == rc
+    # resolution goes on past the cap
+    assert (await client.get(f"/api/handles/{tenant_a.prefix}/W-1")).status_code == 200

@@ -303,3 +303,20 @@ async def test_repeated_udp_request_is_answered_from_a_template(app, client, ten
         assert codec.decode_message(fourth).header.rc == ResponseCode.HANDLE_NOT_FOUND
     finally:
         await listener.stop()
+
+
+async def test_an_erased_tenants_handle_is_rc_100_on_the_wire_and_410_over_http(
+    client, tenant_a, wire
+):
+    from tenants.ownership.services.erasure import erase_tenant
+
+    handle = f"{tenant_a.prefix}/ERASED-1"
+    assert (await put(client, tenant_a, handle, [url()])).status_code == 201
+    rc, _msg = await client_resolve(handle, wire)
+    assert rc == ResponseCode.SUCCESS
+    await erase_tenant(tenant_a.prefix, actor="staff:test", reason="wire test")
+    for transport in ("udp", "tcp"):
+        rc, msg = await client_resolve(handle, wire, transport)
+        assert rc == ResponseCode.HANDLE_NOT_FOUND and "erased" in msg
+    r = await client.get(f"/api/handles/{handle}")
+    assert r.status_code == 410 and r.json()["responseCode"] == 100

@@ -1,0 +1,66 @@
+"""The tenant's billing over HTTP (thin): usage of a month, invoices, an invoice's PDF.
+
+Every route needs a tenant's credentials (``caller``: API key, token or SNMS login; 401
+without) and reads that tenant's rows only: there is no tenant in the path to change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+
+from billing.invoices import pdf
+from billing.invoices.service import get_invoice, list_invoices
+from billing.metering.report import daily_usage, usage_report
+from core.auth import Principal
+from core.errors import InsufficientPermissions
+
+
+def _tenant(caller: Principal) -> int:
+    if caller.tenant_id is None or not caller.can("read"):
+        raise InsufficientPermissions("billing needs a tenant's credentials with the read scope")
+    return caller.tenant_id
+
+
+@get("/api/billing/usage", tags=["Billing"], summary="Your usage and charges of a month")
+async def billing_usage(
+    caller: NamedDependency[Principal],
+    month: Annotated[str | None, QueryParameter(required=False, max_length=7)] = None,
+) -> dict[str, Any]:
+    tenant_id = _tenant(caller)
+    report = await usage_report(tenant_id, month)
+    report["days"] = await daily_usage(tenant_id, report["month"])
+    return {"prefix": caller.tenant_prefix, **report}
+
+
+@get("/api/billing/invoices", tags=["Billing"], summary="Your invoices and credit notes")
+async def billing_invoices(caller: NamedDependency[Principal]) -> dict[str, Any]:
+    return {"invoices": await list_invoices(_tenant(caller))}
+
+
+@get("/api/billing/invoices/{number:str}", tags=["Billing"], summary="One invoice with lines")
+async def billing_invoice(
+    caller: NamedDependency[Principal], number: FromPath[str]
+) -> dict[str, Any]:
+    return await get_invoice(_tenant(caller), number[:64])
+
+
+@get("/api/billing/invoices/{number:str}/pdf", tags=["Billing"], summary="An invoice as PDF")
+async def billing_invoice_pdf(
+    caller: NamedDependency[Principal],
+    number: FromPath[str],
+    lang: Annotated[str, QueryParameter(required=False, pattern="^(zh|en)$")] = "zh",
+) -> Response[bytes]:
+    invoice = await get_invoice(_tenant(caller), number[:64])
+    body = pdf.render(invoice, prefix=caller.tenant_prefix or "", lang=lang)
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"'},
+    )
+
+
+ROUTES = [billing_usage, billing_invoices, billing_invoice, billing_invoice_pdf]

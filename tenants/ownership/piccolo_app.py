@@ -1,0 +1,16 @@
+"""Piccolo app registration for the ownership tables."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from tenants.ownership.tables import TenantClosure, TenantExport
+
+APP_CONFIG = AppConfig(
+    app_name="ownership",
+    migrations_folder_path=Path(__file__).resolve().parent.parent.parent
+    / "migrations"
+    / "ownership",
+    table_classes=[TenantExport, TenantClosure],
+    migration_dependencies=["tenants.piccolo_app"],
+)

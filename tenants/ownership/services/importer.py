@@ -1,0 +1,139 @@
+"""Load a tenant's archive into this node, where its prefix must be free.
+
+The archive is verified (signature, every hash and row count) before anything is
+written; then the tenant and all its rows are written in one transaction, so an import
+that fails or is killed midway leaves nothing behind. Rows keep their values and
+timestamps; ids are this node's. Credentials do not travel (docs/ownership.md): keys
+and SNMS accounts arrive unusable until issued again, members without a password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core import audit
+from core.bus import get_bus
+from core.errors import Conflict
+from core.identifiers import fold, is_under
+from core.outbox import OP_ADD, enqueue
+from core.settings import get_settings
+from core.tenancy import TENANT_TABLES, cross_tenant, erase_order, piccolo_table, tenant_transaction
+from tenants.accounts.tables import Tenant, User
+from tenants.ownership.services import archive
+from tenants.ownership.services.bulk_sql import insert_many
+from tenants.ownership.services.rows import import_row
+
+INSERT_ROWS = 1000
+
+
+Progress = Callable[[str, int], Awaitable[None]]
+
+
+async def import_archive(
+    path: Path,
+    *,
+    actor: str,
+    trusted_keys: tuple[str, ...] = (),
+    progress: Progress | None = None,
+) -> dict:
+    verified = archive.verify(path, trusted_keys=trusted_keys)
+    manifest = verified.manifest
+    prefix = fold(str(manifest.get("tenant", "")))
+    node_prefix = fold(get_settings().node_prefix)
+    if not is_under(prefix, node_prefix) or prefix == node_prefix:
+        raise archive.ArchiveInvalid(f"prefix {prefix} is not under this node's {node_prefix}")
+    if await Tenant.exists().where(Tenant.prefix == prefix).run():
+        raise Conflict(f"prefix {prefix} is already allocated on this node", field="tenant")
+    counts: dict[str, int] = {}
+    with archive.open_archive(path) as tar:
+        async with cross_tenant("ownership", write=True):
+            tenant_id = await _insert_tenant(tar, prefix)
+            await audit.record(
+                actor=actor,
+                action="tenant.import",
+                target=prefix,
+                detail={
+                    "from_node": manifest.get("node"),
+                    "created_at": manifest.get("created_at"),
+                },
+            )
+            async with tenant_transaction(tenant_id):
+                ids: dict[str, dict[int, int]] = {}
+                parents = {t.parent for t in TENANT_TABLES if t.parent}
+                for table in reversed(erase_order()):
+                    if table.exportable:
+                        counts[table.name] = await _load_table(
+                            tar, table, tenant_id, ids, parents, progress
+                        )
+                await enqueue(
+                    "upstream.tenant", {"prefix": prefix, "op": "add"}, tenant_id=tenant_id
+                )
+    await get_bus().publish(f"tenant:{prefix}")
+    return {"tenant": prefix, "tenant_id": tenant_id, "rows": counts}
+
+
+async def _insert_tenant(tar: Any, prefix: str) -> int:
+    rows = [r for batch in archive.iter_rows(tar, "tenant.ndjson") for r in batch]
+    if len(rows) != 1:
+        raise archive.ArchiveInvalid("tenant.ndjson must hold exactly one tenant")
+    t = rows[0]
+    now = datetime.now(UTC)
+    row = Tenant(
+        prefix=prefix,
+        code=str(t.get("code") or prefix.rsplit(".", 1)[-1]),
+        name=str(t.get("name") or prefix),
+        status=str(t.get("status") or "active"),
+        created_at=datetime.fromisoformat(t["created_at"]) if t.get("created_at") else now,
+        updated_at=datetime.fromisoformat(t["updated_at"]) if t.get("updated_at") else now,
+    )
+    return int((await Tenant.insert(row).returning(Tenant.id).run())[0]["id"])
+
+
+async def _user_for(email: str, display_name: str) -> int:
+    found = await User.select(User.id).where(User.email == email).first().run()
+    if found is not None:
+        return int(found["id"])
+    row = User(
+        email=email, password_hash="", display_name=display_name, created_at=datetime.now(UTC)
+    )
+    return int((await User.insert(row).returning(User.id).run())[0]["id"])
+
+
+async def _load_table(
+    tar: Any,
+    table: Any,
+    tenant_id: int,
+    ids: dict[str, dict[int, int]],
+    parents: set,
+    progress: Progress | None,
+) -> int:
+    cls = piccolo_table(table.name)
+    loaded = 0
+    for batch in archive.iter_rows(tar, f"{table.name}.ndjson", batch=INSERT_ROWS):
+        values = []
+        for raw in batch:
+            if table.name == "memberships":
+                raw = {
+                    **raw,
+                    "user": await _user_for(raw.pop("email", ""), raw.pop("display_name", "")),
+                }
+            values.append(import_row(table, cls, raw, tenant_id, ids))
+        if table.name in parents:
+            # The new ids are needed (children point at them): Piccolo, with RETURNING.
+            query = cls.insert(*[cls(**v) for v in values])
+            new = await query.returning(cls._meta.primary_key).run()
+            ids.setdefault(table.name, {}).update(
+                (int(old["id"]), int(n["id"])) for old, n in zip(batch, new, strict=True)
+            )
+        else:
+            await insert_many(cls, values)
+        if table.name == "identifiers":  # upstream as adds, one outbox row per batch
+            items = [{"handle": v["handle"], "op": OP_ADD} for v in values]
+            await enqueue("upstream.identifier", {"items": items}, tenant_id=tenant_id)
+        loaded += len(batch)
+        if progress is not None:
+            await progress(table.name, loaded)
+    return loaded

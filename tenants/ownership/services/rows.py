@@ -1,0 +1,125 @@
+"""How a row of a declared tenant table becomes a line of the archive, and back.
+
+Generic over core/tenancy.py: every column but the declared secret ones travels, with
+timestamps as RFC 3339 text and JSON columns as JSON. The few tables that need more say
+so here: identifiers (values as JSON, ``HS_SECKEY`` values withheld, the derived search
+text rebuilt on import) and memberships (the member's e-mail instead of a node user id).
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from piccolo.columns import JSON, JSONB, Date, ForeignKey, Serial, Timestamp, Timestamptz
+
+from core.tenancy import TENANT_COLUMN, TenantTable, tenant_table
+from core.values import SECRET_TYPES, load_values
+from tenants.identifiers.services.search import index_text
+
+# What a re-import on another node changes, by design (the manifest lists these).
+NODE_SPECIFIC = {
+    "manifest": ["created_at", "node", "signing_key"],
+    "columns": ["id", TENANT_COLUMN],
+    "why": "row ids and the tenant id are allocated by the node that holds the rows",
+}
+# Columns whose value is derived from the others and rebuilt on import.
+DERIVED = {"identifiers": ("search_text",)}
+_decode_values = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+
+
+def exported_columns(table: TenantTable, cls: Any) -> list[Any]:
+    drop = set(table.secret_columns) | set(DERIVED.get(table.name, ()))
+    return [c for c in cls._meta.columns if c._meta.db_column_name not in drop]
+
+
+def export_row(table: str, row: dict[str, Any], withheld: dict[str, int]) -> dict[str, Any]:
+    if table == "identifiers" and isinstance(row.get("values"), str):
+        text = row["values"]
+        if "HS_SECKEY" not in text:
+            # Stored as canonical JSON already: written into the line as it is.
+            row["values"] = msgspec.Raw(text.encode())
+            return row
+        values = _decode_values(text)
+        kept = [v for v in values if v.get("type") not in SECRET_TYPES]
+        if len(kept) != len(values):
+            withheld["HS_SECKEY"] = withheld.get("HS_SECKEY", 0) + len(values) - len(kept)
+        row["values"] = kept
+    return row
+
+
+_PLAIN, _TIME, _DATE, _JSON = range(4)
+
+
+@functools.cache
+def _column_plan(cls: Any) -> tuple[tuple[str, int], ...]:
+    """(name, how to convert) of each insertable column, worked out once per table."""
+    plan = []
+    for col in cls._meta.columns:
+        if isinstance(col, Serial):
+            continue
+        kind = _PLAIN
+        if isinstance(col, (Timestamptz, Timestamp)):
+            kind = _TIME
+        elif isinstance(col, Date):
+            kind = _DATE
+        elif isinstance(col, (JSON, JSONB)):
+            kind = _JSON
+        plan.append((col._meta.db_column_name, kind))
+    return tuple(plan)
+
+
+@functools.cache
+def _loose_references(cls: Any, parent_key: str) -> tuple[str, ...]:
+    """Nullable foreign keys to tenant rows other than the parent: the ids they hold are
+    the old node's, so an import leaves them empty rather than wrong."""
+    return tuple(
+        c._meta.db_column_name
+        for c in cls._meta.columns
+        if isinstance(c, ForeignKey)
+        and c._meta.null
+        and c._meta.db_column_name not in (TENANT_COLUMN, parent_key)
+        and tenant_table(c._foreign_key_meta.resolved_references._meta.tablename) is not None
+    )
+
+
+def import_row(
+    table: TenantTable, cls: Any, row: dict[str, Any], tenant_id: int, ids: dict[str, dict]
+) -> dict[str, Any]:
+    """A row of the archive as the values to insert for the new tenant (no ``id``)."""
+    out: dict[str, Any] = {}
+    for name, kind in _column_plan(cls):
+        if name not in row:
+            continue
+        value = row[name]
+        if kind == _TIME and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        elif kind == _DATE and isinstance(value, str):
+            value = datetime.fromisoformat(value).date()
+        elif kind == _JSON and not isinstance(value, str):
+            value = _encode(value).decode()
+        out[name] = value
+    out[TENANT_COLUMN] = tenant_id
+    for secret in table.secret_columns:
+        out[secret] = "!"  # never a valid hash: the credential must be issued again
+    for name in _loose_references(cls, table.parent_key):
+        out[name] = None  # another row's id on the old node (an invoice's correction)
+    if table.parent and table.parent_key and table.parent_key in out:
+        out[table.parent_key] = ids.get(table.parent, {}).get(out[table.parent_key], 0)
+    if table.name == "identifiers":
+        values_text = _encode(row.get("values", [])).decode()
+        out["values"] = values_text
+        out["search_text"] = index_text(out["handle_key"], load_values(values_text))
+    return out
+
+
+def foreign_keys(cls: Any) -> list[str]:
+    """Foreign-key columns other than the tenant's (a node user, say)."""
+    return [
+        c._meta.db_column_name
+        for c in cls._meta.columns
+        if isinstance(c, ForeignKey) and c._meta.db_column_name != TENANT_COLUMN
+    ]
