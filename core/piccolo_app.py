@@ -4,10 +4,28 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from core.tables import AuditLog, EscrowChange, EscrowSet, Outbox, ScheduledJob, UsageEntry
+from core.tables import (
+    AuditLog,
+    EscrowChange,
+    EscrowSet,
+    NodeProfile,
+    Outbox,
+    ScheduledJob,
+    TemplateRequest,
+    UsageEntry,
+)
 
 APP_CONFIG = AppConfig(
     app_name="core",
     migrations_folder_path=Path(__file__).resolve().parent.parent / "migrations" / "core",
-    table_classes=[AuditLog, Outbox, ScheduledJob, UsageEntry, EscrowChange, EscrowSet],
+    table_classes=[
+        AuditLog,
+        Outbox,
+        ScheduledJob,
+        UsageEntry,
+        EscrowChange,
+        EscrowSet,
+        NodeProfile,
+        TemplateRequest,
+    ],
 )

@@ -67,6 +67,11 @@ class Periodic:
     # Longest run we wait for before another process may take the job over.
     lease: float = 3600.0
     retry_after: float = 300.0
+    # When set, the lease is read from the settings instead (``lease`` is ignored).
+    lease_setting: Callable[[Settings], float] | None = None
+
+    def lease_for(self, settings: Settings) -> float:
+        return self.lease_setting(settings) if self.lease_setting else self.lease
 
 
 _JOBS: dict[str, Periodic] = {}
@@ -78,11 +83,12 @@ def periodic(
     every: Callable[[Settings], float],
     lease: float = 3600.0,
     retry_after: float = 300.0,
+    lease_setting: Callable[[Settings], float] | None = None,
 ) -> Callable[[JobFn], JobFn]:
     """Register ``fn(settings) -> summary`` to run every ``every(settings)`` seconds."""
 
     def register(fn: JobFn) -> JobFn:
-        _JOBS[name] = Periodic(name, every, fn, lease, retry_after)
+        _JOBS[name] = Periodic(name, every, fn, lease, retry_after, lease_setting)
         return fn
 
     return register
@@ -126,16 +132,19 @@ async def prepare(jobs: list[Periodic], settings: Settings, now: datetime) -> No
             )
 
 
-async def claim(job: Periodic, every: float, owner: str, now: datetime) -> str | None:
+async def claim(
+    job: Periodic, every: float, owner: str, now: datetime, lease: float | None = None
+) -> str | None:
     """Take this period's run of ``job``: its token, or None if it is not due or taken."""
     token = uuid.uuid4().hex
+    lease = job.lease if lease is None else lease
     rows = await (
         ScheduledJob.update(
             {
                 ScheduledJob.due_at: now + timedelta(seconds=every),
                 ScheduledJob.token: token,
                 ScheduledJob.claimed_by: owner[:128],
-                ScheduledJob.lease_until: now + timedelta(seconds=job.lease),
+                ScheduledJob.lease_until: now + timedelta(seconds=lease),
                 ScheduledJob.started_at: None,
             }
         )
@@ -284,7 +293,7 @@ class Scheduler:
             every = job.every(self.settings)
             if every <= 0 or not _looks_due(rows.get(job.name), now):
                 continue
-            token = await claim(job, every, self.owner, now)
+            token = await claim(job, every, self.owner, now, job.lease_for(self.settings))
             if token is not None:
                 self._dispatch(job, token)
                 claimed.append(job.name)
@@ -292,7 +301,8 @@ class Scheduler:
 
     def _dispatch(self, job: Periodic, token: str) -> None:
         if self.settings.broker_url:
-            run_periodic.send_with_options(args=(job.name, token), time_limit=int(job.lease * 1000))
+            limit = int(job.lease_for(self.settings) * 1000)
+            run_periodic.send_with_options(args=(job.name, token), time_limit=limit)
             return
         task = asyncio.get_running_loop().create_task(run_claimed(job, token, self.settings))
         self._running.add(task)

@@ -157,6 +157,23 @@ class Settings(BaseSettings):
     @property
     def escrow_path(self) -> Path:
         return Path(self.escrow_dir) if self.escrow_dir else self.var_dir / "escrow"
+    # Outbox delivery to the top-level node (docs/upstream.md). A run is claimed every
+    # `outbox_delivery_interval` s (0: off) and keeps polling every `outbox_poll` s for
+    # `outbox_run_seconds`; a runner that died is replaced after `outbox_lease` s.
+    outbox_delivery_interval: float = 1.0
+    outbox_poll: float = 0.2
+    outbox_run_seconds: float = 10.0
+    outbox_lease: float = 60.0
+    # Events per request to the top-level node (one tenant, one kind, in order).
+    outbox_batch: int = 200
+    # Backoff of a failed message: base * 2^(attempts-1), at most `outbox_backoff_max` s,
+    # with full jitter on the upper half. A message refused `outbox_max_attempts` times
+    # becomes a dead letter; an unreachable node never dead-letters anything.
+    outbox_backoff_base: float = 1.0
+    outbox_backoff_max: float = 300.0
+    outbox_max_attempts: int = 10
+    # Cadence jobs (REFERENCE §4): checked this often; each enqueues what is due once.
+    upstream_cadence_interval: float = 300.0
     # Observability (docs/observability.md). Each process's metric snapshots go to
     # `metrics_dir` (empty: PROMETHEUS_MULTIPROC_DIR, else var_dir/metrics); /metrics adds
     # them up. Resolution logs (解析日志): buffered, written in batches, kept this long.

@@ -56,6 +56,14 @@ class Outbox(Table, tablename="outbox"):
     delivered_at = Timestamptz(null=True, default=None, index=True)
     attempts = Integer(default=0)
     last_error = Varchar(length=1024, default="")
+    # What the receiver de-duplicates on: a redelivered message carries the same id.
+    event_id = Varchar(length=40, default="", index=True, index_method=IndexMethod.btree)
+    # Durable backoff: the row is not tried again before this (core.delivery).
+    next_attempt_at = Timestamptz(null=True, default=None)
+    # Dead letter: refused too often; staff see it and may send it again.
+    dead_at = Timestamptz(null=True, default=None)
+    # A cadence message is enqueued once per period: "node-stats:2026-12-01".
+    dedupe_key = Varchar(length=128, null=True, default=None, unique=True)
 
 
 class ScheduledJob(Table, tablename="scheduled_jobs"):
@@ -123,6 +131,36 @@ class EscrowSet(Table, tablename="escrow_sets"):
     uploaded_at = Timestamptz(null=True, default=None)
     attempts = Integer(default=0)
     last_error = Varchar(length=1024, default="")
+class NodeProfile(Table, tablename="node_profile"):
+    """The node operator's profile and the node's type and name (REFERENCE §4), kept by
+    staff in the console (core.node); one row. Sent upstream whenever it changes."""
+
+    id: Serial
+    node_name = Varchar(length=255, default="")
+    node_type = Varchar(length=64, default="enterprise")
+    operator_name = Varchar(length=255, default="")
+    credit_code = Varchar(length=18, default="")
+    legal_representative = Varchar(length=255, default="")
+    system_location = Varchar(length=255, default="")
+    data_location = Varchar(length=255, default="")
+    escrow_provider = Varchar(length=255, default="")
+    updated_at = Timestamptz(null=True, default=None)
+    updated_by = Varchar(length=64, default="")
+
+
+class TemplateRequest(Table, tablename="template_requests"):
+    """A request to the top-level node for a new industry template (the guideline's
+    application for industry metadata); its status is its outbox message's."""
+
+    id: Serial
+    industry = Varchar(length=8)
+    name = Varchar(length=255)
+    description = Varchar(length=2000, default="")
+    requested_by = Varchar(length=64, default="")
+    event_id = Varchar(length=40, default="")
+    created_at = Timestamptz()
+
+
 class UsageEntry(Table, tablename="usage_ledger"):
     """Append-only usage: one row per write transaction that created identifiers, and
     one per tenant per resolution-counter flush (core/usage.py).

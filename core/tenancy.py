@@ -103,7 +103,18 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable("resolution_counts", escrow=False),
     # Node-level events and deliveries have no tenant: only a cross-tenant path sees them.
     TenantTable("audit_log", nullable=True, escrow=False),
-    TenantTable("outbox", nullable=True, exportable=False, escrow=False),
+    TenantTable(
+        "outbox",
+        nullable=True,
+        exportable=False,
+        escrow=False,
+        node_wide_unique={
+            ("dedupe_key",): (
+                "a cadence message's period key (node-stats:2026-12-01) names its tenant "
+                "itself, and one per period is the point"
+            )
+        },
+    ),
     TenantTable(
         "metadata_templates",
         nullable=True,
@@ -185,6 +196,8 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable("onboarding_email_tokens", "one-time links, looked up before anyone is known"),
     NodeTable("onboarding_user_totp", "a person's second factor, not a tenant's"),
     NodeTable("scheduled_jobs", "the node's periodic-job leases"),
+    NodeTable("node_profile", "the node operator's own profile, one row, kept by staff"),
+    NodeTable("template_requests", "the node's requests for industry templates upstream"),
     NodeTable("migration", "Piccolo's record of the migrations applied"),
     NodeTable("escrow_changes", "the node's change log for escrow: every tenant's changes"),
     NodeTable("escrow_sets", "the node's escrow sets and their upload state"),

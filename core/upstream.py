@@ -35,6 +35,8 @@ from core.errors import UpstreamError
 from core.settings import Settings
 
 TEMPLATE_PATH = "/snms/api/v5/template"
+# What a failure of a push means for the message (core.delivery).
+UNREACHABLE, REFUSED = "unreachable", "refused"
 LOGIN_PATH = "/identity/token"
 # Escrow (docs/escrow.md): PUT {ESCROW_PATH}/{node prefix}/{set}/{file}, the manifest last.
 ESCROW_PATH = "/snms/api/v5/escrow"
@@ -210,3 +212,43 @@ _MANIFEST = ("manifest.sig", "manifest.json")
 
 def _upload_order(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name not in _MANIFEST) + list(_MANIFEST)
+class PushError(UpstreamError):
+    """A push the top-level node did not take: ``reason`` is UNREACHABLE (try again later,
+    it is not the message's fault) or REFUSED (the node read the message and said no)."""
+
+    def __init__(self, detail: str, reason: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def push_client(settings: Settings) -> httpx.AsyncClient:
+    """One client for a delivery run: keep-alive to the top-level node, our credentials."""
+    headers = {"Accept": "application/json", "User-Agent": "idnest"}
+    if settings.upstream_token:
+        headers["Authorization"] = f"Bearer {settings.upstream_token}"
+    return httpx.AsyncClient(
+        base_url=base_url(settings), timeout=httpx.Timeout(settings.upstream_timeout),
+        headers=headers,
+    )  # fmt: skip
+
+
+async def push(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
+    """One POST of messages, without retries (the outbox row holds the retry schedule)."""
+    where = f"POST {str(client.base_url).rstrip('/')}{path}"
+    try:
+        response = await client.post(path, json=body)
+    except httpx.TransportError as exc:
+        raise PushError(
+            f"top-level node unreachable: {where}: {exc or type(exc).__name__}", UNREACHABLE
+        ) from exc
+    # Credentials are the node's problem, not the message's: wait, do not dead-letter.
+    if response.status_code in (401, 403, 408, 429) or response.status_code >= 500:
+        raise PushError(
+            f"top-level node: {where} answered HTTP {response.status_code}: "
+            f"{_snippet(response.text)}",
+            UNREACHABLE,
+        )
+    try:
+        _envelope_data(where, response)
+    except UpstreamError as exc:
+        raise PushError(exc.detail, REFUSED) from exc

@@ -38,6 +38,7 @@ DYNAMIC = [
         for c in ("credit_code", "duplicate", "resident_id", "name", "address", "preferred_code")
     ),
     *(f"batch.mode.{m}" for m in ("create", "upsert", "update")),
+    *(f"request.{s}" for s in ("queued", "sent", "refused")),
     *(f"batch.status.{s}" for s in ("queued", "running", "done", "failed")),
     *(f"scheme.{s}" for s in ("gs1", "ecode", "vaa", "oid")),
     *(f"ns.{s}" for s in ("pending", "verified", "rejected")),

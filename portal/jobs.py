@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from billing import jobs as billing_jobs  # noqa: F401
 from billing.payments import jobs as payments_jobs  # noqa: F401
-from core import scheduler  # noqa: F401 - declares the run_periodic actor
+from core import (
+    delivery,  # noqa: F401 - the outbox-delivery job
+    scheduler,  # noqa: F401 - declares the run_periodic actor
+)
 from resolver.observability import jobs as observability_jobs  # noqa: F401
 from tenants.escrow import jobs as escrow_jobs  # noqa: F401
 from tenants.identifiers import jobs as identifiers_jobs  # noqa: F401
 from tenants.ownership import jobs as ownership_jobs  # noqa: F401
+from tenants.statistics import jobs as statistics_jobs  # noqa: F401
 from tenants.templates import jobs as templates_jobs  # noqa: F401
 
 # What the Dramatiq worker process imports (after core.tasks, which builds the broker).

@@ -24,6 +24,8 @@ TABLES = {
     "outbox",
     "resolution_counts",
     "scheduled_jobs",
+    "node_profile",
+    "template_requests",
 }
 
 

@@ -30,6 +30,7 @@ from portal.web import (
     console,
     exports,
     finance,
+    node_staff,
     operations,
     profile,
     public,
@@ -38,9 +39,11 @@ from portal.web import (
     sso,
     staff,
     staff_users,
+    statistics,
     team,
     templates_console,
     templates_staff,
+    upstream_staff,
 )
 from portal.web.common import LOCALE_DIR, Redirected, env, lang_of
 from portal.web.common import LoginRequired as LoginRequired
@@ -136,6 +139,9 @@ router = Router(
         *staff.ROUTES,
         *operations.ROUTES,
         *staff_users.ROUTES,
+        *upstream_staff.ROUTES,
+        *statistics.ROUTES,
+        *node_staff.ROUTES,
         *search_staff.ROUTES,
         *console.ROUTES,
         *batch.ROUTES,

@@ -26,6 +26,8 @@ NOTHING_OF_B = {
         "the change log names changed rows by table and id and holds no data; a change "
         "to B's rows shows in B's own tables, which the snapshot reads"
     ),
+    "node_profile": "the node operator's profile (the node's, not a tenant's)",
+    "template_requests": "the node's requests for industry templates from the top-level node",
     "resolution_log": "anyone's public resolutions, B's among them: they move by design",
     "probe_results": "the node's prober: its own canary resolutions",
     "door_minutes": "per-door traffic of the whole node, no tenant",

@@ -32,6 +32,7 @@ CONTEXT_DEPS = {
     "identifiers": {"accounts", "templates"},
     "onboarding": {"accounts"},
     "schemes": {"accounts", "identifiers"},
+    "statistics": {"accounts", "onboarding", "templates"},
     "ownership": {"accounts", "identifiers", "onboarding"},
 }
 MAX_MODULE_LINES = 400

@@ -32,7 +32,7 @@ from core.errors import (
     ValuesNotFound,
 )
 from core.identifiers import Handle, fold, is_under, parse_handle
-from core.outbox import OP_ADD, OP_DELETE, OP_MODIFY, enqueue
+from core.outbox import OP_ADD, OP_DELETE, OP_MODIFY
 from core.settings import get_settings
 from core.tenancy import tenant_transaction
 from core.values import (
@@ -45,6 +45,7 @@ from core.values import (
 )
 from tenants.accounts.tables import Tenant
 from tenants.identifiers.services.search import index_text
+from tenants.identifiers.services.upstream_data import send_master_data
 from tenants.identifiers.tables import Identifier
 from tenants.templates.services.validation import validate_record
 
@@ -109,9 +110,10 @@ async def active_tenant(principal: Principal, handle: Handle) -> int:
 
 
 async def _load_for_update(tenant_id: int, key: str) -> dict[str, Any] | None:
-    query = Identifier.select(
-        Identifier.id, Identifier.handle, Identifier.values, Identifier.version
-    ).where((Identifier.tenant_id == tenant_id) & (Identifier.handle_key == key))
+    i = Identifier
+    query = i.select(i.id, i.handle, i.values, i.version, i.created_at).where(
+        (i.tenant_id == tenant_id) & (i.handle_key == key)
+    )
     if isinstance(db.engine(), db.PostgresEngine):
         query = query.lock_rows("UPDATE")
     return await query.first().run()
@@ -196,7 +198,7 @@ async def put_record(
         _check_existing(row, handle, values, must_exist=must_exist, modify_only=modify_only)
         if row is None:
             result = await _insert_record(principal, tenant_id, handle, values)
-            op = OP_ADD
+            op, state, created = OP_ADD, values, None
         else:
             if not overwrite and wanted is None:
                 raise HandleAlreadyExists(
@@ -204,7 +206,7 @@ async def put_record(
                 )
             merged = merge_values(load_values(row["values"]), values, wanted, overwrite=overwrite)
             result = await _replace_values(tenant_id, key, row, merged)
-            op = OP_MODIFY
+            op, state, created = OP_MODIFY, merged, row["created_at"]
         await audit.record(
             actor=principal.actor,
             action="identifier.create" if result.created else "identifier.update",
@@ -212,9 +214,7 @@ async def put_record(
             tenant_id=tenant_id,
             detail={"indices": sorted(wanted) if wanted else None, "version": result.version},
         )
-        await enqueue(
-            "upstream.identifier", {"handle": result.handle, "op": op}, tenant_id=tenant_id
-        )
+        await send_master_data(tenant_id, result.handle, op, state, created)
         if idempotency is not None:
             await idempotency.complete(
                 {"handle": result.handle, "created": result.created, "version": result.version}
@@ -353,9 +353,8 @@ async def delete_record(
             tenant_id=tenant_id,
             detail={"indices": sorted(indices) if indices else None},
         )
-        await enqueue(
-            "upstream.identifier", {"handle": row["handle"], "op": op}, tenant_id=tenant_id
-        )
+        state = kept if op == OP_MODIFY else []
+        await send_master_data(tenant_id, row["handle"], op, state, row["created_at"])
     await get_bus().publish(f"rec:{key}")
     return WriteResult(row["handle"], False, version)
 
