@@ -28,6 +28,12 @@ SPARSE = {
     "billing_subscriptions": "no plan is chosen in this test",
     "billing_invoices": "no invoice is issued in this test",
     "billing_invoice_lines": "no invoice is issued in this test",
+    "stripe_customers": "no Stripe key in this test",
+    "stripe_invoices": "no Stripe key in this test",
+    "payments": "no payment is received in this test",
+    "bank_transfers": "no bank transfer is recorded in this test",
+    "fapiao_profiles": "no invoicing details are entered in this test",
+    "dunning_cases": "no invoice is overdue in this test",
 }
 
 
