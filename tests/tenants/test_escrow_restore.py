@@ -52,12 +52,6 @@ def empty_node(workdir: Path) -> Iterator[dict[str, str]]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.mark.skipif(
-    PROFILE == "embedded",
-    reason="KNOWN BUG, open: on SQLite a served node with IDNEST_ESCROW_KEY set hangs its "
-    "escrow-full job at start-up and holds the database lock (a CLI write then fails with "
-    "'database is locked'); the restored node's resolves time out. Runs on postgres.",
-)
 async def test_restored_node_resolves_every_identifier_and_not_the_deleted(
     client, tenant_a, tenant_b, settings, tmp_path
 ):

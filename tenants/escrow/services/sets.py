@@ -14,6 +14,7 @@ first deletes what a killed run left (row and directories) and then makes its ow
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import shutil
@@ -51,7 +52,15 @@ async def exclusive(settings: Settings) -> AsyncIterator[None]:
     if url.startswith("sqlite:"):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         with open(settings.var_dir / "escrow.lock", "w") as fh:  # noqa: ASYNC230 - a lock file
-            fcntl.flock(fh, fcntl.LOCK_EX)
+            # Never a blocking flock: escrow-full and escrow-diff fall due together at
+            # start-up in one process, and a blocked event loop froze the whole node
+            # (its open SQLite transaction with it) while the holder could not go on.
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(0.05)
             yield
         return
     import asyncpg
