@@ -33,7 +33,10 @@ def empty_node(workdir: Path) -> Iterator[dict[str, str]]:
         yield env
         return
     import asyncpg
-    from conftest import PG_ADMIN_URL
+
+    PG_ADMIN_URL = os.environ.get(
+        "IDNEST_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
 
     name = f"idnest_escrow_{uuid.uuid4().hex[:10]}"
 
