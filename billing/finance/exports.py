@@ -15,16 +15,10 @@ from typing import Any
 from openpyxl import Workbook
 
 from billing.finance import service
+from billing.money import format_yuan
 from billing.payments.services import fapiao
 from core.errors import InvalidValue
 from core.settings import Settings
-
-
-def yuan(fen: int) -> str:
-    """10000 -> "100.00"; negative amounts (credit notes) keep their sign."""
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
-
 
 KINDS = ("invoices", "lines", "payments", "usage", "fapiao")
 FORMATS = ("csv", "xlsx")
@@ -32,7 +26,7 @@ FORMATS = ("csv", "xlsx")
 
 def _money(row: dict[str, Any], *names: str) -> None:
     for n in names:
-        row[n.replace("_fen", "_yuan")] = yuan(int(row[n]))
+        row[n.replace("_fen", "_yuan")] = format_yuan(int(row[n]))
 
 
 INVOICE_COLS = [
@@ -139,10 +133,10 @@ async def _fapiao(month: str | None, settings: Settings) -> tuple[list[str], lis
                 "bank_account": d.bank_account,
                 "item_name": fapiao.ITEM_NAME,
                 "quantity": 1,
-                "amount_excl_tax_yuan": yuan(excl),
+                "amount_excl_tax_yuan": format_yuan(excl),
                 "tax_rate": f"{settings.fapiao_tax_rate / 100:.2f}",
-                "tax_yuan": yuan(tax),
-                "total_yuan": yuan(int(inv["total_fen"])),
+                "tax_yuan": format_yuan(tax),
+                "total_yuan": format_yuan(int(inv["total_fen"])),
             }
         )
     return FAPIAO_COLS, rows

@@ -14,6 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 
 from billing.finance import exports, reconcile, service
+from billing.money import format_yuan
 from billing.payments.services import bank, fapiao
 from core.errors import IdnestError
 from core.settings import get_settings
@@ -50,7 +51,7 @@ async def _payments_page(
         flash=pop_flash(request),
         payments=await service.payments(),
         unmatched=await service.unmatched_transfers(),
-        yuan=exports.yuan,
+        yuan=format_yuan,
         open_invoices=await service.invoices(status="issued"),
     )
 
@@ -69,7 +70,7 @@ async def finance_invoices(request: Request[Any, Any, Any]) -> Response[str]:
         month=month or "",
         status_filter=status,
         statuses=STATUSES,
-        yuan=exports.yuan,
+        yuan=format_yuan,
         total=sum(int(r["total_fen"]) for r in rows),
         paid=sum(int(r["paid_fen"]) for r in rows),
     )
@@ -98,7 +99,7 @@ async def finance_ageing(request: Request[Any, Any, Any]) -> Response[str]:
         view="ageing",
         rows=rows,
         buckets=[b for b, _ in service.AGEING_BUCKETS],
-        yuan=exports.yuan,
+        yuan=format_yuan,
     )
 
 
@@ -176,7 +177,7 @@ async def finance_reconciliation(request: Request[Any, Any, Any]) -> Response[st
         view="reconciliation",
         rec=rec,
         month=month or "",
-        yuan=exports.yuan,
+        yuan=format_yuan,
     )
 
 
