@@ -82,6 +82,8 @@ class Principal:
     tenant_prefix: str | None = None
     scopes: frozenset[str] = frozenset()
     is_staff: bool = False
+    # Set for an OAuth2 machine client's token: a grant may name one client of a partner.
+    client_id: str | None = None
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes

@@ -5,6 +5,7 @@ leaves nothing half-written and the rerun completes."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import signal
@@ -47,12 +48,17 @@ def empty_node(workdir: Path) -> Iterator[dict[str, str]]:
         finally:
             await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    # The test itself runs in an event loop; the admin statements get a loop of their own.
+    def run_admin(sql: str) -> None:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, admin(sql)).result()
+
+    run_admin(f'CREATE DATABASE "{name}"')
     env["IDNEST_DATABASE_URL"] = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
         yield env
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_restored_node_resolves_every_identifier_and_not_the_deleted(
