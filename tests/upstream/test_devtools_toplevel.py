@@ -15,7 +15,6 @@ import smoke_support
 from fakes.toplevel import FakeTopLevelNode
 
 
-
 def _event(event_id: str, **data) -> dict:
     return {"eventId": event_id, "kind": "identifier", "tenant": "88.100.9",
             "occurredAt": "2026-12-02T00:00:00+00:00", "data": data}  # fmt: skip
