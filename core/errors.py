@@ -140,6 +140,19 @@ class ServiceUnavailable(IdnestError):
     title = "Service unavailable"
 
 
+class RateLimited(IdnestError):
+    """Too many requests (core/ratelimit.py): HTTP 429 with ``Retry-After``, rc 3
+    SERVER_TOO_BUSY on the wire, the SNMS envelope on SNMS routes."""
+
+    rc = 3
+    http_status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int = 1):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class UpstreamError(IdnestError):
     """The top-level node was unreachable or gave an answer we cannot use."""
 

@@ -62,12 +62,14 @@ def problem(
 
 def idnest_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     assert isinstance(exc, IdnestError)
+    retry = getattr(exc, "retry_after", None)
     return problem(
         exc.http_status,
         exc.title,
         exc.detail,
         rc=exc.rc,
         extra={"handle": exc.handle, "field": exc.field},
+        headers={"Retry-After": str(retry)} if retry else None,
     )
 
 

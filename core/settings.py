@@ -12,7 +12,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -105,6 +105,15 @@ class Settings(BaseSettings):
     session_max_age: int = 8 * 3600
     staff_totp_required: bool = True
     login_failures_per_minute: int = 5
+    # Rate limits (docs/access.md "Rate limits"), in the ``limits`` notation (N/second,
+    # N/minute ...), each counted per door: anonymous requests per source address (a
+    # public good: generous), per credential (API key, OAuth client, SNMS account), per
+    # credential on the bulk door, and wire requests per source (rc 3 past it).
+    rate_limit_enabled: bool = True
+    rate_limit_anonymous: str = "500/second"
+    rate_limit_key: str = "200/second"
+    rate_limit_bulk: str = "60/minute"
+    rate_limit_wire: str = "1000/second"
     forbidden_name_words: str = "国家,中国人民,中央,国务院,赌博,色情"
     # Staff single sign-on through OpenID Connect; off unless the issuer is set.
     oidc_issuer: str = ""
@@ -161,6 +170,7 @@ class Settings(BaseSettings):
     @property
     def escrow_path(self) -> Path:
         return Path(self.escrow_dir) if self.escrow_dir else self.var_dir / "escrow"
+
     # Outbox delivery to the top-level node (docs/upstream.md). A run is claimed every
     # `outbox_delivery_interval` s (0: off) and keeps polling every `outbox_poll` s for
     # `outbox_run_seconds`; a runner that died is replaced after `outbox_lease` s.
@@ -213,6 +223,7 @@ class Settings(BaseSettings):
 
         chosen = self.metrics_dir or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
         return Path(chosen) if chosen else self.var_dir / "metrics"
+
     # Billing payments (docs/payments.md). Stripe only when the key is set; otherwise
     # everything runs on the internal ledger. The base address points tests at a fake.
     stripe_api_key: str = ""
@@ -233,6 +244,18 @@ class Settings(BaseSettings):
     dunning_grace_days: int = Field(default=14, ge=0, le=365)
     dunning_reminder_days: int = Field(default=3, ge=1, le=365)
     dunning_interval: float = 3600.0
+
+    @field_validator("rate_limit_anonymous", "rate_limit_key", "rate_limit_bulk",
+                     "rate_limit_wire")  # fmt: skip
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        import limits
+
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit like 20/second") from None
+        return value
 
     @property
     def embedded(self) -> bool:

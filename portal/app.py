@@ -15,12 +15,13 @@ from litestar.di import Provide
 import portal.jobs  # noqa: F401 - registers every actor and periodic job
 from billing import api as billing_api
 from billing.payments import api as payments_api
-from core import db
+from core import db, ratelimit
 from core.bus import get_bus
 from core.head import HeadAsGet
 from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
 from core.proxy import ForwardedScheme
+from core.ratelimit_gate import RateLimitGate
 from core.scheduler import Scheduler
 from core.settings import Settings, get_settings
 from portal import apidocs
@@ -167,7 +168,9 @@ def create_app(settings: Settings | None = None) -> Any:
     )
     # The fast path answers cache hits first: they set no cookie and need no scheme.
     fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(app), settings), resolver)
+    # Before the fast path: anonymous requests are counted per source (core/ratelimit.py).
+    gated = RateLimitGate(fast, ratelimit.configure(settings), fast.gs1.claims)
     if not settings.observability_enabled:
-        return fast
+        return gated
     # Outermost: every door's resolutions are metered, the fast path's as well.
-    return DoorMeter(fast, fast.gs1.claims, resolver)
+    return DoorMeter(gated, fast.gs1.claims, resolver)

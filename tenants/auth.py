@@ -19,15 +19,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 from urllib.parse import unquote
 
 from litestar import Request
 from litestar.di import Provide
 
+from core import ratelimit
 from core.auth import Principal
-from core.errors import AuthenticationFailed, AuthenticationNeeded
+from core.errors import AuthenticationFailed, AuthenticationNeeded, RateLimited
 from core.identifiers import parse_handle
 from core.tenancy import tenant_transaction
 from core.values import load_values
@@ -111,14 +112,49 @@ async def _authenticate_basic(credentials: str) -> Principal:
     raise AuthenticationFailed(f"wrong secret for {index}:{handle.text}")
 
 
+async def _limited(
+    request: Request[Any, Any, Any], found: Coroutine[Any, Any, Principal | None]
+) -> Principal | None:
+    """``found`` (a credential check) under the rate limits: a source that failed too
+    often lately is refused before its secret is looked at, and a known credential is
+    counted per door (core/ratelimit.py)."""
+    limits = ratelimit.get_limits()
+    if not limits.enabled:
+        return await found
+    source = request.client.host if request.client else "?"
+    door = ratelimit.door_of(request.url.path) or "rest"
+    try:
+        await limits.check_failures(door, source)
+    except RateLimited:
+        found.close()
+        raise
+    try:
+        principal = await found
+    except AuthenticationFailed:
+        await limits.failed(door, source)
+        raise
+    if principal is not None:
+        await limits.check_principal(door, ratelimit.principal_key(principal))
+    return principal
+
+
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal | None:
     """The ``principal`` dependency: the caller by API key or Basic, None if anonymous."""
-    return await authenticate_headers(request.headers)
+    headers = request.headers
+    if "authorization" not in headers and "x-api-key" not in headers:
+        return None
+    return await _limited(request, authenticate_headers(headers))
 
 
 async def provide_caller(request: Request[Any, Any, Any]) -> Principal:
     """The ``caller`` dependency: an API key (Bearer or X-API-Key), HTTP Basic, or an SNMS
     token (Bearer or the ``token`` header some SNMS clients send). Required."""
+    principal = await _limited(request, _caller(request))
+    assert principal is not None
+    return principal
+
+
+async def _caller(request: Request[Any, Any, Any]) -> Principal:
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
     token = token or request.headers.get("token", "").strip()

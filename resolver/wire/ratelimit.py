@@ -19,6 +19,7 @@ costs at most one burst per address, never unbounded memory).
 from __future__ import annotations
 
 import time
+from typing import Any
 
 
 class TokenBuckets:
@@ -87,3 +88,14 @@ class TokenBuckets:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+def request_buckets(settings: Any) -> TokenBuckets:
+    """Buckets for ``IDNEST_RATE_LIMIT_WIRE`` (``N/second`` in the limits notation): N
+    requests per period, a burst of N; unlimited when rate limits are off."""
+    import limits
+
+    if not settings.rate_limit_enabled:
+        return TokenBuckets(0.0, 1.0)
+    item = limits.parse(settings.rate_limit_wire)
+    return TokenBuckets(item.amount / item.get_expiry(), float(item.amount))

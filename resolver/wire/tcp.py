@@ -10,7 +10,7 @@ from resolver.observability.metering import wire_result
 from resolver.wire import codec
 from resolver.wire.bodies import ResolutionRequest, decode_body
 from resolver.wire.challenges import Connection
-from resolver.wire.constants import TRUNCATED
+from resolver.wire.constants import TRUNCATED, ResponseCode
 from resolver.wire.framing import read_message
 from resolver.wire.message import ENVELOPE, Envelope, parse_message
 from resolver.wire.reader import ProtocolError
@@ -68,6 +68,12 @@ async def tcp_message(
                              env.session_id, env.request_id, 0, len(message))  # fmt: skip
         reply = codec.encode_protocol_error(head + message, exc)
         return [reply] if reply is not None else []
+    if not server.requests.allow(conn.source):
+        server.busy_answers += 1
+        return [codec.encode_error_response(
+            msg.envelope, msg.header, ResponseCode.SERVER_TOO_BUSY,
+            "too many requests from this address; slow down",
+        )]  # fmt: skip
     started = perf_counter()
     reply = server.fast(msg, body, tcp=True)
     if reply is not None:

@@ -17,15 +17,18 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import QueryParameter
 
+from core import ratelimit
 from core.auth import Principal
 from core.errors import (
     SNMS_BUSINESS,
     SNMS_INTERNAL,
     SNMS_NOT_LOGGED_IN,
     SNMS_OK,
+    AuthenticationFailed,
     IdnestError,
     InsufficientPermissions,
     InvalidValue,
+    RateLimited,
     snms_status_for_rc,
 )
 from core.values import DEFAULT_PERMISSIONS, value_to_json
@@ -42,12 +45,23 @@ MAX_BATCH = 2000
 _json = msgspec.json.Encoder()
 
 
-def envelope(status: int, message: str, data: Any = None) -> Response[bytes]:
+def envelope(
+    status: int,
+    message: str,
+    data: Any = None,
+    *,
+    http_status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response[bytes]:
     body = {"status": status, "message": message, "data": data}
-    return Response(content=_json.encode(body), status_code=200, media_type="application/json")
+    return Response(content=_json.encode(body), status_code=http_status,
+                    media_type="application/json", headers=headers)  # fmt: skip
 
 
 def _snms_error(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if isinstance(exc, RateLimited):  # the envelope, and a status that says slow down
+        return envelope(exc.snms_status, exc.detail, http_status=429,
+                        headers={"Retry-After": str(exc.retry_after)})  # fmt: skip
     if isinstance(exc, IdnestError):
         return envelope(exc.snms_status, exc.detail)
     if isinstance(exc, HTTPException) and exc.status_code < 500:
@@ -91,7 +105,16 @@ async def _login(request: Request[Any, Any, Any], *, v1: bool) -> Response[bytes
         or not isinstance(body.get("password"), str)
     ):
         return envelope(SNMS_NOT_LOGGED_IN, "send {username, password}")
-    tok, ttl = await snms.login(body["username"], body["password"], v1=v1)
+    username = body["username"][:128]
+    source = request.client.host if request.client else "?"
+    limits = ratelimit.get_limits()
+    # Throttled like the portal's login: only failures count, per account and per source.
+    await limits.check_failures("snms", source, username)
+    try:
+        tok, ttl = await snms.login(username, body["password"], v1=v1, source=source)
+    except AuthenticationFailed:
+        await limits.failed("snms", source, username)
+        raise
     return envelope(SNMS_OK, "success", {"token": tok, "expiresIn": ttl})
 
 

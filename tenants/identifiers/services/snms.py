@@ -10,6 +10,7 @@ password itself is only stored as an argon2 hash.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -112,22 +113,52 @@ def _v1_candidates(digest: str) -> list[str]:
     return [hashlib.sha256((digest + d.isoformat()).encode()).hexdigest() for d in days]
 
 
-async def login(username: str, password: str, *, v1: bool = False) -> tuple[str, int]:
-    """A 24-hour token for good credentials; AuthenticationFailed otherwise."""
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Compared against when the account does not exist, so an unknown name costs the same
+# work (and time) as a known one: the answer never tells which names exist.
+_DUMMY_DIGEST = hashlib.sha256(b"idnest:no-such-account").hexdigest()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("idnest:no-such-account")
+
+
+def _v1_matches(digest: str, answer: str) -> bool:
+    """Whether ``answer`` is ``sha256(digest + day)`` for one of the accepted days: every
+    candidate is compared in constant time, none short-circuits, and only 64 lower-case
+    hex characters can match (the SNMS contract fixes the form, so it cannot be slowed
+    with a password hash; login throttling bounds the guesses instead)."""
+    answer = answer.strip().lower()
+    well_formed = bool(_HEX64.match(answer))
+    ok = False
+    for candidate in _v1_candidates(digest):
+        ok |= hmac.compare_digest(candidate.encode(), answer.encode() if well_formed else b"")
+    return ok and well_formed
+
+
+async def login(
+    username: str, password: str, *, v1: bool = False, source: str = ""
+) -> tuple[str, int]:
+    """A 24-hour token for good credentials; AuthenticationFailed otherwise. Both
+    outcomes are audited (the source address in the detail)."""
     async with cross_tenant("auth"):
         row = await SnmsAccount.select().where(SnmsAccount.username == username).first().run()
-    failed = AuthenticationFailed("wrong username or password")
-    if row is None or not row["is_active"]:
-        raise failed
+    usable = row is not None and bool(row["is_active"])
     if v1:
-        digest = _unseal(row["v1_digest"]) if row["v1_digest"] else ""
-        ok = bool(digest) and any(
-            hmac.compare_digest(c, password.lower()) for c in _v1_candidates(digest)
-        )
+        digest = _unseal(row["v1_digest"]) if usable and row and row["v1_digest"] else ""
+        ok = _v1_matches(digest or _DUMMY_DIGEST, password) and bool(digest)
     else:
-        ok = verify_password(password, row["password_hash"])
-    if not ok:
-        raise failed
+        stored = row["password_hash"] if usable and row else _dummy_hash()
+        ok = verify_password(password, stored) and usable
+    detail = {"door": "v1" if v1 else "password", "source": source}
+    tenant_id = row["tenant_id"] if row is not None else None
+    if not ok or row is None:
+        await audit.record(actor=f"snms:{username[:128]}", action="login.failed",
+                           target="snms", tenant_id=tenant_id, detail=detail)  # fmt: skip
+        raise AuthenticationFailed("wrong username or password")
+    await audit.record(actor=f"snms:{username}", action="login", target="snms",
+                       tenant_id=tenant_id, detail=detail)  # fmt: skip
     now = int(time.time())
     claims = {"sub": str(row["id"]), "tid": row["tenant_id"], "iat": now, "exp": now + TOKEN_TTL}
     return jwt.encode({"alg": "HS256"}, claims, _jwk()), TOKEN_TTL
