@@ -201,8 +201,10 @@ def is_unreachable(exc: BaseException) -> bool:
     500). OSError is broad (a full disk is one too), so a plain OSError counts only when it
     was raised inside the database driver."""
     if isinstance(exc, asyncpg.PostgresError) and not isinstance(
-        exc, asyncpg.PostgresConnectionError | asyncpg.exceptions.CannotConnectNowError
-        | asyncpg.exceptions.TooManyConnectionsError
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.exceptions.CannotConnectNowError
+        | asyncpg.exceptions.TooManyConnectionsError,
     ):
         return False
     if not isinstance(exc, UNREACHABLE_ERRORS):

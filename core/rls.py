@@ -112,6 +112,9 @@ async def grant_app_role(conn: Any, role: str) -> None:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}"
     )
     await conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
+    # The audit log is append-only for the application (core/audit.py): entries are
+    # inserted, never changed or removed; only the chain head row is updated.
+    await conn.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {quoted}")
 
 
 async def create_app_role(conn: Any, role: str, password: str | None) -> None:

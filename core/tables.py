@@ -44,6 +44,21 @@ class AuditLog(Table, tablename="audit_log"):
     target = Varchar(length=2048, default="")
     detail = JSON(default="{}")
     created_at = Timestamptz(index=True)
+    # The hash chain (core/audit.py): the entry's place, the hash of the entry before
+    # it, and its own hash over both and its fields.
+    seq = BigInt(default=0)
+    prev_hash = Varchar(length=64, default="")
+    hash = Varchar(length=64, default="")
+
+
+class AuditHead(Table, tablename="audit_head"):
+    """The chain's head (one row, id 1): the last entry's place and hash. Appends lock
+    it (SELECT ... FOR UPDATE on PostgreSQL; SQLite has one writer), so the chain never
+    forks. Node-level, not a tenant's: every tenant's entries are links of one chain."""
+
+    id: Serial
+    seq = BigInt(default=0)
+    hash = Varchar(length=64, default="")
 
 
 class Outbox(Table, tablename="outbox"):
@@ -131,6 +146,8 @@ class EscrowSet(Table, tablename="escrow_sets"):
     uploaded_at = Timestamptz(null=True, default=None)
     attempts = Integer(default=0)
     last_error = Varchar(length=1024, default="")
+
+
 class NodeProfile(Table, tablename="node_profile"):
     """The node operator's profile and the node's type and name (REFERENCE §4), kept by
     staff in the console (core.node); one row. Sent upstream whenever it changes."""

@@ -102,7 +102,13 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable("code_mappings"),
     TenantTable("resolution_counts", escrow=False),
     # Node-level events and deliveries have no tenant: only a cross-tenant path sees them.
-    TenantTable("audit_log", nullable=True, escrow=False),
+    # Kept through erasure: the chain cannot lose links (core/audit.py, docs/access.md).
+    TenantTable(
+        "audit_log",
+        nullable=True,
+        escrow=False,
+        retained="the tamper-evident audit chain: removing a tenant's entries would break it",
+    ),
     TenantTable(
         "outbox",
         nullable=True,

@@ -212,6 +212,8 @@ _MANIFEST = ("manifest.sig", "manifest.json")
 
 def _upload_order(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name not in _MANIFEST) + list(_MANIFEST)
+
+
 class PushError(UpstreamError):
     """A push the top-level node did not take: ``reason`` is UNREACHABLE (try again later,
     it is not the message's fault) or REFUSED (the node read the message and said no)."""

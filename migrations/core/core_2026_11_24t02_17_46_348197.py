@@ -9,17 +9,11 @@ DESCRIPTION = ""
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="core", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="core", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="AuditLog", tablename="audit_log", schema=None, columns=None
-    )
+    manager.add_table(class_name="AuditLog", tablename="audit_log", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Outbox", tablename="outbox", schema=None, columns=None
-    )
+    manager.add_table(class_name="Outbox", tablename="outbox", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="AuditLog",

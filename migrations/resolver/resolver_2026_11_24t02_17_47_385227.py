@@ -10,9 +10,7 @@ DESCRIPTION = ""
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="resolver", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="resolver", description=DESCRIPTION)
 
     manager.add_table(
         class_name="ResolutionCount",

@@ -12,9 +12,7 @@ DESCRIPTION = "observability: resolution log, probes, door minutes, maintenance,
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="resolver", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="resolver", description=DESCRIPTION)
 
     manager.add_table(
         class_name="ProbeResult",

@@ -8,9 +8,7 @@ DESCRIPTION = "identifiers.search_text: what search looks in"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="tenants", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="tenants", description=DESCRIPTION)
 
     manager.add_column(
         table_class_name="Identifier",
