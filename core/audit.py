@@ -94,7 +94,7 @@ async def record(
     # that tenant's row, a node-level event (no tenant) the node's.
     async with scope_of(tenant_id):
         seq, prev = await _head()
-        row = {
+        row: dict[str, Any] = {
             "seq": seq + 1,
             "prev_hash": prev,
             "tenant_id": tenant_id,

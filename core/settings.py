@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     secret_key: str = ""
+    # The keyring for personal data at rest (core/crypto.py) as JSON {"current", "keys"};
+    # empty: var_dir/pii_keys.json, written by `idnest keys rotate`.
+    pii_keys: str = ""
     public_base_url: str = ""
     # Seconds a "no such handle" answer is cached; writes invalidate it at once.
     negative_cache_ttl: float = 5.0

@@ -197,6 +197,7 @@ NODE_TABLES: tuple[NodeTable, ...] = (
         "tenants", "the tenants themselves; the prefix → tenant map is read first", escrow=True
     ),
     NodeTable("users", "people sign in before choosing a tenant and may belong to several"),
+    NodeTable("audit_head", "the head of the one audit chain every tenant's entries hang on"),
     NodeTable("onboarding_applications", "filed by a user before any tenant exists"),
     NodeTable("onboarding_uploads", "an applicant's documents, kept with the application"),
     NodeTable("onboarding_email_tokens", "one-time links, looked up before anyone is known"),

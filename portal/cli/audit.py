@@ -26,3 +26,28 @@ def verify() -> None:
     where = f"entry id {verdict.broken_id}" if verdict.broken_id is not None else "the head"
     click.echo(f"audit chain BROKEN at {where}: {verdict.reason}", err=True)
     sys.exit(1)
+
+
+@main.group(help="Keys that encrypt personal data at rest.")
+def keys() -> None:
+    pass
+
+
+@keys.command("rotate", help="Add a new key, make it current and re-encrypt what exists.")
+def rotate() -> None:
+    import json
+
+    from core import crypto
+
+    async def run() -> dict[str, object]:
+        from tenants.onboarding.services.pii import reencrypt_all
+
+        crypto.add_key()
+        return await reencrypt_all(actor="cli")
+
+    try:
+        result = run_async(run)
+    except RuntimeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(result))

@@ -96,10 +96,7 @@ class WireServer:
         self.counters = resolver.counters
         self.settings = settings
         self.limiter = TokenBuckets(settings.wire_udp_rate, settings.wire_udp_burst)
-        # Requests per source (IDNEST_RATE_LIMIT_WIRE), answered rc 3 SERVER_TOO_BUSY past
-        # it: a bucket, not the limits library, for the reason resolver/wire/ratelimit.py
-        # gives; the limit is written (and parsed) in the limits notation all the same.
-        self.requests = request_buckets(settings)
+        self.requests = request_buckets(settings)  # past it: rc 3 SERVER_TOO_BUSY
         self.max_datagrams = settings.wire_udp_max_datagrams
         self.challenges: ChallengeStore = challenge_store(settings)
         self.reassembler = Reassembler()
@@ -110,7 +107,6 @@ class WireServer:
         self.connections = 0
         self.datagrams = 0
         self.refused = 0
-        self.busy_answers = 0
         METER.add_source("wire", self.metric_values)
         self._templates: dict[bytes, tuple[str, Record, bytes, bytes, float]] = {}
         self._last_hit: tuple[str, Record] | None = None
@@ -353,8 +349,6 @@ class WireServer:
         task.add_done_callback(self.tasks.discard)
 
     def busy(self, data: bytes) -> bytes | None:
-        """rc 3 SERVER_TOO_BUSY for a request over its source's rate limit."""
-        self.busy_answers += 1
         try:
             msg, _ = decode_request(data)
         except ProtocolError:

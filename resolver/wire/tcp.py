@@ -69,7 +69,6 @@ async def tcp_message(
         reply = codec.encode_protocol_error(head + message, exc)
         return [reply] if reply is not None else []
     if not server.requests.allow(conn.source):
-        server.busy_answers += 1
         return [codec.encode_error_response(
             msg.envelope, msg.header, ResponseCode.SERVER_TOO_BUSY,
             "too many requests from this address; slow down",

@@ -83,7 +83,9 @@ def test_snms_routes_answer_the_snms_envelope(node):
 
 def _v1(password: str) -> str:
     day = datetime.now(timezone(timedelta(hours=8))).date().isoformat()
-    return hashlib.sha256((hashlib.sha256(password.encode()).hexdigest() + day).encode()).hexdigest()
+    return hashlib.sha256(
+        (hashlib.sha256(password.encode()).hexdigest() + day).encode()
+    ).hexdigest()
 
 
 @pytest.mark.parametrize(("path", "user", "right"), [
