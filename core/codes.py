@@ -160,3 +160,9 @@ def mask_resident_id(number: str) -> str:
     if len(value) < 8:
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_email(address: str) -> str:
+    """An address as logs and audit entries may show it: ``z***@example.com``."""
+    local, at, domain = address.strip().partition("@")
+    return f"{local[:1]}***{at}{domain[:253]}" if local else "***"

@@ -24,6 +24,7 @@ from core.i18n import translator
 from core.settings import get_settings
 from portal.web import (
     accounts,
+    audit,
     batch,
     billing_console,
     billing_staff,
@@ -141,6 +142,7 @@ router = Router(
         *staff_users.ROUTES,
         *upstream_staff.ROUTES,
         *statistics.ROUTES,
+        *audit.ROUTES,
         *node_staff.ROUTES,
         *search_staff.ROUTES,
         *console.ROUTES,

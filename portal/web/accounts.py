@@ -11,6 +11,8 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
+from core import audit
+from core.codes import mask_email
 from core.errors import IdnestError
 from core.settings import get_settings
 from portal.web import throttle
@@ -59,6 +61,9 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
     user, outcome = await people.check_login(email, password)
     if user is None:
         await throttle.failed(email, client)
+        detail = {"source": client, "reason": outcome}
+        await audit.record(actor=f"login:{mask_email(email)}", action="login.failed",
+                           target="portal", detail=detail)  # fmt: skip
         reason = (
             "This account is disabled. Ask your administrator to enable it."
             if outcome == "disabled"
@@ -72,6 +77,8 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
             email=email,
             error=_(reason),
         )
+    await audit.record(actor=f"user:{user['id']}", action="login", target="portal",
+                       detail={"source": client})  # fmt: skip
     if user["is_staff"] and get_settings().staff_totp_required:
         await start_session(request, {"uid": user["id"], "pending_totp": True})
         nxt = "/login/totp" if await people.totp_enabled(user["id"]) else "/staff/totp"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from core import audit, ratelimit
 from core.auth import Principal
 from core.errors import AuthenticationFailed, IdnestError, InvalidValue
 from core.identifiers import parse_handle
@@ -50,9 +51,29 @@ def text(raw: bytes, what: str = "handle") -> str:
 
 
 async def authenticate(
+    resolver: Resolver, answer: ChallengeAnswer, nonce: bytes, digest: bytes, source: str = ""
+) -> Principal:
+    """The principal behind a challenge answer, or AuthenticationFailed; throttled per
+    source like every door that checks a secret (RateLimited: rc 3), and audited."""
+    limits = ratelimit.get_limits()
+    await limits.check_failures("wire", source)
+    who = f"{answer.index}:{answer.handle.decode('utf-8', 'replace')[:200]}"
+    try:
+        principal = await _authenticate(resolver, answer, nonce, digest)
+    except AuthenticationFailed:
+        await limits.failed("wire", source)
+        await audit.record(actor=f"wire:{who}", action="login.failed", target="wire",
+                           detail={"door": "wire", "source": source})  # fmt: skip
+        raise
+    detail = {"door": "wire", "source": source}
+    await audit.record(actor=principal.actor, action="login", target="wire",
+                       tenant_id=principal.tenant_id, detail=detail)  # fmt: skip
+    return principal
+
+
+async def _authenticate(
     resolver: Resolver, answer: ChallengeAnswer, nonce: bytes, digest: bytes
 ) -> Principal:
-    """The principal behind a challenge answer, or AuthenticationFailed."""
     key_handle = text(answer.handle, "key handle")
     who = f"{answer.index}:{key_handle}"
     try:

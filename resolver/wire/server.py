@@ -227,7 +227,7 @@ class WireServer:
         target_body, _ = decode_body(target)
         try:
             principal = await admin.authenticate(self.resolver, body, pending.nonce,
-                                                 pending.digest)  # fmt: skip
+                                                 pending.digest, conn.source)  # fmt: skip
         except AuthenticationFailed:
             conn.failures += 1  # the stream closes after MAX_AUTH_FAILURES
             raise

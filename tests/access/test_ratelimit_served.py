@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import time
+import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -22,6 +23,8 @@ from smoke_support import IDNEST, free_port
 from resolver.wire.client import resolve_sync
 
 pytestmark = pytest.mark.slow
+# Usernames of this run: failure windows in a shared Redis outlive a run by a minute.
+RUN = uuid.uuid4().hex[:8]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def node(tmp_path_factory):
             json={"values": [{"index": 1, "type": "URL", "data": "https://example.com/q"}]},
         )  # fmt: skip
         assert r.status_code in (200, 201), r.text
-        for user in ("guessed", "guessedv1"):
+        for user in (f"guessed{RUN}", f"guessedv1{RUN}"):
             subprocess.run(
                 [IDNEST, "snms-user", "create", "--tenant", prefix, "--username", user],
                 input="right-password-1", cwd=workdir, env=env, check=True, text=True,
@@ -89,8 +92,8 @@ def _v1(password: str) -> str:
 
 
 @pytest.mark.parametrize(("path", "user", "right"), [
-    ("/identity/token", "guessed", "right-password-1"),
-    ("/identity/token/v1", "guessedv1", _v1("right-password-1")),
+    ("/identity/token", f"guessed{RUN}", "right-password-1"),
+    ("/identity/token/v1", f"guessedv1{RUN}", _v1("right-password-1")),
 ])  # fmt: skip
 def test_login_doors_stop_a_guesser(node, path, user, right):
     url = node["base"] + path

@@ -34,6 +34,7 @@ NOTHING_OF_B = {
     "maintenance_windows": "the node's maintenance",
     "abnormal_events": "the node's incidents, by door",
     "billing_plans": "the node's price list; which plan B is on is billing_subscriptions",
+    "audit_head": "the head of the node's one audit chain: a number and a hash, no tenant's",
 }
 
 
