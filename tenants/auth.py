@@ -38,6 +38,12 @@ from tenants.identifiers.services import snms
 from tenants.identifiers.tables import Identifier
 
 
+class WrongSecret(AuthenticationFailed):
+    """A wrong guessable secret (an HS_SECKEY password): what the failure throttle counts.
+    API keys, access tokens and SNMS tokens carry 256 bits or a signature; a wrong one is
+    refused without being counted, so a client with a stale key is not locked out."""
+
+
 async def authenticate(authorization: str | None, api_key: str | None) -> Principal | None:
     """The caller's principal, None when no credentials were sent, or AuthenticationFailed."""
     if api_key:
@@ -109,18 +115,16 @@ async def _authenticate_basic(credentials: str) -> Principal:
                     tenant_prefix=tenant.prefix,
                     scopes=frozenset({"read", "write"}),
                 )
-    raise AuthenticationFailed(f"wrong secret for {index}:{handle.text}")
+    raise WrongSecret(f"wrong secret for {index}:{handle.text}")
 
 
 async def _limited(
     request: Request[Any, Any, Any], found: Coroutine[Any, Any, Principal | None]
 ) -> Principal | None:
-    """``found`` (a credential check) under the rate limits: a source that failed too
-    often lately is refused before its secret is looked at, and a known credential is
-    counted per door (core/ratelimit.py)."""
+    """``found`` (a credential check) under the rate limits: a source that guessed a
+    secret wrong too often lately is refused before its secret is looked at, and a known
+    credential is counted per door (core/ratelimit.py)."""
     limits = ratelimit.get_limits()
-    if not limits.enabled:
-        return await found
     source = request.client.host if request.client else "?"
     door = ratelimit.door_of(request.url.path) or "rest"
     try:
@@ -130,10 +134,10 @@ async def _limited(
         raise
     try:
         principal = await found
-    except AuthenticationFailed:
+    except WrongSecret:
         await limits.failed(door, source)
         raise
-    if principal is not None:
+    if principal is not None and limits.enabled:
         await limits.check_principal(door, ratelimit.principal_key(principal))
     return principal
 

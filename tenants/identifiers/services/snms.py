@@ -152,13 +152,14 @@ async def login(
         stored = row["password_hash"] if usable and row else _dummy_hash()
         ok = verify_password(password, stored) and usable
     detail = {"door": "v1" if v1 else "password", "source": source}
-    tenant_id = row["tenant_id"] if row is not None else None
     if not ok or row is None:
+        # A node-level entry (staff see it): whoever guesses may not write into the
+        # trail of the tenant whose account they guess at.
         await audit.record(actor=f"snms:{username[:128]}", action="login.failed",
-                           target="snms", tenant_id=tenant_id, detail=detail)  # fmt: skip
+                           target="snms", detail=detail)  # fmt: skip
         raise AuthenticationFailed("wrong username or password")
     await audit.record(actor=f"snms:{username}", action="login", target="snms",
-                       tenant_id=tenant_id, detail=detail)  # fmt: skip
+                       tenant_id=row["tenant_id"], detail=detail)  # fmt: skip
     now = int(time.time())
     claims = {"sub": str(row["id"]), "tid": row["tenant_id"], "iat": now, "exp": now + TOKEN_TTL}
     return jwt.encode({"alg": "HS256"}, claims, _jwk()), TOKEN_TTL

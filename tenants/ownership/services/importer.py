@@ -9,6 +9,7 @@ and SNMS accounts arrive unusable until issued again, members without a password
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,6 +103,23 @@ async def _user_for(email: str, display_name: str) -> int:
     return int((await User.insert(row).returning(User.id).run())[0]["id"])
 
 
+async def _append_audit(values: list[dict[str, Any]], tenant_id: int) -> None:
+    """The other node's audit entries, appended to this node's chain (core/audit.py):
+    their links and hashes were the other node's, so each becomes a new entry that keeps
+    who, what, which and the original time in its detail."""
+    for v in values:
+        raw = v.get("detail")
+        try:
+            found = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            found = raw
+        detail = found if isinstance(found, dict) else {"detail": found}
+        detail = {**detail, "imported": str(v.get("created_at") or "")}
+        await audit.record(actor=str(v.get("actor") or "import"), action=str(v.get("action")),
+                           target=str(v.get("target") or ""), tenant_id=tenant_id,
+                           detail=detail)  # fmt: skip
+
+
 async def _load_table(
     tar: Any,
     table: Any,
@@ -121,7 +139,9 @@ async def _load_table(
                     "user": await _user_for(raw.pop("email", ""), raw.pop("display_name", "")),
                 }
             values.append(import_row(table, cls, raw, tenant_id, ids))
-        if table.name in parents:
+        if table.name == "audit_log":
+            await _append_audit(values, tenant_id)
+        elif table.name in parents:
             # The new ids are needed (children point at them): Piccolo, with RETURNING.
             query = cls.insert(*[cls(**v) for v in values])
             new = await query.returning(cls._meta.primary_key).run()
