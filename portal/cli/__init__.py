@@ -57,6 +57,7 @@ def main(log_level: str | None) -> None:
 # Importing the command modules registers their commands on ``main``.
 from portal.cli import (  # noqa: E402, F401
     billing,
+    clients,
     devtools,
     escrow,
     finance,
