@@ -88,6 +88,7 @@ class RedisInvalidationBus(InvalidationBus):
         self._reconnect_task: asyncio.Task[None] | None = None
         self._waiting = array.array("i", [0])
         self._stopping = False
+        self.publish_failures = 0
 
     async def publish(self, *messages: str) -> None:
         if not messages:
@@ -98,13 +99,21 @@ class RedisInvalidationBus(InvalidationBus):
             self.deliver(m)
         # One message may carry many keys, newline-separated (handles never hold
         # control characters), so a bulk write is not a million publishes.
-        for i in range(0, len(messages), 1000):
-            await self._publisher.publish(self.channel, "\n".join(messages[i : i + 1000]))
-        # A fence. Redis may answer PUBLISH before it has written the message to the
-        # subscribers' sockets (both go out in the same pass, in no promised order). By
-        # the time a later command is answered, that pass is over and the messages are
-        # in every local subscriber's socket, where its next drain() finds them.
-        await self._publisher.ping()
+        try:
+            for i in range(0, len(messages), 1000):
+                await self._publisher.publish(self.channel, "\n".join(messages[i : i + 1000]))
+            # A fence. Redis may answer PUBLISH before it has written the message to the
+            # subscribers' sockets (both go out in the same pass, in no promised order). By
+            # the time a later command is answered, that pass is over and the messages are
+            # in every local subscriber's socket, where its next drain() finds them.
+            await self._publisher.ping()
+        except (aioredis.RedisError, OSError) as exc:
+            # The write is committed; it must not be reported as failed. Every process
+            # that cannot reach Redis has lost its subscription and bypasses its cache,
+            # and flushes it when it subscribes again, so nothing stale is served.
+            self.publish_failures += 1
+            log.warning("invalidation bus: could not publish %d messages: %s", len(messages), exc)
+            return
         self.published += len(messages)
 
     def _connect(self) -> socket.socket:

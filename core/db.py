@@ -13,11 +13,13 @@ import asyncio
 import os
 import re
 import sqlite3
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
@@ -115,7 +117,15 @@ def build_engine(settings: Settings) -> Engine:
             conn.execute("PRAGMA journal_mode=WAL")
         return IdnestSQLiteEngine(path=str(path), timeout=settings.sqlite_timeout)
     if url.startswith(("postgres://", "postgresql://")):
-        return PostgresEngine(config={"dsn": url})
+        # A database that does not answer is given up on after db_connect_timeout, so a
+        # request is refused (503) rather than held; statements after db_command_timeout.
+        return PostgresEngine(
+            config={
+                "dsn": url,
+                "timeout": settings.db_connect_timeout,
+                "command_timeout": settings.db_command_timeout,
+            }
+        )
     raise ValueError(f"IDNEST_DATABASE_URL must be sqlite:/// or postgresql://, got {url!r}")
 
 
@@ -168,6 +178,41 @@ def transaction_connection() -> Any:
 
 async def ping() -> None:
     await engine().run_ddl("SELECT 1")
+
+
+def _unreachable_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "the database is unreachable", as opposed to a bad query."""
+    return (
+        OSError,
+        TimeoutError,
+        sqlite3.OperationalError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.CannotConnectNowError,
+        asyncpg.exceptions.TooManyConnectionsError,
+    )
+
+
+UNREACHABLE_ERRORS = _unreachable_errors()
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether an error escaping a request means the database is away (answer 503, not
+    500). OSError is broad (a full disk is one too), so a plain OSError counts only when it
+    was raised inside the database driver."""
+    if isinstance(exc, asyncpg.PostgresError) and not isinstance(
+        exc, asyncpg.PostgresConnectionError | asyncpg.exceptions.CannotConnectNowError
+        | asyncpg.exceptions.TooManyConnectionsError
+    ):
+        return False
+    if not isinstance(exc, UNREACHABLE_ERRORS):
+        return False
+    if isinstance(exc, ConnectionError | TimeoutError | sqlite3.OperationalError):
+        return True
+    if not isinstance(exc, OSError):
+        return True  # asyncpg's own connection and interface errors
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any("asyncpg" in f.filename or "piccolo/engine" in f.filename for f in frames)
 
 
 def is_unique_violation(exc: BaseException) -> bool:

@@ -14,6 +14,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
+from core import db
 from core.errors import IdnestError, rc_for_http_status
 
 log = logging.getLogger("idnest.http")
@@ -105,6 +106,15 @@ def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[by
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if db.is_unreachable(exc):
+        log.warning("database unreachable on %s %s: %r", request.method, request.url.path, exc)
+        return problem(
+            503,
+            "Service unavailable",
+            "the database is unreachable; writes and uncached reads resume when it is back",
+            rc=3,
+            headers={"Retry-After": "5"},
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Internal error", "an unexpected error occurred; it has been logged", rc=2)
 

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     oauth_token_ttl: int = 300
     counter_flush_interval: float = 5.0
     db_pool_size: int = 10
+    # Seconds to wait for PostgreSQL to accept a connection, and for one statement (bulk
+    # exports page, so no single statement runs long).
+    db_connect_timeout: float = Field(default=5.0, gt=0, le=300)
+    db_command_timeout: float = Field(default=120.0, gt=0, le=3600)
     sqlite_timeout: float = 30.0
     log_level: str = "INFO"
     # Identifier schemes (docs/schemes.md). The node's OID arc, under which each tenant

@@ -108,6 +108,11 @@ class RecordCache:
         self.backstop_ttl = backstop_ttl
         self.generation = 0
         self._records: OrderedDict[str, Record | Missing] = OrderedDict()
+        # What the cache held when it lost its invalidation bus: never served as current
+        # (another process may have written since), only by ``peek_stale`` when the
+        # database is unreachable too. At most one cache's worth; dropped record by
+        # record as the database answers again, whole on the next flush while connected.
+        self._orphans: dict[str, Record | Missing] = {}
         self._tenants: dict[str, tuple[float, TenantInfo | None]] = {}
         self.hits = 0
         self.misses = 0
@@ -119,9 +124,16 @@ class RecordCache:
         self.generation += 1
         if message.startswith("rec:"):
             self._records.pop(message[4:], None)
+            self._orphans.pop(message[4:], None)
+        elif message == FLUSH_ALL and not self.bus.connected:
+            # The bus is lost (or being regained): keep the copies for serve-stale only.
+            self._tenants.clear()
+            self._orphans.update(self._records)
+            self._records = OrderedDict()
         elif message.startswith("tenant:") or message == FLUSH_ALL:
             self._tenants.clear()
             self._records.clear()
+            self._orphans.clear()
         for listener in self.listeners:
             listener(message)
 
@@ -141,10 +153,11 @@ class RecordCache:
 
     def peek_stale(self, key: str) -> Record | None:
         """Whatever we hold for a key, however old: served only when the database is down."""
-        entry = self._records.get(key)
+        entry = self._records.get(key) or self._orphans.get(key)
         return entry if isinstance(entry, Record) else None
 
     def put(self, key: str, entry: Record | Missing, generation: int) -> None:
+        self._orphans.pop(key, None)  # the database has just answered for this key
         if generation != self.generation or not self.bus.connected:
             return
         if isinstance(entry, Record) and self.backstop_ttl is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from core import db
 from core.auth import Principal
 from core.errors import HandleGone, HandleNotFound, PrefixNotServedRead, ServiceUnavailable
 from core.identifiers import Handle, fold, is_under, parse_handle
@@ -26,24 +27,8 @@ from tenants.identifiers.tables import Identifier
 log = logging.getLogger("idnest.resolver")
 
 
-def _database_errors() -> tuple[type[BaseException], ...]:
-    """Errors that mean "the database is unreachable", as opposed to a bad query."""
-    import sqlite3
-
-    import asyncpg
-
-    return (
-        OSError,
-        TimeoutError,
-        sqlite3.OperationalError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.exceptions.CannotConnectNowError,
-        asyncpg.exceptions.TooManyConnectionsError,
-    )
-
-
-DB_ERRORS = _database_errors()
+# Errors that mean "the database is unreachable" (core.db), re-exported for the doors.
+DB_ERRORS = db.UNREACHABLE_ERRORS
 _PREFIX_NA = "0.na/"
 
 

@@ -75,3 +75,47 @@ def serving(workdir: str, env: dict[str, str], *args: str) -> Iterator[str]:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _pg_admin(sql: str) -> None:
+    """One statement as the PostgreSQL superuser, on a loop of its own (callers may be
+    inside a test's event loop)."""
+    import asyncio
+    import concurrent.futures
+
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+PG_ADMIN_URL = os.environ.get(
+    "IDNEST_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextmanager
+def empty_node(workdir: str | Path, **settings: str) -> Iterator[dict[str, str]]:
+    """The environment of a node with nothing in it: its own SQLite file, or on the
+    postgres profile a database of its own (as the superuser), dropped afterwards."""
+    env = node_env(str(workdir), **settings)
+    if os.environ.get("IDNEST_TEST_PROFILE", "embedded") != "postgres":
+        yield env
+        return
+    import uuid
+
+    name = f"idnest_node_{uuid.uuid4().hex[:10]}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    env["IDNEST_DATABASE_URL"] = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    env.pop("IDNEST_MIGRATION_DATABASE_URL", None)
+    try:
+        yield env
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -56,6 +56,7 @@ def main(log_level: str | None) -> None:
 
 # Importing the command modules registers their commands on ``main``.
 from portal.cli import (  # noqa: E402, F401
+    backup,
     billing,
     clients,
     devtools,

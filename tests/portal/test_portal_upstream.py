@@ -11,15 +11,6 @@ from portal_support import Web, staff_login
 
 pytestmark = pytest.mark.anyio
 
-# KNOWN FAILURE, open: on the postgres profile these fail in the full suite (delivery and
-# cadence rows not seen; found at the end of the session, not yet diagnosed). Embedded passes.
-pytestmark = [
-    *(pytestmark if isinstance(pytestmark, list) else [pytestmark]),
-    pytest.mark.skipif(
-        __import__("os").environ.get("IDNEST_TEST_PROFILE", "embedded") == "postgres",
-        reason="known failure on postgres, open (see the closing note)",
-    ),
-]
 
 
 async def test_staff_resend_a_dead_letter(web: Web, client, settings, tenant_a):
@@ -32,9 +23,11 @@ async def test_staff_resend_a_dead_letter(web: Web, client, settings, tenant_a):
         for _ in range(5):
             await deliver_once(cfg, now=datetime.now(UTC))
     from core.tables import Outbox
+    from core.tenancy import cross_tenant
 
-    row = await Outbox.select().where(Outbox.tenant_id == tenant_a.id).order_by(
-        Outbox.id, ascending=False).first().run()  # fmt: skip
+    async with cross_tenant("maintenance"):  # RLS on PostgreSQL: a declared path
+        row = await Outbox.select().where(Outbox.tenant_id == tenant_a.id).order_by(
+            Outbox.id, ascending=False).first().run()  # fmt: skip
     assert row["dead_at"] is not None
 
     await staff_login(web, "operator")
@@ -45,7 +38,8 @@ async def test_staff_resend_a_dead_letter(web: Web, client, settings, tenant_a):
     assert r.status_code in (302, 303) and r.headers["location"] == "/staff/outbox"
     page = await web.get("/staff/outbox")
     assert row["event_id"] not in page.text
-    again = await Outbox.select().where(Outbox.id == row["id"]).first().run()
+    async with cross_tenant("maintenance"):
+        again = await Outbox.select().where(Outbox.id == row["id"]).first().run()
     assert again["dead_at"] is None and again["attempts"] == 0
 
 

@@ -4,61 +4,20 @@ leaves nothing half-written and the rerun completes."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from escrow_support import KEY, delete, escrow_settings, put_url
-from smoke_support import IDNEST, node_env, run_cli, serving
+from smoke_support import IDNEST, empty_node, node_env, run_cli, serving
 
 pytestmark = pytest.mark.anyio
 PROFILE = os.environ.get("IDNEST_TEST_PROFILE", "embedded")
-
-
-@contextlib.contextmanager
-def empty_node(workdir: Path) -> Iterator[dict[str, str]]:
-    """The environment of a node with nothing in it: its own SQLite file, or on the
-    postgres profile a database of its own, dropped afterwards."""
-    env = node_env(str(workdir), escrow_key=KEY)
-    if PROFILE != "postgres":
-        yield env
-        return
-    import asyncpg
-
-    PG_ADMIN_URL = os.environ.get(
-        "IDNEST_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-
-    name = f"idnest_escrow_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    # The test itself runs in an event loop; the admin statements get a loop of their own.
-    def run_admin(sql: str) -> None:
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, admin(sql)).result()
-
-    run_admin(f'CREATE DATABASE "{name}"')
-    env["IDNEST_DATABASE_URL"] = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield env
-    finally:
-        run_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_restored_node_resolves_every_identifier_and_not_the_deleted(
@@ -87,7 +46,7 @@ async def test_restored_node_resolves_every_identifier_and_not_the_deleted(
 
     work = tmp_path / "restored"
     work.mkdir()
-    with empty_node(work) as env:
+    with empty_node(work, escrow_key=KEY) as env:
         out = run_cli(str(work), env, "escrow", "restore", str(tmp_path / "escrow"))
         assert "restored from 2 set(s)" in out
         again = subprocess.run(

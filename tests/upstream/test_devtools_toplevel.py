@@ -14,15 +14,6 @@ import pytest
 import smoke_support
 from fakes.toplevel import FakeTopLevelNode
 
-# KNOWN FAILURE, open: on the postgres profile these fail in the full suite (delivery and
-# cadence rows not seen; found at the end of the session, not yet diagnosed). Embedded passes.
-pytestmark = [
-    pytest.mark.skipif(
-        __import__("os").environ.get("IDNEST_TEST_PROFILE", "embedded") == "postgres",
-        reason="known failure on postgres, open (see the closing note)",
-    )
-]
-
 
 def _event(event_id: str, **data) -> dict:
     return {"eventId": event_id, "kind": "identifier", "tenant": "88.100.9",
@@ -76,21 +67,31 @@ async def test_an_unreachable_node_never_dead_letters(client, settings, tenant_a
     from core import outbox
     from core.delivery import dead_letters, deliver_once
     from core.tables import Outbox
+    from core.tenancy import cross_tenant
 
     with FakeTopLevelNode(username=None) as node:
         cfg = settings.model_copy(
             update={"upstream_url": node.url, "outbox_max_attempts": 1, "upstream_timeout": 0.3}
         )
+        # Earlier tests may have left messages pending; a pass stops at the first chain
+        # the node refuses, so hand those over first, while the node still answers.
+        for _ in range(50):
+            if not (await deliver_once(cfg, now=datetime.now(UTC))).delivered:
+                break
         node.mode, node.delay = mode, 1.0
         await outbox.enqueue("upstream.identifier", {"handle": "x", "op": 1}, tenant_id=tenant_a.id)
         for _ in range(3):
             result = await deliver_once(cfg, now=datetime.now(UTC), rng=random.Random(1))
             assert result.delivered == 0
-        rows = (
-            await Outbox.select().where(Outbox.tenant_id == tenant_a.id).order_by(Outbox.id).run()
-        )
+        async with cross_tenant("maintenance"):  # RLS on PostgreSQL: a declared path
+            rows = (
+                await Outbox.select()
+                .where(Outbox.tenant_id == tenant_a.id, Outbox.delivered_at.is_null())
+                .order_by(Outbox.id)
+                .run()
+            )
         assert rows[0]["attempts"] >= 1 and rows[0]["next_attempt_at"]  # the head waits
-        assert all(r["dead_at"] is None and r["delivered_at"] is None for r in rows)
+        assert rows and all(r["dead_at"] is None for r in rows)
         assert not [d for d in await dead_letters() if d["tenant_id"] == tenant_a.id]
         node.mode = ""
         node.hits.clear()
