@@ -21,6 +21,8 @@ from dramatiq.middleware import AsyncIO
 
 from core.settings import get_settings
 
+log = logging.getLogger("idnest.tasks")
+
 
 def build_broker() -> dramatiq.Broker:
     url = get_settings().broker_url
@@ -41,6 +43,19 @@ def build_broker() -> dramatiq.Broker:
 
 broker = build_broker()
 dramatiq.set_broker(broker)
+
+
+def send(actor: dramatiq.Actor[[int], None], job_pk: int) -> bool:
+    """Hand a job whose row is committed to the broker; False if the broker cannot be
+    reached. The job is not lost then: its row is the intent, and the job's re-drive
+    sends it again once the broker answers (so an accepted job waits, then finishes)."""
+    try:
+        actor.send(job_pk)
+    except Exception as exc:  # every broker failure means "not sent yet"
+        log.warning("broker unreachable; %s %s waits for its re-drive: %r", actor.actor_name,
+                    job_pk, exc)  # fmt: skip
+        return False
+    return True
 
 
 def run_worker(modules: Sequence[str], *, processes: int, threads: int) -> NoReturn:

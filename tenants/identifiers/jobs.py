@@ -18,7 +18,7 @@ import dramatiq
 from core import db
 from core.scheduler import periodic
 from core.settings import Settings, get_settings
-from core.tasks import InProcessJobs
+from core.tasks import InProcessJobs, send
 from tenants.identifiers.services import bulk, idempotency
 
 log = logging.getLogger("idnest.bulk")
@@ -37,7 +37,7 @@ async def run_bulk_job(job_pk: int) -> None:
 
 def enqueue(job_pk: int) -> None:
     if get_settings().broker_url:
-        run_bulk_job.send(job_pk)
+        send(run_bulk_job, job_pk)
     else:
         _local.start(job_pk)
 

@@ -16,7 +16,7 @@ import dramatiq
 from core import db
 from core.scheduler import periodic
 from core.settings import Settings, get_settings
-from core.tasks import InProcessJobs
+from core.tasks import InProcessJobs, send
 from tenants.ownership.services import closure
 from tenants.ownership.services import jobs as export_jobs
 
@@ -32,7 +32,7 @@ async def run_export(job_pk: int) -> None:
 
 def enqueue(job_pk: int) -> None:
     if get_settings().broker_url:
-        run_export.send(job_pk)
+        send(run_export, job_pk)
     else:
         _local.start(job_pk)
 
