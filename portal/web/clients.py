@@ -46,7 +46,7 @@ async def create_machine_client(
             m.prefix,
             name=str(form.get("name") or ""),
             scopes=scopes,
-            allowed_ips=str(form.get("allowed_ips") or "")[:2000].replace("\n", ","),
+            allowed_ips=str(form.get("allowed_ips") or "")[:2000].replace("\n", ",").split(","),
             actor=f"user:{m.user_id}",
         )
     except IdnestError as exc:

@@ -54,6 +54,9 @@ async def test_wrong_secret_and_unknown_client_are_invalid_client_401(local, ten
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
     r = await local.post("/oauth/token", data=FORM)  # no credentials at all
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+    for junk in ("Basic %%%", "Basic " + base64.b64encode(b"\xff\xfe:x").decode()):
+        r = await local.post("/oauth/token", data=FORM, headers={"Authorization": junk})
+        assert r.status_code == 401 and r.json()["error"] == "invalid_client"
 
 
 async def test_wrong_grant_type_scope_and_body_are_refused_in_rfc6749_shape(local, tenant_a):

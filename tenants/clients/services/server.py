@@ -16,6 +16,8 @@ has moved on.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import time
 from collections.abc import Mapping
@@ -183,9 +185,21 @@ async def _failed(client_id: str, address: str) -> None:
     await lim.hit(per_address, "oauth-ip", address)
 
 
-def _error(status: int, error: str, description: str, retry_after: str) -> Response:
+def _error(status: int, error: str, description: str, header: tuple[str, str]) -> Response:
     body = {"error": error, "error_description": description}
-    return status, body, [("Cache-Control", "no-store"), ("Retry-After", retry_after)]
+    return status, body, [("Cache-Control", "no-store"), header]
+
+
+def _unreadable_basic(headers: Mapping[str, str]) -> bool:
+    """Basic credentials that are not base64 of UTF-8 (Authlib would raise on them)."""
+    scheme, _, credentials = headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return True
+    return False
 
 
 async def token_response(
@@ -193,12 +207,18 @@ async def token_response(
 ) -> Response:
     """(status, JSON body, headers) for one request to the token endpoint."""
     form = {k[:MAX_FIELD]: v[:MAX_FIELD] for k, v in list(form.items())[:32]}
+    if _unreadable_basic(headers):
+        challenge = ("WWW-Authenticate", 'Basic error="invalid_client"')
+        return _error(401, "invalid_client", "the Basic credentials are not base64", challenge)
     client_id = _claimed_client_id(headers, form)
     source = address or "?"
     wait = await _retry_after(client_id, source) if client_id else None
     if wait is not None:
         return _error(
-            429, "invalid_client", f"too many failed attempts; try again in {wait} s", str(wait)
+            429,
+            "invalid_client",
+            f"too many failed attempts; try again in {wait} s",
+            ("Retry-After", str(wait)),
         )
     state = await client_state(client_id) if client_id else None
     token = _loaded.set(_Loaded(Client(client_id, state), await keys.signing_key(), address))
