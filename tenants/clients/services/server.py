@@ -135,6 +135,22 @@ def _generate(
     return tokens.issue(loaded.key, client.state, scopes)
 
 
+class _Headers(dict[str, str]):
+    """Header names compared without case (Authlib asks for ``Authorization``)."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        super().__init__((k.lower(), v) for k, v in headers.items())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+
 class _Request(OAuth2Request):
     def __init__(self, method: str, uri: str, headers: Mapping[str, str], form: dict[str, str]):
         super().__init__(method, uri, headers=headers)
@@ -207,6 +223,7 @@ async def token_response(
 ) -> Response:
     """(status, JSON body, headers) for one request to the token endpoint."""
     form = {k[:MAX_FIELD]: v[:MAX_FIELD] for k, v in list(form.items())[:32]}
+    headers = _Headers(headers)
     if _unreadable_basic(headers):
         challenge = ("WWW-Authenticate", 'Basic error="invalid_client"')
         return _error(401, "invalid_client", "the Basic credentials are not base64", challenge)

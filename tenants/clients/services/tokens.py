@@ -73,17 +73,19 @@ def _header(token: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+# token -> (expiry, client id, scopes, kid), for tokens whose signature has been checked.
+_verified: dict[str, tuple[float, str, frozenset[str], str]] = {}
+
+
 def is_access_token(token: str) -> bool:
     """Whether a Bearer credential is one of our access tokens (not an API key, not an
     SNMS token): a JWT whose header says ``typ: at+jwt``."""
+    if token in _verified:
+        return True
     if not token.startswith("eyJ") or token.count(".") != 2 or len(token) > MAX_TOKEN_LENGTH:
         return False
     header = _header(token)
     return header is not None and header.get("typ") == TOKEN_TYPE
-
-
-# token -> (expiry, client id, scopes, kid), for tokens whose signature has been checked.
-_verified: dict[str, tuple[float, str, frozenset[str], str]] = {}
 
 
 async def _verify(token: str) -> tuple[float, str, frozenset[str], str]:
