@@ -71,6 +71,9 @@ async def test_wrong_grant_type_scope_and_body_are_refused_in_rfc6749_shape(loca
     assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
     r = await local.post("/oauth/token", json=FORM, auth=c.basic())
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+    both = {**FORM, "client_id": c.client_id, "client_secret": c.secret}
+    r = await local.post("/oauth/token", data=both, auth=c.basic())  # two methods at once
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
 
 
 async def test_plain_http_to_a_public_address_is_refused(client, tenant_a):

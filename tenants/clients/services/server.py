@@ -228,6 +228,11 @@ async def token_response(
         challenge = ("WWW-Authenticate", 'Basic error="invalid_client"')
         return _error(401, "invalid_client", "the Basic credentials are not base64", challenge)
     client_id = _claimed_client_id(headers, form)
+    basic_id, _ = extract_basic_authorization(headers)
+    if basic_id and ("client_secret" in form or form.get("client_id", basic_id) != basic_id):
+        # RFC 6749 §2.3: one authentication method per request.
+        return _error(400, "invalid_request", "authenticate by Basic or by form, not both",
+                      ("Pragma", "no-cache"))  # fmt: skip
     source = address or "?"
     wait = await _retry_after(client_id, source) if client_id else None
     if wait is not None:
