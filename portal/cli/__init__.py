@@ -59,6 +59,7 @@ from portal.cli import (  # noqa: E402, F401
     audit,
     backup,
     billing,
+    clients,
     devtools,
     escrow,
     finance,

@@ -35,6 +35,7 @@ NOTHING_OF_B = {
     "abnormal_events": "the node's incidents, by door",
     "billing_plans": "the node's price list; which plan B is on is billing_subscriptions",
     "audit_head": "the head of the node's one audit chain: a number and a hash, no tenant's",
+    "oauth_signing_keys": "the node's token-signing keys; B's clients are oauth_clients",
 }
 
 
