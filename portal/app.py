@@ -168,11 +168,16 @@ def create_app(settings: Settings | None = None) -> Any:
         openapi_config=apidocs.openapi_config(),
         debug=False,
     )
-    # The fast path answers cache hits first: they set no cookie and need no scheme.
+    return _outside(app, resolver, settings)
+
+
+def _outside(app: Any, resolver: Any, settings: Settings) -> Any:
+    """What runs before the framework, innermost first: the fast path answers cache hits
+    (they set no cookie and need no scheme); the rate-limit gate counts anonymous
+    requests per source before it (core/ratelimit.py); outermost, every door's
+    resolutions are metered, the fast path's as well."""
     fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(app), settings), resolver)
-    # Before the fast path: anonymous requests are counted per source (core/ratelimit.py).
     gated = RateLimitGate(fast, ratelimit.configure(settings), fast.gs1.claims)
     if not settings.observability_enabled:
         return gated
-    # Outermost: every door's resolutions are metered, the fast path's as well.
     return DoorMeter(gated, fast.gs1.claims, resolver)
