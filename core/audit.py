@@ -89,7 +89,10 @@ async def record(
     target: str = "",
     tenant_id: int | None = None,
     detail: dict[str, Any] | None = None,
+    created_at: datetime | None = None,
 ) -> None:
+    """Append an entry. ``created_at`` is now, except for entries an import carries
+    over from another node (they keep their time; the chain keeps their order here)."""
     # Joins the caller's transaction (scoping it if it was not): a tenant's event is
     # that tenant's row, a node-level event (no tenant) the node's.
     async with scope_of(tenant_id):
@@ -102,7 +105,7 @@ async def record(
             "action": action[:64],
             "target": target[:2048],
             "detail": detail or {},
-            "created_at": datetime.now(UTC),
+            "created_at": created_at or datetime.now(UTC),
         }
         digest = entry_hash(row)
         await AuditLog.insert(AuditLog(**row, hash=digest)).run()

@@ -105,19 +105,23 @@ async def _user_for(email: str, display_name: str) -> int:
 
 async def _append_audit(values: list[dict[str, Any]], tenant_id: int) -> None:
     """The other node's audit entries, appended to this node's chain (core/audit.py):
-    their links and hashes were the other node's, so each becomes a new entry that keeps
-    who, what, which and the original time in its detail."""
+    their links were the other node's, so each is linked anew, after the
+    ``tenant.import`` entry, keeping who, what, which, why and when."""
     for v in values:
         raw = v.get("detail")
         try:
             found = json.loads(raw) if isinstance(raw, str) else raw
         except ValueError:
             found = raw
-        detail = found if isinstance(found, dict) else {"detail": found}
-        detail = {**detail, "imported": str(v.get("created_at") or "")}
-        await audit.record(actor=str(v.get("actor") or "import"), action=str(v.get("action")),
-                           target=str(v.get("target") or ""), tenant_id=tenant_id,
-                           detail=detail)  # fmt: skip
+        when = v.get("created_at")
+        if isinstance(when, str):
+            when = datetime.fromisoformat(when)
+        await audit.record(
+            actor=str(v.get("actor") or "import"), action=str(v.get("action")),
+            target=str(v.get("target") or ""), tenant_id=tenant_id,
+            detail=found if isinstance(found, dict) else {"detail": found},
+            created_at=when if isinstance(when, datetime) else None,
+        )  # fmt: skip
 
 
 async def _load_table(

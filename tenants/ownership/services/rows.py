@@ -26,7 +26,9 @@ NODE_SPECIFIC = {
     "why": "row ids and the tenant id are allocated by the node that holds the rows",
 }
 # Columns whose value is derived from the others and rebuilt on import.
-DERIVED = {"identifiers": ("search_text",)}
+# Columns an export leaves out because this node derives them: the audit chain's links
+# are this node's (an import appends the entries to its own chain, core/audit.py).
+DERIVED = {"identifiers": ("search_text",), "audit_log": ("seq", "prev_hash", "hash")}
 _decode_values = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
