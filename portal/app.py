@@ -21,6 +21,7 @@ from core.head import HeadAsGet
 from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
 from core.proxy import ForwardedScheme
+from core.replay import ReplayOnFailover
 from core.scheduler import Scheduler
 from core.settings import Settings, get_settings
 from portal import apidocs
@@ -166,7 +167,9 @@ def create_app(settings: Settings | None = None) -> Any:
         debug=False,
     )
     # The fast path answers cache hits first: they set no cookie and need no scheme.
-    fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(app), settings), resolver)
+    # A write whose transaction lost the primary before COMMIT runs once more (core.replay).
+    writes = ReplayOnFailover(app, settings.failover_retry_delay)
+    fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(writes), settings), resolver)
     if not settings.observability_enabled:
         return fast
     # Outermost: every door's resolutions are metered, the fast path's as well.
