@@ -73,9 +73,7 @@ class ReplayOnFailover:
             nonlocal held
             if message["type"] == "http.response.start" and not last:
                 held = (
-                    message["status"] == 503
-                    and attempt.lost_before_commit
-                    and attempt.commits == 0
+                    message["status"] == 503 and attempt.lost_before_commit and attempt.commits == 0
                 )
             if not held:
                 await send(message)

@@ -167,8 +167,10 @@ def test_resolution_reads_fresh_replicas_and_never_a_lagging_one(pair, tmp_path)
         finally:
             await conn.close()
 
-    with serving(str(tmp_path), env, "--workers", "2") as base, httpx.Client(base_url=base,
-                                                                            timeout=10) as http:
+    with (
+        serving(str(tmp_path), env, "--workers", "2") as base,
+        httpx.Client(base_url=base, timeout=10) as http,
+    ):
         handles = [f"{prefix}/R-{i}" for i in range(20)]
         for h in handles:
             put(http, h, f"https://r.example/{h}/1")
