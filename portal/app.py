@@ -168,7 +168,13 @@ def create_app(settings: Settings | None = None) -> Any:
         openapi_config=apidocs.openapi_config(),
         debug=False,
     )
-    # Cache hits first (no cookie, no scheme); a write that lost the primary runs again.
+    return _layers(app, settings, resolver)
+
+
+def _layers(app: Litestar, settings: Settings, resolver: Any) -> Any:
+    """The ASGI layers around the framework."""
+    # The fast path answers cache hits first: they set no cookie and need no scheme. A
+    # write whose transaction lost the primary before COMMIT runs once more (core.replay).
     writes = ReplayOnFailover(app, settings.failover_retry_delay)
     fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(writes), settings), resolver)
     if not settings.observability_enabled:
