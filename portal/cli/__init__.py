@@ -61,6 +61,7 @@ from portal.cli import (  # noqa: E402, F401
     devtools,
     escrow,
     finance,
+    grants,
     observability,
     ownership,
     registry,
