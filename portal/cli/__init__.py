@@ -64,6 +64,7 @@ from portal.cli import (  # noqa: E402, F401
     finance,
     observability,
     ownership,
+    processes,
     registry,
     server,
     tenants,
