@@ -43,6 +43,7 @@ _GLOBAL = (
 # its line. Never add a line to make a new table pass: give the table tenant_id.
 CITUS_GAPS: dict[str, str] = {
     "api_keys: unique (key_id)": _GLOBAL,
+    "oauth_clients: unique (client_id)": _GLOBAL,
     "audit_log: primary key (id)": _NULL_PK,
     "audit_log: tenant_id may be NULL": _NULL_TENANT,
     "bank_transfers: primary key (id)": _NULL_PK,
