@@ -47,3 +47,9 @@ output "wire_addresses" {
   description = "What HS_SITE advertises (from the module)."
   value       = module.idnest.wire_addresses
 }
+
+output "database_replica_url" {
+  description = "URL of the read replica for resolution reads, as the application's role."
+  value       = local.database_replica_url
+  sensitive   = true
+}
