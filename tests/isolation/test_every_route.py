@@ -27,7 +27,7 @@ from isolation_world import World, build_world, csrf_token, login
 
 pytestmark = pytest.mark.anyio
 CASES = [*API, *PORTAL]
-KINDS = ("anon", "key", "basic", "forged", "session", "snms")
+KINDS = ("anon", "key", "basic", "forged", "session", "snms", "oauth")
 # The doors that read records, where a grant B gave A lets A's credentials see more.
 GRANT_DOORS = ("/api/handles/", "/{handle:path}", "/api/search", "/identityv2/data/detail", "/oid/")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")

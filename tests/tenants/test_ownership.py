@@ -133,6 +133,9 @@ async def _seed_everything(client: Any, t: Any) -> list[str]:
 
     await bulk_jobs.wait_local()
     await _usage(t.id)
+    from tenants.clients.services.clients import create_client
+
+    await create_client(t.prefix, name="erp", scopes="read", actor="test")
     return handles
 
 
@@ -158,9 +161,7 @@ async def _resolve_all(client: Any, t: Any, handles: list[str]) -> list[Any]:
 
 
 async def test_round_trip_export_erase_import_export(client, tenant_a, tenant_b, tmp_path):
-    from tenants.accounts.services.tenants import create_tenant
-
-    from tenants.accounts.services.tenants import get_by_prefix
+    from tenants.accounts.services.tenants import create_tenant, get_by_prefix
     from tenants.grants.services.grants import create_grant
 
     handles = await _seed_everything(client, tenant_a)
