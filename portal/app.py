@@ -94,6 +94,10 @@ def refreeze_when_cache_grew(size: int, frozen_at: int) -> int:
     return frozen_at
 
 
+# The tenant-facing JSON APIs beside its records: exports, machine clients, grants.
+TENANT_APIS = (*ownership_api.ROUTES, *clients_api.ROUTES, *grants_api.ROUTES)
+
+
 def create_app(settings: Settings | None = None) -> Any:
     settings = settings or get_settings()
     bus = get_bus()
@@ -149,9 +153,7 @@ def create_app(settings: Settings | None = None) -> Any:
             *search_api.ROUTES,
             *snms_api.ROUTES,
             *bulk_api.ROUTES,
-            *ownership_api.ROUTES,
-            *clients_api.ROUTES,
-            *grants_api.ROUTES,
+            *TENANT_APIS,
             *hdl_http.ROUTES,
             *billing_api.ROUTES,
             *payments_api.ROUTES,
