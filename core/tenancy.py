@@ -64,6 +64,9 @@ class TenantTable:
     parent_key: str = ""
     # Why erasure keeps these rows (the law requires them), or "" when it deletes them.
     retained: str = ""
+    # A column naming another tenant that may read the row too (a grant's partner): on
+    # PostgreSQL a SELECT policy lets that tenant's transaction see it, and nothing more.
+    readable_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,14 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         escrow=False,
     ),
     TenantTable("idempotency_keys", exportable=False, escrow=False),
+    # Cross-enterprise grants (tenants/grants): the owner writes them; the partner named
+    # reads them (its "received" list) under its own tenancy, never anyone else's.
+    TenantTable(
+        "grants",
+        node_wide_unique={("public_id",): "a random public id, the one a revocation names"},
+        readable_by="partner_id",
+        escrow=False,
+    ),
     TenantTable(
         "bulk_jobs",
         node_wide_unique={("public_id",): "a random public id, the one a worker is sent"},

@@ -40,6 +40,7 @@ from resolver.wire.server import WireServer
 from tenants.accounts.services.apikeys import flush_last_used
 from tenants.auth import DEPENDENCIES as auth_dependencies
 from tenants.clients import api as clients_api
+from tenants.grants import api as grants_api
 from tenants.identifiers import jobs as bulk_jobs
 from tenants.identifiers.api import bulk as bulk_api
 from tenants.identifiers.api import handles as handles_api
@@ -91,6 +92,10 @@ def refreeze_when_cache_grew(size: int, frozen_at: int) -> int:
         gc.freeze()
         return size
     return frozen_at
+
+
+# The tenant-facing JSON APIs beside its records: exports, machine clients, grants.
+TENANT_APIS = (*ownership_api.ROUTES, *clients_api.ROUTES, *grants_api.ROUTES)
 
 
 def create_app(settings: Settings | None = None) -> Any:
@@ -148,8 +153,7 @@ def create_app(settings: Settings | None = None) -> Any:
             *search_api.ROUTES,
             *snms_api.ROUTES,
             *bulk_api.ROUTES,
-            *ownership_api.ROUTES,
-            *clients_api.ROUTES,
+            *TENANT_APIS,
             *hdl_http.ROUTES,
             *billing_api.ROUTES,
             *payments_api.ROUTES,

@@ -22,6 +22,7 @@ from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_recor
 from resolver.counters import ResolutionCounters
 from tenants.accounts.services.tenants import find_by_prefix
 from tenants.accounts.tables import CLOSED_STATUSES, ERASED
+from tenants.grants.services.access import grants_for
 from tenants.identifiers.tables import Identifier
 
 log = logging.getLogger("idnest.resolver")
@@ -182,6 +183,32 @@ class Resolver:
             principal is not None
             and principal.tenant_id == record.tenant_id
             and principal.can("read")
+        )
+
+    async def view_for(
+        self, record: Record, query: Query, principal: Principal | None
+    ) -> list[HandleValue]:
+        """``view``, and for a partner of the record's tenant what its grants reveal
+        (tenants.grants). Anonymous and owner reads never look grants up."""
+        if (
+            query.public_only
+            or principal is None
+            or not principal.can("read")
+            or self.may_read_restricted(record, principal)
+        ):
+            return self.view(record, query, principal)
+        try:
+            grants = await grants_for(record.tenant_id, principal)
+        except DB_ERRORS:
+            log.warning("grants unreadable (database unreachable): public values only")
+            grants = None
+        if grants is None:
+            return self.view(record, query, principal)
+        return filter_values(
+            grants.reveal(record.handle, record.values),
+            indices=query.indices or None,
+            types=query.types or None,
+            public_only=False,
         )
 
     def view(self, record: Record, query: Query, principal: Principal | None) -> list[HandleValue]:

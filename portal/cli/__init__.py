@@ -63,6 +63,7 @@ from portal.cli import (  # noqa: E402, F401
     devtools,
     escrow,
     finance,
+    grants,
     observability,
     ownership,
     processes,
