@@ -170,6 +170,9 @@ def create_app(settings: Settings | None = None) -> Any:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=apidocs.openapi_config(),
+        # core.logging configures every process from IDNEST_LOG_LEVEL; Litestar's default
+        # config would set the root logger to INFO again in each Hypercorn worker.
+        logging_config=None,
         debug=False,
     )
     return _layers(app, settings, resolver)
