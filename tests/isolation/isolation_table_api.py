@@ -14,6 +14,9 @@ TPL = {"code": "a{template}", "name": "evil", "extends": "core@1", "items": []}
 PUBLIC_RESOLUTION = "public resolution: anyone may read B's public values, never others"
 
 API: list[Case] = [
+    C("GET", "/api/grants", "scoped"),
+    C("POST", "/api/grants", "scoped", body=Body(json={"to": "{b_prefix}", "pattern": "A-*"})),
+    C("DELETE", "/api/grants/{grant_id:str}", fill={"grant_id": "grant_id"}, cross=True),
     C("GET", "/api/billing/usage", "scoped", queries=("", "?month=2026-01")),
     C(
         "GET",
