@@ -78,16 +78,29 @@ async def resolve(
     "HTML for browsers, JSON for Accept: application/json.",
 )
 async def proxy(
-    request: Request[Any, Any, Any], resolver: NamedDependency[Resolver], handle: FromPath[str]
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
+    resolver: NamedDependency[Resolver],
+    handle: FromPath[str],
+    public_only: Annotated[bool, QueryParameter(name="publicOnly", required=False)] = True,
 ) -> Response[Any]:
     text = handle.lstrip("/")
     if "/" not in text:
         raise NotFound(f"nothing here at /{text}")
     record = await resolver.lookup(text)
-    if "noredirect" not in request.query_params and record.redirect:
+    # Credentials with publicOnly=false ask for the record itself: the owner's own
+    # values, or what a partner's grants reveal (tenants/grants).
+    authorised = principal is not None and not public_only
+    if "noredirect" not in request.query_params and record.redirect and not authorised:
         return Redirect(record.redirect, status_code=302)
     # The same URL answers HTML or JSON by Accept: caches must keep them apart.
-    vary = {"Vary": "Accept"}
+    vary = {"Vary": "Accept, Authorization"} if authorised else {"Vary": "Accept"}
+    if authorised:
+        values = await resolver.view_for(record, Query(public_only=False), principal)
+        if _wants_html(request):
+            html = render_record(record.handle, values)
+            return Response(content=html, media_type="text/html", headers=vary)
+        return Response(content=encode_body(record.handle, values), media_type=JSON, headers=vary)
     if _wants_html(request):
         return Response(
             content=render_record(record.handle, record.public),
