@@ -158,8 +158,10 @@ async def test_a_tenant_cannot_grant_itself_or_without_credentials(client, world
 async def test_a_grant_to_one_client_reaches_that_clients_real_token_only(client, app, world):
     import httpx
 
+    from core.throttle import reset_limiter
     from tenants.clients.services.clients import create_client
 
+    reset_limiter()  # the token door's limiter, on this test's event loop (Redis storage)
     a, b = world
 
     async def token(name: str) -> tuple[str, dict[str, str]]:
