@@ -322,6 +322,24 @@ async def cross_tenant(path: str, *, write: bool = False) -> AsyncIterator[Any]:
         yield tx
 
 
+@asynccontextmanager
+async def tenant_replica_read(tenant_id: int, node: str) -> AsyncIterator[Any]:
+    """A tenant's read on a read replica (``core.pgha.Replicas``): queries inside run with
+    ``.run(node=node)``. Row-level security applies there as on the primary."""
+    eng = db.engine()
+    if not isinstance(eng, PostgresEngine) or node not in eng.extra_nodes:
+        raise TenantScopeError(f"no read replica {node!r}")
+    token = _scope.set(("tenant", tenant_id))
+    try:
+        async with eng.extra_nodes[node].transaction() as tx:
+            await tx.connection.execute(
+                "SELECT set_config($1, $2, true)", TENANT_SETTING, str(tenant_id)
+            )
+            yield tx
+    finally:
+        _scope.reset(token)
+
+
 def scope_of(tenant_id: int | None, *, write: bool = True) -> Any:
     """A tenant's transaction, or for ``None`` the node's own rows (``tenant_id`` NULL)."""
     if tenant_id is None:
@@ -356,6 +374,8 @@ async def _scoped(
         transaction = eng.transaction()
     else:
         transaction = eng.transaction(transaction_type=TransactionType.immediate)
+    if not write:
+        transaction.read_only = True  # core.pgha: a read is not work done
     token = _scope.set(scope)
     try:
         async with transaction as tx:

@@ -21,6 +21,7 @@ from core.head import HeadAsGet
 from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
 from core.proxy import ForwardedScheme
+from core.replay import ReplayOnFailover
 from core.scheduler import Scheduler
 from core.settings import Settings, get_settings
 from portal import apidocs
@@ -169,10 +170,20 @@ def create_app(settings: Settings | None = None) -> Any:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=apidocs.openapi_config(),
+        # core.logging configures every process from IDNEST_LOG_LEVEL; Litestar's default
+        # config would set the root logger to INFO again in each Hypercorn worker.
+        logging_config=None,
         debug=False,
     )
-    # The fast path answers cache hits first: they set no cookie and need no scheme.
-    fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(app), settings), resolver)
+    return _layers(app, settings, resolver)
+
+
+def _layers(app: Litestar, settings: Settings, resolver: Any) -> Any:
+    """The ASGI layers around the framework."""
+    # The fast path answers cache hits first: they set no cookie and need no scheme. A
+    # write whose transaction lost the primary before COMMIT runs once more (core.replay).
+    writes = ReplayOnFailover(app, settings.failover_retry_delay)
+    fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(writes), settings), resolver)
     if not settings.observability_enabled:
         return fast
     # Outermost: every door's resolutions are metered, the fast path's as well.

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from core import db
 from core.auth import Principal
 from core.errors import HandleGone, HandleNotFound, PrefixNotServedRead, ServiceUnavailable
 from core.identifiers import Handle, fold, is_under, parse_handle
 from core.settings import Settings
-from core.tenancy import tenant_transaction
+from core.tenancy import tenant_replica_read, tenant_transaction
 from core.values import HandleValue, filter_values, load_values
 from resolver.adminhandle import admin_handle_text, admin_handle_values, is_admin_handle
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
@@ -155,13 +156,7 @@ class Resolver:
             )
         if tenant.status == "closed":
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
-        async with tenant_transaction(tenant.id, write=False):
-            row = (
-                await Identifier.select(Identifier.handle, Identifier.values)
-                .where((Identifier.tenant_id == tenant.id) & (Identifier.handle_key == key))
-                .first()
-                .run()
-            )
+        row = await self._read(tenant.id, key)
         if row is None and is_admin_handle(handle, tenant.prefix):
             # Not stored yet: the tenant's admin handle still resolves (resolver.adminhandle).
             text = admin_handle_text(tenant.prefix)
@@ -177,6 +172,28 @@ class Resolver:
         self.cache.put(key, record, generation)
         self.counters.hit(tenant.id)
         return record
+
+    async def _read(self, tenant_id: int, key: str) -> dict[str, Any] | None:
+        """The stored row: from a fresh read replica unless the key (or everything) was
+        invalidated in the last ``replica_fresh_seconds``, which go to the primary."""
+        query = (
+            Identifier.select(Identifier.handle, Identifier.values)
+            .where((Identifier.tenant_id == tenant_id) & (Identifier.handle_key == key))
+            .first()
+        )
+        replicas = db.replicas()
+        node = None if replicas is None or self.cache.written_recently(key) else replicas.pick()
+        if node is not None and replicas is not None:
+            try:
+                async with tenant_replica_read(tenant_id, node):
+                    row = await query.run(node=node)
+                replicas.reads[node] += 1
+                return row
+            except DB_ERRORS as exc:
+                log.warning("read replica %s failed (%r); reading from the primary", node, exc)
+                replicas.demote(node)
+        async with tenant_transaction(tenant_id, write=False):
+            return await query.run()
 
     def may_read_restricted(self, record: Record, principal: Principal | None) -> bool:
         return (

@@ -44,7 +44,11 @@ async def _schema() -> dict[str, citus.TableShape]:
 def _diff(found: list[str]) -> str:
     new = sorted(set(found) - set(citus.CITUS_GAPS))
     gone = sorted(set(citus.CITUS_GAPS) - set(found))
-    return f"new (fix them; see docs/scaling.md): {new}; fixed (delete from CITUS_GAPS): {gone}"
+    return (
+        f"new: {new} — include tenant_id in the key, or (a key that must stay node-wide, "
+        f"as core/tenancy.py says why) list it in core.citus.CITUS_GAPS and docs/scaling.md; "
+        f"fixed, delete from CITUS_GAPS: {gone}"
+    )
 
 
 async def test_what_citus_would_refuse_is_the_known_list(client):

@@ -202,6 +202,7 @@ API: list[Case] = [
             }
         ),
         kinds=("anon", "key"),
+        may_change={"audit_log": "a wrong secret for B's client is in B's audit, by design"},
     ),
     P("GET", "/.well-known/jwks.json", "the node's public token-signing keys: no tenant data"),
     P(

@@ -30,9 +30,10 @@ module "idnest" {
   migration_database_url = local.migration_database_url
   redis_url              = local.redis_url
   broker_url             = local.broker_url
-  # The read replica's URL (output database_replica_url) goes into extra_secrets as the
-  # replica setting once that setting exists (issue 17, high availability).
-  extra_secrets = {}
+  # Resolution cache misses read the replica (docs/operations.md, high availability).
+  extra_secrets = {
+    IDNEST_DATABASE_REPLICA_URLS = local.database_replica_url
+  }
 
   storage_class_name  = kubernetes_storage_class_v1.nas.metadata[0].name
   extra_volume_claims = { for k, c in kubernetes_persistent_volume_claim_v1.archive : k => c.metadata[0].name }
