@@ -20,6 +20,7 @@ from core.bus import get_bus
 from core.head import HeadAsGet
 from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
+from core.openapi import documented
 from core.proxy import ForwardedScheme
 from core.scheduler import Scheduler
 from core.settings import Settings, get_settings
@@ -166,7 +167,7 @@ def create_app(settings: Settings | None = None) -> Any:
         debug=False,
     )
     # The fast path answers cache hits first: they set no cookie and need no scheme.
-    fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(app), settings), resolver)
+    fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(documented(app)), settings), resolver)
     if not settings.observability_enabled:
         return fast
     # Outermost: every door's resolutions are metered, the fast path's as well.
