@@ -21,6 +21,7 @@ APP_REGISTRY = AppRegistry(
         "tenants.onboarding.piccolo_app",
         "tenants.identifiers.piccolo_app",
         "tenants.ownership.piccolo_app",
+        "tenants.clients.piccolo_app",
         "billing.payments.piccolo_app",
         "billing.piccolo_app",
     ]

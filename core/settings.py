@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     # Backstop for credential caches when no Redis bus carries revocations across
     # processes (the embedded profile, with the CLI in another process).
     auth_cache_ttl: float = 10.0
+    # Seconds an OAuth2 client-credentials access token lives (docs/access.md).
+    oauth_token_ttl: int = 300
     counter_flush_interval: float = 5.0
     db_pool_size: int = 10
     # Seconds to wait for PostgreSQL to accept a connection, and for one statement (bulk

@@ -87,6 +87,14 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         secret_columns=("secret_hash",),
         escrow=False,
     ),
+    TenantTable(
+        "oauth_clients",
+        node_wide_unique={
+            ("client_id",): "a client is looked up by its client id before the tenant is known"
+        },
+        secret_columns=("secret_hash",),
+        escrow=False,
+    ),
     TenantTable("identifiers"),
     TenantTable(
         "scheme_namespaces",
@@ -213,6 +221,9 @@ NODE_TABLES: tuple[NodeTable, ...] = (
     NodeTable(
         "stripe_webhook_events",
         "Stripe event ids acted on: the replay guard, checked before the tenant is known",
+    ),
+    NodeTable(
+        "oauth_signing_keys", "the node's keys that sign every tenant's client tokens (JWKS)"
     ),
     NodeTable("billing_plans", "the node's price list: any tenant may be put on a plan"),
 )

@@ -40,6 +40,7 @@ from resolver.wire.listener import start_wire
 from resolver.wire.server import WireServer
 from tenants.accounts.services.apikeys import flush_last_used
 from tenants.auth import DEPENDENCIES as auth_dependencies
+from tenants.clients import api as clients_api
 from tenants.identifiers import jobs as bulk_jobs
 from tenants.identifiers.api import bulk as bulk_api
 from tenants.identifiers.api import handles as handles_api
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> Any:
             *snms_api.ROUTES,
             *bulk_api.ROUTES,
             *ownership_api.ROUTES,
+            *clients_api.ROUTES,
             *hdl_http.ROUTES,
             *billing_api.ROUTES,
             *payments_api.ROUTES,

@@ -1,5 +1,6 @@
-"""Who is calling over HTTP: API keys (Bearer or X-API-Key), Handle-style HTTP Basic, and
-SNMS tokens; handed to handlers as Litestar dependencies, never called by hand.
+"""Who is calling over HTTP: API keys (Bearer or X-API-Key), OAuth2 access tokens of a
+tenant's machine clients (Bearer, tenants/clients), Handle-style HTTP Basic, and SNMS
+tokens; handed to handlers as Litestar dependencies, never called by hand.
 
 ``DEPENDENCIES`` is registered once on the app (portal/app.py). A handler declares
 ``principal: NamedDependency[Principal | None]`` (None for an anonymous caller; the
@@ -33,12 +34,16 @@ from core.tenancy import tenant_transaction
 from core.values import load_values
 from tenants.accounts.services.apikeys import authenticate_key
 from tenants.accounts.services.tenants import find_by_prefix
+from tenants.clients.services.tokens import authenticate_token, is_access_token
 from tenants.identifiers.services import snms
 from tenants.identifiers.tables import Identifier
 
 
-async def authenticate(authorization: str | None, api_key: str | None) -> Principal | None:
-    """The caller's principal, None when no credentials were sent, or AuthenticationFailed."""
+async def authenticate(
+    authorization: str | None, api_key: str | None, address: str | None = None
+) -> Principal | None:
+    """The caller's principal, None when no credentials were sent, or AuthenticationFailed.
+    ``address`` is the caller's IP address (a machine client may be held to a list)."""
     if api_key:
         return await authenticate_key(api_key.strip())
     if not authorization:
@@ -47,17 +52,26 @@ async def authenticate(authorization: str | None, api_key: str | None) -> Princi
     scheme = scheme.lower()
     credentials = credentials.strip()
     if scheme == "bearer" and credentials:
+        if is_access_token(credentials):
+            return await authenticate_token(credentials, address)
         return await authenticate_key(credentials)
     if scheme == "basic" and credentials:
         return await _authenticate_basic(credentials)
     raise AuthenticationFailed(
-        "unsupported Authorization header; use 'Bearer <API key>' or Basic 300:{prefix}/{user}"
+        "unsupported Authorization header; use 'Bearer <API key or access token>' "
+        "or Basic 300:{prefix}/{user}"
     )
 
 
-async def authenticate_headers(headers: Mapping[str, str]) -> Principal | None:
+async def authenticate_headers(
+    headers: Mapping[str, str], address: str | None = None
+) -> Principal | None:
     """``authenticate`` over a request's headers (any case-insensitive mapping)."""
-    return await authenticate(headers.get("authorization"), headers.get("x-api-key"))
+    return await authenticate(headers.get("authorization"), headers.get("x-api-key"), address)
+
+
+def _address(request: Request[Any, Any, Any]) -> str | None:
+    return request.client.host if request.client else None
 
 
 async def _authenticate_basic(credentials: str) -> Principal:
@@ -112,8 +126,9 @@ async def _authenticate_basic(credentials: str) -> Principal:
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal | None:
-    """The ``principal`` dependency: the caller by API key or Basic, None if anonymous."""
-    return await authenticate_headers(request.headers)
+    """The ``principal`` dependency: the caller by API key, OAuth2 access token or Basic,
+    None if anonymous."""
+    return await authenticate_headers(request.headers, _address(request))
 
 
 async def provide_caller(request: Request[Any, Any, Any]) -> Principal:
@@ -122,9 +137,13 @@ async def provide_caller(request: Request[Any, Any, Any]) -> Principal:
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
     token = token or request.headers.get("token", "").strip()
+    if token and is_access_token(token):
+        return await authenticate_token(token, _address(request))
     if token and not token.startswith("idn_"):
         return await snms.principal_from_token(token)
-    principal = await authenticate(auth or None, request.headers.get("x-api-key"))
+    principal = await authenticate(
+        auth or None, request.headers.get("x-api-key"), _address(request)
+    )
     if principal is None:
         raise AuthenticationNeeded(
             "this endpoint needs an API key or an SNMS token (POST /identity/token)"

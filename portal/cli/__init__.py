@@ -58,6 +58,7 @@ def main(log_level: str | None) -> None:
 from portal.cli import (  # noqa: E402, F401
     backup,
     billing,
+    clients,
     devtools,
     escrow,
     finance,

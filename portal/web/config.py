@@ -22,6 +22,7 @@ from core.settings import Settings
 EXEMPT = [
     "^/api/",
     "^/identity",
+    "^/oauth/",
     "^/snms/",
     "^/hrls/",
     "^/healthz",

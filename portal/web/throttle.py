@@ -1,42 +1,17 @@
 """Failed-login throttling with the ``limits`` library.
 
-Only failures count: a moving window per account and a wider one per client address.
-Redis holds the windows in the single-node profile so every worker sees them; the
-embedded profile keeps them in memory.
+Only failures count: a moving window per account and a wider one per client address,
+in the limiter core/throttle.py keeps (the OAuth2 token endpoint counts in it too).
 """
 
 from __future__ import annotations
 
 from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from core.settings import get_settings
+from core.throttle import limiter, reset_limiter
 
-_limiter: MovingWindowRateLimiter | None = None
-
-
-def limiter() -> MovingWindowRateLimiter:
-    global _limiter
-    if _limiter is None:
-        settings = get_settings()
-        url = settings.redis_url
-        storage: Storage = (
-            RedisStorage(
-                "async+" + url,
-                implementation="redispy",
-                key_prefix=f"{settings.redis_namespace}:limits",
-            )
-            if url
-            else MemoryStorage()
-        )
-        _limiter = MovingWindowRateLimiter(storage)
-    return _limiter
-
-
-def reset_limiter() -> None:
-    global _limiter
-    _limiter = None
+__all__ = ["allowed", "failed", "limiter", "mail_allowed", "reset_limiter"]
 
 
 def _items() -> tuple[RateLimitItemPerMinute, RateLimitItemPerMinute]:

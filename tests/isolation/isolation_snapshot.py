@@ -34,6 +34,7 @@ NOTHING_OF_B = {
     "maintenance_windows": "the node's maintenance",
     "abnormal_events": "the node's incidents, by door",
     "billing_plans": "the node's price list; which plan B is on is billing_subscriptions",
+    "oauth_signing_keys": "the node's token-signing keys; B's clients are oauth_clients",
 }
 
 

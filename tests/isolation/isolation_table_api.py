@@ -177,6 +177,28 @@ API: list[Case] = [
         queries=("?q={suffix}", "?value=b.example", "?q={hidden}", "?template={template}"),
     ),
     C("GET", "/hrls/handles", "scoped", queries=("?URL=*b.example*", "?EMAIL=*")),
+    C("GET", "/api/clients", "scoped"),
+    C("POST", "/api/clients", "scoped", body=Body(json={"name": "evil", "scopes": ["write"]})),
+    C("DELETE", "/api/clients/{client_id:str}", fill={"client_id": "client_id"}, cross=True),
+    P(
+        "POST",
+        "/oauth/token",
+        "the token endpoint: B's client with a wrong secret is refused",
+        body=Body(
+            form={
+                "grant_type": "client_credentials",
+                "client_id": "{client_id}",
+                "client_secret": "x",
+            }
+        ),
+        kinds=("anon", "key"),
+    ),
+    P("GET", "/.well-known/jwks.json", "the node's public token-signing keys: no tenant data"),
+    P(
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        "the node's OAuth2 metadata (RFC 8414): no tenant data",
+    ),
     P(
         "POST",
         "/identity/token",

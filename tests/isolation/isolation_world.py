@@ -40,6 +40,7 @@ class World:
     b_id: int
     b_prefix: str
     b_key: str = ""
+    a_oauth: str = ""  # an access token of A's OAuth2 machine client (read, write)
     b: dict[str, str] = field(default_factory=dict)  # B's resources, by name
     # Only B's private pages and B's own credentials may ever show these.
     secrets: set[str] = field(default_factory=set)
@@ -57,6 +58,8 @@ class World:
             return {"Authorization": "Basic " + base64.b64encode(user.encode()).decode()}
         if kind == "snms":
             return {"Authorization": f"Bearer {self.a_snms}"}
+        if kind == "oauth":
+            return {"Authorization": f"Bearer {self.a_oauth}"}
         return {}
 
 
@@ -317,7 +320,24 @@ async def build_world(c: httpx.AsyncClient) -> World:
     await _b_registry(c, w, b_key)
     await _b_team(c, w, b_email)
     await _b_billing(w)
+    await _oauth_clients(c, w)
     return w
+
+
+async def _oauth_clients(c: httpx.AsyncClient, w: World) -> None:
+    """A's machine client and its token from the token endpoint; B's client, for A to
+    try to revoke."""
+    from tenants.clients.services.clients import create_client
+
+    secret, mine = await create_client(w.a_prefix, name="a-erp", scopes="read,write", actor="test")
+    r = await c.post("/oauth/token", data={"grant_type": "client_credentials"},
+                     auth=(mine.client_id, secret))  # fmt: skip
+    assert r.status_code == 200, r.text
+    w.a_oauth = r.json()["access_token"]
+    name = tag("CLIENTNAME")
+    b_secret, theirs = await create_client(w.b_prefix, name=name, scopes="read", actor="test")
+    w.b["client_id"] = theirs.client_id
+    w.secrets.update({theirs.client_id, b_secret, name})
 
 
 async def _b_billing(w: World) -> None:

@@ -27,7 +27,7 @@ from isolation_world import World, build_world, csrf_token, login
 
 pytestmark = pytest.mark.anyio
 CASES = [*API, *PORTAL]
-KINDS = ("anon", "key", "basic", "forged", "session", "snms")
+KINDS = ("anon", "key", "basic", "forged", "session", "snms", "oauth")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 ROUTE_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 

@@ -34,6 +34,7 @@ CONTEXT_DEPS = {
     "schemes": {"accounts", "identifiers"},
     "statistics": {"accounts", "onboarding", "templates"},
     "ownership": {"accounts", "identifiers", "onboarding"},
+    "clients": {"accounts"},
 }
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80

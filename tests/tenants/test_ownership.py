@@ -133,6 +133,9 @@ async def _seed_everything(client: Any, t: Any) -> list[str]:
 
     await bulk_jobs.wait_local()
     await _usage(t.id)
+    from tenants.clients.services.clients import create_client
+
+    await create_client(t.prefix, name="erp", scopes="read", actor="test")
     return handles
 
 
