@@ -29,7 +29,9 @@ from tenants.ownership import jobs
 from tenants.ownership.services import jobs as exports
 
 _json = msgspec.json.Encoder()
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# At most 19 digits (a 64-bit offset): a longer number is no range we serve, and int()
+# of thousands of digits raises.
+_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 CHUNK = 256 * 1024
 
 
