@@ -3,7 +3,7 @@
 ``idnest serve`` runs in a subprocess; every documented operation gets a bounded number
 of derandomized examples (positive and negative), and each response must be no 5xx and
 match what the OpenAPI documents: status code, content type, headers and body schema.
-The whole test has a fixed budget (``MAX_EXAMPLES`` per operation; about a minute).
+The whole test has a fixed budget: ``MAX_EXAMPLES`` per operation and mode.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import pytest
 import smoke_support
 
 pytestmark = pytest.mark.slow
-MAX_EXAMPLES = int(os.environ.get("IDNEST_CONTRACT_EXAMPLES", "8"))
-BUDGET_SECONDS = 120
+MAX_EXAMPLES = int(os.environ.get("IDNEST_CONTRACT_EXAMPLES", "5"))
+# A guard against a runaway run (about 40 s on an idle 2-core machine), not a benchmark.
+BUDGET_SECONDS = 240
 
 
 @pytest.fixture(scope="module")
