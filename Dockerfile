@@ -1,6 +1,11 @@
 # idnest: one image for every role (serve, resolver, worker, migrate); the command picks it.
 #   docker build -t idnest:0.1.0 .
 #   docker run --rm -p 8000:8000 idnest:0.1.0 serve            # embedded profile, SQLite in /var/lib/idnest
+# One entry point per process kind (portal/cli/processes.py), e.g. for scale-out:
+#   docker run --entrypoint idnest-web       idnest:0.1.0     # HTTP only: no wire door, no periodic jobs
+#   docker run --entrypoint idnest-resolver  idnest:0.1.0 --processes 2   # Handle wire protocol, UDP+TCP 2641
+#   docker run --entrypoint idnest-worker    idnest:0.1.0     # Dramatiq workers (needs IDNEST_BROKER_URL)
+#   docker run --entrypoint idnest-scheduler idnest:0.1.0     # the periodic jobs only, one or more
 # infra/terraform/ runs it on Kubernetes with managed PostgreSQL and Redis.
 
 FROM python:3.11-slim AS build
@@ -34,5 +39,8 @@ WORKDIR /var/lib/idnest
 VOLUME ["/var/lib/idnest"]
 # HTTP, and the Handle wire protocol on UDP and TCP.
 EXPOSE 8000 2641/udp 2641/tcp
+# Checks whichever kind runs as PID 1: /healthz, GET_SITE_INFO over UDP, the scheduler's
+# heartbeat, the worker's broker (idnest healthcheck --help).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["idnest", "healthcheck"]
 ENTRYPOINT ["idnest"]
 CMD ["serve"]

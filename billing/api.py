@@ -15,9 +15,11 @@ from litestar.params import FromPath, QueryParameter
 from billing.invoices import pdf
 from billing.invoices.service import get_invoice, list_invoices
 from billing.metering.report import daily_usage, usage_report
+from billing.payments.services.bank import payee_text
 from core.auth import Principal
 from core.errors import InsufficientPermissions
 from core.openapi import ok
+from core.settings import get_settings
 
 
 def _tenant(caller: Principal) -> int:
@@ -57,7 +59,8 @@ async def billing_invoice_pdf(
     lang: Annotated[str, QueryParameter(required=False, pattern="^(zh|en)$")] = "zh",
 ) -> Response[bytes]:
     invoice = await get_invoice(_tenant(caller), number[:64])
-    body = pdf.render(invoice, prefix=caller.tenant_prefix or "", lang=lang)
+    payee = payee_text(get_settings(), lang)
+    body = pdf.render(invoice, prefix=caller.tenant_prefix or "", lang=lang, payee=payee)
     return Response(
         body,
         media_type="application/pdf",

@@ -24,6 +24,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 
+from core.pgha import IdnestPostgresEngine, Replicas, is_failover
 from core.settings import Settings, get_settings
 
 PICCOLO_CONF = "core.piccolo_conf"
@@ -119,13 +120,19 @@ def build_engine(settings: Settings) -> Engine:
     if url.startswith(("postgres://", "postgresql://")):
         # A database that does not answer is given up on after db_connect_timeout, so a
         # request is refused (503) rather than held; statements after db_command_timeout.
-        return PostgresEngine(
-            config={
-                "dsn": url,
+        # A multi-host URL with target_session_attrs=read-write finds the primary (core.pgha).
+        def config(dsn: str) -> dict[str, Any]:
+            return {
+                "dsn": dsn,
                 "timeout": settings.db_connect_timeout,
                 "command_timeout": settings.db_command_timeout,
             }
-        )
+
+        replicas = {
+            f"replica{i}": PostgresEngine(config=config(u))
+            for i, u in enumerate(settings.replica_urls, 1)
+        }
+        return IdnestPostgresEngine(config=config(url), extra_nodes=replicas)
     raise ValueError(f"IDNEST_DATABASE_URL must be sqlite:/// or postgresql://, got {url!r}")
 
 
@@ -141,15 +148,31 @@ def engine() -> Engine:
     return piccolo_conf.DB
 
 
+_replicas: Replicas | None = None
+
+
+def replicas() -> Replicas | None:
+    """The read replicas of a serving process (None: every read goes to the primary)."""
+    return _replicas
+
+
 async def start(settings: Settings | None = None) -> None:
+    global _replicas
     settings = settings or get_settings()
     eng = engine()
     if isinstance(eng, PostgresEngine):
         await eng.start_connection_pool(min_size=1, max_size=settings.db_pool_size)
+        if eng.extra_nodes and _replicas is None:
+            _replicas = Replicas(eng, dict(eng.extra_nodes), settings.replica_probe_interval)
+            await _replicas.start(settings.db_pool_size)
 
 
 async def stop() -> None:
+    global _replicas
     eng = engine()
+    if _replicas is not None:
+        await _replicas.stop()
+        _replicas = None
     if isinstance(eng, PostgresEngine):
         await eng.close_connection_pool()
 
@@ -183,7 +206,7 @@ async def ping() -> None:
 def _unreachable_errors() -> tuple[type[BaseException], ...]:
     """Errors that mean "the database is unreachable", as opposed to a bad query."""
     return (
-        OSError,
+        OSError,  # core.pgha's NotCommitted and CommitOutcomeUnknown among them
         TimeoutError,
         sqlite3.OperationalError,
         asyncpg.PostgresConnectionError,
@@ -200,6 +223,8 @@ def is_unreachable(exc: BaseException) -> bool:
     """Whether an error escaping a request means the database is away (answer 503, not
     500). OSError is broad (a full disk is one too), so a plain OSError counts only when it
     was raised inside the database driver."""
+    if isinstance(exc, asyncpg.PostgresError) and is_failover(exc):
+        return True  # the server shut down, or answers read-only: it is not the primary
     if isinstance(exc, asyncpg.PostgresError) and not isinstance(
         exc, asyncpg.PostgresConnectionError | asyncpg.exceptions.CannotConnectNowError
         | asyncpg.exceptions.TooManyConnectionsError

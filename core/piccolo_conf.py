@@ -22,6 +22,7 @@ APP_REGISTRY = AppRegistry(
         "tenants.identifiers.piccolo_app",
         "tenants.ownership.piccolo_app",
         "tenants.clients.piccolo_app",
+        "tenants.grants.piccolo_app",
         "billing.payments.piccolo_app",
         "billing.piccolo_app",
     ]

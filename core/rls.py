@@ -8,6 +8,8 @@ it as well) and these permissive policies, which PostgreSQL ORs per command:
   sets it with ``set_config(..., true)``, so it ends with the transaction;
 - ``idnest_node_rows`` (tables with ``shared_node_rows``): the node's own rows
   (``tenant_id`` NULL, e.g. node templates), readable by every tenant;
+- ``idnest_partner_read`` (tables with ``readable_by``): rows naming the transaction's
+  tenant in that column (a grant, read by its partner), for reading only;
 - ``idnest_cross_read`` / ``idnest_cross_write``: every row, on a transaction whose
   ``app.cross_tenant`` names a declared cross-tenant path (writes: the paths that write).
 
@@ -52,13 +54,18 @@ def table_ddl(t: TenantTable) -> list[str]:
         f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY",
     ]
-    for policy in ("idnest_tenant", "idnest_node_rows", "idnest_cross_read", "idnest_cross_write"):
+    policies = ("idnest_tenant", "idnest_node_rows", "idnest_partner_read", "idnest_cross_read",
+                "idnest_cross_write")  # fmt: skip
+    for policy in policies:
         ddl.append(f"DROP POLICY IF EXISTS {policy} ON {name}")
     ddl += [
         f"CREATE POLICY idnest_tenant ON {name} USING ({mine}) WITH CHECK ({mine})",
         f"CREATE POLICY idnest_cross_read ON {name} FOR SELECT USING ({read})",
         f"CREATE POLICY idnest_cross_write ON {name} USING ({write}) WITH CHECK ({write})",
     ]
+    if t.readable_by:
+        theirs = f"{t.readable_by} = {_setting(TENANT_SETTING)}::bigint"
+        ddl.append(f"CREATE POLICY idnest_partner_read ON {name} FOR SELECT USING ({theirs})")
     if t.shared_node_rows:
         ddl.append(
             f"CREATE POLICY idnest_node_rows ON {name} FOR SELECT USING ({TENANT_COLUMN} IS NULL)"

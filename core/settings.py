@@ -27,7 +27,24 @@ class Settings(BaseSettings):
     # application then connects as IDNEST_DATABASE_URL's role, which owns nothing.
     # Empty: migrations run as IDNEST_DATABASE_URL's role.
     migration_database_url: str = ""
+    # A multi-host URL finds the primary after a failover by itself:
+    # postgresql://u:p@pg1:5432,pg2:5432/idnest?target_session_attrs=read-write
+    # Read replicas for resolution cache misses (comma-separated URLs; docs/operations.md
+    # "High availability"). A key written in the last `replica_fresh_seconds` is read
+    # from the primary, and a replica is used only while it has replayed what the primary
+    # had written one `replica_probe_interval` ago.
+    database_replica_urls: str = ""
+    replica_fresh_seconds: float = Field(default=5.0, gt=0, le=3600)
+    replica_probe_interval: float = Field(default=1.0, gt=0, le=60)
+    # A write request whose transaction lost the primary before COMMIT is run once more
+    # after this many seconds (0.5 s lets a multi-host URL find the new primary).
+    failover_retry_delay: float = Field(default=0.5, ge=0, le=30)
     redis_url: str = ""
+    # Redis Sentinel (host:port, comma-separated) and the master's name there; when set,
+    # every Redis client finds the master through Sentinel and follows a failover.
+    # IDNEST_REDIS_URL may still give the password and database number (redis://:pw@/0).
+    redis_sentinels: str = ""
+    redis_master_name: str = "idnest"
     broker_url: str = Field(
         default="",
         description="amqp:// or redis:// for Dramatiq; empty runs jobs in-process",
@@ -235,6 +252,14 @@ class Settings(BaseSettings):
     dunning_grace_days: int = Field(default=14, ge=0, le=365)
     dunning_reminder_days: int = Field(default=3, ge=1, le=365)
     dunning_interval: float = 3600.0
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url or self.redis_sentinels)
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return [u.strip() for u in self.database_replica_urls.split(",") if u.strip()]
 
     @property
     def embedded(self) -> bool:

@@ -64,6 +64,9 @@ class TenantTable:
     parent_key: str = ""
     # Why erasure keeps these rows (the law requires them), or "" when it deletes them.
     retained: str = ""
+    # A column naming another tenant that may read the row too (a grant's partner): on
+    # PostgreSQL a SELECT policy lets that tenant's transaction see it, and nothing more.
+    readable_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,14 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         escrow=False,
     ),
     TenantTable("idempotency_keys", exportable=False, escrow=False),
+    # Cross-enterprise grants (tenants/grants): the owner writes them; the partner named
+    # reads them (its "received" list) under its own tenancy, never anyone else's.
+    TenantTable(
+        "grants",
+        node_wide_unique={("public_id",): "a random public id, the one a revocation names"},
+        readable_by="partner_id",
+        escrow=False,
+    ),
     TenantTable(
         "bulk_jobs",
         node_wide_unique={("public_id",): "a random public id, the one a worker is sent"},
@@ -316,6 +327,24 @@ async def cross_tenant(path: str, *, write: bool = False) -> AsyncIterator[Any]:
         yield tx
 
 
+@asynccontextmanager
+async def tenant_replica_read(tenant_id: int, node: str) -> AsyncIterator[Any]:
+    """A tenant's read on a read replica (``core.pgha.Replicas``): queries inside run with
+    ``.run(node=node)``. Row-level security applies there as on the primary."""
+    eng = db.engine()
+    if not isinstance(eng, PostgresEngine) or node not in eng.extra_nodes:
+        raise TenantScopeError(f"no read replica {node!r}")
+    token = _scope.set(("tenant", tenant_id))
+    try:
+        async with eng.extra_nodes[node].transaction() as tx:
+            await tx.connection.execute(
+                "SELECT set_config($1, $2, true)", TENANT_SETTING, str(tenant_id)
+            )
+            yield tx
+    finally:
+        _scope.reset(token)
+
+
 def scope_of(tenant_id: int | None, *, write: bool = True) -> Any:
     """A tenant's transaction, or for ``None`` the node's own rows (``tenant_id`` NULL)."""
     if tenant_id is None:
@@ -350,6 +379,8 @@ async def _scoped(
         transaction = eng.transaction()
     else:
         transaction = eng.transaction(transaction_type=TransactionType.immediate)
+    if not write:
+        transaction.read_only = True  # core.pgha: a read is not work done
     token = _scope.set(scope)
     try:
         async with transaction as tx:

@@ -22,6 +22,7 @@ from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
 from core.openapi import documented
 from core.proxy import ForwardedScheme
+from core.replay import ReplayOnFailover
 from core.scheduler import Scheduler
 from core.settings import Settings, get_settings
 from portal import apidocs
@@ -41,6 +42,7 @@ from resolver.wire.server import WireServer
 from tenants.accounts.services.apikeys import flush_last_used
 from tenants.auth import DEPENDENCIES as auth_dependencies
 from tenants.clients import api as clients_api
+from tenants.grants import api as grants_api
 from tenants.identifiers import jobs as bulk_jobs
 from tenants.identifiers.api import bulk as bulk_api
 from tenants.identifiers.api import handles as handles_api
@@ -92,6 +94,10 @@ def refreeze_when_cache_grew(size: int, frozen_at: int) -> int:
         gc.freeze()
         return size
     return frozen_at
+
+
+# The tenant-facing JSON APIs beside its records: exports, machine clients, grants.
+TENANT_APIS = (*ownership_api.ROUTES, *clients_api.ROUTES, *grants_api.ROUTES)
 
 
 def create_app(settings: Settings | None = None) -> Any:
@@ -149,8 +155,7 @@ def create_app(settings: Settings | None = None) -> Any:
             *search_api.ROUTES,
             *snms_api.ROUTES,
             *bulk_api.ROUTES,
-            *ownership_api.ROUTES,
-            *clients_api.ROUTES,
+            *TENANT_APIS,
             *hdl_http.ROUTES,
             *billing_api.ROUTES,
             *payments_api.ROUTES,
@@ -166,10 +171,20 @@ def create_app(settings: Settings | None = None) -> Any:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=apidocs.openapi_config(),
+        # core.logging configures every process from IDNEST_LOG_LEVEL; Litestar's default
+        # config would set the root logger to INFO again in each Hypercorn worker.
+        logging_config=None,
         debug=False,
     )
-    # The fast path answers cache hits first: they set no cookie and need no scheme.
-    fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(documented(app)), settings), resolver)
+    return _layers(documented(app), settings, resolver)
+
+
+def _layers(app: Litestar, settings: Settings, resolver: Any) -> Any:
+    """The ASGI layers around the framework."""
+    # The fast path answers cache hits first: they set no cookie and need no scheme. A
+    # write whose transaction lost the primary before COMMIT runs once more (core.replay).
+    writes = ReplayOnFailover(app, settings.failover_retry_delay)
+    fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(writes), settings), resolver)
     if not settings.observability_enabled:
         return fast
     # Outermost: every door's resolutions are metered, the fast path's as well.

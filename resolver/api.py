@@ -70,7 +70,7 @@ async def resolve(
     )
     if not query.filtered and (query.public_only or principal is None):
         return Response(content=record.public_body, media_type=JSON)
-    return _record_response(record.handle, resolver.view(record, query, principal))
+    return _record_response(record.handle, await resolver.view_for(record, query, principal))
 
 
 @get(

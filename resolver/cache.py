@@ -100,6 +100,7 @@ class RecordCache:
         max_size: int,
         negative_ttl: float,
         backstop_ttl: float | None,
+        fresh_seconds: float = 5.0,
     ) -> None:
         self.bus = bus
         self.max_size = max_size
@@ -118,10 +119,16 @@ class RecordCache:
         self.misses = 0
         self.stale_served = 0
         self.listeners: list[Callable[[str], None]] = []
+        # Keys invalidated lately, and until when everything counts as written lately
+        # (a flush: we do not know what changed). Misses on these read the primary.
+        self.fresh_seconds = fresh_seconds
+        self._written: dict[str, float] = {}
+        self._written_all_until = 0.0
         bus.subscribe(self.on_invalidate)
 
     def on_invalidate(self, message: str) -> None:
         self.generation += 1
+        self._note_written(message)
         if message.startswith("rec:"):
             self._records.pop(message[4:], None)
             self._orphans.pop(message[4:], None)
@@ -136,6 +143,35 @@ class RecordCache:
             self._orphans.clear()
         for listener in self.listeners:
             listener(message)
+
+    def _note_written(self, message: str) -> None:
+        now = time.monotonic()
+        if message.startswith("rec:") and len(self._written) < 100_000:
+            self._written[message[4:]] = now + self.fresh_seconds
+            return
+        if message.startswith("key:"):
+            return  # credentials: nothing a resolution reads
+        # A flush, a tenant change, or more keys than worth remembering one by one.
+        self._written_all_until = now + self.fresh_seconds
+        self._written.clear()
+
+    def written_recently(self, key: str) -> bool:
+        """Whether a miss on this key must read the primary: the freshness rule with
+        read replicas (core.pgha.Replicas), whose lag is kept under ``fresh_seconds``.
+        Always true while the bus is lost: anything may have been written meanwhile."""
+        self.bus.drain()
+        now = time.monotonic()
+        if not self.bus.connected or now < self._written_all_until:
+            return True
+        until = self._written.get(key)
+        if until is None:
+            return False
+        if until < now:
+            del self._written[key]
+            if len(self._written) > 10_000:
+                self._written = {k: t for k, t in self._written.items() if t >= now}
+            return False
+        return True
 
     def get(self, key: str) -> Record | Missing | None:
         """The cached answer for a handle key, or None when it must be loaded."""

@@ -60,7 +60,7 @@ async def _resolve(
     record = await resolver.lookup(bound.handle)
     if "noredirect" not in request.query_params and record.redirect and principal is None:
         return Redirect(record.redirect, status_code=302)
-    values = resolver.view(record, Query(public_only=public_only), principal)
+    values = await resolver.view_for(record, Query(public_only=public_only), principal)
     return Response(content=encode_body(record.handle, values), media_type=JSON)
 
 

@@ -17,5 +17,7 @@ def build_resolver(settings: Settings, bus: InvalidationBus) -> Resolver:
         # With a shared bus every write reaches us; without one, the CLI in another
         # process may write behind our back, so entries expire as a backstop.
         backstop_ttl=None if isinstance(bus, RedisInvalidationBus) else settings.auth_cache_ttl,
+        # Replicas lag at most two probe intervals behind (core.pgha.Replicas).
+        fresh_seconds=max(settings.replica_fresh_seconds, 3 * settings.replica_probe_interval),
     )
     return Resolver(cache, ResolutionCounters(), settings)

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from core import db
 from core.auth import Principal
 from core.errors import HandleGone, HandleNotFound, PrefixNotServedRead, ServiceUnavailable
 from core.identifiers import Handle, fold, is_under, parse_handle
 from core.settings import Settings
-from core.tenancy import tenant_transaction
+from core.tenancy import tenant_replica_read, tenant_transaction
 from core.values import HandleValue, filter_values, load_values
 from resolver.adminhandle import admin_handle_text, admin_handle_values, is_admin_handle
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
 from resolver.counters import ResolutionCounters
 from tenants.accounts.services.tenants import find_by_prefix
 from tenants.accounts.tables import CLOSED_STATUSES, ERASED
+from tenants.grants.services.access import grants_for
 from tenants.identifiers.tables import Identifier
 
 log = logging.getLogger("idnest.resolver")
@@ -154,13 +156,7 @@ class Resolver:
             )
         if tenant.status == "closed":
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
-        async with tenant_transaction(tenant.id, write=False):
-            row = (
-                await Identifier.select(Identifier.handle, Identifier.values)
-                .where((Identifier.tenant_id == tenant.id) & (Identifier.handle_key == key))
-                .first()
-                .run()
-            )
+        row = await self._read(tenant.id, key)
         if row is None and is_admin_handle(handle, tenant.prefix):
             # Not stored yet: the tenant's admin handle still resolves (resolver.adminhandle).
             text = admin_handle_text(tenant.prefix)
@@ -177,11 +173,59 @@ class Resolver:
         self.counters.hit(tenant.id)
         return record
 
+    async def _read(self, tenant_id: int, key: str) -> dict[str, Any] | None:
+        """The stored row: from a fresh read replica unless the key (or everything) was
+        invalidated in the last ``replica_fresh_seconds``, which go to the primary."""
+        query = (
+            Identifier.select(Identifier.handle, Identifier.values)
+            .where((Identifier.tenant_id == tenant_id) & (Identifier.handle_key == key))
+            .first()
+        )
+        replicas = db.replicas()
+        node = None if replicas is None or self.cache.written_recently(key) else replicas.pick()
+        if node is not None and replicas is not None:
+            try:
+                async with tenant_replica_read(tenant_id, node):
+                    row = await query.run(node=node)
+                replicas.reads[node] += 1
+                return row
+            except DB_ERRORS as exc:
+                log.warning("read replica %s failed (%r); reading from the primary", node, exc)
+                replicas.demote(node)
+        async with tenant_transaction(tenant_id, write=False):
+            return await query.run()
+
     def may_read_restricted(self, record: Record, principal: Principal | None) -> bool:
         return (
             principal is not None
             and principal.tenant_id == record.tenant_id
             and principal.can("read")
+        )
+
+    async def view_for(
+        self, record: Record, query: Query, principal: Principal | None
+    ) -> list[HandleValue]:
+        """``view``, and for a partner of the record's tenant what its grants reveal
+        (tenants.grants). Anonymous and owner reads never look grants up."""
+        if (
+            query.public_only
+            or principal is None
+            or not principal.can("read")
+            or self.may_read_restricted(record, principal)
+        ):
+            return self.view(record, query, principal)
+        try:
+            grants = await grants_for(record.tenant_id, principal)
+        except DB_ERRORS:
+            log.warning("grants unreadable (database unreachable): public values only")
+            grants = None
+        if grants is None:
+            return self.view(record, query, principal)
+        return filter_values(
+            grants.reveal(record.handle, record.values),
+            indices=query.indices or None,
+            types=query.types or None,
+            public_only=False,
         )
 
     def view(self, record: Record, query: Query, principal: Principal | None) -> list[HandleValue]:

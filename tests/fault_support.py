@@ -8,6 +8,7 @@ on a free port. Tests skip where the binaries are missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -29,7 +30,10 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 
 class PrivatePostgres:
-    def __init__(self) -> None:
+    """A private cluster; with ``replica_of``, a streaming replica of another one
+    (``pg_basebackup -R``: a copy that keeps replaying the primary's WAL)."""
+
+    def __init__(self, replica_of: PrivatePostgres | None = None) -> None:
         if not (PG_BIN / "initdb").exists():
             pytest.skip(f"no PostgreSQL server binaries in {PG_BIN}")
         # Not under pytest's tmp_path: the postgres user cannot enter root's 0700 folders.
@@ -38,11 +42,14 @@ class PrivatePostgres:
         self.port = free_port()
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
-        subprocess.run(
-            _as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "--auth=trust",
-                          "-U", "postgres", "-E", "UTF8", "--no-sync"]),
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        if replica_of is None:
+            command = [str(PG_BIN / "initdb"), "-D", str(self.data), "--auth=trust",
+                       "-U", "postgres", "-E", "UTF8", "--no-sync"]  # fmt: skip
+        else:
+            command = [str(PG_BIN / "pg_basebackup"), "-D", str(self.data), "-R",
+                       "-X", "stream", "-h", "127.0.0.1", "-p", str(replica_of.port),
+                       "-U", "postgres", "--no-sync"]  # fmt: skip
+        subprocess.run(_as_postgres(command), check=True, capture_output=True, timeout=120)
         self.start()
 
     @property
@@ -78,10 +85,8 @@ class PrivatePostgres:
         time.sleep(0.3)  # the backends' exit; the next start must find the port free
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._ctl("-m", "immediate", "-w", "stop")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -24,8 +24,9 @@ FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
 
-def render(invoice: dict[str, Any], *, prefix: str, lang: str = "zh") -> bytes:
-    """The invoice (as ``billing.invoices.service.get_invoice`` gives it) as PDF bytes."""
+def render(invoice: dict[str, Any], *, prefix: str, lang: str = "zh", payee: str = "") -> bytes:
+    """The invoice (as ``billing.invoices.service.get_invoice`` gives it) as PDF bytes;
+    ``payee`` is the node's account for bank transfers, as ``payee_text`` words it."""
     t = LABELS["zh" if lang == "zh" else "en"]
     body = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=14)
     title = ParagraphStyle("title", parent=body, fontSize=16, leading=22)
@@ -69,6 +70,8 @@ def render(invoice: dict[str, Any], *, prefix: str, lang: str = "zh") -> bytes:
             ]
         )
     )
-    pay = Paragraph(t["how_to_pay"].format(number=invoice["number"]), body)
-    doc.build([*head, table, Spacer(1, 8 * mm), pay])
+    pay = [Paragraph(t["how_to_pay"].format(number=invoice["number"]), body)]
+    if payee:
+        pay.append(Paragraph(payee, body))
+    doc.build([*head, table, Spacer(1, 8 * mm), *pay])
     return out.getvalue()

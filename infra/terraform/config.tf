@@ -52,7 +52,7 @@ locals {
     var.extra_config,
   )
 
-  secret_data = {
+  secret_base = {
     IDNEST_DATABASE_URL       = var.database_url
     IDNEST_REDIS_URL          = var.redis_url
     IDNEST_BROKER_URL         = var.broker_url != "" ? var.broker_url : var.redis_url
@@ -63,6 +63,7 @@ locals {
     IDNEST_SMTP_PASSWORD      = var.smtp_password
     IDNEST_OIDC_CLIENT_SECRET = var.oidc_client_secret
   }
+  secret_data = merge(local.secret_base, var.extra_secrets)
 }
 
 # A load balancer that got only a host name (no IP) leaves nothing to advertise: HS_SITE

@@ -3,6 +3,9 @@
 # (IDNEST_WIRE_ENABLED=false): the resolver tier in wire.tf answers port 2641.
 
 resource "kubernetes_deployment_v1" "http" {
+  #checkov:skip=CKV_K8S_14:the image is var.image, which checkov cannot resolve; README.md requires an immutable tag (a new tag is a new migration Job)
+  #checkov:skip=CKV_K8S_43:a digest is allowed in var.image and recommended in README.md; an immutable tag is the minimum
+  #checkov:skip=CKV_K8S_15:with immutable tags IfNotPresent pulls each tag once; image_pull_policy lets an operator choose Always
   metadata {
     name      = "${var.name}-http"
     namespace = local.namespace
@@ -164,6 +167,14 @@ resource "kubernetes_deployment_v1" "http" {
             name       = "tmp"
             mount_path = "/tmp"
           }
+          # Directories of IDNEST_VAR_DIR on volumes of their own (exports, escrow).
+          dynamic "volume_mount" {
+            for_each = var.extra_volume_claims
+            content {
+              name       = "extra-${volume_mount.key}"
+              mount_path = "${local.var_dir}/${volume_mount.key}"
+            }
+          }
         }
 
         volume {
@@ -182,6 +193,15 @@ resource "kubernetes_deployment_v1" "http" {
         volume {
           name = "tmp"
           empty_dir {}
+        }
+        dynamic "volume" {
+          for_each = var.extra_volume_claims
+          content {
+            name = "extra-${volume.key}"
+            persistent_volume_claim {
+              claim_name = volume.value
+            }
+          }
         }
       }
     }

@@ -236,6 +236,19 @@ variable "extra_config" {
 
 # ---------------------------------------------------------------- shared storage
 
+variable "extra_secrets" {
+  description = "More secret settings for the Secret, by their IDNEST_* names (core/settings.py), e.g. a replica URL with its password. A cloud layer (alicloud/) fills it; the names are checked like the others."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+}
+
+variable "extra_volume_claims" {
+  description = "Directories of IDNEST_VAR_DIR on volumes of their own: directory name => an existing PersistentVolumeClaim (ReadWriteMany) in the namespace, mounted in the HTTP and worker pods, e.g. { exports = \"idnest-exports\", escrow = \"idnest-escrow\" } on object storage. Empty: everything on the shared volume."
+  type        = map(string)
+  default     = {}
+}
+
 variable "storage_class_name" {
   description = "StorageClass of the ReadWriteMany volume for IDNEST_VAR_DIR (bulk uploads, mail files), e.g. an NAS/CFS/SFS class: alibabacloud-cnfs-nas (ACK), a CFS class (TKE), csi-nas (CCE). null: the cluster default (which must support RWX)."
   type        = string

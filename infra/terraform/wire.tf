@@ -10,6 +10,9 @@ locals {
 }
 
 resource "kubernetes_deployment_v1" "wire" {
+  #checkov:skip=CKV_K8S_14:the image is var.image, which checkov cannot resolve; README.md requires an immutable tag (a new tag is a new migration Job)
+  #checkov:skip=CKV_K8S_43:a digest is allowed in var.image and recommended in README.md; an immutable tag is the minimum
+  #checkov:skip=CKV_K8S_15:with immutable tags IfNotPresent pulls each tag once; image_pull_policy lets an operator choose Always
   metadata {
     name      = "${var.name}-wire"
     namespace = local.namespace

@@ -17,7 +17,9 @@ from billing.invoices.service import get_invoice, list_invoices
 from billing.invoices.text import LABELS
 from billing.metering.report import checked_month, daily_usage, usage_report
 from billing.money import format_yuan
+from billing.payments.services.bank import payee_text
 from core import usage
+from core.settings import get_settings
 from portal.web.chart import bar_chart
 from portal.web.common import gettext_for, lang_of, page, require_member
 
@@ -74,6 +76,7 @@ async def invoice_page(
         yuan=format_yuan,
         t=LABELS[doc_lang],
         doc_lang=doc_lang,
+        payee=payee_text(get_settings(), doc_lang),
     )
 
 
@@ -85,7 +88,7 @@ async def invoice_pdf(
     invoice = await get_invoice(m.tenant_id, number[:64])
     lang = "en" if request.query_params.get("lang") == "en" else "zh"
     return Response(
-        pdf.render(invoice, prefix=m.prefix, lang=lang),
+        pdf.render(invoice, prefix=m.prefix, lang=lang, payee=payee_text(get_settings(), lang)),
         media_type="application/pdf",
         headers={
             "Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"',

@@ -203,7 +203,7 @@ class WireServer:
         )
         if not query.filtered and query.public_only and reply_env is None:
             return self._public_answer(msg, body.handle, record)
-        values = self.resolver.view(record, query, principal)
+        values = await self.resolver.view_for(record, query, principal)
         if not values:
             raise ValuesNotFound(f"handle {record.handle} has no values matching the request")
         block = codec.join_encoded([codec.encode_value(v) for v in values])

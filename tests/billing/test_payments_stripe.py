@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from billing_support import invoice_state, make_invoice
 from payments_support import WEBHOOK_SECRET
 from payments_support import stripe_event as event
 
@@ -121,19 +122,22 @@ async def test_webhook_paid_once_replay_and_forgery_change_nothing(
     fake, settings = fake_stripe
     cus = await _customer(tenant_a, settings)
     await _customer(tenant_b, settings)
+    number, b_number = (f"2026-11-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    await make_invoice(tenant_a.id, number, 12345)
+    await make_invoice(tenant_b.id, b_number, 12345)
     failed = event(
         "invoice.payment_failed",
         {
             "id": "in_1",
             "object": "invoice",
             "customer": cus,
-            "metadata": {"idnest_invoice": "2026-11-0001"},
+            "metadata": {"idnest_invoice": number},
         },
         f"evt_{uuid.uuid4().hex}",
     )
     r = await _post(client, *fake.signed(failed, WEBHOOK_SECRET))
     assert r.status_code == 200 and r.json()["outcome"] == "dunning opened"
-    assert (await dunning.open_case_of(tenant_a.id) or {}).get("invoice_number") == "2026-11-0001"
+    assert (await dunning.open_case_of(tenant_a.id) or {}).get("invoice_number") == number
     assert await dunning.open_case_of(tenant_b.id) is None
     paid_obj = {
         "id": "in_1",
@@ -141,7 +145,7 @@ async def test_webhook_paid_once_replay_and_forgery_change_nothing(
         "customer": cus,
         "amount_paid": 12345,
         "currency": "cny",
-        "metadata": {"idnest_invoice": "2026-11-0001"},
+        "metadata": {"idnest_invoice": number},
     }
     paid = event("invoice.paid", paid_obj, f"evt_{uuid.uuid4().hex}")
     body, header = fake.signed(paid, WEBHOOK_SECRET)
@@ -159,16 +163,26 @@ async def test_webhook_paid_once_replay_and_forgery_change_nothing(
     assert await _payments(tenant_a.id) == []
     r = await _post(client, body, header)
     assert r.status_code == 200 and "12345 fen" in r.json()["outcome"]
+    assert await invoice_state(tenant_a.id, number) == ("paid", 12345)
     r = await _post(client, body, header)  # Stripe retries, or an attacker replays
     assert r.status_code == 200 and r.json()["outcome"] == "replayed"
+    assert await invoice_state(tenant_a.id, number) == ("paid", 12345)  # not twice
     [pay] = await _payments(tenant_a.id)
     assert (pay["amount_fen"], pay["method"], pay["invoice_number"]) == (
         12345,
         "stripe",
-        "2026-11-0001",
+        number,
     )
     assert await _payments(tenant_b.id) == []
     assert await dunning.open_case_of(tenant_a.id) is None  # the payment closed the case
+    # A's customer paying with B's invoice number credits nothing of B's: the payment is
+    # A's, kept for finance to match by hand.
+    stray = {**paid_obj, "id": "in_2", "metadata": {"idnest_invoice": b_number}}
+    stray_event = event("invoice.paid", stray, f"evt_{uuid.uuid4().hex}")
+    r = await _post(client, *fake.signed(stray_event, WEBHOOK_SECRET))
+    assert r.status_code == 200 and r.json()["outcome"] == "payment of 12345 fen recorded"
+    assert await invoice_state(tenant_b.id, b_number) == ("issued", 0)
+    assert await _payments(tenant_b.id) == []
 
 
 async def test_customer_updated_and_webhooks_off_without_a_secret(client, tenant_a, fake_stripe):

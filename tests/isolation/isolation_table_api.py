@@ -14,6 +14,9 @@ TPL = {"code": "a{template}", "name": "evil", "extends": "core@1", "items": []}
 PUBLIC_RESOLUTION = "public resolution: anyone may read B's public values, never others"
 
 API: list[Case] = [
+    C("GET", "/api/grants", "scoped"),
+    C("POST", "/api/grants", "scoped", body=Body(json={"to": "{b_prefix}", "pattern": "A-*"})),
+    C("DELETE", "/api/grants/{grant_id:str}", fill={"grant_id": "grant_id"}, cross=True),
     C("GET", "/api/billing/usage", "scoped", queries=("", "?month=2026-01")),
     C(
         "GET",
@@ -192,6 +195,7 @@ API: list[Case] = [
             }
         ),
         kinds=("anon", "key"),
+        may_change={"audit_log": "a wrong secret for B's client is in B's audit, by design"},
     ),
     P("GET", "/.well-known/jwks.json", "the node's public token-signing keys: no tenant data"),
     P(

@@ -46,6 +46,9 @@ class World:
     secrets: set[str] = field(default_factory=set)
     # B's public values: a route declared public may show them, no other route.
     public: set[str] = field(default_factory=set)
+    # What B granted A (one pattern, tenants/grants): only A's credentials on a door
+    # that reads records may show these; nobody else, nowhere else.
+    granted: set[str] = field(default_factory=set)
 
     def headers(self, kind: str) -> dict[str, str]:
         if kind == "key":
@@ -321,6 +324,7 @@ async def build_world(c: httpx.AsyncClient) -> World:
     await _b_team(c, w, b_email)
     await _b_billing(w)
     await _oauth_clients(c, w)
+    await _b_grant(c, w, b_key)
     return w
 
 
@@ -338,6 +342,22 @@ async def _oauth_clients(c: httpx.AsyncClient, w: World) -> None:
     b_secret, theirs = await create_client(w.b_prefix, name=name, scopes="read", actor="test")
     w.b["client_id"] = theirs.client_id
     w.secrets.update({theirs.client_id, b_secret, name})
+
+
+async def _b_grant(c: httpx.AsyncClient, w: World, key: str) -> None:
+    """B grants A one pattern: ``GRANT-<tag>*``. Its restricted value is A's to see; the
+    same handle's key material, and every other restricted value of B, stay secret."""
+    suffix, mark, seckey = tag("GRANT"), tag("granted"), tag("grant-seckey")
+    handle = f"{w.b_prefix}/{suffix}"
+    await _put(c, key, handle, [_v(1, "URL", f"https://b.example/{suffix}"),
+                                _v(2, "EMAIL", mark + "@b.example", "1100"),
+                                _v(300, "HS_SECKEY", seckey)])  # fmt: skip
+    r = await c.post("/api/grants", json={"to": w.a_prefix, "pattern": f"{suffix}*"},
+                     headers={"Authorization": f"Bearer {key}", **JSON})  # fmt: skip
+    assert r.status_code == 201, r.text
+    w.b.update(granted_handle=handle, grant_id=r.json()["id"], mark_granted=mark)
+    w.granted.add(mark)
+    w.secrets.add(seckey)
 
 
 async def _b_billing(w: World) -> None:

@@ -28,6 +28,8 @@ from isolation_world import World, build_world, csrf_token, login
 pytestmark = pytest.mark.anyio
 CASES = [*API, *PORTAL]
 KINDS = ("anon", "key", "basic", "forged", "session", "snms", "oauth")
+# The doors that read records, where a grant B gave A lets A's credentials see more.
+GRANT_DOORS = ("/api/handles/", "/{handle:path}", "/api/search", "/identityv2/data/detail", "/oid/")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 ROUTE_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
@@ -202,6 +204,8 @@ def problems(case: Case, kind: str, url: str, kw: dict[str, Any], r: httpx.Respo
     if case.kind != "public":
         out += [f"shows B's public {m!r} on a non-public route" for m in w.public
                 if m in seen and m not in sent]  # fmt: skip
+    if kind == "anon" or not case.path.startswith(GRANT_DOORS):
+        out += [f"shows what B granted A only {m!r}" for m in w.granted if m in seen]
     # A scoped route answers about its caller: nobody has nothing there.
     must_refuse = case.kind in ("target", "staff") or (case.kind == "scoped" and kind == "anon")
     if must_refuse and case.method != "OPTIONS" and not refused(case, r):

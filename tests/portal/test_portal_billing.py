@@ -38,6 +38,28 @@ async def test_tenant_usage_and_invoice_pages(web: Web, tenant_a, tenant_b) -> N
     assert "月费" in zh.text and "对公转账" in zh.text
     pdf = await web.get(f"/console/{tenant_a.prefix}/invoices/{number}/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert 'id="invoice-payee"' not in zh.text  # no account configured: nothing printed
+    bare_en = await web.get(f"/console/{tenant_a.prefix}/invoices/{number}/pdf?lang=en")
+    # With the node's payee account configured, the invoice tells the tenant where to pay.
+    import os
+
+    from core.settings import reset_settings
+
+    account = {"IDNEST_PAYEE_NAME": "Nest Node Ltd", "IDNEST_PAYEE_BANK": "ICBC Tianjin",
+               "IDNEST_PAYEE_ACCOUNT": "0302 0000 1234 5678"}  # fmt: skip
+    os.environ.update(account)
+    reset_settings()
+    try:
+        zh = await web.get(f"/console/{tenant_a.prefix}/invoices/{number}?lang=zh")
+        assert "账号：0302 0000 1234 5678" in zh.text and "ICBC Tianjin" in zh.text
+        en = await web.get(f"/console/{tenant_a.prefix}/invoices/{number}?lang=en")
+        assert "account: 0302 0000 1234 5678" in en.text
+        with_payee = await web.get(f"/console/{tenant_a.prefix}/invoices/{number}/pdf?lang=en")
+        assert with_payee.status_code == 200 and len(with_payee.content) > len(bare_en.content)
+    finally:
+        for k in account:
+            os.environ.pop(k)
+        reset_settings()
     # not A's member: B's console; and A's console does not show another number
     assert (await web.get(f"/console/{tenant_b.prefix}/usage")).status_code == 404
     fake = f"INV-{month.replace('-', '')}-{tenant_b.id:06d}"

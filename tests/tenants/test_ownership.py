@@ -161,9 +161,12 @@ async def _resolve_all(client: Any, t: Any, handles: list[str]) -> list[Any]:
 
 
 async def test_round_trip_export_erase_import_export(client, tenant_a, tenant_b, tmp_path):
-    from tenants.accounts.services.tenants import create_tenant
+    from tenants.accounts.services.tenants import create_tenant, get_by_prefix
+    from tenants.grants.services.grants import create_grant
 
     handles = await _seed_everything(client, tenant_a)
+    owner = await get_by_prefix(tenant_a.prefix)  # A's grant to B travels with A's data
+    await create_grant(owner, tenant_b.prefix, kind="pattern", selector="P-*", actor="test")
     r = await client.put(
         f"/api/handles/{tenant_b.prefix}/B-SECRET",
         json=[{"index": 1, "type": "URL", "data": "https://b.example/1"}],

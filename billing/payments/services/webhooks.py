@@ -7,9 +7,10 @@ same transaction as its effect (``stripe_webhook_events``, unique), so a replaye
 finds its row and changes nothing, and two deliveries racing each other cannot both
 commit.
 
-Events acted on: ``invoice.paid`` (a payment row, dunning closed), ``invoice.payment_failed``
-(dunning opened), ``customer.updated`` (the customer's name and email). Others are
-acknowledged and ignored.
+Events acted on: ``invoice.paid`` (a payment row, the idnest invoice named in its
+``metadata.idnest_invoice`` credited and marked paid once covered, dunning closed),
+``invoice.payment_failed`` (dunning opened), ``customer.updated`` (the customer's name and
+email). Others are acknowledged and ignored.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import stripe
 
+from billing.invoices.tables import STATUS_ISSUED, STATUS_PAID, Invoice
 from billing.payments.services import dunning
 from billing.payments.tables import Payment, StripeCustomer, StripeWebhookEvent
 from core import audit
@@ -65,7 +67,7 @@ async def _invoice_paid(tenant_id: int, obj: Any, now: datetime) -> str:
     number = str((obj.get("metadata") or {}).get("idnest_invoice", ""))[:64]
     paid = int(obj.get("amount_paid") or 0)
     async with tenant_transaction(tenant_id):
-        await (
+        inserted = await (
             Payment.insert(
                 Payment(
                     tenant_id=tenant_id,
@@ -81,17 +83,44 @@ async def _invoice_paid(tenant_id: int, obj: Any, now: datetime) -> str:
                 )
             )
             .on_conflict(action="DO NOTHING")
+            .returning(Payment.id)
             .run()
         )
+        settled = await _settle(tenant_id, number, paid) if inserted and paid > 0 else None
         await audit.record(
             actor="stripe",
             action="billing.payment.received",
             target=number,
             tenant_id=tenant_id,
-            detail={"method": "stripe", "amount_fen": paid, "id": obj["id"]},
+            detail={"method": "stripe", "amount_fen": paid, "id": obj["id"], "invoice": settled},
         )
         await dunning.close_cases(tenant_id, why=f"stripe payment {obj['id']}", now=now)
-    return f"payment of {paid} fen recorded"
+    return f"payment of {paid} fen recorded" + (f"; invoice {number} {settled}" if settled else "")
+
+
+async def _settle(tenant_id: int, number: str, paid: int) -> str | None:
+    """Inside the payment's transaction: raise the idnest invoice's ``paid_fen`` by what
+    Stripe collected, ``paid`` once covered; None when no issued invoice has that number
+    (the payment row is kept for finance to match by hand)."""
+    if not number:
+        return None
+    inv = await (
+        Invoice.select(Invoice.id, Invoice.total_fen, Invoice.paid_fen)
+        .where(
+            (Invoice.tenant_id == tenant_id)
+            & (Invoice.number == number)
+            & (Invoice.status == STATUS_ISSUED)
+        )
+        .first()
+    )
+    if inv is None:
+        return None
+    total = int(inv["paid_fen"]) + paid
+    status = STATUS_PAID if total >= int(inv["total_fen"]) else STATUS_ISSUED
+    await Invoice.update({Invoice.paid_fen: total, Invoice.status: status}).where(
+        (Invoice.id == inv["id"]) & (Invoice.tenant_id == tenant_id)
+    )
+    return status
 
 
 async def _customer_updated(tenant_id: int, obj: Any, now: datetime) -> str:
