@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
@@ -19,10 +20,12 @@ from core.auth import Principal
 from core.errors import NotFound
 from core.http import NO_COOKIES
 from core.limits import HandleIndex
+from core.openapi import ok
 from core.values import HandleValue
 from resolver.cache import encode_body
 from resolver.pages import render_record
 from resolver.service import Query, Resolver
+from tenants.identifiers.schemas import HandleRecord
 
 _json = msgspec.json.Encoder()
 JSON = "application/json"
@@ -47,6 +50,7 @@ def _record_response(handle: str, values: list[HandleValue]) -> Response[bytes]:
         "asks publicOnly=false. type and index filter the values (repeatable; a type "
         "ending in '.' matches its sub-types). auth=true skips the cache."
     ),
+    responses=ok(HandleRecord),
 )
 async def resolve(
     principal: NamedDependency[Principal | None],
@@ -76,6 +80,10 @@ async def resolve(
     summary="Proxy: redirect to the handle's URL, or show the record",
     description="302 to the first public URL value. With ?noredirect the record is shown: "
     "HTML for browsers, JSON for Accept: application/json.",
+    responses={
+        **ok(HandleRecord),
+        302: ResponseSpec(None, description="Redirect to the handle's first public URL"),
+    },
 )
 async def proxy(
     request: Request[Any, Any, Any],

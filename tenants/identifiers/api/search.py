@@ -19,7 +19,9 @@ from litestar.params import QueryParameter
 from core.auth import Principal
 from core.errors import InvalidValue
 from core.limits import MAX_PAGE
+from core.openapi import ok
 from tenants.accounts.services.tenants import get_by_prefix
+from tenants.identifiers.schemas import SearchPage
 from tenants.identifiers.services.search import Query, search
 
 _json = msgspec.json.Encoder()
@@ -39,7 +41,8 @@ def _when(raw: str | None, name: str) -> datetime | None:
     return value
 
 
-@get("/api/search", tags=["Query"], summary="Search your identifiers (exact and fuzzy)")
+@get("/api/search", tags=["Query"], summary="Search your identifiers (exact and fuzzy)",
+     responses=ok(SearchPage))  # fmt: skip
 async def search_identifiers(
     caller: NamedDependency[Principal],
     q: Annotated[str | None, QueryParameter(required=False)] = None,
@@ -83,7 +86,8 @@ async def search_identifiers(
     return Response(content=_json.encode(body), media_type="application/json")
 
 
-@get("/hrls/handles", tags=["Query"], summary="Reverse look-up: handles whose value matches")
+@get("/hrls/handles", tags=["Query"], summary="Reverse look-up: handles whose value matches",
+     responses=ok(list[str]))  # fmt: skip
 async def reverse_lookup(
     request: Request[Any, Any, Any],
     caller: NamedDependency[Principal],
