@@ -15,5 +15,8 @@ def configure_logging(level: str | None = None) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # basicConfig does nothing where a handler exists already (a Hypercorn worker has
+    # one): the level is set on the root logger in any case, so every logger honours it.
+    logging.getLogger().setLevel(level.upper())
     # Piccolo announces the database version on every engine start; not news.
     logging.getLogger("piccolo").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))

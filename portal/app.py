@@ -20,6 +20,7 @@ from core.bus import get_bus
 from core.head import HeadAsGet
 from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
+from core.openapi import documented
 from core.proxy import ForwardedScheme
 from core.replay import ReplayOnFailover
 from core.scheduler import Scheduler
@@ -170,9 +171,12 @@ def create_app(settings: Settings | None = None) -> Any:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=apidocs.openapi_config(),
+        # core.logging configures every process from IDNEST_LOG_LEVEL; Litestar's default
+        # config would set the root logger to INFO again in each Hypercorn worker.
+        logging_config=None,
         debug=False,
     )
-    return _layers(app, settings, resolver)
+    return _layers(documented(app), settings, resolver)
 
 
 def _layers(app: Litestar, settings: Settings, resolver: Any) -> Any:

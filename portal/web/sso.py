@@ -32,11 +32,11 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError
@@ -50,6 +50,12 @@ from core.settings import get_settings
 from portal.web.common import bind_cookie, page, session, start_session
 from tenants.accounts.tables import User
 from tenants.onboarding.services import applications
+
+# Authlib 1.9.10 warns on import that it would rather drive httpx2, a fork we do not
+# use; httpx is its supported fallback. Silenced here so every process start is quiet.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 log = logging.getLogger("idnest.sso")
 

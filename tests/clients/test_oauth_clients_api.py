@@ -52,6 +52,7 @@ async def test_bad_input_is_a_400_naming_the_field(local, tenant_a):
         ({"name": "x", "allowed_ips": ["10.0.0.0/33"]}, "allowed_ips"),
         ({"name": "x", "scopes": ["admin"]}, "scopes"),
         ({"name": "", "scopes": ["read"]}, "name"),
+        ({"name": "nul\u0000byte"}, "name"),
         ({"name": "x", "allowed_ips": ["10.0.0.1"] * 33}, "allowed_ips"),
         ({"name": "x", "extra": 1}, "extra"),
     ]
@@ -68,6 +69,9 @@ async def test_tenant_b_neither_sees_nor_revokes_a_clients(local, tenant_a, tena
     assert r.status_code == 200 and a.client_id not in r.text
     r = await local.delete(f"/api/clients/{a.client_id}", headers=tenant_b.auth())
     assert r.status_code == 404
+    for odd in ("idc_%00", "x" * 64, "idc_" + "A" * 16):
+        r = await local.delete(f"/api/clients/{odd}", headers=tenant_b.auth())
+        assert r.status_code == 404, r.text
     b_token = await token_for(local, await make_client(tenant_b.prefix, scopes="read,write"))
     r = await local.delete(f"/api/clients/{a.client_id}", headers=bearer(b_token))
     assert r.status_code == 403

@@ -101,6 +101,16 @@ async def test_wrong_secrets_are_throttled_like_logins(local, tenant_a, settings
     assert r.status_code == 429
     other = await make_client(tenant_a.prefix)  # another client is not held back
     assert (await local.post("/oauth/token", data=FORM, auth=other.basic())).status_code == 200
+    from core.tables import AuditLog
+    from core.tenancy import tenant_transaction
+
+    async with tenant_transaction(tenant_a.id, write=False):
+        rows = (
+            await AuditLog.select(AuditLog.detail)
+            .where((AuditLog.action == "client.auth_failed") & (AuditLog.target == c.client_id))
+            .run()
+        )
+    assert len(rows) == n  # each guess the limiter let through is in the owner's audit
 
 
 async def test_metadata_and_jwks(local):

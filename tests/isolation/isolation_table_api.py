@@ -177,7 +177,14 @@ API: list[Case] = [
         "GET",
         "/api/search",
         "scoped",
-        queries=("?q={suffix}", "?value=b.example", "?q={hidden}", "?template={template}"),
+        queries=(
+            "?q={suffix}",
+            "?value=b.example",
+            "?q={hidden}",
+            "?template={template}",
+            "?owner={b_prefix}&q={suffix}",
+            "?owner={b_prefix}&value=b.example",
+        ),
     ),
     C("GET", "/hrls/handles", "scoped", queries=("?URL=*b.example*", "?EMAIL=*")),
     C("GET", "/api/clients", "scoped"),
@@ -195,6 +202,7 @@ API: list[Case] = [
             }
         ),
         kinds=("anon", "key"),
+        may_change={"audit_log": "a wrong secret for B's client is in B's audit, by design"},
     ),
     P("GET", "/.well-known/jwks.json", "the node's public token-signing keys: no tenant data"),
     P(

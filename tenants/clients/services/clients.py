@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from tenants.accounts.tables import CLOSED_STATUSES
 from tenants.clients.tables import OAuthClient
 
 CLIENT_PREFIX = "idc_"
+# What create_client makes; anything else (a NUL, say, which PostgreSQL refuses) is no client.
+CLIENT_ID = re.compile(r"^idc_[0-9a-f]{16}$")
 MAX_ALLOWED_NETWORKS = 32
 MAX_CLIENTS_PER_TENANT = 1000
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -144,7 +147,7 @@ async def client_state(client_id: str) -> ClientState | None:
     if found:
         return state
     state = None
-    if client_id.startswith(CLIENT_PREFIX) and len(client_id) <= 64:
+    if CLIENT_ID.match(client_id):
         async with cross_tenant("auth"):
             row = (
                 await OAuthClient.select(
@@ -188,8 +191,11 @@ async def create_client(
     except ValueError as exc:
         raise InvalidValue(str(exc), field="scopes") from None
     name = name.strip()
-    if not name or len(name) > 255:
-        raise InvalidValue("a client needs a name of 1 to 255 characters", field="name")
+    if not name or len(name) > 255 or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise InvalidValue(
+            "a client needs a name of 1 to 255 characters, without control characters",
+            field="name",
+        )
     networks = parse_networks(allowed_ips)
     tenant = await get_by_prefix(tenant_prefix)
     if tenant.status in CLOSED_STATUSES:
@@ -255,6 +261,8 @@ async def list_clients(tenant_id: int) -> list[ClientInfo]:
 async def revoke_client(tenant_id: int, client_id: str, *, actor: str) -> None:
     """Revoke one of this tenant's clients: its tokens stop working (at once in every
     process sharing the bus). Another tenant's client is simply not found."""
+    if not CLIENT_ID.match(client_id):
+        raise NotFound(f"no client {client_id[:64]!r} in this tenant", field="client_id")
     async with tenant_transaction(tenant_id):
         row = (
             await OAuthClient.select(OAuthClient.id, OAuthClient.revoked_at)

@@ -39,6 +39,7 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_li
 from joserfc.jwk import ECKey
 from limits import RateLimitItemPerMinute
 
+from core import audit
 from core.auth import SCOPES
 from core.settings import get_settings
 from core.throttle import limiter
@@ -255,4 +256,14 @@ async def token_response(
         _loaded.reset(token)
     if response[1].get("error") == "invalid_client":
         await _failed(client_id or "-", source)
+        if state is not None:
+            # The owner's audit shows guesses at its client's secret (at most
+            # IDNEST_LOGIN_FAILURES_PER_MINUTE a minute: the limiter stops the rest).
+            await audit.record(
+                actor=f"client:{client_id}",
+                action="client.auth_failed",
+                target=client_id,
+                tenant_id=state.tenant_id,
+                detail={"address": source},
+            )
     return response
