@@ -18,6 +18,7 @@ from billing.metering.report import daily_usage, usage_report
 from billing.payments.services.bank import payee_text
 from core.auth import Principal
 from core.errors import InsufficientPermissions
+from core.openapi import ok
 from core.settings import get_settings
 
 
@@ -50,7 +51,8 @@ async def billing_invoice(
     return await get_invoice(_tenant(caller), number[:64])
 
 
-@get("/api/billing/invoices/{number:str}/pdf", tags=["Billing"], summary="An invoice as PDF")
+@get("/api/billing/invoices/{number:str}/pdf", tags=["Billing"], summary="An invoice as PDF",
+     responses=ok(str, media_type="application/pdf"))  # fmt: skip
 async def billing_invoice_pdf(
     caller: NamedDependency[Principal],
     number: FromPath[str],

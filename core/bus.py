@@ -28,6 +28,10 @@ from urllib.parse import unquote, urlparse
 
 import hiredis
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from core import redisconn
+from core.settings import Settings
 
 log = logging.getLogger("idnest.bus")
 
@@ -75,14 +79,24 @@ class InvalidationBus:
 
 
 class RedisInvalidationBus(InvalidationBus):
-    """Redis pub/sub bus, read without blocking so that no request sees a stale entry."""
+    """Redis pub/sub bus, read without blocking so that no request sees a stale entry.
 
-    def __init__(self, url: str, channel: str) -> None:
+    With ``settings`` naming Sentinels (core.redisconn), the subscriber asks Sentinel
+    where the master is on every (re)connect, and the publisher is a Sentinel client: a
+    Redis failover is a lost subscription like any other, then a flush on the new master.
+    """
+
+    def __init__(self, url: str, channel: str, settings: Settings | None = None) -> None:
         super().__init__()
         self.url = url
         self.channel = channel
         self.connected = False
-        self._publisher = aioredis.Redis.from_url(url)
+        self._settings = settings if settings is not None and settings.redis_sentinels else None
+        self._publisher = (
+            redisconn.client(self._settings)
+            if self._settings is not None
+            else aioredis.Redis.from_url(url)
+        )
         self._sock: socket.socket | None = None
         self._reader = hiredis.Reader()
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -118,8 +132,13 @@ class RedisInvalidationBus(InvalidationBus):
 
     def _connect(self) -> socket.socket:
         parsed = urlparse(self.url)
-        host = parsed.hostname or "127.0.0.1"
-        port = parsed.port or 6379
+        if self._settings is not None:
+            try:
+                host, port = redisconn.master_address(self._settings)
+            except RedisError as exc:  # no Sentinel answered, or none knows a master
+                raise ConnectionError(f"no Redis master from Sentinel: {exc}") from exc
+        else:
+            host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
         sock = socket.create_connection((host, port), timeout=5)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         commands: list[tuple[str, ...]] = []
@@ -244,10 +263,11 @@ def get_bus() -> InvalidationBus:
         from core.settings import get_settings
 
         settings = get_settings()
-        url = settings.redis_url
         _bus = (
-            RedisInvalidationBus(url, channel_for(settings.redis_namespace))
-            if url
+            RedisInvalidationBus(
+                settings.redis_url, channel_for(settings.redis_namespace), settings
+            )
+            if settings.uses_redis
             else InvalidationBus()
         )
     return _bus

@@ -51,7 +51,6 @@ CITUS_GAPS: dict[str, str] = {
     "bank_transfers: unique (bank_ref)": _GLOBAL,
     "billing_invoices: unique (number)": _GLOBAL,
     "bulk_jobs: unique (public_id)": _GLOBAL,
-    "grants: unique (public_id)": _GLOBAL,
     "metadata_templates: primary key (id)": _NULL_PK,
     "metadata_templates: tenant_id may be NULL": _NULL_TENANT,
     "metadata_templates: unique (code, version)": _GLOBAL,

@@ -1,7 +1,10 @@
 """Handle-style identifiers (标识): ``{prefix}/{suffix}``.
 
 The prefix is the naming authority (``88.100.7``); the suffix is any UTF-8 text without
-control characters. The whole identifier is at most 2048 bytes. Look-up is
+control characters. The whole identifier is at most 2048 bytes. A new suffix may not
+have a ``.`` or ``..`` path segment (``check_new_handle``): a browser would fold
+``88.100.11/../88.100.12/PUB`` to another tenant's record while the wire answers this
+one. Look-up is
 case-insensitive for ASCII only, as the Handle.net server does by default, so the
 stored ``handle_key`` folds ASCII letters and leaves everything else alone.
 """
@@ -18,6 +21,10 @@ MAX_HANDLE_BYTES = 2048
 # C0, DEL and C1 controls are never part of a handle.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _PREFIX_SEGMENT = re.compile(r"^[0-9A-Za-z_\-]+$")
+# What a browser (WHATWG URL) treats as a dot segment: ``.``/``..``, with any dot written
+# ``%2e``; ``\`` separates segments there like ``/``.
+_SEGMENT_SPLIT = re.compile(r"[/\\]")
+_DOT_SEGMENTS = frozenset({".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"})
 
 
 def fold(text: str) -> str:
@@ -93,6 +100,32 @@ def parse_handle(text: str, *, allow_empty_suffix: bool = False) -> Handle:
     if not suffix and not allow_empty_suffix:
         raise InvalidHandle(f"handle {text!r} has an empty suffix", field="handle")
     return Handle(prefix, suffix)
+
+
+def dot_segment(suffix: str) -> str | None:
+    """The first ``.`` or ``..`` path segment of a suffix (as a browser reads it), or None."""
+    if "." not in suffix and "%" not in suffix:
+        return None
+    for seg in _SEGMENT_SPLIT.split(suffix):
+        if seg.lower() in _DOT_SEGMENTS:
+            return seg
+    return None
+
+
+def check_new_handle(handle: Handle) -> Handle:
+    """Refuse a handle to be written whose suffix has a dot segment (``a/../b``, ``./x``).
+
+    Reads and deletes still take such names, so one registered before the rule can be
+    found (``idnest check names``) and removed."""
+    seg = dot_segment(handle.suffix)
+    if seg is not None:
+        raise InvalidHandle(
+            f"handle {handle.text!r} has a {seg!r} path segment in its suffix; a browser "
+            "would resolve the link to a different handle, so '.' and '..' segments "
+            "(also written %2e, or separated by '\\') are not allowed",
+            field="handle",
+        )
+    return handle
 
 
 def is_under(prefix: str, parent: str) -> bool:

@@ -153,12 +153,7 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable("idempotency_keys", exportable=False, escrow=False),
     # Cross-enterprise grants (tenants/grants): the owner writes them; the partner named
     # reads them (its "received" list) under its own tenancy, never anyone else's.
-    TenantTable(
-        "grants",
-        node_wide_unique={("public_id",): "a random public id, the one a revocation names"},
-        readable_by="partner_id",
-        escrow=False,
-    ),
+    TenantTable("grants", readable_by="partner_id", escrow=False),
     TenantTable(
         "bulk_jobs",
         node_wide_unique={("public_id",): "a random public id, the one a worker is sent"},

@@ -7,9 +7,15 @@ embedded profile keeps them in memory.
 
 from __future__ import annotations
 
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import (
+    MemoryStorage,
+    RedisSentinelStorage,
+    RedisStorage,
+    Storage,
+)
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from core import redisconn
 from core.settings import get_settings
 
 _limiter: MovingWindowRateLimiter | None = None
@@ -19,16 +25,13 @@ def limiter() -> MovingWindowRateLimiter:
     global _limiter
     if _limiter is None:
         settings = get_settings()
-        url = settings.redis_url
-        storage: Storage = (
-            RedisStorage(
-                "async+" + url,
-                implementation="redispy",
-                key_prefix=f"{settings.redis_namespace}:limits",
-            )
-            if url
-            else MemoryStorage()
-        )
+        storage: Storage = MemoryStorage()
+        if settings.uses_redis:
+            # Through Sentinel when it is configured (core.redisconn).
+            uri, options = redisconn.limits_storage_uri(settings)
+            kind = RedisSentinelStorage if settings.redis_sentinels else RedisStorage
+            storage = kind(uri, implementation="redispy",
+                           key_prefix=f"{settings.redis_namespace}:limits", **options)  # fmt: skip
         _limiter = MovingWindowRateLimiter(storage)
     return _limiter
 

@@ -20,6 +20,7 @@ from core.bus import get_bus
 from core.head import HeadAsGet
 from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
+from core.openapi import documented
 from core.proxy import ForwardedScheme
 from core.ratelimit_gate import RateLimitGate
 from core.replay import ReplayOnFailover
@@ -176,7 +177,7 @@ def create_app(settings: Settings | None = None) -> Any:
         logging_config=None,
         debug=False,
     )
-    return _layers(app, settings, resolver)
+    return _layers(documented(app), settings, resolver)
 
 
 def _layers(app: Litestar, settings: Settings, resolver: Any) -> Any:

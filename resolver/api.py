@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
@@ -19,10 +20,12 @@ from core.auth import Principal
 from core.errors import NotFound
 from core.http import NO_COOKIES
 from core.limits import HandleIndex
+from core.openapi import ok
 from core.values import HandleValue
 from resolver.cache import encode_body
 from resolver.pages import render_record
 from resolver.service import Query, Resolver
+from tenants.identifiers.schemas import HandleRecord
 
 _json = msgspec.json.Encoder()
 JSON = "application/json"
@@ -47,6 +50,7 @@ def _record_response(handle: str, values: list[HandleValue]) -> Response[bytes]:
         "asks publicOnly=false. type and index filter the values (repeatable; a type "
         "ending in '.' matches its sub-types). auth=true skips the cache."
     ),
+    responses=ok(HandleRecord),
 )
 async def resolve(
     principal: NamedDependency[Principal | None],
@@ -76,18 +80,35 @@ async def resolve(
     summary="Proxy: redirect to the handle's URL, or show the record",
     description="302 to the first public URL value. With ?noredirect the record is shown: "
     "HTML for browsers, JSON for Accept: application/json.",
+    responses={
+        **ok(HandleRecord),
+        302: ResponseSpec(None, description="Redirect to the handle's first public URL"),
+    },
 )
 async def proxy(
-    request: Request[Any, Any, Any], resolver: NamedDependency[Resolver], handle: FromPath[str]
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal | None],
+    resolver: NamedDependency[Resolver],
+    handle: FromPath[str],
+    public_only: Annotated[bool, QueryParameter(name="publicOnly", required=False)] = True,
 ) -> Response[Any]:
     text = handle.lstrip("/")
     if "/" not in text:
         raise NotFound(f"nothing here at /{text}")
     record = await resolver.lookup(text)
-    if "noredirect" not in request.query_params and record.redirect:
+    # Credentials with publicOnly=false ask for the record itself: the owner's own
+    # values, or what a partner's grants reveal (tenants/grants).
+    authorised = principal is not None and not public_only
+    if "noredirect" not in request.query_params and record.redirect and not authorised:
         return Redirect(record.redirect, status_code=302)
     # The same URL answers HTML or JSON by Accept: caches must keep them apart.
-    vary = {"Vary": "Accept"}
+    vary = {"Vary": "Accept, Authorization"} if authorised else {"Vary": "Accept"}
+    if authorised:
+        values = await resolver.view_for(record, Query(public_only=False), principal)
+        if _wants_html(request):
+            html = render_record(record.handle, values)
+            return Response(content=html, media_type="text/html", headers=vary)
+        return Response(content=encode_body(record.handle, values), media_type=JSON, headers=vary)
     if _wants_html(request):
         return Response(
             content=render_record(record.handle, record.public),

@@ -19,6 +19,7 @@ from litestar.response import Redirect
 from core.auth import Principal
 from core.errors import HandleNotFound, InvalidValue
 from core.http import NO_COOKIES
+from core.openapi import REDIRECT, ok
 from core.schemes import SchemeError
 from core.schemes.ecode import validate_ecode
 from core.schemes.oid import validate_oid
@@ -26,6 +27,7 @@ from core.schemes.vaa import validate_vaa
 from resolver.cache import encode_body
 from resolver.gs1.cache import scheme_cache
 from resolver.service import Query, Resolver
+from tenants.identifiers.schemas import HandleRecord
 from tenants.schemes.services.common import ecode_rules, vaa_rules
 
 JSON = "application/json"
@@ -74,6 +76,7 @@ _DESCRIPTION = (
     opt=NO_COOKIES,
     summary="Resolve an OID",
     description=_DESCRIPTION,
+    responses={**ok(HandleRecord), **REDIRECT},
 )
 async def resolve_oid(
     request: Request[Any, Any, Any],
@@ -91,6 +94,7 @@ async def resolve_oid(
     opt=NO_COOKIES,
     summary="Resolve an Ecode",
     description=_DESCRIPTION,
+    responses={**ok(HandleRecord), **REDIRECT},
 )
 async def resolve_ecode(
     request: Request[Any, Any, Any],
@@ -108,6 +112,7 @@ async def resolve_ecode(
     opt=NO_COOKIES,
     summary="Resolve a VAA code",
     description=_DESCRIPTION,
+    responses={**ok(HandleRecord), **REDIRECT},
 )
 async def resolve_vaa(
     request: Request[Any, Any, Any],

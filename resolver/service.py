@@ -182,7 +182,10 @@ class Resolver:
             .first()
         )
         replicas = db.replicas()
-        node = None if replicas is None or self.cache.written_recently(key) else replicas.pick()
+        node = None
+        # Inside a transaction of its own (a write that resolves) the caller reads there.
+        if replicas is not None and db.engine().current_transaction.get() is None:
+            node = None if self.cache.written_recently(key) else replicas.pick()
         if node is not None and replicas is not None:
             try:
                 async with tenant_replica_read(tenant_id, node):

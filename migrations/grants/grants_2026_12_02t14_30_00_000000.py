@@ -5,6 +5,7 @@ from piccolo.columns.base import OnDelete, OnUpdate
 from piccolo.columns.column_types import ForeignKey, Serial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 ID = "2026-12-02T14:30:00:000000"
@@ -43,7 +44,7 @@ def _tenant_fk():
 
 COLUMNS = [
     ("tenant_id", ForeignKey, _tenant_fk()),
-    ("public_id", Varchar, _params(length=40, unique=True)),
+    ("public_id", Varchar, _params(length=40)),
     ("partner_id", ForeignKey, _tenant_fk()),
     ("client_id", Varchar, _params(length=128)),
     ("kind", Varchar, _params(length=16)),
@@ -69,4 +70,12 @@ async def forwards():
             params=params,
             schema=None,
         )
+    manager.add_constraint(
+        table_class_name="Grant",
+        tablename="grants",
+        constraint_name="grants_tenant_public_id_unique",
+        constraint_class=Unique,
+        params={"columns": ["tenant_id", "public_id"], "nulls_distinct": True},
+        schema=None,
+    )
     return manager

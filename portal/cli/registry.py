@@ -199,3 +199,20 @@ def idempotency_purge(hours: float | None) -> None:
 
     hours = hours if hours is not None else get_settings().idempotency_ttl_hours
     click.echo(f"{run_async(lambda: purge(hours))} keys purged", err=True)
+
+
+@main.group(help="Checks over the stored data that staff run and review.")
+def check() -> None:
+    pass
+
+
+@check.command("names", help="List handles whose suffix has a '.' or '..' path segment "
+               "(a browser would show them as another handle); exit 1 if any.")  # fmt: skip
+def check_names() -> None:
+    from tenants.identifiers.services.names import misleading_names
+
+    found = run_async(misleading_names)
+    for n in found:
+        click.echo(f"{n.handle}\ttenant {n.tenant_id}\tsegment {n.segment!r}")
+    click.echo(f"{len(found)} handle(s) with a dot segment in the suffix", err=True)
+    sys.exit(1 if found else 0)

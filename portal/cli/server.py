@@ -44,7 +44,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
     clear_snapshots(settings.metrics_path)  # the previous run's processes are gone
     workers = workers if workers is not None else settings.workers
-    if workers > 1 and settings.wire_enabled and not settings.redis_url:
+    if workers > 1 and settings.wire_enabled and not settings.uses_redis:
         _warn_challenges()
     run_server(
         settings,
@@ -70,7 +70,7 @@ def resolver(processes: int, port: int | None) -> None:
     if processes <= 1:
         run_resolver_process(settings)
         return
-    if not settings.redis_url:
+    if not settings.uses_redis:
         _warn_challenges()
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=run_resolver_process, args=(settings,)) for _ in range(processes)]

@@ -17,6 +17,7 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 
+from core import redisconn
 from core.settings import Settings
 
 EXEMPT = [
@@ -33,12 +34,11 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def session_store(settings: Settings) -> Store:
-    if settings.redis_url:
+    if settings.uses_redis:
         from litestar.stores.redis import RedisStore
-        from redis.asyncio import Redis
 
         return RedisStore(
-            Redis.from_url(settings.redis_url), namespace=f"{settings.redis_namespace}:session"
+            redisconn.client(settings), namespace=f"{settings.redis_namespace}:session"
         )
     return MemoryStore()
 

@@ -17,6 +17,7 @@ from billing.finance import exports, reconcile, service
 from billing.money import format_yuan
 from billing.payments.services import bank, fapiao
 from core.errors import IdnestError
+from core.limits import DbId
 from core.settings import get_settings
 from core.usage import month_of, now, shanghai_day
 from portal.web.common import (
@@ -155,7 +156,7 @@ async def import_statement(request: Request[Any, Any, Any]) -> Response[Any]:
     include_in_schema=False,
     request_max_body_size=MAX_FORM,
 )
-async def match_transfer(request: Request[Any, Any, Any], transfer_id: int) -> Response[Any]:
+async def match_transfer(request: Request[Any, Any, Any], transfer_id: DbId) -> Response[Any]:
     viewer = await require_staff(request, *FINANCE)
     number = str((await request.form()).get("invoice") or "")[:64]
     try:

@@ -13,6 +13,7 @@ from piccolo.querystring import QueryString
 from core import db
 from core.http import NO_COOKIES
 from core.metrics import CONTENT_TYPE, Labels, Totals, read_totals, render, write_snapshot
+from core.openapi import ok
 from core.settings import Settings, get_settings
 from core.tenancy import cross_tenant
 
@@ -87,7 +88,8 @@ async def metrics_text(settings: Settings) -> bytes:
     return render(totals, await database_gauges())
 
 
-@get("/metrics", tags=["Service"], opt=NO_COOKIES, summary="Prometheus metrics (every process)")
+@get("/metrics", tags=["Service"], opt=NO_COOKIES, summary="Prometheus metrics (every process)",
+     responses=ok(str, media_type="text/plain"))  # fmt: skip
 async def metrics() -> Response[bytes]:
     return Response(content=await metrics_text(get_settings()), media_type=CONTENT_TYPE)
 

@@ -32,6 +32,7 @@ from typing import Any, Final, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from core import redisconn
 from core.errors import ServiceUnavailable
 from core.settings import Settings
 from resolver.wire import codec
@@ -250,7 +251,7 @@ async def pending_for(store: ChallengeStore, env: Envelope, conn: Connection) ->
 def challenge_store(settings: Settings) -> ChallengeStore:
     """Redis when the node has one (every process shares it), else this process's memory."""
     ttl, per_source = settings.wire_challenge_ttl, settings.wire_challenges_per_source
-    if settings.redis_url:
-        client = aioredis.Redis.from_url(settings.redis_url)
+    if settings.uses_redis:
+        client = redisconn.client(settings)
         return RedisChallenges(client, settings.redis_namespace, ttl, per_source)
     return MemoryChallenges(ttl, per_source)

@@ -19,11 +19,18 @@ from litestar.params import JSONBody, PathParameter
 
 from core.auth import SCOPES, Principal
 from core.errors import InsufficientPermissions
+from core.openapi import JSON_OBJECT, body, ok
 from tenants.clients import schemas
 from tenants.clients.services import clients, keys, server, tokens
 
 _json = msgspec.json.Encoder()
 FORM = "application/x-www-form-urlencoded"
+_TOKEN_FORM = {
+    "type": "object",
+    "properties": {"grant_type": {"const": "client_credentials"}, "scope": {"type": "string"},
+                   "client_id": {"type": "string"}, "client_secret": {"type": "string"}},
+    "required": ["grant_type"],
+}  # fmt: skip
 
 
 def _ok(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -40,6 +47,8 @@ def _ok(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> 
     tags=["OAuth2"],
     summary="An access token for a machine client (client credentials grant)",
     status_code=200,
+    responses={**ok(schemas.TokenResponse), **ok(schemas.OAuthError, 400, 401, 403)},
+    operation_class=body(raw=_TOKEN_FORM, media_types=(FORM,)),
 )
 async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -65,7 +74,8 @@ async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
     return _ok(body, status, dict(headers))
 
 
-@get("/.well-known/jwks.json", tags=["OAuth2"], summary="The keys that sign access tokens")
+@get("/.well-known/jwks.json", tags=["OAuth2"], summary="The keys that sign access tokens",
+     responses=ok(JSON_OBJECT))  # fmt: skip
 async def jwks() -> Response[bytes]:
     return _ok(await keys.jwks(), headers={"Cache-Control": "public, max-age=60"})
 
@@ -74,6 +84,7 @@ async def jwks() -> Response[bytes]:
     "/.well-known/oauth-authorization-server",
     tags=["OAuth2"],
     summary="Authorization server metadata (RFC 8414)",
+    responses=ok(JSON_OBJECT),
 )
 async def metadata() -> Response[bytes]:
     base = tokens.issuer()

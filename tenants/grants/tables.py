@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from piccolo.columns import ForeignKey, OnDelete, Serial, Timestamptz, Varchar
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from tenants.accounts.tables import Tenant
@@ -14,7 +15,8 @@ class Grant(Table, tablename="grants"):
 
     id: Serial
     tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
-    public_id = Varchar(length=40, unique=True)
+    # A random id, named with its owner: a revocation is always the owner's.
+    public_id = Varchar(length=40)
     partner_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
     # An OAuth2 client of the partner; "" for every credential of the partner.
     client_id = Varchar(length=128, default="")
@@ -24,3 +26,4 @@ class Grant(Table, tablename="grants"):
     created_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)
     revoked_by = Varchar(length=255, default="")
+    unique_public_id = Unique(["tenant_id", "public_id"], name="grants_tenant_public_id_unique")

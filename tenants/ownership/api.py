@@ -17,17 +17,21 @@ import anyio
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
 from core.auth import Principal
 from core.errors import InsufficientPermissions
 from core.http import problem
+from core.openapi import JSON_OBJECT, ok
 from tenants.ownership import jobs
 from tenants.ownership.services import jobs as exports
 
 _json = msgspec.json.Encoder()
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# At most 19 digits (a 64-bit offset): a longer number is no range we serve, and int()
+# of thousands of digits raises.
+_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 CHUNK = 256 * 1024
 
 
@@ -42,7 +46,12 @@ def _owner_only(caller: Principal) -> int:
     return caller.tenant_id
 
 
-@post("/api/exports", tags=["Exports"], summary="Start an export of all the tenant's data")
+@post(
+    "/api/exports",
+    tags=["Exports"],
+    summary="Start an export of all the tenant's data",
+    responses=ok(JSON_OBJECT, 200, 201, 202),
+)
 async def start_export(caller: NamedDependency[Principal]) -> Response[bytes]:
     tenant_id = _owner_only(caller)
     pk, info = await exports.create_export(tenant_id, actor=caller.actor)
@@ -50,13 +59,23 @@ async def start_export(caller: NamedDependency[Principal]) -> Response[bytes]:
     return _ok(info.to_json(), 202)
 
 
-@get("/api/exports", tags=["Exports"], summary="The tenant's recent exports, newest first")
+@get(
+    "/api/exports",
+    tags=["Exports"],
+    summary="The tenant's recent exports, newest first",
+    responses=ok(JSON_OBJECT),
+)
 async def list_exports(caller: NamedDependency[Principal]) -> Response[bytes]:
     infos = await exports.list_exports(_owner_only(caller))
     return _ok({"exports": [i.to_json() for i in infos]})
 
 
-@get("/api/exports/{export_id:str}", tags=["Exports"], summary="An export's status and link")
+@get(
+    "/api/exports/{export_id:str}",
+    tags=["Exports"],
+    summary="An export's status and link",
+    responses=ok(JSON_OBJECT),
+)
 async def export_status(
     caller: NamedDependency[Principal], export_id: FromPath[str]
 ) -> Response[bytes]:
@@ -125,7 +144,9 @@ async def serve_archive(request: Request[Any, Any, Any], path: Path, filename: s
     )
 
 
-@get("/api/exports/{export_id:str}/download", tags=["Exports"], summary="Download an archive")
+@get("/api/exports/{export_id:str}/download", tags=["Exports"], summary="Download an archive",
+     responses={**ok(str, 200, 206, media_type="application/gzip"),
+                416: ResponseSpec(None, description="Range not satisfiable")})  # fmt: skip
 async def download_export(
     request: Request[Any, Any, Any],
     caller: NamedDependency[Principal],

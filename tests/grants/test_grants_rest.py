@@ -153,3 +153,32 @@ async def test_a_tenant_cannot_grant_itself_or_without_credentials(client, world
     assert r.status_code == 400 and "own values" in r.json()["detail"]
     r = await client.post("/api/grants", json={"to": a.prefix, "pattern": "*"}, headers=JSON)
     assert r.status_code == 401
+
+
+async def test_a_grant_to_one_client_reaches_that_clients_real_token_only(client, app, world):
+    import httpx
+
+    from core.throttle import reset_limiter
+    from tenants.clients.services.clients import create_client
+
+    reset_limiter()  # the token door's limiter, on this test's event loop (Redis storage)
+    a, b = world
+
+    async def token(name: str) -> tuple[str, dict[str, str]]:
+        secret, info = await create_client(b.prefix, name=name, scopes="read", actor="test")
+        transport = httpx.ASGITransport(app=app)  # OAuth 2 over HTTPS only
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as tls:
+            r = await tls.post("/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=(info.client_id, secret))  # fmt: skip
+        assert r.status_code == 200, r.text
+        return info.client_id, {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    erp_id, erp = await token("erp")
+    _, wms = await token("wms")
+    gid = await grant(client, a, b, pattern="P-*", client=erp_id)
+    assert await seen(client, f"{a.prefix}/P-1", erp) == {"cost-P-1", "mail-P-1"}
+    assert await seen(client, f"{a.prefix}/P-1", wms) == set()
+    assert await seen(client, f"{a.prefix}/P-1", b.auth()) == set()
+    assert await seen(client, f"{a.prefix}/Q-1", erp) == set()
+    assert (await client.delete(f"/api/grants/{gid}", headers=a.auth())).status_code == 200
+    assert await seen(client, f"{a.prefix}/P-1", erp) == set()

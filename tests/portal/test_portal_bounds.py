@@ -57,6 +57,9 @@ async def test_staff_pages_and_ids_are_bounded(web: Web) -> None:
     assert (await web.get("/staff/tenants?page=3")).status_code == 200
     r = await web.post(f"/staff/users/{HUGE}/roles", {"roles": ["admin"]}, form_page="/staff/users")
     assert r.status_code == 400
+    r = await web.post(f"/staff/finance/transfers/{HUGE}/match", {"invoice": "X"},
+                       form_page="/staff/users")  # fmt: skip
+    assert r.status_code == 400
     # the last day there is: the range's end is open, not an overflow
     r = await web.get("/staff/search?created_to=9999-12-31&q=x")
     assert r.status_code == 200

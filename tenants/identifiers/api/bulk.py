@@ -17,7 +17,9 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
 from core.auth import Principal
+from core.openapi import body, ok
 from tenants.identifiers import jobs
+from tenants.identifiers.schemas import UPLOAD, UPLOAD_TYPES, JobAnswer, JobList
 from tenants.identifiers.services import bulk, bulk_results
 from tenants.identifiers.services.bulk_rows import MAX_UPLOAD_BYTES
 
@@ -33,6 +35,9 @@ def _ok(body: Any, status: int = 200) -> Response[bytes]:
     tags=["Bulk"],
     summary="Upload up to 1,000,000 rows as a bulk job",
     request_max_body_size=MAX_UPLOAD_BYTES,  # Litestar's default would stop at 10 MB
+    status_code=202,
+    responses=ok(JobAnswer, 200, 202),
+    operation_class=body(raw=UPLOAD, media_types=UPLOAD_TYPES),
 )
 async def submit_job(
     request: Request[Any, Any, Any],
@@ -52,13 +57,15 @@ async def submit_job(
     return _ok({"responseCode": 1, **info.to_json()}, 200 if replayed else 202)
 
 
-@get("/api/bulk/jobs/{job_id:str}", tags=["Bulk"], summary="A bulk job's progress")
+@get("/api/bulk/jobs/{job_id:str}", tags=["Bulk"], summary="A bulk job's progress",
+     responses=ok(JobAnswer))  # fmt: skip
 async def job_status(caller: NamedDependency[Principal], job_id: FromPath[str]) -> Response[bytes]:
     info = await bulk.get_job(caller, job_id)
     return _ok({"responseCode": 1, **info.to_json()})
 
 
-@get("/api/bulk/jobs", tags=["Bulk"], summary="The tenant's recent bulk jobs, newest first")
+@get("/api/bulk/jobs", tags=["Bulk"], summary="The tenant's recent bulk jobs, newest first",
+     responses=ok(JobList))  # fmt: skip
 async def list_jobs(
     caller: NamedDependency[Principal],
     limit: Annotated[int, QueryParameter(required=False, ge=1, le=100)] = 20,
@@ -67,13 +74,16 @@ async def list_jobs(
     return _ok({"responseCode": 1, "jobs": [i.to_json() for i in infos]})
 
 
-@post("/api/bulk/jobs/{job_id:str}/cancel", tags=["Bulk"], summary="Stop a bulk job")
+@post("/api/bulk/jobs/{job_id:str}/cancel", tags=["Bulk"], summary="Stop a bulk job",
+      status_code=200, responses=ok(JobAnswer))  # fmt: skip
 async def cancel_job(caller: NamedDependency[Principal], job_id: FromPath[str]) -> Response[bytes]:
     info = await bulk.cancel_job(caller, job_id)
     return _ok({"responseCode": 1, **info.to_json()})
 
 
-@get("/api/bulk/jobs/{job_id:str}/results", tags=["Bulk"], summary="Per-row results")
+@get("/api/bulk/jobs/{job_id:str}/results", tags=["Bulk"], summary="Per-row results",
+     responses=ok(str, media_type="text/csv"),
+     operation_class=body(also={200: {"application/x-ndjson": {"type": "string"}}}))  # fmt: skip
 async def job_results(
     caller: NamedDependency[Principal],
     job_id: FromPath[str],

@@ -16,6 +16,8 @@ from litestar.params import FromPath, QueryParameter
 from core.auth import Principal
 from core.errors import AuthenticationNeeded, InvalidValue
 from core.limits import MAX_INDEX, MAX_PAGE, HandleIndex, bounded_int
+from core.openapi import body, ok
+from tenants.identifiers.schemas import HANDLE_WRITE, HandleList, WriteAnswer
 from tenants.identifiers.services import records
 from tenants.identifiers.services.idempotency import Idempotency, fingerprint, run_once
 
@@ -63,6 +65,8 @@ def _indices(raw: list[str] | None) -> tuple[list[int] | None, bool]:
         "a retry answer the first response instead of writing again."
     ),
     status_code=200,
+    responses=ok(WriteAnswer, 200, 201),
+    operation_class=body(HANDLE_WRITE),
 )
 async def put_handle(
     request: Request[Any, Any, Any],
@@ -109,6 +113,7 @@ async def put_handle(
     tags=["Registration"],
     summary="Delete a handle, or only some of its values (?index=N)",
     status_code=200,
+    responses=ok(WriteAnswer),
 )
 async def delete_handle(
     principal: NamedDependency[Principal | None],
@@ -124,6 +129,7 @@ async def delete_handle(
     tags=["Registration"],
     summary="List the handles under one of your prefixes",
     description="Zero-based pages; pageSize=0 gives only totalCount.",
+    responses=ok(HandleList),
 )
 async def list_handles(
     principal: NamedDependency[Principal | None],

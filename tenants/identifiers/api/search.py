@@ -19,6 +19,9 @@ from litestar.params import QueryParameter
 from core.auth import Principal
 from core.errors import InvalidValue
 from core.limits import MAX_PAGE
+from core.openapi import ok
+from tenants.accounts.services.tenants import get_by_prefix
+from tenants.identifiers.schemas import SearchPage
 from tenants.identifiers.services.search import Query, search
 
 _json = msgspec.json.Encoder()
@@ -38,7 +41,8 @@ def _when(raw: str | None, name: str) -> datetime | None:
     return value
 
 
-@get("/api/search", tags=["Query"], summary="Search your identifiers (exact and fuzzy)")
+@get("/api/search", tags=["Query"], summary="Search your identifiers (exact and fuzzy)",
+     responses=ok(SearchPage))  # fmt: skip
 async def search_identifiers(
     caller: NamedDependency[Principal],
     q: Annotated[str | None, QueryParameter(required=False)] = None,
@@ -52,6 +56,7 @@ async def search_identifiers(
     updated_to: Annotated[str | None, QueryParameter(name="updatedTo", required=False)] = None,
     cursor: Annotated[str | None, QueryParameter(required=False)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=500, required=False)] = 50,
+    owner: Annotated[str | None, QueryParameter(required=False, max_length=255)] = None,
 ) -> Response[bytes]:
     attr_pair = None
     if attr is not None:
@@ -70,7 +75,9 @@ async def search_identifiers(
         updated_from=_when(updated_from, "updatedFrom"),
         updated_to=_when(updated_to, "updatedTo"),
     )
-    page = await search(caller, query, cursor=cursor, limit=limit)
+    # ``owner``: another tenant's prefix, searched as far as its grants to the caller reach.
+    tenant_id = (await get_by_prefix(owner)).id if owner else None
+    page = await search(caller, query, cursor=cursor, limit=limit, tenant_id=tenant_id)
     body = {
         "responseCode": 1,
         "items": [h.to_json() for h in page.hits],
@@ -79,7 +86,8 @@ async def search_identifiers(
     return Response(content=_json.encode(body), media_type="application/json")
 
 
-@get("/hrls/handles", tags=["Query"], summary="Reverse look-up: handles whose value matches")
+@get("/hrls/handles", tags=["Query"], summary="Reverse look-up: handles whose value matches",
+     responses=ok(list[str]))  # fmt: skip
 async def reverse_lookup(
     request: Request[Any, Any, Any],
     caller: NamedDependency[Principal],

@@ -31,7 +31,16 @@ from core.errors import (
     RateLimited,
     snms_status_for_rc,
 )
+from core.openapi import body, ok
 from core.values import DEFAULT_PERMISSIONS, value_to_json
+from tenants.identifiers.schemas import (
+    SNMS_HANDLES,
+    SNMS_ITEMS,
+    SnmsAnswer,
+    SnmsHandle,
+    SnmsItem,
+    SnmsLogin,
+)
 from tenants.identifiers.services import batch as batch_writes
 from tenants.identifiers.services import records, snms
 from tenants.identifiers.services.batch import BatchItem
@@ -77,6 +86,11 @@ HANDLERS: dict[type[Exception] | int, Any] = {
     ValidationException: _snms_error,
     Exception: _snms_error,
 }
+# Every SNMS answer is 200 with the envelope, errors too (status -1/-2, SNMS's shape).
+SNMS: dict[str, Any] = {
+    "exception_handlers": HANDLERS, "tags": ["SNMS"], "status_code": 200,
+    "responses": ok(SnmsAnswer, description="SNMS envelope (errors too: status -1 or -2)"),
+}  # fmt: skip
 
 
 async def _body(request: Request[Any, Any, Any]) -> Any:
@@ -87,12 +101,20 @@ async def _body(request: Request[Any, Any, Any]) -> Any:
         raise InvalidValue("the body is not valid JSON") from None
 
 
-@post("/identity/token", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+@post(
+    "/identity/token",
+    **SNMS,
+    operation_class=body(SnmsLogin),
+)
 async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
     return await _login(request, v1=False)
 
 
-@post("/identity/token/v1", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+@post(
+    "/identity/token/v1",
+    **SNMS,
+    operation_class=body(SnmsLogin),
+)
 async def token_v1(request: Request[Any, Any, Any]) -> Response[bytes]:
     return await _login(request, v1=True)
 
@@ -194,21 +216,33 @@ def _single(results: list[dict]) -> Response[bytes]:
     )
 
 
-@post("/identityv2/data", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+@post(
+    "/identityv2/data",
+    **SNMS,
+    operation_class=body(SnmsItem),
+)
 async def create(
     request: Request[Any, Any, Any], caller: NamedDependency[Principal]
 ) -> Response[bytes]:
     return _single(await _write(request, caller, [await _body(request)], "create"))
 
 
-@put("/identityv2/data", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+@put(
+    "/identityv2/data",
+    **SNMS,
+    operation_class=body(SnmsItem),
+)
 async def update(
     request: Request[Any, Any, Any], caller: NamedDependency[Principal]
 ) -> Response[bytes]:
     return _single(await _write(request, caller, [await _body(request)], "update"))
 
 
-@delete("/identityv2/data", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+@delete(
+    "/identityv2/data",
+    **SNMS,
+    operation_class=body(SnmsHandle),
+)
 async def remove(
     request: Request[Any, Any, Any], caller: NamedDependency[Principal]
 ) -> Response[bytes]:
@@ -228,7 +262,11 @@ def _check_size(items: list[Any]) -> None:
         )
 
 
-@post("/identityv2/data/batchCreate", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+@post(
+    "/identityv2/data/batchCreate",
+    **SNMS,
+    operation_class=body(SNMS_ITEMS),
+)
 async def batch_create(
     request: Request[Any, Any, Any], caller: NamedDependency[Principal]
 ) -> Response[bytes]:
@@ -237,7 +275,11 @@ async def batch_create(
     return _batch_answer(await _write(request, caller, items, "create"))
 
 
-@put("/identityv2/data/batchUpdate", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+@put(
+    "/identityv2/data/batchUpdate",
+    **SNMS,
+    operation_class=body(SNMS_ITEMS),
+)
 async def batch_update(
     request: Request[Any, Any, Any], caller: NamedDependency[Principal]
 ) -> Response[bytes]:
@@ -246,7 +288,11 @@ async def batch_update(
     return _batch_answer(await _write(request, caller, items, "update"))
 
 
-@delete("/identityv2/data/batchDelete", exception_handlers=HANDLERS, tags=["SNMS"], status_code=200)
+@delete(
+    "/identityv2/data/batchDelete",
+    **SNMS,
+    operation_class=body(SNMS_HANDLES),
+)
 async def batch_delete(
     request: Request[Any, Any, Any], caller: NamedDependency[Principal]
 ) -> Response[bytes]:
@@ -271,7 +317,7 @@ def _batch_answer(results: list[dict]) -> Response[bytes]:
     return envelope(SNMS_OK if not failed else SNMS_BUSINESS, message, results)
 
 
-@get("/identityv2/data/detail", exception_handlers=HANDLERS, tags=["SNMS"])
+@get("/identityv2/data/detail", **SNMS)
 async def detail(
     caller: NamedDependency[Principal],
     resolver: NamedDependency[Any],
@@ -294,7 +340,7 @@ async def detail(
     return envelope(SNMS_OK, "success", data)
 
 
-@get("/snms/api/v5/template", exception_handlers=HANDLERS, tags=["SNMS"])
+@get("/snms/api/v5/template", **SNMS)
 async def list_templates(
     caller: NamedDependency[Principal],
     prefix: Annotated[str | None, QueryParameter(required=False)] = None,
@@ -318,9 +364,8 @@ async def list_templates(
 @route(
     "/snms/api/v5/template",
     http_method=["POST", "PUT"],
-    exception_handlers=HANDLERS,
-    tags=["SNMS"],
-    status_code=200,
+    **SNMS,
+    operation_class=body(dict[str, Any]),
 )
 async def save_template(
     request: Request[Any, Any, Any], caller: NamedDependency[Principal]

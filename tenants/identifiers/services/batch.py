@@ -24,7 +24,7 @@ from core import audit, db, outbox, quota, usage
 from core.auth import Principal
 from core.bus import get_bus
 from core.errors import HandleAlreadyExists, HandleNotFound, IdnestError, InvalidValue
-from core.identifiers import Handle, parse_handle
+from core.identifiers import Handle, check_new_handle, parse_handle
 from core.outbox import OP_ADD, OP_MODIFY
 from core.tenancy import tenant_transaction
 from core.values import (
@@ -115,7 +115,7 @@ async def prepare(
         if n % _YIELD_EVERY == _YIELD_EVERY - 1:
             await asyncio.sleep(0)
         try:
-            handle = parse_handle(item.handle)
+            handle = check_new_handle(parse_handle(item.handle))
             if handle.prefix not in allowed:
                 check_served(handle)
                 batch.principal = require_scope(batch.principal, "write", handle)

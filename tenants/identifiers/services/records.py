@@ -31,7 +31,7 @@ from core.errors import (
     ValueAlreadyExists,
     ValuesNotFound,
 )
-from core.identifiers import Handle, fold, is_under, parse_handle
+from core.identifiers import Handle, check_new_handle, fold, is_under, parse_handle
 from core.outbox import OP_ADD, OP_DELETE, OP_MODIFY
 from core.settings import get_settings
 from core.tenancy import tenant_transaction
@@ -226,7 +226,7 @@ async def put_record(
 def _target_handle(handle_text: str, mint_suffix: bool) -> Handle:
     """The handle written: as given, or under its prefix with a new random suffix."""
     if not mint_suffix:
-        return parse_handle(handle_text)
+        return check_new_handle(parse_handle(handle_text))
     base = parse_handle(handle_text.rstrip("/") + "/", allow_empty_suffix=True)
     if base.suffix:
         raise InvalidValue(

@@ -26,7 +26,8 @@ from core.identifiers import fold
 from core.limits import MAX_DB_ID
 from core.tenancy import cross_tenant, tenant_transaction
 from core.values import HandleValue, load_values, type_matches, value_to_json
-from tenants.identifiers.services.visibility import visible
+from tenants.grants.services.access import GrantSet, grants_for
+from tenants.identifiers.services.visibility import sees_private, visible
 from tenants.identifiers.tables import Identifier
 
 log = logging.getLogger("idnest.search")
@@ -186,8 +187,10 @@ async def search(
     limit: int = 50,
     tenant_id: int | None = None,
 ) -> Page:
-    """One page of matches. ``tenant_id`` other than the caller's is for staff only,
-    and staff searches are written to the audit log."""
+    """One page of matches. ``tenant_id`` other than the caller's is for staff, whose
+    searches are written to the audit log, and for a partner that tenant granted
+    something to (tenants/grants): it finds only the records the grants name, and sees
+    their public and granted values."""
     if principal is None:
         raise AuthenticationNeeded("search needs an API key or an SNMS token")
     if not 1 <= limit <= MAX_LIMIT:
@@ -203,10 +206,17 @@ async def search(
             tenant_id=scope,
             detail={k: str(v) for k, v in asdict(query).items() if v is not None},
         )
-    else:
-        if principal.tenant_id is None or (tenant_id not in (None, principal.tenant_id)):
+    grants: GrantSet | None = None
+    if not principal.is_staff:
+        if principal.tenant_id is None:
             raise InsufficientPermissions("you can search only your own tenant")
-        scope = principal.tenant_id
+        if tenant_id not in (None, principal.tenant_id):
+            grants = await grants_for(tenant_id, principal) if sees_private(principal) else None
+            if grants is None:
+                raise InsufficientPermissions(
+                    "you can search only your own tenant, or one that granted you access"
+                )
+        scope = tenant_id if grants is not None else principal.tenant_id
     where = _conditions(query)
     eng = db.engine()
     # Staff search across tenants on their own path; a tenant only within its own.
@@ -218,11 +228,17 @@ async def search(
             # A generic plan cannot see how selective a LIKE pattern is and walks the id
             # index of the whole tenant; a custom plan picks the trigram index when it pays.
             await eng.run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
-        return await _scan(principal, query, where, scope, last, limit)
+        return await _scan(principal, query, where, scope, last, limit, grants)
 
 
 async def _scan(
-    principal: Principal, query: Query, where: list[Any], scope: int | None, last: int, limit: int
+    principal: Principal,
+    query: Query,
+    where: list[Any],
+    scope: int | None,
+    last: int,
+    limit: int,
+    grants: GrantSet | None = None,
 ) -> Page:
     hits: list[Hit] = []
     exhausted = False
@@ -244,7 +260,12 @@ async def _scan(
         for row in rows:
             last = row["id"]
             values = load_values(row["values"])
-            shown = values if principal.is_staff else visible(principal, values)
+            if grants is not None:
+                if not grants.covers(row["handle"], values):
+                    continue
+                shown = grants.reveal(row["handle"], values)
+            else:
+                shown = values if principal.is_staff else visible(principal, values)
             if _matches(query, shown):
                 hits.append(
                     Hit(

@@ -18,6 +18,8 @@ from litestar.params import FromPath, QueryParameter
 
 from core.auth import Principal
 from core.errors import InvalidValue
+from core.openapi import JSON_OBJECT, body
+from core.openapi import ok as doc
 from core.values import value_to_json
 from tenants.schemes.api import gs1 as api_gs1
 from tenants.schemes.api.common import Page, PageSize, json_body, ok, raw_key
@@ -52,7 +54,12 @@ def _mapping(info: mappings.MappingInfo) -> dict[str, Any]:
 
 
 # -- namespaces ------------------------------------------------------------------------
-@get("/api/v1/namespaces", tags=["Schemes"], summary="Your namespaces and their review status")
+@get(
+    "/api/v1/namespaces",
+    tags=["Schemes"],
+    summary="Your namespaces and their review status",
+    responses=doc(JSON_OBJECT),
+)
 async def list_namespaces(principal: NamedDependency[Principal | None]) -> Response[bytes]:
     p = require(principal, "read")
     return ok({"namespaces": [_ns(n) for n in await namespaces.list_namespaces(p.tenant_id)]})
@@ -63,6 +70,8 @@ async def list_namespaces(principal: NamedDependency[Principal | None]) -> Respo
     tags=["Schemes"],
     summary="Claim a GS1 company prefix or Ecode/VAA issuer code (pending review), or get "
     "an OID sub-arc (scheme oid, no value: allocated at once)",
+    responses=doc(JSON_OBJECT, 200, 201, 202),
+    operation_class=body(NamespaceIn),
 )
 async def claim_namespace(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal | None]
@@ -75,7 +84,13 @@ async def claim_namespace(
 
 
 # -- scheme codes ----------------------------------------------------------------------
-@post("/api/v1/schemes/{scheme:str}/codes", tags=["Schemes"], summary="Register a code")
+@post(
+    "/api/v1/schemes/{scheme:str}/codes",
+    tags=["Schemes"],
+    summary="Register a code",
+    responses=doc(JSON_OBJECT, 200, 201, 202),
+    operation_class=body(CodeIn),
+)
 async def register_code(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal | None],
@@ -94,7 +109,12 @@ async def register_code(
     return ok(_code(info), 201)
 
 
-@get("/api/v1/schemes/{scheme:str}/codes", tags=["Schemes"], summary="List your codes")
+@get(
+    "/api/v1/schemes/{scheme:str}/codes",
+    tags=["Schemes"],
+    summary="List your codes",
+    responses=doc(JSON_OBJECT),
+)
 async def list_codes(
     principal: NamedDependency[Principal | None],
     scheme: FromPath[str],
@@ -105,7 +125,12 @@ async def list_codes(
     return ok({"totalCount": total, "page": page, "codes": [_code(c) for c in items]})
 
 
-@get("/api/v1/schemes/{scheme:str}/codes/{code:path}", tags=["Schemes"], summary="One code")
+@get(
+    "/api/v1/schemes/{scheme:str}/codes/{code:path}",
+    tags=["Schemes"],
+    summary="One code",
+    responses=doc(JSON_OBJECT),
+)
 async def get_code(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal | None],
@@ -120,6 +145,7 @@ async def get_code(
     tags=["Schemes"],
     summary="Unregister a code (its Handle record stays)",
     status_code=200,
+    responses=doc(JSON_OBJECT),
 )
 async def unregister_code(
     request: Request[Any, Any, Any],
@@ -140,7 +166,12 @@ def _code_arg(request: Request[Any, Any, Any], scheme: str, code: str) -> str:
 
 
 # -- mappings --------------------------------------------------------------------------
-@get("/api/v1/mappings", tags=["Mappings"], summary="Your private-code mappings")
+@get(
+    "/api/v1/mappings",
+    tags=["Mappings"],
+    summary="Your private-code mappings",
+    responses=doc(JSON_OBJECT),
+)
 async def list_mappings(
     principal: NamedDependency[Principal | None], page: Page = 0, page_size: PageSize = 100
 ) -> Response[bytes]:
@@ -152,6 +183,8 @@ async def list_mappings(
     "/api/v1/mappings",
     tags=["Mappings"],
     summary="Map a private code to a public identifier (a handle, or gs1:/01/..., oid:...)",
+    responses=doc(JSON_OBJECT, 200, 201, 202),
+    operation_class=body(MappingIn),
 )
 async def put_mapping(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal | None]
@@ -170,6 +203,8 @@ async def put_mapping(
     tags=["Mappings"],
     summary="Map many private codes: a JSON array; one result per item, in order",
     status_code=200,
+    responses=doc(JSON_OBJECT, 200, 201, 202),
+    operation_class=body(list[Any]),
 )
 async def put_mappings(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal | None]
@@ -199,6 +234,7 @@ async def put_mappings(
     "/api/v1/mappings/resolve",
     tags=["Mappings"],
     summary="Resolve ?private=CODE to its identifier and record, or ?public=ID to its codes",
+    responses=doc(JSON_OBJECT),
 )
 async def resolve_mapping(
     principal: NamedDependency[Principal | None],
@@ -220,8 +256,7 @@ async def resolve_mapping(
 
 @delete(
     "/api/v1/mappings", tags=["Mappings"], summary="Delete the mapping of ?private=CODE",
-    status_code=200,
-)  # fmt: skip
+    status_code=200, responses=doc(JSON_OBJECT))  # fmt: skip
 async def delete_mapping(
     principal: NamedDependency[Principal | None],
     private: Annotated[str, QueryParameter(name="private")],

@@ -20,6 +20,8 @@ from litestar.params import FromPath, QueryParameter
 
 from core.auth import Principal
 from core.limits import DbId
+from core.openapi import JSON_OBJECT, body
+from core.openapi import ok as doc
 from tenants.schemes.api.common import (
     BoundedPage,
     PageSize,
@@ -44,6 +46,7 @@ def _link(info: links.LinkInfo) -> dict[str, Any]:
     "/api/v1/gs1/links",
     tags=["GS1"],
     summary="Your GS1 links (all, or ?key=/01/...)",
+    responses=doc(JSON_OBJECT),
 )
 async def list_links(
     principal: NamedDependency[Principal | None],
@@ -53,7 +56,13 @@ async def list_links(
     return ok({"links": [_link(x) for x in items]})
 
 
-@post("/api/v1/gs1/links", tags=["GS1"], summary="Add a link to a GS1 key path")
+@post(
+    "/api/v1/gs1/links",
+    tags=["GS1"],
+    summary="Add a link to a GS1 key path",
+    responses=doc(JSON_OBJECT, 200, 201, 202),
+    operation_class=body(LinkIn),
+)
 async def add_link(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal | None]
 ) -> Response[bytes]:
@@ -72,12 +81,20 @@ async def add_link(
     return ok(_link(info), 201)
 
 
-@get("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="One link")
+@get(
+    "/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="One link", responses=doc(JSON_OBJECT)
+)
 async def get_link(principal: NamedDependency[Principal | None], link_id: DbId) -> Response[bytes]:
     return ok(_link(await links.get_link(principal, link_id)))
 
 
-@patch("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="Change a link")
+@patch(
+    "/api/v1/gs1/links/{link_id:int}",
+    tags=["GS1"],
+    summary="Change a link",
+    responses=doc(JSON_OBJECT),
+    operation_class=body(LinkPatch),
+)
 async def update_link(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal | None],
@@ -88,7 +105,13 @@ async def update_link(
     return ok(_link(await links.update_link(principal, link_id, changes)))
 
 
-@delete("/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="Delete a link", status_code=200)
+@delete(
+    "/api/v1/gs1/links/{link_id:int}",
+    tags=["GS1"],
+    summary="Delete a link",
+    status_code=200,
+    responses=doc(JSON_OBJECT),
+)
 async def delete_link(
     principal: NamedDependency[Principal | None], link_id: DbId
 ) -> Response[bytes]:
@@ -109,6 +132,7 @@ def _item(info: items.ItemInfo) -> dict[str, Any]:
     "/api/v1/gs1/items",
     tags=["GS1"],
     summary="Your GS1 item descriptions (the linksets' itemDescription), by key path",
+    responses=doc(JSON_OBJECT),
 )
 async def list_items(
     principal: NamedDependency[Principal | None], page: BoundedPage = 0, page_size: PageSize = 100
@@ -121,6 +145,7 @@ async def list_items(
     "/api/v1/gs1/items/{key:path}",
     tags=["GS1"],
     summary="The description of one GS1 key path",
+    responses=doc(JSON_OBJECT),
 )
 async def get_item(
     request: Request[Any, Any, Any],
@@ -135,6 +160,8 @@ async def get_item(
     "/api/v1/gs1/items/{key:path}",
     tags=["GS1"],
     summary="Describe a GS1 key path (201 when new, 200 when replaced)",
+    responses=doc(JSON_OBJECT),
+    operation_class=body(ItemIn),
 )
 async def put_item(
     request: Request[Any, Any, Any],
@@ -153,6 +180,7 @@ async def put_item(
     tags=["GS1"],
     summary="Drop the description of a GS1 key path (its links stay)",
     status_code=200,
+    responses=doc(JSON_OBJECT),
 )
 async def delete_item(
     request: Request[Any, Any, Any],

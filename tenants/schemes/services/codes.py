@@ -18,7 +18,7 @@ from core import audit, db
 from core.auth import Principal
 from core.bus import get_bus
 from core.errors import Conflict, InsufficientPermissions, NotFound
-from core.identifiers import parse_handle
+from core.identifiers import check_new_handle, parse_handle
 from core.outbox import OP_ADD, OP_DELETE, enqueue
 from core.schemes.ecode import validate_ecode
 from core.schemes.gs1 import gs1_company_prefix_matches
@@ -109,7 +109,7 @@ async def register_code(
     assert p.tenant_id is not None and p.tenant_prefix is not None
     canonical = await check_in_namespace(p.tenant_id, scheme, code)
     handle_text = (handle or "").strip() or default_handle(p.tenant_prefix, scheme, canonical)
-    parsed = parse_handle(handle_text)
+    parsed = check_new_handle(parse_handle(handle_text))
     values: list[dict[str, Any]] = [
         {"index": CODE_INDEX, "type": VALUE_TYPES[scheme], "data": canonical}
     ]

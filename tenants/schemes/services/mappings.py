@@ -19,7 +19,7 @@ from core import audit
 from core.auth import Principal
 from core.bus import get_bus
 from core.errors import IdnestError, InsufficientPermissions, InvalidValue, NotFound
-from core.identifiers import fold, is_under, parse_handle
+from core.identifiers import check_new_handle, fold, is_under, parse_handle
 from core.tenancy import tenant_transaction
 from core.values import HandleValue, filter_values, load_values
 from tenants.identifiers.tables import Identifier
@@ -101,7 +101,7 @@ async def public_handle(p: Principal, public: Any) -> tuple[str, str]:
                 f"public: {scheme}:{code} is not registered by this tenant", field="public"
             )
         return f"{scheme}:{code}", row["handle"]
-    handle = parse_handle(public)
+    handle = check_new_handle(parse_handle(public))
     if not p.tenant_prefix or not is_under(handle.prefix, p.tenant_prefix):
         raise InsufficientPermissions(
             f"public: {handle.text} is not under this tenant's prefix {p.tenant_prefix}"

@@ -1,0 +1,6 @@
+"""The grants tests reuse the every-route isolation world (tests/isolation)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "isolation"))
