@@ -54,7 +54,7 @@ from tenants.onboarding.services import applications
 # Authlib 1.9.10 warns on import that it would rather drive httpx2, a fork we do not
 # use; httpx is its supported fallback. Silenced here so every process start is quiet.
 with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    warnings.filterwarnings("ignore", "The httpx module is deprecated")
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 log = logging.getLogger("idnest.sso")
