@@ -82,12 +82,15 @@ def import_cmd(path: Path, keys: tuple[str, ...]) -> None:
 @click.option("--reason", required=True)
 @click.option("--yes", is_flag=True, help="confirm: this cannot be undone")
 def tenant_erase(prefix: str, reason: str, yes: bool) -> None:
+    from core.settings import get_settings
+    from core.tenant_watch import settle
     from tenants.ownership.services.erasure import erase_tenant
 
     if not yes:
         click.echo("error: erasure cannot be undone; add --yes", err=True)
         sys.exit(2)
     deleted = run_async(lambda: erase_tenant(prefix, actor="cli", reason=reason))
+    settle(get_settings())
     click.echo(f"erased {prefix}: {sum(deleted.values())} rows", err=True)
 
 

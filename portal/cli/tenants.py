@@ -39,9 +39,12 @@ def tenant_list() -> None:
 @click.argument("status", type=click.Choice(["active", "suspended", "closed"]))
 @click.option("--reason", required=True)
 def tenant_set_status(prefix: str, status: str, reason: str) -> None:
+    from core.settings import get_settings
+    from core.tenant_watch import settle
     from tenants.accounts.services.tenants import set_status
 
     info = run_async(lambda: set_status(prefix, status, actor="cli", reason=reason))
+    settle(get_settings())
     click.echo(f"{info.prefix}\t{info.status}")
 
 
