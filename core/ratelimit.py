@@ -40,6 +40,7 @@ from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimite
 
 from core.errors import RateLimited
 from core.settings import Settings, get_settings
+from core.throttle import FallbackLimiter
 
 log = logging.getLogger("idnest.ratelimit")
 DOORS = ("rest", "proxy", "gs1", "snms", "bulk", "wire")
@@ -77,6 +78,9 @@ def _storage(settings: Settings) -> Storage:
             "async+" + settings.redis_url,
             implementation="redispy",
             key_prefix=f"{settings.redis_namespace}:rl",
+            # A Redis that does not answer is given up on quickly (then _Fallback).
+            socket_connect_timeout=1.0,
+            socket_timeout=1.0,
         )
     return MemoryStorage()
 
@@ -96,8 +100,8 @@ class Limits:
         self._windows: dict[tuple[str, str], list[int]] = {}
         self._period = float(self.anonymous.get_expiry())
         storage = _storage(settings)
-        self.shared = FixedWindowRateLimiter(storage)
-        self.failures = MovingWindowRateLimiter(storage)
+        self.shared = FallbackLimiter(FixedWindowRateLimiter, storage)
+        self.failures = FallbackLimiter(MovingWindowRateLimiter, storage)
         self._redis = bool(settings.redis_url)
         self._batch = max(1, self.anonymous.amount // 10)
         self._pending: dict[tuple[str, str], int] = {}
@@ -149,8 +153,9 @@ class Limits:
     async def _share(self, key: tuple[str, str], count: int) -> None:
         item = self.anonymous
         try:
-            if not await self.shared.hit(item, "anon", *key, cost=count):
-                stats = await self.shared.get_window_stats(item, "anon", *key)
+            # Straight to Redis: its failure is handled below (the local window holds).
+            if not await self.shared.primary.hit(item, "anon", *key, cost=count):
+                stats = await self.shared.primary.get_window_stats(item, "anon", *key)
                 if len(self._blocked) >= _MAX_BLOCKED:
                     self._blocked.clear()
                 self._blocked[key] = stats.reset_time

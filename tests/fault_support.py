@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from smoke_support import free_port
+from smoke_support import free_port, node_env, run_cli
 
 PG_BIN = Path(os.environ.get("IDNEST_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -128,3 +128,15 @@ class PrivateRedis:
 
     def close(self) -> None:
         self.kill9()
+
+
+def private_node(work: str | Path, name: str, **settings: str) -> tuple[dict[str, str], str, str]:
+    """The environment of a node on private services (``settings`` as ``IDNEST_<NAME>``:
+    database_url, redis_url, …), with one tenant ``name``: (env, prefix, read+write key)."""
+    env = node_env(str(work), **settings)
+    env.pop("IDNEST_MIGRATION_DATABASE_URL", None)
+    prefix = run_cli(str(work), env, "tenant", "create", "--name", name).splitlines()[-1]
+    key = run_cli(
+        str(work), env, "apikey", "create", "--tenant", prefix, "--scopes", "read,write"
+    ).splitlines()[-1]
+    return env, prefix, key

@@ -15,8 +15,8 @@ import time
 
 import httpx
 import pytest
-from fault_support import PrivatePostgres, PrivateRedis
-from smoke_support import IDNEST, free_port, node_env, run_cli
+from fault_support import PrivatePostgres, PrivateRedis, private_node
+from smoke_support import IDNEST, free_port
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("IDNEST_TEST_PROFILE", "embedded") != "postgres",
@@ -37,18 +37,11 @@ def test_jobs_accepted_while_the_broker_is_down_finish_when_it_is_back(tmp_path)
     procs: list[subprocess.Popen] = []
     try:
         work = str(tmp_path)
-        env = node_env(work)
-        env.update(
-            IDNEST_DATABASE_URL=pg.url, IDNEST_REDIS_URL=bus.url, IDNEST_BROKER_URL=broker.url,
-            IDNEST_WIRE_ENABLED="false", IDNEST_SCHEDULER_TICK="0.2",
-            IDNEST_BULK_REDRIVE_INTERVAL="1", IDNEST_BULK_STALL_SECONDS="2",
-            IDNEST_EXPORT_STALL_SECONDS="2",
+        env, prefix, key = private_node(
+            work, "Queue Co", database_url=pg.url, redis_url=bus.url, broker_url=broker.url,
+            wire_enabled="false", scheduler_tick="0.2", bulk_redrive_interval="1",
+            bulk_stall_seconds="2", export_stall_seconds="2",
         )  # fmt: skip
-        env.pop("IDNEST_MIGRATION_DATABASE_URL", None)
-        prefix = run_cli(work, env, "tenant", "create", "--name", "Queue Co").splitlines()[-1]
-        key = run_cli(
-            work, env, "apikey", "create", "--tenant", prefix, "--scopes", "read,write"
-        ).splitlines()[-1]
         auth = {"Authorization": f"Bearer {key}"}
         port = free_port()
         procs.append(_start(["serve", "--host", "127.0.0.1", "--port", str(port)], env, work))

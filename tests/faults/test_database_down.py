@@ -10,8 +10,8 @@ import time
 
 import httpx
 import pytest
-from fault_support import PrivatePostgres, PrivateRedis
-from smoke_support import node_env, run_cli, serving
+from fault_support import PrivatePostgres, PrivateRedis, private_node
+from smoke_support import serving
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("IDNEST_TEST_PROFILE", "embedded") != "postgres",
@@ -56,13 +56,7 @@ def test_database_down_serves_cached_refuses_writes_then_recovers(tmp_path, serv
     pg, redis = services
     work = tmp_path / "node"
     work.mkdir()
-    env = node_env(str(work))
-    env.update(IDNEST_DATABASE_URL=pg.url, IDNEST_REDIS_URL=redis.url)
-    env.pop("IDNEST_MIGRATION_DATABASE_URL", None)
-    prefix = run_cli(str(work), env, "tenant", "create", "--name", "Fault Pumps").splitlines()[-1]
-    key = run_cli(
-        str(work), env, "apikey", "create", "--tenant", prefix, "--scopes", "read,write"
-    ).splitlines()[-1]
+    env, prefix, key = private_node(work, "Fault Pumps", database_url=pg.url, redis_url=redis.url)
     handles = [f"{prefix}/F-{n}" for n in range(3)]
     with serving(str(work), env) as base:
         for n, h in enumerate(handles):

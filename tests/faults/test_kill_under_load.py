@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from fault_support import PrivatePostgres, PrivateRedis
-from smoke_support import IDNEST, free_port, node_env, run_cli
+from fault_support import PrivatePostgres, PrivateRedis, private_node
+from smoke_support import IDNEST, free_port
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("IDNEST_TEST_PROFILE", "embedded") != "postgres",
@@ -90,8 +90,7 @@ def _stored(url: str, prefix: str) -> dict[str, int]:
             await conn.close()
         # The writer's own values (the node adds an HS_ADMIN value of its own).
         return {
-            r["handle"]: sum(1 for v in json.loads(r["values"]) if v["type"] == "URL")
-            for r in rows
+            r["handle"]: sum(1 for v in json.loads(r["values"]) if v["type"] == "URL") for r in rows
         }
 
     return asyncio.run(run())
@@ -103,14 +102,9 @@ def test_acknowledged_writes_survive_kills_of_every_part(tmp_path):
     stop = threading.Event()
     try:
         work = str(tmp_path)
-        env = node_env(work)
-        env.update(IDNEST_DATABASE_URL=pg.url, IDNEST_REDIS_URL=redis.url,
-                   IDNEST_WIRE_ENABLED="false")  # fmt: skip
-        env.pop("IDNEST_MIGRATION_DATABASE_URL", None)
-        prefix = run_cli(work, env, "tenant", "create", "--name", "Load Co").splitlines()[-1]
-        key = run_cli(
-            work, env, "apikey", "create", "--tenant", prefix, "--scopes", "read,write"
-        ).splitlines()[-1]
+        env, prefix, key = private_node(
+            work, "Load Co", database_url=pg.url, redis_url=redis.url, wire_enabled="false"
+        )
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         serve = _serve(env, work, port)

@@ -9,8 +9,8 @@ import time
 
 import httpx
 import pytest
-from fault_support import PrivatePostgres, PrivateRedis
-from smoke_support import node_env, run_cli, serving
+from fault_support import PrivatePostgres, PrivateRedis, private_node
+from smoke_support import serving
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("IDNEST_TEST_PROFILE", "embedded") != "postgres",
@@ -44,13 +44,7 @@ def test_redis_down_caches_step_aside_then_invalidation_resumes(tmp_path):
     try:
         work = tmp_path / "node"
         work.mkdir()
-        env = node_env(str(work))
-        env.update(IDNEST_DATABASE_URL=pg.url, IDNEST_REDIS_URL=redis.url)
-        env.pop("IDNEST_MIGRATION_DATABASE_URL", None)
-        prefix = run_cli(str(work), env, "tenant", "create", "--name", "Bus Co").splitlines()[-1]
-        key = run_cli(
-            str(work), env, "apikey", "create", "--tenant", prefix, "--scopes", "read,write"
-        ).splitlines()[-1]
+        env, prefix, key = private_node(work, "Bus Co", database_url=pg.url, redis_url=redis.url)
         h = f"{prefix}/R-1"
         with serving(str(work), env, "--workers", "2") as base:
             assert _put(base, key, h, "https://example.com/v1").status_code == 201
