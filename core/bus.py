@@ -52,6 +52,7 @@ class InvalidationBus:
         self._handlers: list[Handler] = []
         self.connected = True
         self.published = 0
+        self._watch: asyncio.Task[None] | None = None
 
     def subscribe(self, handler: Handler) -> None:
         self._handlers.append(handler)
@@ -72,10 +73,16 @@ class InvalidationBus:
         """Apply invalidations that have arrived but are not yet read (no-op here)."""
 
     async def start(self) -> None:
-        pass
+        # A serving process (the CLI never starts its bus) hears other processes' tenant
+        # changes from the database instead (core.tenant_watch).
+        from core import tenant_watch
+
+        self._watch = asyncio.get_running_loop().create_task(tenant_watch.watch_forever(self))
 
     async def stop(self) -> None:
-        pass
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.cancel()
 
 
 class RedisInvalidationBus(InvalidationBus):

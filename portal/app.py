@@ -15,7 +15,7 @@ from litestar.di import Provide
 import portal.jobs  # noqa: F401 - registers every actor and periodic job
 from billing import api as billing_api
 from billing.payments import api as payments_api
-from core import db, ratelimit, tenant_watch
+from core import db, ratelimit
 from core.bus import get_bus
 from core.head import HeadAsGet
 from core.health import healthz, readyz
@@ -114,10 +114,6 @@ def create_app(settings: Settings | None = None) -> Any:
         await bus.start()
         flusher = asyncio.create_task(_flush_forever(resolver, settings.counter_flush_interval))
         observer = asyncio.create_task(observe_forever(settings))
-        # No Redis: the CLI's tenant changes (erase, suspend) are noticed from the database.
-        watch = (
-            None if settings.uses_redis else asyncio.create_task(tenant_watch.watch_forever(bus))
-        )
         await bulk_jobs.resume_unfinished()
         await ownership_jobs.resume_unfinished()
         # Periodic jobs (idempotency purge, template sync): every process checks, the
@@ -138,8 +134,6 @@ def create_app(settings: Settings | None = None) -> Any:
             if scheduler is not None:
                 await scheduler.stop()
             flusher.cancel()
-            if watch is not None:
-                watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
             await _flush_once(resolver)

@@ -9,7 +9,7 @@ scope only) is refused there too, not only by hidden buttons.
 from __future__ import annotations
 
 import contextlib
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -17,6 +17,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from piccolo.columns.combination import WhereRaw
 
+from core import usage as core_usage
 from core.errors import IdnestError, InvalidValue
 from core.identifiers import fold
 from core.limits import bounded_int
@@ -68,7 +69,7 @@ async def console_home(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/console/{prefix:str}", include_in_schema=False)
 async def dashboard(request: Request[Any, Any, Any], prefix: FromPath[str]) -> Response[str]:
     _v, m = await require_member(request, prefix)
-    today = date.today()
+    today = core_usage.shanghai_day(core_usage.now())  # usage days are Asia/Shanghai days
     counts = await usage.resolutions_by_day(m.tenant_id, today - timedelta(days=29))
     _ = gettext_for(request)
     async with tenant_transaction(m.tenant_id, write=False):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -18,6 +18,7 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
+from core import usage as core_usage
 from core.errors import IdnestError
 from core.limits import MAX_PAGE, DbId, bounded_int
 from core.settings import get_settings
@@ -279,7 +280,7 @@ async def tenant_page(request: Request[Any, Any, Any], prefix: FromPath[str]) ->
     tenant = await find_by_prefix(prefix)
     if tenant is None:
         raise NotFoundException()
-    since = date.today() - timedelta(days=29)
+    since = core_usage.shanghai_day(core_usage.now()) - timedelta(days=29)  # Asia/Shanghai days
     async with cross_tenant("staff"):
         trail = (
             await AuditLog.select()

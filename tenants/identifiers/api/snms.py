@@ -140,26 +140,6 @@ async def _login(request: Request[Any, Any, Any], *, v1: bool) -> Response[bytes
     return envelope(SNMS_OK, "success", {"token": tok, "expiresIn": ttl})
 
 
-def to_handle_values(item: dict[str, Any]) -> list[Any]:
-    """SNMS ``value`` items become Handle values; ``templateVersion`` goes to index 1001;
-    ``auth`` 1 makes a value visible to the tenant only."""
-    raw = item.get("value", item.get("values", []))
-    if not isinstance(raw, list):
-        raise InvalidValue("value must be a list of {index, type, data}", field="value")
-    out: list[Any] = []
-    for v in raw:
-        if isinstance(v, dict) and "auth" in v:
-            auth = v["auth"]
-            v = {k: x for k, x in v.items() if k != "auth"}
-            if str(auth) == "1":
-                v["permissions"] = "1100"
-        out.append(v)
-    version = item.get("templateVersion")
-    if version and not any(isinstance(v, dict) and v.get("index") == 1001 for v in out):
-        out.append({"index": 1001, "type": "templateVersion", "data": str(version)})
-    return out
-
-
 def _items(body: Any) -> list[Any]:
     if isinstance(body, dict):
         for key in ("data", "items", "handles", "list"):
@@ -190,7 +170,7 @@ async def _write(
             batch.append(BatchItem("", None))
             continue
         try:
-            batch.append(BatchItem(item["handle"], to_handle_values(item)))
+            batch.append(BatchItem(item["handle"], snms.to_handle_values(item)))
         except IdnestError:
             batch.append(BatchItem(item["handle"], item.get("value")))
     guard = None

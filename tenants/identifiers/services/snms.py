@@ -17,6 +17,7 @@ import os
 import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jwt
@@ -187,3 +188,23 @@ async def principal_from_token(token: str) -> Principal:
         tenant_prefix=tenant["prefix"],
         scopes=frozenset(scopes | {f"role:{row['role']}"}),
     )
+
+
+def to_handle_values(item: dict[str, Any]) -> list[Any]:
+    """SNMS ``value`` items become Handle values; ``templateVersion`` goes to index 1001;
+    ``auth`` 1 makes a value visible to the tenant only."""
+    raw = item.get("value", item.get("values", []))
+    if not isinstance(raw, list):
+        raise InvalidValue("value must be a list of {index, type, data}", field="value")
+    out: list[Any] = []
+    for v in raw:
+        if isinstance(v, dict) and "auth" in v:
+            auth = v["auth"]
+            v = {k: x for k, x in v.items() if k != "auth"}
+            if str(auth) == "1":
+                v["permissions"] = "1100"
+        out.append(v)
+    version = item.get("templateVersion")
+    if version and not any(isinstance(v, dict) and v.get("index") == 1001 for v in out):
+        out.append({"index": 1001, "type": "templateVersion", "data": str(version)})
+    return out
