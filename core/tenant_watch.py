@@ -36,7 +36,8 @@ def settle(settings: Settings) -> None:
 async def _newest() -> int:
     row = await (
         EscrowChange.select(EscrowChange.id)
-        .where(EscrowChange.table_name == "tenants")
+        # A new tenant changes nothing cached; a status change, erasure or release does.
+        .where((EscrowChange.table_name == "tenants") & (EscrowChange.op != "insert"))
         .order_by(EscrowChange.id, ascending=False)
         .first()
         .run()
