@@ -203,20 +203,16 @@ async def ping() -> None:
     await engine().run_ddl("SELECT 1")
 
 
-def _unreachable_errors() -> tuple[type[BaseException], ...]:
-    """Errors that mean "the database is unreachable", as opposed to a bad query."""
-    return (
-        OSError,  # core.pgha's NotCommitted and CommitOutcomeUnknown among them
-        TimeoutError,
-        sqlite3.OperationalError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.exceptions.CannotConnectNowError,
-        asyncpg.exceptions.TooManyConnectionsError,
-    )
-
-
-UNREACHABLE_ERRORS = _unreachable_errors()
+# Errors that mean "the database is unreachable", as opposed to a bad query.
+UNREACHABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # core.pgha's NotCommitted and CommitOutcomeUnknown among them
+    TimeoutError,
+    sqlite3.OperationalError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
 
 
 def is_unreachable(exc: BaseException) -> bool:
