@@ -24,6 +24,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 
+from core.metrics import METER
 from core.pgha import IdnestPostgresEngine, Replicas, is_failover
 from core.settings import Settings, get_settings
 
@@ -165,6 +166,7 @@ async def start(settings: Settings | None = None) -> None:
         if eng.extra_nodes and _replicas is None:
             _replicas = Replicas(eng, dict(eng.extra_nodes), settings.replica_probe_interval)
             await _replicas.start(settings.db_pool_size)
+            METER.add_source("replicas", _replicas.metric_values)
 
 
 async def stop() -> None:

@@ -71,19 +71,30 @@ def backoff(attempts: int, settings: Settings, rng: random.Random | None = None)
     return ceiling / 2 + (rng or random).random() * ceiling / 2
 
 
-async def _pending(limit: int) -> list[dict[str, Any]]:
+async def _pending(limit: int, now: datetime) -> list[dict[str, Any]]:
+    """The oldest undelivered rows of the tenants not backing off. A tenant whose chain
+    waits is left out of the window, so that its backlog (thousands of rows after an
+    outage of the top-level node) does not keep every other tenant's rows out of it."""
+    waiting = (
+        Outbox.delivered_at.is_null()
+        & Outbox.dead_at.is_null()
+        & Outbox.topic.like(f"{TOPIC_PREFIX}%")
+    )
     async with cross_tenant("maintenance"):
-        return (
-            await Outbox.select(*Outbox.all_columns(), Outbox.tenant_id.prefix.as_alias("prefix"))
-            .where(
-                Outbox.delivered_at.is_null()
-                & Outbox.dead_at.is_null()
-                & Outbox.topic.like(f"{TOPIC_PREFIX}%")
-            )
-            .order_by(Outbox.id)
-            .limit(limit)
+        held_rows = await (
+            Outbox.select(Outbox.tenant_id)
+            .where(waiting & (Outbox.next_attempt_at > now))
+            .distinct()
             .run()
         )
+        held = {r["tenant_id"] for r in held_rows}
+        query = Outbox.select(*Outbox.all_columns(), Outbox.tenant_id.prefix.as_alias("prefix"))
+        ids = [t for t in held if t is not None]
+        if ids:
+            query = query.where(Outbox.tenant_id.not_in(ids) | Outbox.tenant_id.is_null())
+        if None in held:
+            query = query.where(Outbox.tenant_id.is_not_null())
+        return await query.where(waiting).order_by(Outbox.id).limit(limit).run()
 
 
 def event(row: dict[str, Any], prefix: str | None) -> dict[str, Any]:
@@ -260,7 +271,7 @@ async def deliver_once(
     (or ``stop_at``, a time.monotonic() instant, has passed)."""
     now = now or _utcnow()
     result = RunResult(stop_at=stop_at)
-    rows = await _pending(max(1, settings.outbox_batch) * 10)
+    rows = await _pending(max(1, settings.outbox_batch) * 10, now)
     if not rows:
         return result
     chains = _chains(rows, now)

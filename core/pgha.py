@@ -191,6 +191,10 @@ class Replicas:
             return None
         return fresh[next(self._turn) % len(fresh)]
 
+    def metric_values(self) -> list[tuple[str, tuple[tuple[str, str], ...], float]]:
+        """``idnest_replica_reads_total`` per replica, for core.metrics."""
+        return [("idnest_replica_reads_total", (("node", n),), v) for n, v in self.reads.items()]
+
     def demote(self, name: str) -> None:
         """A read on this replica failed: primary only until the next probe says otherwise."""
         self.fresh = [n for n in self.fresh if n != name]

@@ -49,12 +49,15 @@ def run_cli(workdir: str, env: dict[str, str], *args: str) -> str:
 @contextmanager
 def serving(workdir: str, env: dict[str, str], *args: str) -> Iterator[str]:
     """``idnest serve --host 127.0.0.1 --port P [args]`` until ready; yields its base URL
-    and stops it afterwards."""
+    and stops it afterwards. Its output goes to ``serve.log`` in ``workdir``: a pipe
+    nobody reads fills up under a burst of warnings (a failover) and blocks the server."""
     port = free_port()
-    proc = subprocess.Popen(
-        [IDNEST, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    log_path = os.path.join(workdir, "serve.log")
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(
+            [IDNEST, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(150):
@@ -64,10 +67,10 @@ def serving(workdir: str, env: dict[str, str], *args: str) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read().decode() if proc.stdout else "died")
+                raise RuntimeError(_tail(log_path))
             time.sleep(0.2)
         else:
-            raise RuntimeError("idnest serve did not become ready")
+            raise RuntimeError(f"idnest serve did not become ready: {_tail(log_path)}")
         yield base
     finally:
         proc.terminate()
@@ -75,6 +78,12 @@ def serving(workdir: str, env: dict[str, str], *args: str) -> Iterator[str]:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _tail(path: str, size: int = 4000) -> str:
+    with open(path, "rb") as f:
+        f.seek(max(0, os.path.getsize(path) - size))
+        return f.read().decode(errors="replace")
 
 
 def _pg_admin(sql: str) -> None:

@@ -99,8 +99,11 @@ def test_patroni_failover_loses_no_acknowledged_write(tmp_path):
     try:
         first = cluster.wait_leader(60)
         cluster.wait_sync_standby(60)
+        # The load is far over the anonymous per-source budget: the drill measures the
+        # failover, not the rate limit (tests/access).
         env = node_env(str(tmp_path), database_url=cluster.url(), wire_enabled="false",
-                       db_connect_timeout="3")  # fmt: skip
+                       db_connect_timeout="3", rate_limit_anonymous="1000000/second",
+                       rate_limit_key="1000000/second")  # fmt: skip
         env.pop("IDNEST_MIGRATION_DATABASE_URL", None)
         work = str(tmp_path)
         prefix = run_cli(work, env, "tenant", "create", "--name", "Drill Co").splitlines()[-1]

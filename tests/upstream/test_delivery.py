@@ -122,6 +122,33 @@ async def test_one_bad_event_in_a_batch_does_not_stop_the_others(client, setting
         assert _handles(node, tenant_a.prefix) == good
 
 
+async def test_a_tenant_backing_off_does_not_keep_the_others_waiting(
+    client, settings, tenant_a, tenant_b
+):
+    """A's first message is refused and backs off, with more of A's queued behind it than
+    one pass reads; B's registration is still delivered in the meantime."""
+    from core import outbox
+    from core.delivery import deliver_once
+
+    rng = random.Random(11)
+    with FakeTopLevelNode(username=None) as node:
+        cfg = _cfg(settings, node, outbox_batch=1, outbox_max_attempts=50)
+        await outbox.enqueue("upstream.identifier", {"op": 1}, tenant_id=tenant_a.id)
+        for n in range(30):  # three passes' worth (a pass reads outbox_batch * 10 rows)
+            await _register(client, tenant_a, f"HELD-{n}")
+        now = datetime.now(UTC)
+        for _ in range(100):
+            if (await deliver_once(cfg, now=now, rng=rng)).delivered == 0:
+                break
+        await _register(client, tenant_b, "NOT-HELD")
+        for _ in range(100):  # the same instant: A is still backing off throughout
+            result = await deliver_once(cfg, now=now, rng=rng)
+            if f"{tenant_b.prefix}/NOT-HELD" in _handles(node, tenant_b.prefix):
+                break
+            assert result.delivered, "B's message was never read while A backed off"
+        assert _handles(node, tenant_a.prefix) == []
+
+
 async def test_backoff_doubles_is_capped_and_jittered(settings):
     from core.delivery import backoff
 
