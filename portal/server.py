@@ -76,9 +76,7 @@ def run_granian(settings: Settings, *, host: str, port: int, workers: int) -> No
         from granian.constants import HTTPModes, Interfaces, Loops
         from granian.log import LogLevels
     except ImportError as exc:
-        raise ServerMissing(
-            "Granian is not installed: pip install 'idnest[granian]'"
-        ) from exc
+        raise ServerMissing("Granian is not installed: pip install 'idnest[granian]'") from exc
     bind = bind_address(host, port)
     address = bind.rsplit(":", 1)[0].strip("[]")
     log.info("idnest serving on %s under Granian with %d worker(s)", bind, workers)
