@@ -195,7 +195,9 @@ def warm_up(base: str, script: Path, args: argparse.Namespace, limit_s: float = 
         previous = result
 
 
-def registration_figures(base: str, key: str, prefix: str, samples: int) -> dict:
+def registration_figures(
+    base: str, key: str, prefix: str, samples: int, *, keep: bool = False
+) -> dict:
     headers = {"Authorization": f"Bearer {key}"}
     host, port = base.removeprefix("http://").split(":")
     put_ms: list[float] = []
@@ -232,6 +234,7 @@ def registration_figures(base: str, key: str, prefix: str, samples: int) -> dict
         "visible_p50": statistics.median(visible_ms),
         "visible_max": max(visible_ms),
         "first_read_fresh": f"{first_try}/{samples}",
+        **({"visible_ms": visible_ms} if keep else {}),
     }
 
 

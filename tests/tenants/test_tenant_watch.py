@@ -88,3 +88,44 @@ def test_a_record_written_behind_the_servers_back_is_seen_without_the_backstop(t
         db.close()
         time.sleep(0.35)
         assert httpx.get(url).status_code == 404
+
+
+def test_cached_records_do_not_expire_together_on_sqlite(tmp_path):
+    """The stall's cause (issue 18): every record cached in the first seconds expired in
+    the same instant IDNEST_AUTH_CACHE_TTL later and missed the database together. Here
+    the expiry is half a second and a change is made with the change-log trigger dropped,
+    so only an expiring cache could show it: after four expiry periods the cached copy
+    is still what is served."""
+    import json
+    import sqlite3
+    import time
+
+    env = node_env(str(tmp_path), auth_cache_ttl="0.5")
+    prefix = run_cli(str(tmp_path), env, "tenant", "create", "--name", "Exp Co").splitlines()[-1]
+    key = run_cli(str(tmp_path), env, "apikey", "create", "--tenant", prefix, "--scopes",
+                  "read,write").splitlines()[-1]  # fmt: skip
+    with serving(str(tmp_path), env) as base:
+        r = httpx.put(
+            f"{base}/api/handles/{prefix}/E-1",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"values": [{"index": 1, "type": "URL", "data": "https://cached.example"}]},
+        )
+        assert r.status_code == 201, r.text
+        time.sleep(0.35)  # the watch's echo of our own write has passed
+        url = f"{base}/api/handles/{prefix}/E-1"
+        assert httpx.get(url).json()["values"][0]["data"]["value"] == "https://cached.example"
+        db = sqlite3.connect(tmp_path / "var" / "idnest.sqlite3")
+        db.execute("DROP TRIGGER idnest_escrow1_identifiers_upd")
+        (raw,) = db.execute(
+            "SELECT \"values\" FROM identifiers WHERE handle_key = ?", (f"{prefix}/e-1",)
+        ).fetchone()
+        values = json.loads(raw)
+        values[0]["data"]["value"] = "https://unlogged.example"
+        db.execute(
+            "UPDATE identifiers SET \"values\" = ? WHERE handle_key = ?",
+            (json.dumps(values), f"{prefix}/e-1"),
+        )
+        db.commit()
+        db.close()
+        time.sleep(2)
+        assert httpx.get(url).json()["values"][0]["data"]["value"] == "https://cached.example"
