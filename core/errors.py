@@ -161,6 +161,26 @@ class UpstreamError(IdnestError):
     title = "Top-level node error"
 
 
+class EnterpriseNodeError(IdnestError):
+    """A self-deployed tenant's own server answered something we cannot use: garbage,
+    an error of its own, or referrals past the bound (a loop). docs/enterprise.md."""
+
+    rc = 2
+    http_status = 502
+    title = "Enterprise node error"
+    snms_status = SNMS_INTERNAL
+
+
+class EnterpriseNodeTimeout(IdnestError):
+    """No server of a self-deployed tenant answered in time, and nothing cached could
+    stand in. rc 2: the REST dialect reads 301 as "prefix not served here"."""
+
+    rc = 2
+    http_status = 504
+    title = "Enterprise node did not answer"
+    snms_status = SNMS_INTERNAL
+
+
 class WriteRefused(IdnestError):
     """A tenant may not create identifiers now, for a billing reason (core/quota.py):
     its plan's registration cap is reached, or its writes are suspended. Reads and

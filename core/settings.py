@@ -69,6 +69,16 @@ class Settings(BaseSettings):
     # Seconds an OAuth2 client-credentials access token lives (docs/access.md).
     oauth_token_ttl: int = 300
     counter_flush_interval: float = 5.0
+    # Self-deployed enterprise nodes (resolver/recursive.py, docs/enterprise.md): seconds
+    # to wait for an enterprise's server (UDP, then TCP) before 504; the longest a
+    # recursive answer is cached whatever its values' TTLs say; how long past its TTL a
+    # cached answer is still served while the enterprise does not answer; referrals
+    # followed before giving up (a loop answers 502).
+    enterprise_timeout: float = Field(default=2.0, gt=0, le=30)
+    enterprise_cache_max_ttl: float = Field(default=3600.0, ge=0)
+    enterprise_stale_ttl: float = Field(default=86400.0, ge=0)
+    enterprise_max_referrals: int = Field(default=3, ge=0, le=10)
+    enterprise_cache_size: int = Field(default=100_000, ge=1)
     db_pool_size: int = 10
     # Seconds to wait for PostgreSQL to accept a connection, and for one statement (bulk
     # exports page, so no single statement runs long).

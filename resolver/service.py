@@ -21,6 +21,7 @@ from core.values import HandleValue, filter_values, load_values
 from resolver.adminhandle import admin_handle_text, admin_handle_values, is_admin_handle
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
 from resolver.counters import ResolutionCounters
+from resolver.recursive import EnterpriseRouter, SelfDeployed, enterprise_prefix_values
 from tenants.accounts.services.tenants import find_by_prefix
 from tenants.accounts.tables import CLOSED_STATUSES, ERASED
 from tenants.grants.services.access import grants_for
@@ -54,6 +55,8 @@ class Resolver:
         self.tenant_ttl = settings.auth_cache_ttl
         self.negative_ttl = settings.negative_cache_ttl
         self.settings = settings
+        # Self-deployed tenants (resolver.recursive): their routing and answers.
+        self.enterprise = EnterpriseRouter(cache, counters, settings)
 
     async def tenant_for(self, prefix: str) -> TenantInfo | None:
         """The tenant serving a prefix or one of its parents (derived prefixes)."""
@@ -76,8 +79,14 @@ class Resolver:
         self.cache.put_tenant(key, info, ttl, generation)
         return info
 
-    async def lookup(self, handle_text: str, *, authoritative: bool = False) -> Record:
-        """The record for a handle. Raises InvalidHandle, PrefixNotServedRead, HandleNotFound."""
+    async def lookup(
+        self, handle_text: str, *, authoritative: bool = False, refer: bool = False
+    ) -> Record:
+        """The record for a handle. Raises InvalidHandle, PrefixNotServedRead, HandleNotFound.
+
+        A handle of a self-deployed tenant is asked of the enterprise's own servers
+        (resolver.recursive), or with ``refer`` raises SelfDeployed (the wire door's
+        referral)."""
         handle = parse_handle(handle_text)
         key = handle.key
         if key.startswith(_PREFIX_NA):
@@ -92,7 +101,7 @@ class Resolver:
                 raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
         self.cache.misses += 1
         try:
-            return await self._load(handle, key)
+            return await self._load(handle, key, refer)
         except DB_ERRORS as exc:
             stale = self.cache.peek_stale(key)
             if stale is None:
@@ -131,13 +140,17 @@ class Resolver:
             raise HandleNotFound(
                 f"prefix {prefix} is not allocated on this node", handle=handle.text
             )
-        record = build_record(
-            tenant.id, f"0.NA/{tenant.prefix}", prefix_values(self.settings, tenant.prefix)
+        site = await self.enterprise.site_for(tenant.id, tenant.prefix)
+        values = (
+            prefix_values(self.settings, tenant.prefix)
+            if site is None
+            else enterprise_prefix_values(self.settings, tenant.prefix, site)
         )
+        record = build_record(tenant.id, f"0.NA/{tenant.prefix}", values)
         self.cache.put(key, record, generation)
         return record
 
-    async def _load(self, handle: Handle, key: str) -> Record:
+    async def _load(self, handle: Handle, key: str, refer: bool = False) -> Record:
         generation = self.cache.generation
         tenant = await self.tenant_for(handle.prefix)
         if tenant is None:
@@ -156,6 +169,11 @@ class Resolver:
             )
         if tenant.status == "closed":
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
+        site = await self.enterprise.site_for(tenant.id, tenant.prefix)
+        if site is not None:
+            if refer:
+                raise SelfDeployed(tenant.prefix, site)
+            return await self.enterprise.resolve(handle, tenant.id, site)
         row = await self._read(tenant.id, key)
         if row is None and is_admin_handle(handle, tenant.prefix):
             # Not stored yet: the tenant's admin handle still resolves (resolver.adminhandle).

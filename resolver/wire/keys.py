@@ -36,6 +36,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
 
+from core.handlekeys import DSA_PUB_KEY, RSA_PUB_KEY, encode_handle_key
 from core.settings import Settings
 from resolver.wire.reader import ProtocolError, Reader
 
@@ -44,8 +45,6 @@ log = logging.getLogger("idnest.wire")
 PublicKey = rsa.RSAPublicKey | dsa.DSAPublicKey
 PrivateKey = rsa.RSAPrivateKey | dsa.DSAPrivateKey
 
-RSA_PUB_KEY: Final = b"RSA_PUB_KEY"
-DSA_PUB_KEY: Final = b"DSA_PUB_KEY"
 _OLD_RSA: Final = b"RSA"  # what idnest wrote before it matched hdllib; still read
 HMAC_SHA1: Final = 0x12
 HMAC_SHA256: Final = 0x13
@@ -72,20 +71,9 @@ def _blob(raw: bytes) -> bytes:
     return struct.pack(">I", len(raw)) + raw
 
 
-def _int_bytes(n: int) -> bytes:
-    return n.to_bytes((n.bit_length() + 8) // 8, "big")  # leading sign byte like Java
-
-
 def encode_public_key(key: PublicKey) -> bytes:
     """hdllib's binary form of an RSA or DSA public key (``Util.getBytesFromPublicKey``)."""
-    if isinstance(key, rsa.RSAPublicKey):
-        rn = key.public_numbers()
-        return b"".join((_blob(RSA_PUB_KEY), b"\x00\x00", _blob(_int_bytes(rn.e)),
-                         _blob(_int_bytes(rn.n)),
-                         b"\x00\x00\x00\x00"))  # fmt: skip
-    dn = key.public_numbers()
-    ints = (dn.parameter_numbers.q, dn.parameter_numbers.p, dn.parameter_numbers.g, dn.y)
-    return b"".join((_blob(DSA_PUB_KEY), b"\x00\x00", *map(_blob, map(_int_bytes, ints))))
+    return encode_handle_key(key)
 
 
 def _decode_handle_key(raw: bytes) -> PublicKey:

@@ -34,7 +34,7 @@ from core.settings import Settings
 from resolver.cache import Record
 from resolver.observability.metering import record as meter_resolution
 from resolver.observability.metering import wire_result
-from resolver.service import Query, Resolver
+from resolver.service import Query, Resolver, SelfDeployed
 from resolver.wire import admin, codec
 from resolver.wire.bodies import (
     Body,
@@ -187,10 +187,10 @@ class WireServer:
         env, hdr = reply_env or msg.envelope, msg.header
         flags = hdr.op_flags
         # AUTH (skip caches) only over TCP: over UDP it would let anyone aim a flood at
-        # the database.
+        # the database. DNRF (no referral): we ask a self-deployed tenant's servers.
         record = await self.resolver.lookup(
-            handle_text(body.handle), authoritative=conn is not None and bool(flags & _AUTH)
-        )
+            handle_text(body.handle), authoritative=conn is not None and bool(flags & _AUTH),
+            refer=not flags & OpFlag.DNRF)  # fmt: skip
         restricted = (
             conn is not None and not flags & _PUBL and len(record.values) != len(record.public)
         )
@@ -260,8 +260,9 @@ class WireServer:
             return [codec.encode_error_response(
                 env, hdr, ResponseCode.OPERATION_NOT_SUPPORTED, f"opcode {op} is not supported"
             )]  # fmt: skip
-        except IdnestError as exc:
-            return [codec.encode_error_response(env, hdr, exc.rc, exc.detail,
+        except IdnestError as exc:  # a self-deployed prefix is referred to its own servers
+            return [exc.referral(env, hdr, _digest(msg)) if isinstance(exc, SelfDeployed) else
+                    codec.encode_error_response(env, hdr, exc.rc, exc.detail,
                                                 digest=_digest(msg))]  # fmt: skip
         except ProtocolError as exc:
             return [codec.encode_error_response(env, hdr, exc.rc, exc.message)]
