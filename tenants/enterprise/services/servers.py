@@ -216,3 +216,24 @@ async def set_delegated(prefix: str, *, actor: str) -> TenantInfo:
     tenant = await get_by_prefix(prefix)
     await _replace(tenant, [], actor=actor, action="tenant.delegated")
     return tenant
+
+
+async def every_self_deployed() -> list[tuple[str, list[Server]]]:
+    """Every active self-deployed tenant's prefix and servers (the prober's and staff's
+    cross-tenant read)."""
+    from core.tenancy import cross_tenant
+
+    async with cross_tenant("maintenance"):
+        rows = await EnterpriseServer.select().order_by(EnterpriseServer.id).run()
+        tenants = {
+            t["id"]: t["prefix"]
+            for t in await Tenant.select(Tenant.id, Tenant.prefix)
+            .where(Tenant.status == "active")
+            .run()
+        }
+    found: dict[str, list[Server]] = {}
+    for row in rows:
+        prefix = tenants.get(row["tenant_id"])
+        if prefix is not None:
+            found.setdefault(prefix, []).append(_row(row))
+    return sorted(found.items())
