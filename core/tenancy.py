@@ -157,6 +157,7 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     # A self-deployed tenant's own Handle servers (tenants/enterprise): its routing, which
     # a takeover from escrow needs to keep referring clients to the enterprise.
     TenantTable("enterprise_servers"),
+    TenantTable("enterprise_server_requests", escrow=False),
     TenantTable(
         "bulk_jobs",
         node_wide_unique={("public_id",): "a random public id, the one a worker is sent"},

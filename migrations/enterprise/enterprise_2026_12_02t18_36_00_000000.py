@@ -3,7 +3,15 @@ tenant table with RLS."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.base import OnDelete, OnUpdate
-from piccolo.columns.column_types import ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns.column_types import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 from piccolo.constraints import Unique
@@ -11,7 +19,7 @@ from piccolo.table import Table
 
 ID = "2026-12-02T18:36:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "enterprise_servers: a self-deployed tenant's own Handle servers"
+DESCRIPTION = "enterprise_servers, enterprise_server_requests: a self-deployed tenant's own Handle servers and its requested changes"
 
 
 class Tenant(Table, tablename="tenants", schema=None):
@@ -55,6 +63,22 @@ COLUMNS = [
 ]
 
 
+REQUEST_COLUMNS = [
+    ("tenant_id", ForeignKey, _tenant_fk()),
+    ("delegated", Boolean, _params(default=False)),
+    ("servers", Text, _params()),
+    ("protocols", Varchar, _params(length=32, default="udp,tcp")),
+    ("http_port", Integer, _params(default=0)),
+    ("public_key", Text, _params()),
+    ("status", Varchar, _params(length=16, default="pending")),
+    ("requested_by", Varchar, _params(length=255)),
+    ("created_at", Timestamptz, _params(default=TimestamptzNow())),
+    ("decided_by", Varchar, _params(length=255)),
+    ("decided_at", Timestamptz, _params(default=None, null=True)),
+    ("reason", Varchar, _params(length=1024)),
+]
+
+
 async def forwards():
     manager = MigrationManager(migration_id=ID, app_name="enterprise", description=DESCRIPTION)
     manager.add_table(
@@ -79,4 +103,21 @@ async def forwards():
         params={"columns": ["tenant_id", "server_id"], "nulls_distinct": True},
         schema=None,
     )
+    manager.add_table(
+        class_name="EnterpriseServerRequest",
+        tablename="enterprise_server_requests",
+        schema=None,
+        columns=None,
+    )
+    for name, cls, params in REQUEST_COLUMNS:
+        manager.add_column(
+            table_class_name="EnterpriseServerRequest",
+            tablename="enterprise_server_requests",
+            column_name=name,
+            db_column_name=name,
+            column_class_name=cls.__name__,
+            column_class=cls,
+            params=params,
+            schema=None,
+        )
     return manager

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from piccolo.columns import ForeignKey, Integer, OnDelete, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.constraints import Unique
 from piccolo.table import Table
 
@@ -25,3 +34,22 @@ class EnterpriseServer(Table, tablename="enterprise_servers"):
     public_key = Text(default="")
     created_at = Timestamptz()
     unique_server = Unique(["tenant_id", "server_id"], name="enterprise_servers_tenant_server")
+
+
+class EnterpriseServerRequest(Table, tablename="enterprise_server_requests"):
+    """A change of servers (or back to delegated) the tenant asked for in its console,
+    waiting for staff review; applied by the approval (docs/enterprise.md)."""
+
+    id: Serial
+    tenant_id = ForeignKey(Tenant, on_delete=OnDelete.restrict, null=False, index=True)
+    delegated = Boolean(default=False)
+    servers = Text(default="")  # HOST:PORT[,HOST:PORT…] as entered (parsed on entry)
+    protocols = Varchar(length=32, default="udp,tcp")
+    http_port = Integer(default=0)
+    public_key = Text(default="")
+    status = Varchar(length=16, default="pending")  # pending, approved, rejected, withdrawn
+    requested_by = Varchar(length=255, default="")
+    created_at = Timestamptz()
+    decided_by = Varchar(length=255, default="")
+    decided_at = Timestamptz(null=True, default=None)
+    reason = Varchar(length=1024, default="")
