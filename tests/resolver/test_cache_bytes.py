@@ -18,10 +18,10 @@ def values(n: int) -> list[HandleValue]:
         HandleValue(1, "URL", ValueData("string", f"https://example.com/p/{n:07d}"), timestamp=ts),
         HandleValue(2, "EMAIL", ValueData("string", "ops@example.com"), timestamp=ts),
         HandleValue(3, "model", ValueData("string", f"CP-{n % 997:03d} centrifugal pump " * 3),
-                    timestamp=ts),  # fmt: skip
+                    timestamp=ts),
         HandleValue(100, "HS_ADMIN", ValueData("admin", {"handle": "0.NA/88.1", "index": 200,
                                                   "permissions": "011111110011"}),
-                    timestamp=ts, permissions="1100"),  # fmt: skip
+                    timestamp=ts, permissions="1100"),
     ]
 
 
