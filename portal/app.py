@@ -43,6 +43,7 @@ from resolver.wire.server import WireServer
 from tenants.accounts.services.apikeys import flush_last_used
 from tenants.auth import DEPENDENCIES as auth_dependencies
 from tenants.clients import api as clients_api
+from tenants.devices import api as devices_api
 from tenants.grants import api as grants_api
 from tenants.identifiers import jobs as bulk_jobs
 from tenants.identifiers.api import bulk as bulk_api
@@ -98,7 +99,9 @@ def refreeze_when_cache_grew(size: int, frozen_at: int) -> int:
 
 
 # The tenant-facing JSON APIs beside its records: exports, machine clients, grants.
-TENANT_APIS = (*ownership_api.ROUTES, *clients_api.ROUTES, *grants_api.ROUTES)
+TENANT_APIS = (
+    *ownership_api.ROUTES, *clients_api.ROUTES, *grants_api.ROUTES, *devices_api.ROUTES
+)
 
 
 def create_app(settings: Settings | None = None) -> Any:

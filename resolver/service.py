@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import db
-from core.auth import Principal
+from core.auth import DEVICE_SCOPE, Principal
 from core.errors import HandleGone, HandleNotFound, PrefixNotServedRead, ServiceUnavailable
 from core.identifiers import Handle, fold, is_under, parse_handle
 from core.settings import Settings
@@ -213,7 +213,7 @@ class Resolver:
         if (
             query.public_only
             or principal is None
-            or not principal.can("read")
+            or not (principal.can("read") or principal.can(DEVICE_SCOPE))
             or self.may_read_restricted(record, principal)
         ):
             return self.view(record, query, principal)
