@@ -28,6 +28,7 @@ from typing import Any
 from core import audit, db
 from core.auth import Principal
 from core.errors import Conflict, InsufficientPermissions, InvalidValue, NotFound
+from core.pgha import Contended
 from core.settings import get_settings
 from core.tenancy import cross_tenant, tenant_transaction
 from tenants.accounts.tables import Tenant
@@ -274,9 +275,8 @@ async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
             .where((BulkJob.id == job_pk) & _ACTIVE)
             .run()
         )
-    start = job["done_rows"]
     try:
-        await _run_chunks(principal, job, start, chunk_rows)
+        await _run_chunks_again_if_contended(principal, job, chunk_rows)
     except Conflict:
         async with tenant_transaction(tid, write=False):
             row = await BulkJob.select(BulkJob.status).where(BulkJob.id == job_pk).first().run()
@@ -299,6 +299,26 @@ async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
         )
     await search.merge_pending_index()
     return "done"
+
+
+async def _run_chunks_again_if_contended(
+    principal: Principal, job: dict[str, Any], chunk_rows: int
+) -> None:
+    """``_run_chunks`` from the cursor; a chunk the server rolled back to break a deadlock
+    (a cancel or another writer met it) is run again from the cursor, up to three times,
+    unless the job has stopped meanwhile (Conflict, as for a cancel between chunks)."""
+    for attempt in range(3):
+        async with tenant_transaction(job["tenant_id"], write=False):
+            now = await BulkJob.select().where(BulkJob.id == job["id"]).first().run()
+        if now is None or now["status"] not in ACTIVE_STATUSES:
+            raise Conflict(f"bulk job {job['public_id']} stopped")
+        try:
+            await _run_chunks(principal, now, now["done_rows"], chunk_rows)
+            return
+        except Contended:
+            if attempt == 2:
+                raise
+            log.info("bulk job %s: a chunk was rolled back by a deadlock; again", job["id"])
 
 
 async def _run_chunks(
