@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import msgspec
 
 from core.bus import FLUSH_ALL, InvalidationBus
+from core.lifecycle import Lifecycle
 from core.values import HandleValue, value_to_json
 
 _json = msgspec.json.Encoder()
@@ -49,6 +50,9 @@ class Record(msgspec.Struct, gc=False):
     # The public values in Handle wire form (resolver.wire.codec.encode_values), filled
     # lazily by the wire door on its first unfiltered resolution of this record.
     wire_public: bytes | None = None
+    # Status and validity window (core/lifecycle.py), checked at answer time by every
+    # door; None for a plain active record, which the fast paths answer as before.
+    lifecycle: Lifecycle | None = None
 
 
 class Missing(msgspec.Struct, gc=False):
@@ -80,7 +84,12 @@ def first_url(values: Sequence[HandleValue]) -> str | None:
     return None
 
 
-def build_record(tenant_id: int, handle: str, values: Sequence[HandleValue]) -> Record:
+def build_record(
+    tenant_id: int,
+    handle: str,
+    values: Sequence[HandleValue],
+    lifecycle: Lifecycle | None = None,
+) -> Record:
     public = tuple(v for v in values if v.public_read)
     return Record(
         tenant_id=tenant_id,
@@ -89,6 +98,7 @@ def build_record(tenant_id: int, handle: str, values: Sequence[HandleValue]) -> 
         public=public,
         public_body=encode_body(handle, public),
         redirect=first_url(public),
+        lifecycle=lifecycle,
     )
 
 
