@@ -52,7 +52,9 @@ async def start_wire(app: Any, settings: Any) -> tuple[Any, tuple[str, int]]:
     from resolver.wire.server import WireServer
 
     port = free_port()
-    listener = WireListener(WireServer(app.resolver, settings.model_copy(update={"wire_port": port})))
+    listener = WireListener(
+        WireServer(app.resolver, settings.model_copy(update={"wire_port": port}))
+    )
     await listener.start("127.0.0.1", port)
     assert listener.bound
     return listener, ("127.0.0.1", port)

@@ -72,7 +72,9 @@ async def test_suspended_is_refused_by_default_and_served_with_a_header_when_the
     assert rc == 1 and wire_status(values)["status"] == "suspended"  # type: ignore[index]
 
     policy = {"suspended": "serve"}
-    r = await client.put("/api/settings/lifecycle", json=policy, headers={**tenant_a.auth(), **JSON})
+    r = await client.put(
+        "/api/settings/lifecycle", json=policy, headers={**tenant_a.auth(), **JSON}
+    )
     assert r.status_code == 200 and r.json() == {"suspended": "serve", "expired": "refuse"}
     r = await _rest(client, h)
     assert r.status_code == 200 and r.headers["identifier-status"] == "suspended"

@@ -21,7 +21,7 @@ from core import audit, db, lifecycle
 from core.auth import Principal
 from core.bus import get_bus
 from core.errors import Conflict, HandleNotFound, InvalidValue
-from core.identifiers import parse_handle
+from core.identifiers import Handle, parse_handle
 from core.outbox import OP_MODIFY
 from core.tenancy import tenant_transaction
 from core.values import load_values
@@ -111,6 +111,14 @@ async def _row(tenant_id: int, key: str, *, lock: bool) -> dict[str, Any] | None
     return await query.first().run()
 
 
+async def locked_row(tenant_id: int, handle: Handle) -> dict[str, Any]:
+    """The row to change, locked for the transaction; HandleNotFound if there is none."""
+    row = await _row(tenant_id, handle.key, lock=True)
+    if row is None:
+        raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
+    return row
+
+
 async def get_lifecycle(principal: Principal | None, handle_text: str) -> dict[str, Any]:
     """The owner's view of one identifier's status and window."""
     handle = parse_handle(handle_text)
@@ -132,9 +140,7 @@ async def set_lifecycle(principal: Principal | None, handle_text: str, change: C
     principal = require_scope(principal, "write", handle)
     tenant_id = await active_tenant(principal, handle)
     async with tenant_transaction(tenant_id):
-        row = await _row(tenant_id, handle.key, lock=True)
-        if row is None:
-            raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
+        row = await locked_row(tenant_id, handle)
         new = await apply_change(tenant_id, row, change, actor=principal.actor, via=via)
     await get_bus().publish(f"rec:{handle.key}")
     return new
