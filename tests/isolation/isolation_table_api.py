@@ -52,6 +52,15 @@ API: list[Case] = [
     C("PUT", H, queries=("", "?index=1", "?overwrite=false"), body=Body(json=EVIL)),
     C("DELETE", H, queries=("", "?index=4")),
     C(
+        "PATCH",
+        H,
+        bodies=(Body(json={"status": "revoked"}), Body(json={"validUntil": "2000-01-01"})),
+    ),
+    C("GET", "/api/lifecycle/{handle:path}"),
+    C("GET", "/api/usage/{handle:path}", queries=("", "?days=30")),
+    C("GET", "/api/settings/lifecycle", "scoped"),
+    C("PUT", "/api/settings/lifecycle", "scoped", body=Body(json={"expired": "refuse"})),
+    C(
         "GET",
         "/api/handles",
         queries=(
