@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from core.errors import InvalidValue
-from core.values import HandleValue, ValueData
+from core.values import STATUS_TYPE, HandleValue, ValueData
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ACTIVE, SUSPENDED, REVOKED, EXPIRED = "active", "suspended", "revoked", "expired"
@@ -34,7 +34,6 @@ POLICIES = (REFUSE, SERVE)
 MAX_REASON = 255
 # The value the wire door adds to an answer (docs/wire.md): index 0 is outside the
 # range a tenant may register (1..2**31-1), so it never collides with a stored value.
-STATUS_TYPE = "HS_STATUS"
 STATUS_INDEX = 0
 
 

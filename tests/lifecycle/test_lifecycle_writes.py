@@ -117,6 +117,16 @@ async def test_other_refusals(client, tenant_a):
         assert r.status_code == 400, (body, r.text)
 
 
+async def test_a_tenant_cannot_register_the_status_value(client, tenant_a):
+    h = f"{tenant_a.prefix}/FAKE-STATUS"
+    for value in (
+        {"index": 5, "type": "HS_STATUS", "data": '{"status": "active"}'},
+        {"index": 5, "type": "HS_STATUS", "data": {"format": "string", "value": "x"}},
+    ):
+        r = await client.put(f"/api/handles/{h}", json=[value], headers={**tenant_a.auth(), **JSON})
+        assert r.status_code == 400 and "HS_STATUS" in r.json()["detail"]
+
+
 async def test_tenant_b_can_neither_change_nor_see_as_status(client, tenant_a, tenant_b):
     h = await register(client, tenant_a, "ISO-1")
     await set_status(client, tenant_a, h, "suspended", reason="internal note")
