@@ -52,9 +52,14 @@ class ValueIn(msgspec.Struct, kw_only=True):
 
 
 class HandleWrite(msgspec.Struct):
-    """The body of ``PUT /api/handles/{handle}`` (a bare list of values is taken too)."""
+    """The body of ``PUT /api/handles/{handle}`` (a bare list of values is taken too);
+    the lifecycle fields are those of ``PATCH`` (LifecycleChange)."""
 
     values: list[ValueIn]
+    status: str | None = None
+    reason: str | None = None
+    validFrom: str | None = None
+    validUntil: str | None = None
 
 
 HANDLE_WRITE = HandleWrite | list[ValueIn]

@@ -188,3 +188,22 @@ async def test_a_bulk_status_job_changes_good_rows_and_reports_bad_ones(client, 
     assert r.status_code == 202, r.text
     await jobs.wait_local()
     assert (await client.get(f"/api/handles/{mine[1]}")).status_code == 200
+
+
+async def test_a_put_may_set_the_lifecycle_in_the_same_write(client, tenant_a):
+    h = f"{tenant_a.prefix}/PUT-LC-1"
+    body = {
+        "values": [{"index": 1, "type": "URL", "data": "https://example.com/put"}],
+        "validFrom": "2999-01-01",
+        "status": "active",
+    }
+    r = await client.put(f"/api/handles/{h}", json=body, headers={**tenant_a.auth(), **JSON})
+    assert r.status_code == 201, r.text
+    r = await client.get(f"/api/handles/{h}")
+    assert r.status_code == 404 and r.json()["identifierStatus"] == "not_yet_valid"
+    bad = {**body, "status": "gone"}
+    h2 = f"{tenant_a.prefix}/PUT-LC-2"
+    r = await client.put(f"/api/handles/{h2}", json=bad, headers={**tenant_a.auth(), **JSON})
+    assert r.status_code == 400 and r.json()["field"] == "status"
+    r = await client.get(f"/api/handles/{h2}")
+    assert r.status_code == 404 and "identifierStatus" not in r.json()  # never created

@@ -193,3 +193,35 @@ async def apply_change(tenant_id: int, row: dict[str, Any], change: Change, *, a
 
 def _brief(view: dict[str, Any]) -> dict[str, Any]:
     return {k: view[k] for k in ("status", "reason", "validFrom", "validUntil", "since")}
+
+
+class WithLifecycle:
+    """A PUT that also names a status or window (``{"values": [...], "validFrom": ...}``):
+    rides in ``put_record``'s transaction as its idempotency guard and, once the record
+    is written, applies the change there, so a record created with a future validFrom is
+    never resolvable before it. The request's own Idempotency-Key guard, if any, wraps."""
+
+    def __init__(self, inner: Any, change: Change, tenant_id: int, actor: str) -> None:
+        self.inner, self.change, self.tenant_id, self.actor = inner, change, tenant_id, actor
+
+    async def claim(self) -> None:
+        if self.inner is not None:
+            await self.inner.claim()
+
+    async def complete(self, response: Any) -> None:
+        row = await locked_row(self.tenant_id, parse_handle(response["handle"]))
+        await apply_change(self.tenant_id, row, self.change, actor=self.actor, via="api")
+        if self.inner is not None:
+            await self.inner.complete(response)
+
+
+def split_put_body(body: Any) -> tuple[Any, Change | None]:
+    """A PUT body without its lifecycle fields, and the change they make (validated
+    before anything is written), or None when it names none."""
+    if not isinstance(body, dict) or "values" not in body:
+        return body, None
+    named = {k: body[k] for k in FIELDS if k in body}
+    if not named:
+        return body, None
+    rest = {k: v for k, v in body.items() if k not in FIELDS}
+    return rest, parse_change(named)
