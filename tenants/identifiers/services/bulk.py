@@ -328,6 +328,15 @@ async def cancel_job(principal: Principal, job_id: str) -> JobInfo:
         raise InsufficientPermissions("cancelling a bulk job needs a key with the write scope")
     job = await job_row(principal, job_id)
     async with tenant_transaction(principal.tenant_id):
+        # The audit head first, as a chunk's write takes it (then the job row): the other
+        # order deadlocked against a chunk in flight. A refused cancel rolls it back.
+        await audit.record(
+            actor=principal.actor,
+            action="bulk.cancel",
+            target=job_id,
+            tenant_id=principal.tenant_id,
+            detail={"doneRows": job["done_rows"]},
+        )
         stopped = (
             await BulkJob.update(
                 {BulkJob.status: "cancelled", BulkJob.updated_at: datetime.now(UTC)}
@@ -338,13 +347,6 @@ async def cancel_job(principal: Principal, job_id: str) -> JobInfo:
         )
         if not stopped:
             raise Conflict(f"bulk job {job_id} is already {job['status']}", field="jobId")
-        await audit.record(
-            actor=principal.actor,
-            action="bulk.cancel",
-            target=job_id,
-            tenant_id=principal.tenant_id,
-            detail={"doneRows": job["done_rows"]},
-        )
     return await get_job(principal, job_id)
 
 
