@@ -263,7 +263,7 @@ def main() -> None:
         IDNEST_REDIS_URL=REDIS,
         IDNEST_VAR_DIR=str(work / "var"),
         IDNEST_LOG_LEVEL="WARNING",
-        IDNEST_RECORD_CACHE_SIZE=str(args.records * 2),
+        IDNEST_RECORD_CACHE_MB=str(max(64, args.records * 3 // 1000)),
     )
     try:
         subprocess.run([IDNEST, "migrate"], env=env, check=True, cwd=work)

@@ -69,13 +69,13 @@ class ResolutionFastPath:
                     return
             elif path.count("/") >= 2 and not path.startswith("/api/"):
                 record = self._cached(path[1:], scope)
-                if record is not None and record.redirect:
+                if record is not None and record.location is not None:
                     await send(
                         {
                             "type": "http.response.start",
                             "status": 302,
                             "headers": [
-                                (b"location", record.redirect.encode("utf-8")),
+                                (b"location", record.location),
                                 (b"content-length", b"0"),
                             ],
                         }

@@ -12,21 +12,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import db
-from core.auth import Principal
+from core.auth import DEVICE_SCOPE, Principal
 from core.errors import HandleGone, HandleNotFound, PrefixNotServedRead, ServiceUnavailable
 from core.identifiers import Handle, fold, is_under, parse_handle
 from core.lifecycle import status_now
 from core.settings import Settings
-from core.tenancy import tenant_replica_read, tenant_transaction
+from core.tenancy import tenant_transaction
 from core.values import HandleValue, filter_values, load_values
 from resolver import lifecycle
 from resolver.adminhandle import admin_handle_text, admin_handle_values, is_admin_handle
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
 from resolver.counters import ResolutionCounters
+from resolver.loader import MissLoader, select_rows
 from tenants.accounts.services.tenants import find_by_prefix
 from tenants.accounts.tables import CLOSED_STATUSES, ERASED
 from tenants.grants.services.access import grants_for
-from tenants.identifiers.tables import Identifier
 
 log = logging.getLogger("idnest.resolver")
 
@@ -34,13 +34,6 @@ log = logging.getLogger("idnest.resolver")
 # Errors that mean "the database is unreachable" (core.db), re-exported for the doors.
 DB_ERRORS = db.UNREACHABLE_ERRORS
 _PREFIX_NA = "0.na/"
-LIFECYCLE_COLUMNS = (
-    Identifier.status,
-    Identifier.status_since,
-    Identifier.status_reason,
-    Identifier.valid_from,
-    Identifier.valid_until,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +56,7 @@ class Resolver:
         self.tenant_ttl = settings.auth_cache_ttl
         self.negative_ttl = settings.negative_cache_ttl
         self.settings = settings
+        self.loader = MissLoader(cache)
 
     async def tenant_for(self, prefix: str) -> TenantInfo | None:
         """The tenant serving a prefix or one of its parents (derived prefixes)."""
@@ -175,7 +169,7 @@ class Resolver:
             )
         if tenant.status == "closed":
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
-        row = await self._read(tenant.id, key)
+        row = await self._read(tenant.id, key, generation)
         if row is None and is_admin_handle(handle, tenant.prefix):
             # Not stored yet: the tenant's admin handle still resolves (resolver.adminhandle).
             text = admin_handle_text(tenant.prefix)
@@ -193,30 +187,16 @@ class Resolver:
         self.counters.hit(tenant.id)
         return record
 
-    async def _read(self, tenant_id: int, key: str) -> dict[str, Any] | None:
-        """The stored row: from a fresh read replica unless the key (or everything) was
-        invalidated in the last ``replica_fresh_seconds``, which go to the primary."""
-        query = (
-            Identifier.select(Identifier.handle, Identifier.values, *LIFECYCLE_COLUMNS)
-            .where((Identifier.tenant_id == tenant_id) & (Identifier.handle_key == key))
-            .first()
-        )
-        replicas = db.replicas()
-        node = None
-        # Inside a transaction of its own (a write that resolves) the caller reads there.
-        if replicas is not None and db.engine().current_transaction.get() is None:
-            node = None if self.cache.written_recently(key) else replicas.pick()
-        if node is not None and replicas is not None:
-            try:
-                async with tenant_replica_read(tenant_id, node):
-                    row = await query.run(node=node)
-                replicas.reads[node] += 1
-                return row
-            except DB_ERRORS as exc:
-                log.warning("read replica %s failed (%r); reading from the primary", node, exc)
-                replicas.demote(node)
-        async with tenant_transaction(tenant_id, write=False):
-            return await query.run()
+    async def _read(self, tenant_id: int, key: str, generation: int) -> dict[str, Any] | None:
+        """The stored row, batched with concurrent misses (resolver.loader): from a fresh
+        read replica unless the key (or everything) was invalidated in the last
+        ``replica_fresh_seconds``, which go to the primary."""
+        if db.engine().current_transaction.get() is not None:
+            # Inside a transaction of its own (a write that resolves) the caller reads there.
+            async with tenant_transaction(tenant_id, write=False):
+                rows = await select_rows(tenant_id, [key])
+            return rows[0] if rows else None
+        return await self.loader.read(tenant_id, key, generation)
 
     def may_read_restricted(self, record: Record, principal: Principal | None) -> bool:
         return (
@@ -242,7 +222,7 @@ class Resolver:
         if (
             query.public_only
             or principal is None
-            or not principal.can("read")
+            or not (principal.can("read") or principal.can(DEVICE_SCOPE))
             or self.may_read_restricted(record, principal)
         ):
             return self.view(record, query, principal)

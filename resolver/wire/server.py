@@ -80,6 +80,10 @@ def _digest(msg: Message) -> bytes:
     return codec.request_digest(msg) if msg.header.op_flags & _RRDG else b""
 
 
+def _encode_public(record: Record) -> bytes:
+    return codec.encode_values(record.public)
+
+
 def handle_text(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
@@ -130,8 +134,8 @@ class WireServer:
     def _public_answer(self, msg: Message, handle: bytes, record: Record) -> bytes:
         block = record.wire_public
         if block is None:
-            block = record.wire_public = codec.encode_values(record.public)
-        if not record.public:
+            block = self.cache.wire_block(fold(record.handle), record, _encode_public)
+        if block[:4] == b"\x00\x00\x00\x00":  # no public values
             return codec.encode_error_response(
                 msg.envelope, msg.header, ResponseCode.VALUES_NOT_FOUND,
                 f"handle {record.handle} has no public values", digest=_digest(msg),
@@ -154,7 +158,7 @@ class WireServer:
         entry = self.cache.get(key)
         if type(entry) is not Record or entry.lifecycle is not None:  # HS_STATUS: slow path
             return None
-        if tcp and not flags & _PUBL and len(entry.values) != len(entry.public):
+        if tcp and not flags & _PUBL and not entry.all_public:
             return None  # restricted values asked for: challenge on the slow path
         self.cache.hits += 1
         self.counters.hit(entry.tenant_id)
@@ -186,13 +190,10 @@ class WireServer:
     ) -> bytes:  # fmt: skip
         env, hdr = reply_env or msg.envelope, msg.header
         flags = hdr.op_flags
-        # AUTH (skip caches) only over TCP: over UDP it would let anyone aim a flood at the
-        # database. admit=False: a record not active answers its values and HS_STATUS.
+        # AUTH (skip caches) only over TCP: over UDP it would let anyone flood the database.
         auth, text = conn is not None and bool(flags & _AUTH), handle_text(body.handle)
-        record = await self.resolver.lookup(text, authoritative=auth, admit=False)
-        restricted = (
-            conn is not None and not flags & _PUBL and len(record.values) != len(record.public)
-        )
+        record = await self.resolver.lookup(text, authoritative=auth, admit=False)  # +HS_STATUS
+        restricted = conn is not None and not flags & _PUBL and not record.all_public
         if restricted and principal is None:
             assert conn is not None
             return await self._challenge(msg, conn)
