@@ -157,3 +157,31 @@ async def test_oid_door_answers_the_bound_records_status(client, tenant_a):
     await set_status(client, tenant_a, r.json()["handle"], "revoked")
     r = await client.get(f"/oid/{oid}", follow_redirects=False)
     assert r.status_code == 410 and r.json()["identifierStatus"] == "revoked"
+
+
+async def test_the_handle_protocol_over_http_carries_the_status_value(client, tenant_a):
+    import json
+    from urllib.parse import quote
+
+    from resolver.wire import bodies, codec
+    from resolver.wire.constants import ENVELOPE_SIZE, OpCode
+    from resolver.wire.message import decode_envelope, parse_message
+
+    h = await register(client, tenant_a, "HDL-1")
+    await set_status(client, tenant_a, h, "suspended", reason="review")
+    hdl = "application/x-hdl-message"
+    frame = codec.encode_request(
+        OpCode.RESOLUTION, bodies.resolution_request_body(h), request_id=77
+    )
+    r = await client.post(
+        "/" + quote(h, safe=""), content=frame, headers={"Content-Type": hdl, "Accept": hdl}
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == hdl
+    env = decode_envelope(r.content, 0)
+    msg = parse_message(env, r.content[ENVELOPE_SIZE : ENVELOPE_SIZE + env.length])
+    body, _ = bodies.decode_body(msg)
+    assert msg.header.rc == 1
+    status = [v for v in body.values if v.type == "HS_STATUS"]
+    assert len(status) == 1 and status[0].index == 0 and status[0].ttl == 0
+    assert json.loads(status[0].data.value)["status"] == "suspended"
+    assert any(v.type == "URL" for v in body.values)
