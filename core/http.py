@@ -68,7 +68,7 @@ def idnest_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[
         exc.title,
         exc.detail,
         rc=exc.rc,
-        extra={"handle": exc.handle, "field": exc.field},
+        extra={"handle": exc.handle, "field": exc.field, **(exc.extra or {})},
         headers={"Retry-After": str(retry)} if retry else None,
     )
 

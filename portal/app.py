@@ -30,7 +30,7 @@ from portal import apidocs
 from portal import web as portal_web
 from portal.web.config import csrf_config, session_config, session_store, static_router
 from resolver import api as resolver_api
-from resolver import hdl_http
+from resolver import hdl_http, identifier_usage
 from resolver import oid as resolver_oid
 from resolver.fastpath import ResolutionFastPath
 from resolver.observability import api as observability_api
@@ -48,6 +48,7 @@ from tenants.grants import api as grants_api
 from tenants.identifiers import jobs as bulk_jobs
 from tenants.identifiers.api import bulk as bulk_api
 from tenants.identifiers.api import handles as handles_api
+from tenants.identifiers.api import lifecycle as lifecycle_api
 from tenants.identifiers.api import search as search_api
 from tenants.identifiers.api import snms as snms_api
 from tenants.ownership import api as ownership_api
@@ -100,8 +101,9 @@ def refreeze_when_cache_grew(size: int, frozen_at: int) -> int:
 
 # The tenant-facing JSON APIs beside its records: exports, machine clients, grants.
 TENANT_APIS = (
-    *ownership_api.ROUTES, *clients_api.ROUTES, *grants_api.ROUTES, *devices_api.ROUTES
-)
+    *ownership_api.ROUTES, *clients_api.ROUTES, *grants_api.ROUTES, *devices_api.ROUTES,
+    *lifecycle_api.ROUTES, *identifier_usage.ROUTES,
+)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> Any:

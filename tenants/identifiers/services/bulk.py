@@ -35,15 +35,15 @@ from tenants.accounts.tables import Tenant
 from tenants.identifiers.services import batch as batch_writes
 from tenants.identifiers.services import records, search
 from tenants.identifiers.services.batch import BatchItem
+from tenants.identifiers.services.bulk_cursor import ACTIVE, ACTIVE_STATUSES, commit_chunk
 from tenants.identifiers.services.bulk_rows import FORMATS, Row, chunks, count_rows
+from tenants.identifiers.services.bulk_status import STATUS_MODE, run_status_chunks
 from tenants.identifiers.services.idempotency import Idempotency, Replay, fingerprint
-from tenants.identifiers.tables import BulkJob, BulkJobFailure
+from tenants.identifiers.tables import BulkJob
 
 log = logging.getLogger("idnest.bulk")
 CHUNK_ROWS = 2000
-# A job is queued, running, then done, failed or cancelled; only the first two move.
-ACTIVE_STATUSES = ("queued", "running")
-_ACTIVE = BulkJob.status.is_in(list(ACTIVE_STATUSES))
+_ACTIVE = ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +98,8 @@ async def submit(
     the same upload again answers the first job instead of creating a second one."""
     if fmt not in FORMATS:
         raise InvalidValue(f"format must be one of {', '.join(FORMATS)}", field="format")
-    if mode not in ("create", "update", "upsert"):
-        raise InvalidValue("mode must be create, update or upsert", field="mode")
+    if mode not in ("create", "update", "upsert", STATUS_MODE):
+        raise InvalidValue("mode must be create, update, upsert or status", field="mode")
     if principal.tenant_id is None or not principal.can("write"):
         raise InsufficientPermissions("bulk registration needs a key with the write scope")
     public_id = uuid.uuid4().hex
@@ -218,40 +218,6 @@ class _ChunkCommit:
         self.done = True
 
 
-async def commit_chunk(
-    job_id: int, start: int, rows: list[Row], failures: list[tuple[Row, str]]
-) -> None:
-    end = rows[-1].number
-    moved = (
-        await BulkJob.update(
-            {
-                BulkJob.done_rows: end,
-                BulkJob.ok_rows: BulkJob.ok_rows + (len(rows) - len(failures)),
-                BulkJob.failed_rows: BulkJob.failed_rows + len(failures),
-                BulkJob.updated_at: datetime.now(UTC),
-            }
-        )
-        .where((BulkJob.id == job_id) & (BulkJob.done_rows == start) & _ACTIVE)
-        .returning(BulkJob.id, BulkJob.tenant_id)
-        .run()
-    )
-    if not moved:
-        raise Conflict(f"bulk job {job_id}: cancelled, or another worker moved past row {start}")
-    if failures:
-        await BulkJobFailure.insert(
-            *(
-                BulkJobFailure(
-                    tenant_id=moved[0]["tenant_id"],
-                    job_id=job_id,
-                    row_no=r.number,
-                    handle=r.handle[:2048],
-                    message=msg[:1024],
-                )
-                for r, msg in failures
-            )
-        ).run()
-
-
 async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
     """Run (or resume) one job from its cursor to the end; returns the final status."""
     # The worker is sent a job's id alone; the row then says whose it is.
@@ -313,7 +279,10 @@ async def _run_chunks_again_if_contended(
         if now is None or now["status"] not in ACTIVE_STATUSES:
             raise Conflict(f"bulk job {job['public_id']} stopped")
         try:
-            await _run_chunks(principal, now, now["done_rows"], chunk_rows)
+            if now["mode"] == STATUS_MODE:  # status changes (services/bulk_status.py)
+                await run_status_chunks(principal, now, now["done_rows"], chunk_rows, commit_chunk)
+            else:
+                await _run_chunks(principal, now, now["done_rows"], chunk_rows)
             return
         except Contended:
             if attempt == 2:
@@ -379,6 +348,15 @@ async def cancel_job(principal: Principal, job_id: str) -> JobInfo:
         raise InsufficientPermissions("cancelling a bulk job needs a key with the write scope")
     job = await job_row(principal, job_id)
     async with tenant_transaction(principal.tenant_id):
+        # The audit head first, as a chunk's write takes it (then the job row): the other
+        # order deadlocked against a chunk in flight. A refused cancel rolls it back.
+        await audit.record(
+            actor=principal.actor,
+            action="bulk.cancel",
+            target=job_id,
+            tenant_id=principal.tenant_id,
+            detail={"doneRows": job["done_rows"]},
+        )
         stopped = (
             await BulkJob.update(
                 {BulkJob.status: "cancelled", BulkJob.updated_at: datetime.now(UTC)}
@@ -389,13 +367,6 @@ async def cancel_job(principal: Principal, job_id: str) -> JobInfo:
         )
         if not stopped:
             raise Conflict(f"bulk job {job_id} is already {job['status']}", field="jobId")
-        await audit.record(
-            actor=principal.actor,
-            action="bulk.cancel",
-            target=job_id,
-            tenant_id=principal.tenant_id,
-            detail={"doneRows": job["done_rows"]},
-        )
     return await get_job(principal, job_id)
 
 
