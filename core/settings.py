@@ -124,7 +124,8 @@ class Settings(BaseSettings):
     # Unset: on the embedded profile cookies are Secure over HTTPS only (a LAN trial over
     # plain HTTP can log in), elsewhere always Secure. true/false force it (core.proxy).
     cookie_secure: bool | None = None
-    # Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-Proto is believed.
+    # Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-Proto and
+    # X-Forwarded-For are believed (core/proxy.py).
     trusted_proxies: str = ""
     session_max_age: int = 8 * 3600
     staff_totp_required: bool = True

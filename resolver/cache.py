@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import msgspec
 
 from core.bus import FLUSH_ALL, InvalidationBus
+from core.lifecycle import Lifecycle
 from core.values import HandleValue, value_to_json
 
 _json = msgspec.json.Encoder()
@@ -48,6 +49,7 @@ _hidden_decoder = msgspec.json.Decoder(list[tuple[int, HandleValue]])
 # slot and the LRU links (measured with tracemalloc; tests/resolver/test_cache_bytes.py).
 RECORD_OVERHEAD = 400
 MISSING_OVERHEAD = 200
+LIFECYCLE_SIZE = 250  # a Lifecycle struct and its strings (core/lifecycle.py), roughly
 
 
 @dataclass(slots=True)
@@ -75,6 +77,9 @@ class Record(msgspec.Struct, gc=False):
     # The public values in Handle wire form (resolver.wire.codec.encode_values), filled
     # by the wire door on its first unfiltered resolution (RecordCache.wire_block).
     wire_public: bytes | None = None
+    # Status and validity window (core/lifecycle.py), checked at answer time by every
+    # door; None for a plain active record, which the fast paths answer as before.
+    lifecycle: Lifecycle | None = None
 
     @property
     def public(self) -> tuple[HandleValue, ...]:
@@ -102,6 +107,7 @@ class Record(msgspec.Struct, gc=False):
         return (
             RECORD_OVERHEAD + len(key) + len(self.handle) + len(self.public_body)
             + len(self.hidden or b"") + len(self.wire_public or b"") + len(self.location or b"")
+            + (LIFECYCLE_SIZE if self.lifecycle is not None else 0)
         )  # fmt: skip
 
 
@@ -137,7 +143,12 @@ def first_url(values: Sequence[HandleValue]) -> str | None:
     return None
 
 
-def build_record(tenant_id: int, handle: str, values: Sequence[HandleValue]) -> Record:
+def build_record(
+    tenant_id: int,
+    handle: str,
+    values: Sequence[HandleValue],
+    lifecycle: Lifecycle | None = None,
+) -> Record:
     public = [v for v in values if v.public_read]
     hidden = [(at, v) for at, v in enumerate(values) if not v.public_read]
     url = first_url(public)
@@ -147,6 +158,7 @@ def build_record(tenant_id: int, handle: str, values: Sequence[HandleValue]) -> 
         public_body=encode_body(handle, public),
         hidden=_json.encode(hidden) if hidden else None,
         location=None if url is None else url.encode("utf-8"),
+        lifecycle=lifecycle,
     )
 
 

@@ -36,7 +36,8 @@ class ResolutionFastPath:
             if name in _CREDENTIAL_HEADERS:
                 return None
         entry = self.resolver.cache.get(fold(handle))
-        if isinstance(entry, Record):
+        # A record with a status or validity window is decided at answer time (Litestar).
+        if isinstance(entry, Record) and entry.lifecycle is None:
             self.resolver.cache.hits += 1
             self.resolver.counters.hit(entry.tenant_id)
             return entry

@@ -39,7 +39,8 @@ MAX_IN_FLIGHT = 4  # batches being read at once, per process
 
 # The stored row of each key asked for; the tenant's row-level security applies too.
 BATCH_SQL = (
-    "SELECT handle_key, handle, values FROM identifiers"
+    "SELECT handle_key, handle, values, status, status_since, status_reason, valid_from,"
+    " valid_until FROM identifiers"
     " WHERE tenant_id = $1 AND handle_key = ANY($2::varchar[])"
 )
 
@@ -144,7 +145,9 @@ class MissLoader:
 
 async def select_rows(tenant_id: int, keys: Sequence[str]) -> list[Row]:
     """The same read through Piccolo: SQLite, and reads inside a caller's transaction."""
-    rows: list[Row] = await Identifier.select(
-        Identifier.handle_key, Identifier.handle, Identifier.values
-    ).where((Identifier.tenant_id == tenant_id) & Identifier.handle_key.is_in(list(keys)))
+    i = Identifier
+    rows: list[Row] = await i.select(
+        i.handle_key, i.handle, i.values,
+        i.status, i.status_since, i.status_reason, i.valid_from, i.valid_until,  # lifecycle
+    ).where((i.tenant_id == tenant_id) & i.handle_key.is_in(list(keys)))  # fmt: skip
     return rows

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import db
-from core.auth import Principal
+from core.auth import DEVICE_SCOPE, Principal
 from core.errors import HandleGone, HandleNotFound, PrefixNotServedRead, ServiceUnavailable
 from core.identifiers import Handle, fold, is_under, parse_handle
+from core.lifecycle import status_now
 from core.settings import Settings
 from core.tenancy import tenant_transaction
 from core.values import HandleValue, filter_values, load_values
+from resolver import lifecycle
 from resolver.adminhandle import admin_handle_text, admin_handle_values, is_admin_handle
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
 from resolver.counters import ResolutionCounters
@@ -77,8 +79,18 @@ class Resolver:
         self.cache.put_tenant(key, info, ttl, generation)
         return info
 
-    async def lookup(self, handle_text: str, *, authoritative: bool = False) -> Record:
-        """The record for a handle. Raises InvalidHandle, PrefixNotServedRead, HandleNotFound."""
+    async def lookup(
+        self, handle_text: str, *, authoritative: bool = False, admit: bool = True
+    ) -> Record:
+        """The record for a handle. Raises InvalidHandle, PrefixNotServedRead, HandleNotFound,
+        and (unless ``admit`` is false: the wire door) the refusal of a record that is not
+        active (resolver.lifecycle)."""
+        record = await self._lookup(handle_text, authoritative)
+        if admit and record.lifecycle is not None:
+            lifecycle.admit(record)
+        return record
+
+    async def _lookup(self, handle_text: str, authoritative: bool) -> Record:
         handle = parse_handle(handle_text)
         key = handle.key
         if key.startswith(_PREFIX_NA):
@@ -169,7 +181,8 @@ class Resolver:
             self.cache.put(key, self.cache.missing(), generation)
             self.counters.not_found(tenant.id)
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
-        record = build_record(tenant.id, row["handle"], load_values(row["values"]))
+        state = await lifecycle.lifecycle_of(tenant.id, row)
+        record = build_record(tenant.id, row["handle"], load_values(row["values"]), state)
         self.cache.put(key, record, generation)
         self.counters.hit(tenant.id)
         return record
@@ -193,14 +206,23 @@ class Resolver:
         )
 
     async def view_for(
-        self, record: Record, query: Query, principal: Principal | None
+        self, record: Record, query: Query, principal: Principal | None, *, status: bool = False
     ) -> list[HandleValue]:
         """``view``, and for a partner of the record's tenant what its grants reveal
-        (tenants.grants). Anonymous and owner reads never look grants up."""
+        (tenants.grants). Anonymous and owner reads never look grants up. ``status`` (the
+        wire door): a record with lifecycle data leads with its HS_STATUS value."""
+        values = await self._view_for(record, query, principal)
+        if status and values and record.lifecycle is not None:
+            values = [status_now(record.lifecycle), *values]
+        return values
+
+    async def _view_for(
+        self, record: Record, query: Query, principal: Principal | None
+    ) -> list[HandleValue]:
         if (
             query.public_only
             or principal is None
-            or not principal.can("read")
+            or not (principal.can("read") or principal.can(DEVICE_SCOPE))
             or self.may_read_restricted(record, principal)
         ):
             return self.view(record, query, principal)

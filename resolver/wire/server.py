@@ -156,7 +156,7 @@ class WireServer:
         except UnicodeDecodeError:
             return None
         entry = self.cache.get(key)
-        if type(entry) is not Record:
+        if type(entry) is not Record or entry.lifecycle is not None:  # HS_STATUS: slow path
             return None
         if tcp and not flags & _PUBL and not entry.all_public:
             return None  # restricted values asked for: challenge on the slow path
@@ -190,14 +190,10 @@ class WireServer:
     ) -> bytes:  # fmt: skip
         env, hdr = reply_env or msg.envelope, msg.header
         flags = hdr.op_flags
-        # AUTH (skip caches) only over TCP: over UDP it would let anyone aim a flood at
-        # the database.
-        record = await self.resolver.lookup(
-            handle_text(body.handle), authoritative=conn is not None and bool(flags & _AUTH)
-        )
-        restricted = (
-            conn is not None and not flags & _PUBL and not record.all_public
-        )
+        # AUTH (skip caches) only over TCP: over UDP it would let anyone flood the database.
+        auth, text = conn is not None and bool(flags & _AUTH), handle_text(body.handle)
+        record = await self.resolver.lookup(text, authoritative=auth, admit=False)  # +HS_STATUS
+        restricted = conn is not None and not flags & _PUBL and not record.all_public
         if restricted and principal is None:
             assert conn is not None
             return await self._challenge(msg, conn)
@@ -206,9 +202,10 @@ class WireServer:
             types=tuple(t.decode("utf-8", "replace") for t in body.types),
             public_only=not restricted,
         )
-        if not query.filtered and query.public_only and reply_env is None:
+        plain = record.lifecycle is None and reply_env is None
+        if plain and not query.filtered and query.public_only:
             return self._public_answer(msg, body.handle, record)
-        values = await self.resolver.view_for(record, query, principal)
+        values = await self.resolver.view_for(record, query, principal, status=True)
         if not values:
             raise ValuesNotFound(f"handle {record.handle} has no values matching the request")
         block = codec.join_encoded([codec.encode_value(v) for v in values])

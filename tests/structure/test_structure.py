@@ -36,6 +36,7 @@ CONTEXT_DEPS = {
     "statistics": {"accounts", "onboarding", "templates"},
     "ownership": {"accounts", "identifiers", "onboarding"},
     "clients": {"accounts"},
+    "devices": {"accounts", "clients", "identifiers", "templates"},
 }
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
