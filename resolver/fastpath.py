@@ -52,9 +52,11 @@ class ResolutionFastPath:
             if name in _CREDENTIAL_HEADERS:
                 return None
         try:
-            return await self.resolver.lookup(handle)
+            record = await self.resolver.lookup(handle)
         except Exception:
             return None
+        # As for hits: a status or validity window is decided by the framework's door.
+        return record if record.lifecycle is None else None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self.gs1.claims(scope["path"]):

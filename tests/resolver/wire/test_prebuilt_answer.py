@@ -55,7 +55,7 @@ def test_two_request_ids_get_the_same_bytes_but_the_id(settings: Any) -> None:
 
 
 def test_an_invalidated_record_is_not_answered_from_its_old_bytes(settings: Any) -> None:
-    (first,), server = answers(settings, [5])
+    _, server = answers(settings, [5])
     server.cache.on_invalidate("rec:88.100.1/p-1")
     record = build_record(1, "88.100.1/P-1", VALUES[1:])
     server.cache.put("88.100.1/p-1", record, server.cache.generation)
