@@ -32,19 +32,17 @@ from core import ratelimit
 from core.auth import Principal
 from core.errors import AuthenticationFailed, AuthenticationNeeded, RateLimited
 from core.identifiers import parse_handle
-from core.tenancy import tenant_transaction
-from core.values import load_values
 from tenants.accounts.services.apikeys import authenticate_key
 from tenants.accounts.services.tenants import find_by_prefix
 from tenants.clients.services.tokens import authenticate_token, is_access_token
 from tenants.devices.service import (
     authenticate_device_token,
+    credential_values,
     device_principal,
     is_device,
     is_device_token,
 )
 from tenants.identifiers.services import snms
-from tenants.identifiers.tables import Identifier
 
 
 class WrongSecret(AuthenticationFailed):
@@ -116,23 +114,17 @@ async def _authenticate_basic(credentials: str) -> Principal:
         if principal.tenant_id != tenant.id:
             raise AuthenticationFailed("that API key belongs to another tenant")
         return principal
-    async with tenant_transaction(tenant.id, write=False):
-        row = (
-            await Identifier.select(Identifier.values)
-            .where((Identifier.tenant_id == tenant.id) & (Identifier.handle_key == handle.key))
-            .first()
-            .run()
-        )
+    values = await credential_values(tenant.id, handle.key)
     index = int(index_text)
-    if row is not None:
-        for v in load_values(row["values"]):
+    if values:
+        for v in values:
             if (
                 v.index == index
                 and v.type == "HS_SECKEY"
                 and v.data.format == "string"
                 and hmac.compare_digest(str(v.data.value).encode(), password.encode())
             ):
-                if await is_device(tenant.id, load_values(row["values"])):
+                if await is_device(tenant.id, values):
                     return device_principal(tenant, index, handle.text)
                 return Principal(
                     actor=f"handle:{index}:{handle.text}",

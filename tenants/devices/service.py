@@ -22,9 +22,7 @@ removed key counts at once, up to the token cache below):
 
 from __future__ import annotations
 
-import base64
 import binascii
-import json
 import time
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -43,7 +41,7 @@ from core.identifiers import parse_handle
 from core.tenancy import tenant_transaction
 from core.values import HandleValue, load_values
 from tenants.accounts.services.tenants import find_by_prefix
-from tenants.clients.services.tokens import audience
+from tenants.clients.services.tokens import audience, jwt_header
 from tenants.identifiers.tables import Identifier
 from tenants.templates.services.templates import TEMPLATE_INDEX, get_template
 
@@ -88,20 +86,24 @@ async def is_device(tenant_id: int, values: Iterable[HandleValue]) -> bool:
     return False
 
 
+async def credential_values(tenant_id: int, key: str) -> list[HandleValue]:
+    """The values of a record that holds a credential, read from the database (not the
+    resolution cache: a rotated key counts at once); empty when there is no record."""
+    async with tenant_transaction(tenant_id, write=False):
+        row = await (
+            Identifier.select(Identifier.values)
+            .where((Identifier.tenant_id == tenant_id) & (Identifier.handle_key == key))
+            .first()
+            .run()
+        )
+    return load_values(row["values"]) if row else []
+
+
 def is_device_token(token: str) -> bool:
     if not token.startswith("eyJ") or token.count(".") != 2 or len(token) > MAX_TOKEN_LENGTH:
         return False
-    header = _header(token)
+    header = jwt_header(token)
     return header is not None and header.get("typ") == TOKEN_TYPE
-
-
-def _header(token: str) -> dict[str, Any] | None:
-    head = token.split(".", 1)[0]
-    try:
-        value = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
-    except (binascii.Error, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _jwk(fmt: str, value: str) -> tuple[Any, list[str]]:
@@ -148,7 +150,7 @@ async def authenticate_device_token(token: str) -> Principal:
     hit = _verified.get(token)
     if hit is not None and hit[0] > time.time():
         return hit[1]
-    header = _header(token) or {}
+    header = jwt_header(token) or {}
     kid = header.get("kid")
     kid = kid if isinstance(kid, str) and len(kid) <= 512 else ""
     index_text, _, handle_text = kid.partition(":")
@@ -161,14 +163,7 @@ async def authenticate_device_token(token: str) -> Principal:
     tenant = await find_by_prefix(handle.prefix)
     if tenant is None or tenant.status != "active":
         raise AuthenticationFailed(f"no active tenant holds {handle.prefix}")
-    async with tenant_transaction(tenant.id, write=False):
-        row = await (
-            Identifier.select(Identifier.values)
-            .where((Identifier.tenant_id == tenant.id) & (Identifier.handle_key == handle.key))
-            .first()
-            .run()
-        )
-    values = load_values(row["values"]) if row else []
+    values = await credential_values(tenant.id, handle.key)
     if not await is_device(tenant.id, values):
         raise AuthenticationFailed(f"{handle.text} is not an active-carrier device")
     index = int(index_text)

@@ -4,12 +4,12 @@ record proves the device, which then sees what grants naming it reveal and may n
 from __future__ import annotations
 
 import base64
-import socket
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from wire_server_helpers import start_listener
 
 from core.handlekeys import encode_public_key
 
@@ -17,24 +17,9 @@ pytestmark = pytest.mark.anyio
 JSON = {"Content-Type": "application/json"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-async def wire(client, app) -> AsyncIterator[tuple[str, int]]:
-    from core.settings import get_settings
-    from resolver.wire.listener import WireListener
-    from resolver.wire.server import WireServer
-
-    for _ in range(20):
-        listener = WireListener(WireServer(app.resolver, get_settings()))
-        port = free_port()
-        await listener.start("127.0.0.1", port)
-        if listener.bound:
-            break
+async def wire(app, client, settings) -> AsyncIterator[tuple[str, int]]:
+    listener, port = await start_listener(app, settings)
     yield ("127.0.0.1", port)
     await listener.stop()
 
