@@ -29,11 +29,20 @@ class IdnestError(Exception):
     title: ClassVar[str] = "Error"
     snms_status: ClassVar[int] = SNMS_BUSINESS
 
-    def __init__(self, detail: str, *, field: str | None = None, handle: str | None = None):
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        handle: str | None = None,
+        extra: dict[str, object] | None = None,
+    ):
         super().__init__(detail)
         self.detail = detail
         self.field = field
         self.handle = handle
+        # More members of the problem document (e.g. an identifier's status and since when).
+        self.extra = extra
 
 
 class HandleNotFound(IdnestError):
@@ -48,6 +57,33 @@ class HandleGone(HandleNotFound):
 
     http_status = 410
     title = "Gone"
+
+
+class IdentifierRevoked(HandleGone):
+    """The identifier was revoked by its owner (core/lifecycle.py): gone for good."""
+
+    title = "Identifier revoked"
+
+
+class IdentifierExpired(HandleGone):
+    """The identifier's validity window closed, or it was marked expired."""
+
+    title = "Identifier expired"
+
+
+class IdentifierNotYetValid(HandleNotFound):
+    """Before the identifier's valid_from: not resolvable yet, so 404 with validFrom
+    (425 Too Early is about TLS early data, not about a resource's future)."""
+
+    title = "Identifier not yet valid"
+
+
+class IdentifierSuspended(IdnestError):
+    """Suspended by its owner; the tenant's policy says refuse (core/lifecycle.py)."""
+
+    rc = 100
+    http_status = 403
+    title = "Identifier suspended"
 
 
 class HandleAlreadyExists(IdnestError):
@@ -191,7 +227,7 @@ class WriteRefused(IdnestError):
     title = "Registration refused"
 
     def __init__(self, detail: str, *, reason: str, **kw: str | None):
-        super().__init__(detail, **kw)
+        super().__init__(detail, field=kw.get("field"), handle=kw.get("handle"))
         self.reason = reason
 
 

@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     public_base_url: str = ""
     # Seconds a "no such handle" answer is cached; writes invalidate it at once.
     negative_cache_ttl: float = 5.0
-    record_cache_size: int = 200_000
+    # Megabytes each serving process may spend on its resolution cache (resolver.cache:
+    # about 1.1 KB a record of ~600 bytes of stored values, so 256 MB is ~230,000).
+    record_cache_mb: float = Field(default=256.0, gt=0, le=1_000_000)
     # Backstop for credential caches when no Redis bus carries revocations across
     # processes (the embedded profile, with the CLI in another process).
     auth_cache_ttl: float = 10.0
@@ -132,7 +134,8 @@ class Settings(BaseSettings):
     # Unset: on the embedded profile cookies are Secure over HTTPS only (a LAN trial over
     # plain HTTP can log in), elsewhere always Secure. true/false force it (core.proxy).
     cookie_secure: bool | None = None
-    # Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-Proto is believed.
+    # Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-Proto and
+    # X-Forwarded-For are believed (core/proxy.py).
     trusted_proxies: str = ""
     session_max_age: int = 8 * 3600
     staff_totp_required: bool = True

@@ -12,7 +12,7 @@ from resolver.service import Resolver
 def build_resolver(settings: Settings, bus: InvalidationBus) -> Resolver:
     cache = RecordCache(
         bus,
-        max_size=settings.record_cache_size,
+        max_bytes=int(settings.record_cache_mb * 1024 * 1024),
         negative_ttl=settings.negative_cache_ttl,
         # With a shared bus every write reaches us; without one, the CLI in another
         # process may write behind our back, so entries expire as a backstop.

@@ -119,6 +119,22 @@ PAGES = [
         fill={"prefix": "a_prefix"},
         bodies=(Body(form={"suffix": "{handle}"}), Body(form={"suffix": "../{handle}"})),
     ),
+    C(
+        "POST",
+        CON + "/identifier/status",
+        body=Body(form={"suffix": "{suffix}", "status": "revoked"}),
+    ),
+    C(
+        "POST",
+        CON + "/identifier/status",
+        "scoped",
+        fill={"prefix": "a_prefix"},
+        bodies=(
+            Body(form={"suffix": "{handle}", "status": "revoked"}),
+            Body(form={"suffix": "../{handle}", "status": "revoked"}),
+        ),
+    ),
+    C("POST", CON + "/lifecycle-policy", body=Body(form={"suspended": "serve"})),
     C("GET", CON + "/batch"),
     C("POST", CON + "/batch", body=Body(files=True)),
     C("GET", CON + "/batch/{job_id:str}", cross=True),

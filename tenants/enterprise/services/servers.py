@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, rsa
 from core import audit
 from core.bus import get_bus
 from core.errors import InvalidValue
-from core.handlekeys import encode_handle_key
+from core.handlekeys import encode_public_key
 from core.outbox import enqueue
 from core.tenancy import tenant_transaction
 from tenants.accounts.services.tenants import TenantInfo, get_by_prefix
@@ -105,7 +105,7 @@ def encode_key(pem_or_der: bytes) -> str:
         ) from None
     if not isinstance(key, rsa.RSAPublicKey | dsa.DSAPublicKey):
         raise InvalidValue("the public key must be RSA or DSA", field="public_key")
-    return base64.b64encode(encode_handle_key(key)).decode("ascii")
+    return base64.b64encode(encode_public_key(key)).decode("ascii")
 
 
 def parse_servers(
