@@ -57,7 +57,10 @@ async def test_misses_of_many_handles_share_queries_and_get_their_own(client, ap
     results = await asyncio.gather(
         *(resolver.lookup(h) for h in handles), resolver.lookup(missing), return_exceptions=True
     )
-    assert resolver.loader.queries - queries <= 5  # 41 misses; one query each before
+    # 41 misses, one query each before. The first MAX_IN_FLIGHT go out at once and the
+    # rest gather behind them; how many more rounds that takes depends on when each
+    # lookup's own tenant look-up (the cache was emptied) returns: a few, never 41.
+    assert resolver.loader.queries - queries <= 10
     for n, record in enumerate(results[:-1]):
         assert record.redirect == f"https://example.com/many/{n}"
     assert type(results[-1]).__name__ == "HandleNotFound"
