@@ -34,6 +34,8 @@ SPARSE = {
     "bank_transfers": "no bank transfer is recorded in this test",
     "fapiao_profiles": "no invoicing details are entered in this test",
     "dunning_cases": "no invoice is overdue in this test",
+    "enterprise_servers": "a tenant with servers of its own resolves there (tests/enterprise); "
+    "this one stays delegated, with a change waiting for review",
 }
 
 
@@ -63,6 +65,9 @@ async def _seed_everything(client: Any, t: Any) -> list[str]:
     from tenants.identifiers.services.snms import create_account
     from tenants.templates.services.templates import save_template
 
+    from tenants.enterprise.services.requests import request_change
+
+    await request_change(t.id, delegated=False, servers="192.0.2.10:2641", actor="test")
     handles = []
     for i in range(5):
         h = f"{t.prefix}/P-{i}"
