@@ -62,10 +62,9 @@ async def _seed_everything(client: Any, t: Any) -> list[str]:
     """A tenant with data in every table a tenant fills through the product."""
     from core.schemes.gs1 import gs1_check_digit
     from tenants.accounts.services.users import create_member
+    from tenants.enterprise.services.requests import request_change
     from tenants.identifiers.services.snms import create_account
     from tenants.templates.services.templates import save_template
-
-    from tenants.enterprise.services.requests import request_change
 
     await request_change(t.id, delegated=False, servers="192.0.2.10:2641", actor="test")
     handles = []
