@@ -75,9 +75,12 @@ class InvalidationBus:
     async def start(self) -> None:
         # A serving process (the CLI never starts its bus) hears other processes' tenant
         # changes from the database instead (core.tenant_watch).
+        # On SQLite it follows written identifiers too (core.tenant_watch).
         from core import tenant_watch
+        from core.settings import get_settings
 
-        self._watch = asyncio.get_running_loop().create_task(tenant_watch.watch_forever(self))
+        watch = tenant_watch.watch_forever(self, records=get_settings().embedded)
+        self._watch = asyncio.get_running_loop().create_task(watch)
 
     async def stop(self) -> None:
         watch, self._watch = self._watch, None

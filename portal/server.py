@@ -1,7 +1,14 @@
-"""Runs the app under Hypercorn: one process, or N workers sharing the port.
+"""Runs the app under Hypercorn (the default) or Granian: one process, or N workers
+sharing the port.
 
 The default bind is ``[::]``, which on Linux accepts IPv4 and IPv6 on one socket
 (dual-stack). Where the host has no IPv6, it falls back to ``0.0.0.0``.
+
+Granian (``idnest serve --server granian``, the ``granian`` extra) is an option for the
+resolver tier: its HTTP/1 loop is in Rust. Each of its workers imports ``portal.asgi:app``
+and runs the same ASGI lifespan as a Hypercorn worker (pools, bus, scheduler, and the wire
+door, which every worker joins with SO_REUSEPORT); its main process turns SIGTERM and
+SIGINT into a graceful stop of the workers, each finishing its lifespan shutdown.
 """
 
 from __future__ import annotations
@@ -51,7 +58,52 @@ def hypercorn_config(settings: Settings, host: str, port: int, workers: int) -> 
     return config
 
 
-def run_server(settings: Settings, *, host: str, port: int, workers: int) -> None:
+SERVERS = ("hypercorn", "granian")
+# Seconds a Granian worker has to finish its lifespan shutdown (in-flight requests, the
+# scheduler's running job, counters flushed, pools closed) after SIGTERM before it is
+# killed. Hypercorn waits for its workers without a limit; 10 s was seen to cut a worker
+# off on this 2-core machine under load, losing its unflushed counts.
+GRANIAN_KILL_TIMEOUT = 30
+
+
+class ServerMissing(RuntimeError):
+    """The chosen server's package is not installed."""
+
+
+def run_granian(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    try:
+        from granian import Granian
+        from granian.constants import HTTPModes, Interfaces, Loops
+        from granian.log import LogLevels
+    except ImportError as exc:
+        raise ServerMissing("Granian is not installed: pip install 'idnest[granian]'") from exc
+    bind = bind_address(host, port)
+    address = bind.rsplit(":", 1)[0].strip("[]")
+    log.info("idnest serving on %s under Granian with %d worker(s)", bind, workers)
+    Granian(
+        "portal.asgi:app",
+        address=address,
+        port=port,
+        interface=Interfaces.ASGI,  # with the lifespan protocol
+        workers=max(1, workers),
+        loop=Loops.uvloop,
+        http=HTTPModes.http1,
+        websockets=False,
+        backlog=1024,
+        # core.logging configures the app's loggers in each worker (portal.asgi); Granian's
+        # own lines follow the same level.
+        log_level=LogLevels(settings.log_level.lower()),
+        log_access=False,
+        workers_kill_timeout=GRANIAN_KILL_TIMEOUT,
+    ).serve()
+
+
+def run_server(
+    settings: Settings, *, host: str, port: int, workers: int, server: str = "hypercorn"
+) -> None:
+    if server == "granian":
+        run_granian(settings, host=host, port=port, workers=workers)
+        return
     config = hypercorn_config(settings, host, port, workers)
     log.info("idnest serving on %s with %d worker(s)", config.bind[0], config.workers)
     if config.workers > 1:

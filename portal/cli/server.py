@@ -20,15 +20,27 @@ def _warn_challenges() -> None:
     )
 
 
-@main.command(help="Apply pending migrations and serve the whole app with Hypercorn.")
+@main.command(help="Apply pending migrations and serve the whole app (Hypercorn by default).")
 @click.option("--host", default=None, help="bind address (default :: — IPv4 and IPv6)")
 @click.option("--port", default=None, type=int, help="HTTP port (default 8000)")
-@click.option("--workers", default=None, type=int, help="Hypercorn worker processes")
-def serve(host: str | None, port: int | None, workers: int | None) -> None:
+@click.option("--workers", default=None, type=int, help="worker processes")
+@click.option(
+    "--server", "server_name", type=click.Choice(["hypercorn", "granian"]),
+    default="hypercorn", show_default=True,
+    help="HTTP server; granian needs the extra: pip install 'idnest[granian]'",
+)  # fmt: skip
+def serve(host: str | None, port: int | None, workers: int | None, server_name: str) -> None:
     import os
 
     from core.settings import get_settings
     from portal.server import run_server
+
+    if server_name == "granian":
+        import importlib.util
+
+        if importlib.util.find_spec("granian") is None:
+            click.echo("error: Granian is not installed: pip install 'idnest[granian]'", err=True)
+            sys.exit(2)
 
     # Through the environment, so that every Hypercorn worker (its own process, reading
     # its own settings) binds the wire door to the same host and advertises in HS_SITE
@@ -51,6 +63,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         host=host if host is not None else settings.host,
         port=port if port is not None else settings.port,
         workers=workers,
+        server=server_name,
     )
 
 

@@ -37,3 +37,54 @@ def test_cli_erasure_is_seen_by_the_serving_process_at_once(tmp_path):
         run_cli(str(tmp_path), env, "tenant", "erase", prefix, "--yes", "--reason", "test")
         assert httpx.get(f"{base}/api/handles/{prefix}/W-1").status_code == 410
         assert httpx.get(f"{base}/api/handles/{other}/W-1").status_code == 200
+
+
+def test_a_record_written_behind_the_servers_back_is_seen_without_the_backstop(tmp_path):
+    """Cached records no longer expire every 10 s on SQLite (all those warmed together
+    then missed together: issue 18's stall); a write by another process still reaches the
+    cache within the watch's interval, and a delete too. The backstop is set to an hour
+    here, so only the watch can make the change visible."""
+    import json
+    import sqlite3
+    import time
+
+    env = node_env(str(tmp_path), auth_cache_ttl="3600")
+    prefix = run_cli(str(tmp_path), env, "tenant", "create", "--name", "Rec Co").splitlines()[-1]
+    other = run_cli(str(tmp_path), env, "tenant", "create", "--name", "Rec Two").splitlines()[-1]
+    keys = {
+        p: run_cli(str(tmp_path), env, "apikey", "create", "--tenant", p, "--scopes",
+                   "read,write").splitlines()[-1]
+        for p in (prefix, other)
+    }  # fmt: skip
+    with serving(str(tmp_path), env) as base:
+        for p in (prefix, other):
+            r = httpx.put(
+                f"{base}/api/handles/{p}/R-1",
+                headers={"Authorization": f"Bearer {keys[p]}"},
+                json={"values": [{"index": 1, "type": "URL", "data": "https://old.example"}]},
+            )
+            assert r.status_code == 201, r.text
+        url = f"{base}/api/handles/{prefix}/R-1"
+        assert httpx.get(url).json()["values"][0]["data"]["value"] == "https://old.example"
+        db = sqlite3.connect(tmp_path / "var" / "idnest.sqlite3")
+        (raw,) = db.execute(
+            "SELECT \"values\" FROM identifiers WHERE handle_key = ?", (f"{prefix}/r-1",)
+        ).fetchone()
+        values = json.loads(raw)
+        values[0]["data"]["value"] = "https://new.example"
+        # A hand-run SQL fix in another process: no bus message, only the change log.
+        db.execute(
+            "UPDATE identifiers SET \"values\" = ? WHERE handle_key = ?",
+            (json.dumps(values), f"{prefix}/r-1"),
+        )
+        db.commit()
+        time.sleep(0.35)
+        assert httpx.get(url).json()["values"][0]["data"]["value"] == "https://new.example"
+        # The other tenant's record is untouched by it.
+        got = httpx.get(f"{base}/api/handles/{other}/R-1").json()
+        assert got["values"][0]["data"]["value"] == "https://old.example"
+        db.execute("DELETE FROM identifiers WHERE handle_key = ?", (f"{prefix}/r-1",))
+        db.commit()
+        db.close()
+        time.sleep(0.35)
+        assert httpx.get(url).status_code == 404
