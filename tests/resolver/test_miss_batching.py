@@ -22,7 +22,12 @@ async def _put(client, t, h, url):
 
 async def settled(resolver) -> None:
     """Let the writes' own invalidations arrive (over Redis on the postgres profile):
-    a read begun before an invalidation is not shared with one asked after it."""
+    a read begun before an invalidation is not shared with one asked after it. On the
+    embedded profile the change-log watcher (core.tenant_watch) delivers them once more
+    within a few of its intervals."""
+    from core import tenant_watch
+
+    await asyncio.sleep(3 * tenant_watch.INTERVAL)
     for _ in range(20):
         generation = resolver.cache.generation
         await asyncio.sleep(0.05)
