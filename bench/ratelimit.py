@@ -80,7 +80,8 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
     env.update(
         IDNEST_DATABASE_URL=dsn, IDNEST_REDIS_URL=REDIS, IDNEST_VAR_DIR=str(work / "var"),
-        IDNEST_LOG_LEVEL="WARNING", IDNEST_RECORD_CACHE_SIZE=str(args.records * 2),
+        IDNEST_LOG_LEVEL="WARNING",
+        IDNEST_RECORD_CACHE_MB=str(max(64, args.records * 3 // 1000)),
         IDNEST_SCHEDULER_ENABLED="false",
     )  # fmt: skip
     results: dict[str, dict] = {}

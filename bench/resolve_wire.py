@@ -7,7 +7,8 @@
 2. Starts ``idnest resolver --processes P`` (SO_REUSEPORT) with a private redis-server
    for invalidation, so other processes' flushes on a shared Redis cannot empty its cache.
 3. Compiles ``bench/loadgen/udpload.c`` and drives UDP RESOLUTION requests for random
-   seeded handles: a warm-up pass (fills each process's cache), a fixed offered load of
+   seeded handles: warm-up passes until one's hit ratio is 99.5% (each process's cache is
+   full; ratios from the processes' metric snapshots), a fixed offered load of
    10,000 requests/s, and saturation (closed loop).
 4. Measures ``bench/loadgen/trivial_udp.py`` (P processes, a constant 500-byte answer)
    at saturation with the same generator, in the same run, and prints the ratio.
@@ -44,7 +45,7 @@ import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-from resolve_http import free_port, seed  # noqa: E402
+from resolve_http import cache_counts, free_port, hit_ratio, seed  # noqa: E402
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -193,7 +194,8 @@ def main() -> None:
         IDNEST_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT), IDNEST_WIRE_HOST="127.0.0.1",
         IDNEST_WIRE_PORT=str(port), IDNEST_WIRE_ADDRESSES="127.0.0.1",
         # All load comes from one address here; the per-source limit would cap it.
-        IDNEST_WIRE_UDP_RATE="0",
+        IDNEST_WIRE_UDP_RATE="0", IDNEST_METRICS_DIR=str(work / "metrics"),
+        IDNEST_COUNTER_FLUSH_INTERVAL="1",
     )  # fmt: skip
     rows: list[tuple[str, dict[str, Any]]] = []
     try:
@@ -214,12 +216,17 @@ def main() -> None:
         # Each process fills its own cache from the sources the kernel hashes to it; 8
         # threads = 8 source ports reach every process. Misses cost a database read, so
         # repeat bounded passes until answers come from the caches.
-        for _ in range(5):
+        metrics = work / "metrics"
+        for _ in range(10):  # until a pass is answered from the caches
+            before = cache_counts(metrics)
             warm = udpload(binary, handles_file, port, "-r", "0", "-w", "64", "-t", "8",
                            "-d", str(duration))  # fmt: skip
-            print(f"warm-up: {warm['received']} answers, {warm['qps']} qps", flush=True)
-            if warm["qps"] > 8 * len(sample) / duration:
+            warm["hit"] = hit_ratio(metrics, before)
+            print(f"warm-up: {warm['received']} answers, {warm['qps']} qps, "
+                  f"hit ratio {warm['hit']:.4f}", flush=True)  # fmt: skip
+            if warm["hit"] >= 0.995:
                 break
+        before = cache_counts(metrics)
         rows.append(("idnest UDP, 10k/s offered", udpload(
             binary, handles_file, port, "-r", "10000", "-d", str(duration))))  # fmt: skip
         rows.append(
@@ -240,6 +247,7 @@ def main() -> None:
                 ),
             )
         )
+        print(f"measured UDP passes: hit ratio {hit_ratio(metrics, before):.4f}", flush=True)
         rows.append(("idnest TCP, 10k/s offered", tcp_run(
             port, sample, procs=2, conns=16, rate=10_000, duration=duration)))  # fmt: skip
         rows.append(("idnest TCP, saturation", tcp_run(

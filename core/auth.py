@@ -73,6 +73,18 @@ def verify_password(password: str, password_hash: str) -> bool:
         return False
 
 
+# A device's own credential (tenants/devices): it may read what grants naming it reveal,
+# nothing of its tenant's beyond the public values, and never write.
+DEVICE_SCOPE = "device"
+
+
+def device_subject(handle_key: str) -> str:
+    """How a device is named as a grant's subject (in its client field) and as its
+    principal's client_id (tenants/devices): by the handle's folded key, so that the case
+    a device writes its handle in does not matter."""
+    return f"device:{handle_key}"
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is asking: an API key, a tenant member or a staff user."""

@@ -29,11 +29,20 @@ class IdnestError(Exception):
     title: ClassVar[str] = "Error"
     snms_status: ClassVar[int] = SNMS_BUSINESS
 
-    def __init__(self, detail: str, *, field: str | None = None, handle: str | None = None):
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        handle: str | None = None,
+        extra: dict[str, object] | None = None,
+    ):
         super().__init__(detail)
         self.detail = detail
         self.field = field
         self.handle = handle
+        # More members of the problem document (e.g. an identifier's status and since when).
+        self.extra = extra
 
 
 class HandleNotFound(IdnestError):
@@ -48,6 +57,33 @@ class HandleGone(HandleNotFound):
 
     http_status = 410
     title = "Gone"
+
+
+class IdentifierRevoked(HandleGone):
+    """The identifier was revoked by its owner (core/lifecycle.py): gone for good."""
+
+    title = "Identifier revoked"
+
+
+class IdentifierExpired(HandleGone):
+    """The identifier's validity window closed, or it was marked expired."""
+
+    title = "Identifier expired"
+
+
+class IdentifierNotYetValid(HandleNotFound):
+    """Before the identifier's valid_from: not resolvable yet, so 404 with validFrom
+    (425 Too Early is about TLS early data, not about a resource's future)."""
+
+    title = "Identifier not yet valid"
+
+
+class IdentifierSuspended(IdnestError):
+    """Suspended by its owner; the tenant's policy says refuse (core/lifecycle.py)."""
+
+    rc = 100
+    http_status = 403
+    title = "Identifier suspended"
 
 
 class HandleAlreadyExists(IdnestError):
@@ -161,6 +197,26 @@ class UpstreamError(IdnestError):
     title = "Top-level node error"
 
 
+class EnterpriseNodeError(IdnestError):
+    """A self-deployed tenant's own server answered something we cannot use: garbage,
+    an error of its own, or referrals past the bound (a loop). docs/enterprise.md."""
+
+    rc = 2
+    http_status = 502
+    title = "Enterprise node error"
+    snms_status = SNMS_INTERNAL
+
+
+class EnterpriseNodeTimeout(IdnestError):
+    """No server of a self-deployed tenant answered in time, and nothing cached could
+    stand in. rc 2: the REST dialect reads 301 as "prefix not served here"."""
+
+    rc = 2
+    http_status = 504
+    title = "Enterprise node did not answer"
+    snms_status = SNMS_INTERNAL
+
+
 class WriteRefused(IdnestError):
     """A tenant may not create identifiers now, for a billing reason (core/quota.py):
     its plan's registration cap is reached, or its writes are suspended. Reads and
@@ -171,7 +227,7 @@ class WriteRefused(IdnestError):
     title = "Registration refused"
 
     def __init__(self, detail: str, *, reason: str, **kw: str | None):
-        super().__init__(detail, **kw)
+        super().__init__(detail, field=kw.get("field"), handle=kw.get("handle"))
         self.reason = reason
 
 

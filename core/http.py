@@ -14,7 +14,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
-from core import db
+from core import db, pgha
 from core.errors import IdnestError, rc_for_http_status
 
 log = logging.getLogger("idnest.http")
@@ -68,7 +68,7 @@ def idnest_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[
         exc.title,
         exc.detail,
         rc=exc.rc,
-        extra={"handle": exc.handle, "field": exc.field},
+        extra={"handle": exc.handle, "field": exc.field, **(exc.extra or {})},
         headers={"Retry-After": str(retry)} if retry else None,
     )
 
@@ -116,6 +116,16 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
             "the database is unreachable; writes and uncached reads resume when it is back",
             rc=3,
             headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, pgha.Contended):
+        log.warning("%s %s rolled back (%r)", request.method, request.url.path, exc)
+        return problem(
+            503,
+            "Service unavailable",
+            "a concurrent change met this one and it was rolled back; nothing was stored; "
+            "send it again",
+            rc=3,
+            headers={"Retry-After": "1"},
         )
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Internal error", "an unexpected error occurred; it has been logged", rc=2)

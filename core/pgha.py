@@ -38,6 +38,16 @@ log = logging.getLogger("idnest.db")
 _FAILOVER_SQLSTATES = frozenset({"25006", "57P01", "57P02", "57P03"})
 
 
+# A deadlock victim or a serialization failure: the server rolled the whole transaction
+# back, so running it again from the start is safe.
+_CONTENDED_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+class Contended(Exception):
+    """PostgreSQL rolled the transaction back to break a deadlock (or a serialization
+    conflict): nothing of it is stored, and a second run will usually pass."""
+
+
 class NotCommitted(ConnectionError):
     """The primary went away before COMMIT was sent: nothing was stored, a retry is safe."""
 
@@ -121,6 +131,10 @@ class IdnestPostgresTransaction(PostgresTransaction):
             self.engine.current_transaction.reset(self.context)
             await self._give_back(broken=failure is not None)
         attempt = _attempt.get()
+        if exception is not None and getattr(exception, "sqlstate", None) in _CONTENDED_SQLSTATES:
+            if attempt is not None:
+                attempt.lost_before_commit = True  # rolled back whole: a replay is safe
+            raise Contended(f"rolled back by the server: {exception!r}") from exception
         if exception is not None and is_failover(exception):
             # Whatever ROLLBACK did: the server drops an uncommitted transaction whose
             # connection is gone, and a read-only server never had our writes.

@@ -23,6 +23,7 @@ APP_REGISTRY = AppRegistry(
         "tenants.ownership.piccolo_app",
         "tenants.clients.piccolo_app",
         "tenants.grants.piccolo_app",
+        "tenants.enterprise.piccolo_app",
         "billing.payments.piccolo_app",
         "billing.piccolo_app",
     ]

@@ -1,8 +1,15 @@
-"""The request's scheme as the browser sees it, and cookies that follow it.
+"""The request's scheme and address as the browser sees them, and cookies that follow it.
 
 Behind a TLS-terminating proxy the server sees plain HTTP; the proxy says the real
 scheme in ``X-Forwarded-Proto``. Anyone can send that header, so it is believed only
 from the addresses in ``IDNEST_TRUSTED_PROXIES``.
+
+Behind a load balancer every request comes from the balancer's address, so the per-source
+rate limits (core/ratelimit.py) would give the whole internet one budget, and audit rows
+and OAuth IP allow-lists would name the balancer. ``ForwardedFor`` takes the client from
+``X-Forwarded-For``, again only from a trusted proxy: the right-most address that is not
+itself a trusted proxy (each proxy appends the address it saw; anything to the left of the
+first untrusted hop may have been written by the client).
 
 Browsers drop a ``Secure`` cookie set over plain HTTP (localhost aside), so a portal
 reached at ``http://192.168.1.20:8000`` could never keep its CSRF or session cookie and
@@ -42,6 +49,57 @@ def _without_secure(value: bytes) -> bytes:
     return b";".join(parts)
 
 
+PEER = "idnest.peer"  # the scope key that keeps the proxy's own address
+
+
+def _address(text: str) -> str | None:
+    """One X-Forwarded-For hop as an address: plain, [v6]:port or v4:port forms."""
+    text = text.strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def forwarded_client(
+    headers: list[tuple[bytes, bytes]], trusted: tuple[Network, ...]
+) -> str | None:
+    """The client address a chain of trusted proxies reports, None when there is none."""
+    hops = [
+        hop
+        for name, value in headers
+        if name == b"x-forwarded-for"
+        for hop in value.decode("latin-1").split(",")
+    ]
+    for hop in reversed(hops[-32:]):  # a longer chain than any real one is not walked
+        address = _address(hop)
+        if address is None:
+            return None  # garbage from here leftwards: believe nothing of it
+        if not _is_trusted(address, trusted):
+            return address
+    return None
+
+
+class ForwardedFor:
+    """Outermost layer: the client address from X-Forwarded-For, from trusted proxies."""
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.trusted = trusted_networks(settings.trusted_proxies)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and client and _is_trusted(client[0], self.trusted):
+            real = forwarded_client(scope["headers"], self.trusted)
+            if real is not None:
+                scope = {**scope, "client": (real, 0), PEER: client}
+        await self.app(scope, receive, send)
+
+
 class ForwardedScheme:
     def __init__(self, app: Any, settings: Settings) -> None:
         self.app = app
@@ -49,7 +107,7 @@ class ForwardedScheme:
         self.follow = settings.cookies_follow_scheme
 
     def scheme_of(self, scope: dict[str, Any]) -> str:
-        client = scope.get("client")
+        client = scope.get(PEER) or scope.get("client")
         if self.trusted and client and _is_trusted(client[0], self.trusted):
             for name, value in scope["headers"]:
                 if name == b"x-forwarded-proto":

@@ -1,4 +1,5 @@
-"""One more run of a write request whose transaction lost the primary before COMMIT.
+"""One more run of a write request whose transaction lost the primary before COMMIT, or
+was rolled back by the server to break a deadlock.
 
 The HTTP request is the unit of work every write door shares (REST, SNMS, console), so
 this is where a transaction can be run again from the start: ``core.pgha`` marks the
@@ -6,7 +7,8 @@ attempt when a transaction failed before COMMIT was sent, and counts the commits
 request is run once more, after ``failover_retry_delay``, only when
 
 - it failed with the 503 that such a failure maps to (``core.http``),
-- a transaction in it lost the primary before COMMIT (so nothing of it is stored), and
+- a transaction in it lost the primary before COMMIT, or was a deadlock's victim (so
+  nothing of it is stored), and
 - no transaction of it committed (a second run would repeat that one),
 - and its body was small enough to keep (``REPLAY_BODY_MAX``).
 

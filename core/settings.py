@@ -62,13 +62,25 @@ class Settings(BaseSettings):
     public_base_url: str = ""
     # Seconds a "no such handle" answer is cached; writes invalidate it at once.
     negative_cache_ttl: float = 5.0
-    record_cache_size: int = 200_000
+    # Megabytes each serving process may spend on its resolution cache (resolver.cache:
+    # about 1.1 KB a record of ~600 bytes of stored values, so 256 MB is ~230,000).
+    record_cache_mb: float = Field(default=256.0, gt=0, le=1_000_000)
     # Backstop for credential caches when no Redis bus carries revocations across
     # processes (the embedded profile, with the CLI in another process).
     auth_cache_ttl: float = 10.0
     # Seconds an OAuth2 client-credentials access token lives (docs/access.md).
     oauth_token_ttl: int = 300
     counter_flush_interval: float = 5.0
+    # Self-deployed enterprise nodes (resolver/recursive.py, docs/enterprise.md): seconds
+    # to wait for an enterprise's server (UDP, then TCP) before 504; the longest a
+    # recursive answer is cached whatever its values' TTLs say; how long past its TTL a
+    # cached answer is still served while the enterprise does not answer; referrals
+    # followed before giving up (a loop answers 502).
+    enterprise_timeout: float = Field(default=2.0, gt=0, le=30)
+    enterprise_cache_max_ttl: float = Field(default=3600.0, ge=0)
+    enterprise_stale_ttl: float = Field(default=86400.0, ge=0)
+    enterprise_max_referrals: int = Field(default=3, ge=0, le=10)
+    enterprise_cache_size: int = Field(default=100_000, ge=1)
     db_pool_size: int = 10
     # Seconds to wait for PostgreSQL to accept a connection, and for one statement (bulk
     # exports page, so no single statement runs long).
@@ -122,7 +134,8 @@ class Settings(BaseSettings):
     # Unset: on the embedded profile cookies are Secure over HTTPS only (a LAN trial over
     # plain HTTP can log in), elsewhere always Secure. true/false force it (core.proxy).
     cookie_secure: bool | None = None
-    # Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-Proto is believed.
+    # Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-Proto and
+    # X-Forwarded-For are believed (core/proxy.py).
     trusted_proxies: str = ""
     session_max_age: int = 8 * 3600
     staff_totp_required: bool = True

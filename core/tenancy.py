@@ -154,6 +154,10 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     # Cross-enterprise grants (tenants/grants): the owner writes them; the partner named
     # reads them (its "received" list) under its own tenancy, never anyone else's.
     TenantTable("grants", readable_by="partner_id", escrow=False),
+    # A self-deployed tenant's own Handle servers (tenants/enterprise): its routing, which
+    # a takeover from escrow needs to keep referring clients to the enterprise.
+    TenantTable("enterprise_servers"),
+    TenantTable("enterprise_server_requests", escrow=False),
     TenantTable(
         "bulk_jobs",
         node_wide_unique={("public_id",): "a random public id, the one a worker is sent"},

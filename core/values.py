@@ -33,6 +33,9 @@ ADMIN_PERMISSION_BITS = 12
 DEFAULT_ADMIN_PERMISSIONS = "011111110011"
 DEFAULT_ADMIN_INDEX = 100
 SECRET_TYPES = frozenset({"HS_SECKEY"})
+# The status value the wire door adds to the answer for a record with lifecycle data
+# (core/lifecycle.py): never stored, so a tenant cannot register one of its own.
+STATUS_TYPE = "HS_STATUS"
 _BITS = re.compile(r"^[01]+$")
 
 
@@ -211,6 +214,7 @@ def parse_value(raw: Any, *, timestamp: str) -> HandleValue:
             and type(data) is str
             and vtype
             and vtype not in SECRET_TYPES
+            and vtype != STATUS_TYPE
             and _utf8_size(vtype, index, "type") <= MAX_TYPE_BYTES
             and _utf8_size(data, index, "data") <= MAX_DATA_BYTES
         ):
@@ -226,6 +230,8 @@ def parse_value(raw: Any, *, timestamp: str) -> HandleValue:
         raise _fail(index, "type must be a non-empty string")
     if _utf8_size(vtype, index, "type") > MAX_TYPE_BYTES:
         raise _fail(index, f"type is longer than {MAX_TYPE_BYTES} bytes")
+    if vtype == STATUS_TYPE:
+        raise _fail(index, f"{STATUS_TYPE} is the node's status value; set the status instead")
     if "data" not in raw:
         raise _fail(index, "data is missing")
     data = _parse_data(raw["data"], index)

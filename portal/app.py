@@ -21,7 +21,7 @@ from core.head import HeadAsGet
 from core.health import healthz, readyz
 from core.http import EXCEPTION_HANDLERS
 from core.openapi import documented
-from core.proxy import ForwardedScheme
+from core.proxy import ForwardedFor, ForwardedScheme
 from core.ratelimit_gate import RateLimitGate
 from core.replay import ReplayOnFailover
 from core.scheduler import Scheduler
@@ -30,7 +30,7 @@ from portal import apidocs
 from portal import web as portal_web
 from portal.web.config import csrf_config, session_config, session_store, static_router
 from resolver import api as resolver_api
-from resolver import hdl_http
+from resolver import hdl_http, identifier_usage
 from resolver import oid as resolver_oid
 from resolver.fastpath import ResolutionFastPath
 from resolver.observability import api as observability_api
@@ -43,10 +43,12 @@ from resolver.wire.server import WireServer
 from tenants.accounts.services.apikeys import flush_last_used
 from tenants.auth import DEPENDENCIES as auth_dependencies
 from tenants.clients import api as clients_api
+from tenants.devices import api as devices_api
 from tenants.grants import api as grants_api
 from tenants.identifiers import jobs as bulk_jobs
 from tenants.identifiers.api import bulk as bulk_api
 from tenants.identifiers.api import handles as handles_api
+from tenants.identifiers.api import lifecycle as lifecycle_api
 from tenants.identifiers.api import search as search_api
 from tenants.identifiers.api import snms as snms_api
 from tenants.ownership import api as ownership_api
@@ -98,7 +100,10 @@ def refreeze_when_cache_grew(size: int, frozen_at: int) -> int:
 
 
 # The tenant-facing JSON APIs beside its records: exports, machine clients, grants.
-TENANT_APIS = (*ownership_api.ROUTES, *clients_api.ROUTES, *grants_api.ROUTES)
+TENANT_APIS = (
+    *ownership_api.ROUTES, *clients_api.ROUTES, *grants_api.ROUTES, *devices_api.ROUTES,
+    *lifecycle_api.ROUTES, *identifier_usage.ROUTES,
+)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> Any:
@@ -185,10 +190,11 @@ def _layers(app: Litestar, settings: Settings, resolver: Any) -> Any:
     lost the primary before COMMIT runs once more (core.replay); the fast path answers
     cache hits (they set no cookie and need no scheme); the rate-limit gate counts
     anonymous requests per source before it (core/ratelimit.py); outermost, every door's
-    resolutions are metered, the fast path's as well."""
+    resolutions are metered, the fast path's as well; around them all, the client address
+    a trusted proxy reports (core/proxy.py)."""
     writes = ReplayOnFailover(app, settings.failover_retry_delay)
     fast = ResolutionFastPath(ForwardedScheme(HeadAsGet(writes), settings), resolver)
     gated = RateLimitGate(fast, ratelimit.configure(settings), fast.gs1.claims)
-    if not settings.observability_enabled:
-        return gated
-    return DoorMeter(gated, fast.gs1.claims, resolver)
+    outer = DoorMeter(gated, fast.gs1.claims, resolver) if settings.observability_enabled else gated
+    # Only behind trusted proxies does a request's address come from a header.
+    return ForwardedFor(outer, settings) if settings.trusted_proxies.strip() else outer

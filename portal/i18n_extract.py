@@ -37,7 +37,12 @@ DYNAMIC = [
         f"check.{c}"
         for c in ("credit_code", "duplicate", "resident_id", "name", "address", "preferred_code")
     ),
-    *(f"batch.mode.{m}" for m in ("create", "upsert", "update")),
+    *(f"batch.mode.{m}" for m in ("create", "upsert", "update", "status")),
+    *(
+        f"lifecycle.status.{s}"
+        for s in ("active", "suspended", "revoked", "expired", "not_yet_valid")
+    ),
+    *(f"lifecycle.policy.{p}" for p in ("refuse", "serve")),
     *(f"request.{s}" for s in ("queued", "sent", "refused")),
     *(f"batch.status.{s}" for s in ("queued", "running", "done", "failed")),
     *(f"scheme.{s}" for s in ("gs1", "ecode", "vaa", "oid")),

@@ -21,8 +21,8 @@ from core.errors import NotFound
 from core.http import NO_COOKIES
 from core.limits import HandleIndex
 from core.openapi import ok
-from core.values import HandleValue
-from resolver.cache import encode_body
+from resolver.cache import Record, encode_body
+from resolver.lifecycle import admit
 from resolver.pages import render_record
 from resolver.service import Query, Resolver
 from tenants.identifiers.schemas import HandleRecord
@@ -36,8 +36,11 @@ def _wants_html(request: Request[Any, Any, Any]) -> bool:
     return "text/html" in accept and "application/json" not in accept
 
 
-def _record_response(handle: str, values: list[HandleValue]) -> Response[bytes]:
-    return Response(content=encode_body(handle, values), media_type=JSON)
+def _status_headers(record: Record) -> dict[str, str]:
+    """``Identifier-Status`` for a record its tenant's policy serves although it is not
+    active (suspended or expired, core/lifecycle.py); lookup has refused the others."""
+    state = admit(record) if record.lifecycle is not None else None
+    return {"Identifier-Status": state} if state else {}
 
 
 @get(
@@ -62,6 +65,7 @@ async def resolve(
     public_only: Annotated[bool, QueryParameter(name="publicOnly", required=False)] = True,
 ) -> Response[bytes]:
     record = await resolver.lookup(handle.lstrip("/"), authoritative=auth)
+    headers = _status_headers(record)
     query = Query(
         indices=frozenset(index or ()),
         types=tuple(types or ()),
@@ -69,8 +73,9 @@ async def resolve(
         authoritative=auth,
     )
     if not query.filtered and (query.public_only or principal is None):
-        return Response(content=record.public_body, media_type=JSON)
-    return _record_response(record.handle, await resolver.view_for(record, query, principal))
+        return Response(content=record.public_body, media_type=JSON, headers=headers)
+    values = await resolver.view_for(record, query, principal)
+    return Response(content=encode_body(record.handle, values), media_type=JSON, headers=headers)
 
 
 @get(
@@ -96,13 +101,15 @@ async def proxy(
     if "/" not in text:
         raise NotFound(f"nothing here at /{text}")
     record = await resolver.lookup(text)
+    status = _status_headers(record)
     # Credentials with publicOnly=false ask for the record itself: the owner's own
     # values, or what a partner's grants reveal (tenants/grants).
     authorised = principal is not None and not public_only
     if "noredirect" not in request.query_params and record.redirect and not authorised:
-        return Redirect(record.redirect, status_code=302)
+        return Redirect(record.redirect, status_code=302, headers=status)
     # The same URL answers HTML or JSON by Accept: caches must keep them apart.
     vary = {"Vary": "Accept, Authorization"} if authorised else {"Vary": "Accept"}
+    vary.update(status)
     if authorised:
         values = await resolver.view_for(record, Query(public_only=False), principal)
         if _wants_html(request):

@@ -1,7 +1,17 @@
 """The resolution cache: one per process, shared by the HTTP and wire doors.
 
-A record is cached as its public encodings (the JSON body, the redirect target) beside
-its parsed values, so a public cache hit costs a dictionary look-up and a write.
+A record is cached as bytes, not as an object graph: the REST answer body (the public
+values, which the JSON body also decodes back from), the non-public values in their
+stored JSON form (only when there are any), the redirect target, and, filled by the wire
+door on its first unfiltered answer, the public values in wire form. A public hit costs
+a dictionary look-up and a write; the parsed values are decoded again (microseconds)
+only for the rarer filtered or restricted reads. About 1.1 KB a record of ~600 bytes of
+stored values, against ~3.4 KB as parsed objects (docs/scaling.md).
+
+The cache is bounded in bytes (``IDNEST_RECORD_CACHE_MB``): every entry is charged its
+encodings plus a fixed overhead for the key, the entry object and the dictionary slot,
+and the least recently used entries go once the sum exceeds the bound.
+
 Misses are cached briefly too, so a flood of unknown handles cannot reach the database
 once each; a write of that handle still shows at once, because every write publishes
 ``rec:<key>`` on the invalidation bus.
@@ -20,9 +30,26 @@ from dataclasses import dataclass
 import msgspec
 
 from core.bus import FLUSH_ALL, InvalidationBus
+from core.lifecycle import Lifecycle
 from core.values import HandleValue, value_to_json
 
 _json = msgspec.json.Encoder()
+
+
+class _Body(msgspec.Struct):
+    values: list[HandleValue]
+
+
+# The REST body's values are HandleValue's own JSON shape (value_to_json), so it decodes
+# back to them; the restricted ones are kept as (position in the record, value).
+_body_decoder = msgspec.json.Decoder(_Body)
+_hidden_decoder = msgspec.json.Decoder(list[tuple[int, HandleValue]])
+
+# What an entry costs beyond its encodings: the key, the entry object, the dictionary
+# slot and the LRU links (measured with tracemalloc; tests/resolver/test_cache_bytes.py).
+RECORD_OVERHEAD = 400
+MISSING_OVERHEAD = 200
+LIFECYCLE_SIZE = 250  # a Lifecycle struct and its strings (core/lifecycle.py), roughly
 
 
 @dataclass(slots=True)
@@ -33,28 +60,64 @@ class TenantInfo:
 
 
 class Record(msgspec.Struct, gc=False):
-    """A resolvable record and its ready-made public encodings.
+    """A resolvable record as its ready-made encodings (see the module docstring).
 
-    Untracked by the garbage collector (no cycles; tuples of untracked values), so a
-    cache of a few hundred thousand records adds nothing to collection pauses.
+    Untracked by the garbage collector (no cycles; only strings and bytes), so a cache
+    of a few hundred thousand records adds nothing to collection pauses.
     """
 
     tenant_id: int
     handle: str
-    values: tuple[HandleValue, ...]
-    public: tuple[HandleValue, ...]
     public_body: bytes
-    redirect: str | None
+    # The values without public read, with their positions; None when all are public.
+    hidden: bytes | None
+    # The redirect target (first_url), UTF-8: what the proxy's Location header carries.
+    location: bytes | None
     expires: float = float("inf")
     # The public values in Handle wire form (resolver.wire.codec.encode_values), filled
-    # lazily by the wire door on its first unfiltered resolution of this record.
+    # by the wire door on its first unfiltered resolution (RecordCache.wire_block).
     wire_public: bytes | None = None
+    # Status and validity window (core/lifecycle.py), checked at answer time by every
+    # door; None for a plain active record, which the fast paths answer as before.
+    lifecycle: Lifecycle | None = None
+
+    @property
+    def public(self) -> tuple[HandleValue, ...]:
+        return tuple(_body_decoder.decode(self.public_body).values)
+
+    @property
+    def values(self) -> tuple[HandleValue, ...]:
+        public = _body_decoder.decode(self.public_body).values
+        if self.hidden is None:
+            return tuple(public)
+        out = list(public)
+        for at, value in _hidden_decoder.decode(self.hidden):
+            out.insert(at, value)
+        return tuple(out)
+
+    @property
+    def redirect(self) -> str | None:
+        return None if self.location is None else self.location.decode("utf-8")
+
+    @property
+    def all_public(self) -> bool:
+        return self.hidden is None
+
+    def size(self, key: str) -> int:
+        return (
+            RECORD_OVERHEAD + len(key) + len(self.handle) + len(self.public_body)
+            + len(self.hidden or b"") + len(self.wire_public or b"") + len(self.location or b"")
+            + (LIFECYCLE_SIZE if self.lifecycle is not None else 0)
+        )  # fmt: skip
 
 
 class Missing(msgspec.Struct, gc=False):
     """A cached "no such handle" answer."""
 
     expires: float
+
+    def size(self, key: str) -> int:
+        return MISSING_OVERHEAD + len(key)
 
 
 def encode_body(handle: str, values: Sequence[HandleValue]) -> bytes:
@@ -80,15 +143,22 @@ def first_url(values: Sequence[HandleValue]) -> str | None:
     return None
 
 
-def build_record(tenant_id: int, handle: str, values: Sequence[HandleValue]) -> Record:
-    public = tuple(v for v in values if v.public_read)
+def build_record(
+    tenant_id: int,
+    handle: str,
+    values: Sequence[HandleValue],
+    lifecycle: Lifecycle | None = None,
+) -> Record:
+    public = [v for v in values if v.public_read]
+    hidden = [(at, v) for at, v in enumerate(values) if not v.public_read]
+    url = first_url(public)
     return Record(
         tenant_id=tenant_id,
         handle=handle,
-        values=tuple(values),
-        public=public,
         public_body=encode_body(handle, public),
-        redirect=first_url(public),
+        hidden=_json.encode(hidden) if hidden else None,
+        location=None if url is None else url.encode("utf-8"),
+        lifecycle=lifecycle,
     )
 
 
@@ -97,13 +167,15 @@ class RecordCache:
         self,
         bus: InvalidationBus,
         *,
-        max_size: int,
+        max_bytes: int,
         negative_ttl: float,
         backstop_ttl: float | None,
         fresh_seconds: float = 5.0,
     ) -> None:
         self.bus = bus
-        self.max_size = max_size
+        self.max_bytes = max_bytes
+        self.bytes = 0  # what the entries in _records are charged (Record.size)
+        self.evictions = 0
         self.negative_ttl = negative_ttl
         # Without a shared bus, another process (the CLI) may write behind our back.
         self.backstop_ttl = backstop_ttl
@@ -126,20 +198,36 @@ class RecordCache:
         self._written_all_until = 0.0
         bus.subscribe(self.on_invalidate)
 
+    def _drop(self, key: str) -> None:
+        entry = self._records.pop(key, None)
+        if entry is not None:
+            self.bytes -= entry.size(key)
+
+    def _evict(self) -> None:
+        # The newest entry stays even alone over the bound (the one just asked for).
+        while self.bytes > self.max_bytes and len(self._records) > 1:
+            old_key, old = self._records.popitem(last=False)
+            self.bytes -= old.size(old_key)
+            self.evictions += 1
+
+    def _clear(self) -> None:
+        self._records = OrderedDict()
+        self.bytes = 0
+
     def on_invalidate(self, message: str) -> None:
         self.generation += 1
         self._note_written(message)
         if message.startswith("rec:"):
-            self._records.pop(message[4:], None)
+            self._drop(message[4:])
             self._orphans.pop(message[4:], None)
         elif message == FLUSH_ALL and not self.bus.connected:
             # The bus is lost (or being regained): keep the copies for serve-stale only.
             self._tenants.clear()
             self._orphans.update(self._records)
-            self._records = OrderedDict()
+            self._clear()
         elif message.startswith("tenant:") or message == FLUSH_ALL:
             self._tenants.clear()
-            self._records.clear()
+            self._clear()
             self._orphans.clear()
         for listener in self.listeners:
             listener(message)
@@ -182,7 +270,7 @@ class RecordCache:
         if entry is None:
             return None
         if entry.expires < time.monotonic():
-            del self._records[key]
+            self._drop(key)
             return None
         self._records.move_to_end(key)
         return entry
@@ -198,10 +286,21 @@ class RecordCache:
             return
         if isinstance(entry, Record) and self.backstop_ttl is not None:
             entry.expires = time.monotonic() + self.backstop_ttl
+        self._drop(key)
         self._records[key] = entry
-        self._records.move_to_end(key)
-        while len(self._records) > self.max_size:
-            self._records.popitem(last=False)
+        self.bytes += entry.size(key)
+        self._evict()
+
+    def wire_block(self, key: str, record: Record, encode: Callable[[Record], bytes]) -> bytes:
+        """The record's public values in wire form, encoded once and kept (and charged,
+        while the record is the cached one: an orphan's copy is not in the bound)."""
+        block = record.wire_public
+        if block is None:
+            block = record.wire_public = encode(record)
+            if self._records.get(key) is record:
+                self.bytes += len(block)
+                self._evict()
+        return block
 
     def missing(self) -> Missing:
         return Missing(time.monotonic() + self.negative_ttl)

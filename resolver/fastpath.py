@@ -2,8 +2,9 @@
 
 A plain ``GET /api/handles/{handle}`` or ``GET /{handle}`` with no query string and no
 credentials, whose record is cached, is answered here with the ready-made body or
-redirect: a dictionary look-up and two ``send`` calls. Everything else (misses,
-filters, credentials, errors) goes on to Litestar unchanged, which fills the cache.
+redirect: a dictionary look-up and two ``send`` calls. A plain ``GET /api/handles/``
+miss is loaded here too (``Resolver.lookup``), when it finds a record. Everything else
+(filters, credentials, errors) goes on to Litestar unchanged.
 Both paths give byte-identical answers; the tests hold them to it. HEAD is answered
 like GET without the body, here and (through ``core.head``) in the framework.
 """
@@ -35,11 +36,27 @@ class ResolutionFastPath:
             if name in _CREDENTIAL_HEADERS:
                 return None
         entry = self.resolver.cache.get(fold(handle))
-        if isinstance(entry, Record):
+        # A record with a status or validity window is decided at answer time (Litestar).
+        if isinstance(entry, Record) and entry.lifecycle is None:
             self.resolver.cache.hits += 1
             self.resolver.counters.hit(entry.tenant_id)
             return entry
         return None
+
+    async def _load(self, handle: str, scope: dict[str, Any]) -> Record | None:
+        """A plain public miss, loaded here too: the framework's request handling costs
+        more than the (batched) read itself (resolver.loader). Anything but a record (not
+        found, an invalid handle, the database down) goes on to the framework, which
+        answers it as before (a not-found answer is cached, so the second look is cheap)."""
+        for name, _ in scope["headers"]:
+            if name in _CREDENTIAL_HEADERS:
+                return None
+        try:
+            record = await self.resolver.lookup(handle)
+        except Exception:
+            return None
+        # As for hits: a status or validity window is decided by the framework's door.
+        return record if record.lifecycle is None else None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self.gs1.claims(scope["path"]):
@@ -50,6 +67,8 @@ class ResolutionFastPath:
             path: str = scope["path"]
             if path.startswith(_API):
                 record = self._cached(path[len(_API) :], scope)
+                if record is None and method == "GET":
+                    record = await self._load(path[len(_API) :], scope)
                 if record is not None:
                     body = record.public_body
                     await send(
@@ -68,13 +87,13 @@ class ResolutionFastPath:
                     return
             elif path.count("/") >= 2 and not path.startswith("/api/"):
                 record = self._cached(path[1:], scope)
-                if record is not None and record.redirect:
+                if record is not None and record.location is not None:
                     await send(
                         {
                             "type": "http.response.start",
                             "status": 302,
                             "headers": [
-                                (b"location", record.redirect.encode("utf-8")),
+                                (b"location", record.location),
                                 (b"content-length", b"0"),
                             ],
                         }

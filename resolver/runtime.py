@@ -16,7 +16,7 @@ def _writes_reach_us(settings: Settings, bus: InvalidationBus) -> bool:
 def build_resolver(settings: Settings, bus: InvalidationBus) -> Resolver:
     cache = RecordCache(
         bus,
-        max_size=settings.record_cache_size,
+        max_bytes=int(settings.record_cache_mb * 1024 * 1024),
         negative_ttl=settings.negative_cache_ttl,
         # With a shared bus every write reaches us, and on SQLite the change log tells
         # us (core.tenant_watch); on PostgreSQL without Redis, the CLI in another process

@@ -12,19 +12,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import db
-from core.auth import Principal
+from core.auth import DEVICE_SCOPE, Principal
 from core.errors import HandleGone, HandleNotFound, PrefixNotServedRead, ServiceUnavailable
 from core.identifiers import Handle, fold, is_under, parse_handle
+from core.lifecycle import status_now
 from core.settings import Settings
-from core.tenancy import tenant_replica_read, tenant_transaction
+from core.tenancy import tenant_transaction
 from core.values import HandleValue, filter_values, load_values
+from resolver import lifecycle
 from resolver.adminhandle import admin_handle_text, admin_handle_values, is_admin_handle
 from resolver.cache import Missing, Record, RecordCache, TenantInfo, build_record
 from resolver.counters import ResolutionCounters
+from resolver.loader import MissLoader, select_rows
+from resolver.recursive import EnterpriseRouter, SelfDeployed, enterprise_prefix_values
 from tenants.accounts.services.tenants import find_by_prefix
 from tenants.accounts.tables import CLOSED_STATUSES, ERASED
 from tenants.grants.services.access import grants_for
-from tenants.identifiers.tables import Identifier
 
 log = logging.getLogger("idnest.resolver")
 
@@ -54,6 +57,9 @@ class Resolver:
         self.tenant_ttl = settings.auth_cache_ttl
         self.negative_ttl = settings.negative_cache_ttl
         self.settings = settings
+        # Self-deployed tenants (resolver.recursive): their routing and answers.
+        self.enterprise = EnterpriseRouter(cache, counters, settings)
+        self.loader = MissLoader(cache)
 
     async def tenant_for(self, prefix: str) -> TenantInfo | None:
         """The tenant serving a prefix or one of its parents (derived prefixes)."""
@@ -76,8 +82,25 @@ class Resolver:
         self.cache.put_tenant(key, info, ttl, generation)
         return info
 
-    async def lookup(self, handle_text: str, *, authoritative: bool = False) -> Record:
-        """The record for a handle. Raises InvalidHandle, PrefixNotServedRead, HandleNotFound."""
+    async def lookup(
+        self,
+        handle_text: str,
+        *,
+        authoritative: bool = False,
+        admit: bool = True,
+        refer: bool = False,
+    ) -> Record:
+        """The record for a handle. Raises InvalidHandle, PrefixNotServedRead, HandleNotFound,
+        and (unless ``admit`` is false: the wire door) the refusal of a record that is not
+        active (resolver.lifecycle). A handle of a self-deployed tenant is asked of the
+        enterprise's own servers (resolver.recursive), or with ``refer`` raises
+        SelfDeployed (the wire door's referral)."""
+        record = await self._lookup(handle_text, authoritative, refer)
+        if admit and record.lifecycle is not None:
+            lifecycle.admit(record)
+        return record
+
+    async def _lookup(self, handle_text: str, authoritative: bool, refer: bool = False) -> Record:
         handle = parse_handle(handle_text)
         key = handle.key
         if key.startswith(_PREFIX_NA):
@@ -92,7 +115,7 @@ class Resolver:
                 raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
         self.cache.misses += 1
         try:
-            return await self._load(handle, key)
+            return await self._load(handle, key, refer)
         except DB_ERRORS as exc:
             stale = self.cache.peek_stale(key)
             if stale is None:
@@ -131,13 +154,17 @@ class Resolver:
             raise HandleNotFound(
                 f"prefix {prefix} is not allocated on this node", handle=handle.text
             )
-        record = build_record(
-            tenant.id, f"0.NA/{tenant.prefix}", prefix_values(self.settings, tenant.prefix)
+        site = await self.enterprise.site_for(tenant.id, tenant.prefix)
+        values = (
+            prefix_values(self.settings, tenant.prefix)
+            if site is None
+            else enterprise_prefix_values(self.settings, tenant.prefix, site)
         )
+        record = build_record(tenant.id, f"0.NA/{tenant.prefix}", values)
         self.cache.put(key, record, generation)
         return record
 
-    async def _load(self, handle: Handle, key: str) -> Record:
+    async def _load(self, handle: Handle, key: str, refer: bool = False) -> Record:
         generation = self.cache.generation
         tenant = await self.tenant_for(handle.prefix)
         if tenant is None:
@@ -156,7 +183,12 @@ class Resolver:
             )
         if tenant.status == "closed":
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
-        row = await self._read(tenant.id, key)
+        site = await self.enterprise.site_for(tenant.id, tenant.prefix)
+        if site is not None:
+            if refer:
+                raise SelfDeployed(tenant.prefix, site)
+            return await self.enterprise.resolve(handle, tenant.id, site)
+        row = await self._read(tenant.id, key, generation)
         if row is None and is_admin_handle(handle, tenant.prefix):
             # Not stored yet: the tenant's admin handle still resolves (resolver.adminhandle).
             text = admin_handle_text(tenant.prefix)
@@ -168,35 +200,22 @@ class Resolver:
             self.cache.put(key, self.cache.missing(), generation)
             self.counters.not_found(tenant.id)
             raise HandleNotFound(f"handle {handle.text} does not exist", handle=handle.text)
-        record = build_record(tenant.id, row["handle"], load_values(row["values"]))
+        state = await lifecycle.lifecycle_of(tenant.id, row)
+        record = build_record(tenant.id, row["handle"], load_values(row["values"]), state)
         self.cache.put(key, record, generation)
         self.counters.hit(tenant.id)
         return record
 
-    async def _read(self, tenant_id: int, key: str) -> dict[str, Any] | None:
-        """The stored row: from a fresh read replica unless the key (or everything) was
-        invalidated in the last ``replica_fresh_seconds``, which go to the primary."""
-        query = (
-            Identifier.select(Identifier.handle, Identifier.values)
-            .where((Identifier.tenant_id == tenant_id) & (Identifier.handle_key == key))
-            .first()
-        )
-        replicas = db.replicas()
-        node = None
-        # Inside a transaction of its own (a write that resolves) the caller reads there.
-        if replicas is not None and db.engine().current_transaction.get() is None:
-            node = None if self.cache.written_recently(key) else replicas.pick()
-        if node is not None and replicas is not None:
-            try:
-                async with tenant_replica_read(tenant_id, node):
-                    row = await query.run(node=node)
-                replicas.reads[node] += 1
-                return row
-            except DB_ERRORS as exc:
-                log.warning("read replica %s failed (%r); reading from the primary", node, exc)
-                replicas.demote(node)
-        async with tenant_transaction(tenant_id, write=False):
-            return await query.run()
+    async def _read(self, tenant_id: int, key: str, generation: int) -> dict[str, Any] | None:
+        """The stored row, batched with concurrent misses (resolver.loader): from a fresh
+        read replica unless the key (or everything) was invalidated in the last
+        ``replica_fresh_seconds``, which go to the primary."""
+        if db.engine().current_transaction.get() is not None:
+            # Inside a transaction of its own (a write that resolves) the caller reads there.
+            async with tenant_transaction(tenant_id, write=False):
+                rows = await select_rows(tenant_id, [key])
+            return rows[0] if rows else None
+        return await self.loader.read(tenant_id, key, generation)
 
     def may_read_restricted(self, record: Record, principal: Principal | None) -> bool:
         return (
@@ -206,14 +225,23 @@ class Resolver:
         )
 
     async def view_for(
-        self, record: Record, query: Query, principal: Principal | None
+        self, record: Record, query: Query, principal: Principal | None, *, status: bool = False
     ) -> list[HandleValue]:
         """``view``, and for a partner of the record's tenant what its grants reveal
-        (tenants.grants). Anonymous and owner reads never look grants up."""
+        (tenants.grants). Anonymous and owner reads never look grants up. ``status`` (the
+        wire door): a record with lifecycle data leads with its HS_STATUS value."""
+        values = await self._view_for(record, query, principal)
+        if status and values and record.lifecycle is not None:
+            values = [status_now(record.lifecycle), *values]
+        return values
+
+    async def _view_for(
+        self, record: Record, query: Query, principal: Principal | None
+    ) -> list[HandleValue]:
         if (
             query.public_only
             or principal is None
-            or not principal.can("read")
+            or not (principal.can("read") or principal.can(DEVICE_SCOPE))
             or self.may_read_restricted(record, principal)
         ):
             return self.view(record, query, principal)

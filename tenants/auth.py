@@ -1,6 +1,7 @@
 """Who is calling over HTTP: API keys (Bearer or X-API-Key), OAuth2 access tokens of a
-tenant's machine clients (Bearer, tenants/clients), Handle-style HTTP Basic, and SNMS
-tokens; handed to handlers as Litestar dependencies, never called by hand.
+tenant's machine clients (Bearer, tenants/clients), devices' own signed tokens (Bearer,
+tenants/devices), Handle-style HTTP Basic, and SNMS tokens; handed to handlers as
+Litestar dependencies, never called by hand.
 
 ``DEPENDENCIES`` is registered once on the app (portal/app.py). A handler declares
 ``principal: NamedDependency[Principal | None]`` (None for an anonymous caller; the
@@ -31,13 +32,17 @@ from core import ratelimit
 from core.auth import Principal
 from core.errors import AuthenticationFailed, AuthenticationNeeded, RateLimited
 from core.identifiers import parse_handle
-from core.tenancy import tenant_transaction
-from core.values import load_values
 from tenants.accounts.services.apikeys import authenticate_key
 from tenants.accounts.services.tenants import find_by_prefix
 from tenants.clients.services.tokens import authenticate_token, is_access_token
+from tenants.devices.service import (
+    authenticate_device_token,
+    credential_values,
+    device_principal,
+    is_device,
+    is_device_token,
+)
 from tenants.identifiers.services import snms
-from tenants.identifiers.tables import Identifier
 
 
 class WrongSecret(AuthenticationFailed):
@@ -61,6 +66,8 @@ async def authenticate(
     if scheme == "bearer" and credentials:
         if is_access_token(credentials):
             return await authenticate_token(credentials, address)
+        if is_device_token(credentials):
+            return await authenticate_device_token(credentials)
         return await authenticate_key(credentials)
     if scheme == "basic" and credentials:
         return await _authenticate_basic(credentials)
@@ -107,22 +114,18 @@ async def _authenticate_basic(credentials: str) -> Principal:
         if principal.tenant_id != tenant.id:
             raise AuthenticationFailed("that API key belongs to another tenant")
         return principal
-    async with tenant_transaction(tenant.id, write=False):
-        row = (
-            await Identifier.select(Identifier.values)
-            .where((Identifier.tenant_id == tenant.id) & (Identifier.handle_key == handle.key))
-            .first()
-            .run()
-        )
+    values = await credential_values(tenant.id, handle.key)
     index = int(index_text)
-    if row is not None:
-        for v in load_values(row["values"]):
+    if values:
+        for v in values:
             if (
                 v.index == index
                 and v.type == "HS_SECKEY"
                 and v.data.format == "string"
                 and hmac.compare_digest(str(v.data.value).encode(), password.encode())
             ):
+                if await is_device(tenant.id, values):
+                    return device_principal(tenant, index, handle.text)
                 return Principal(
                     actor=f"handle:{index}:{handle.text}",
                     tenant_id=tenant.id,
@@ -179,6 +182,8 @@ async def _caller(request: Request[Any, Any, Any]) -> Principal:
     token = token or request.headers.get("token", "").strip()
     if token and is_access_token(token):
         return await authenticate_token(token, _address(request))
+    if token and is_device_token(token):
+        return await authenticate_device_token(token)
     if token and not token.startswith("idn_"):
         return await snms.principal_from_token(token)
     principal = await authenticate(

@@ -65,6 +65,7 @@ from portal.cli import (  # noqa: E402, F401
     escrow,
     finance,
     grants,
+    handles,
     observability,
     ownership,
     processes,

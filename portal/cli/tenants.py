@@ -16,14 +16,102 @@ def tenant() -> None:
     pass
 
 
+def _server_options(fn: Any) -> Any:
+    """The options that describe a self-deployed tenant's servers (docs/enterprise.md)."""
+    fn = click.option(
+        "--public-key",
+        "public_key",
+        type=click.File("rb"),
+        default=None,
+        help="the servers' public key (PEM or DER, RSA or DSA) for HS_SITE",
+    )(fn)
+    fn = click.option(
+        "--http-port",
+        type=int,
+        default=0,
+        help="the port of the Handle protocol over HTTP (with --protocols http)",
+    )(fn)
+    fn = click.option(
+        "--protocols",
+        default="udp,tcp",
+        show_default=True,
+        help="what the servers speak: udp, tcp, http",
+    )(fn)
+    return click.option("--servers", default=None, metavar="HOST:PORT[,HOST:PORT…]",
+                        help="self-deployed: the enterprise's own Handle servers")(fn)  # fmt: skip
+
+
+def _parse_servers(servers: str, protocols: str, http_port: int, public_key: Any) -> Any:
+    from core.errors import IdnestError
+    from tenants.enterprise.services.servers import encode_key, parse_servers
+
+    try:
+        key = encode_key(public_key.read()) if public_key is not None else ""
+        return parse_servers(servers, protocols=protocols, http_port=http_port, public_key=key)
+    except IdnestError as exc:
+        click.echo(f"error: {exc.detail}", err=True)
+        sys.exit(2)
+
+
 @tenant.command("create", help="Create an active tenant; prints its prefix.")
 @click.option("--name", required=True)
 @click.option("--code", default=None, help="enterprise code (default: the next free number)")
-def tenant_create(name: str, code: str | None) -> None:
+@_server_options
+def tenant_create(
+    name: str, code: str | None, servers: str | None, protocols: str, http_port: int,
+    public_key: Any,
+) -> None:  # fmt: skip
     from tenants.accounts.services.tenants import create_tenant
+    from tenants.enterprise.services.servers import set_servers
 
-    info = run_async(lambda: create_tenant(name, code=code, actor="cli"))
-    click.echo(info.prefix)
+    # Parsed before the tenant exists: a typo in a server must not leave a tenant behind.
+    parsed = _parse_servers(servers, protocols, http_port, public_key) if servers else None
+
+    async def create() -> Any:
+        info = await create_tenant(name, code=code, actor="cli")
+        if parsed:
+            await set_servers(info.prefix, parsed, actor="cli")
+        return info
+
+    click.echo(run_async(create).prefix)
+
+
+@tenant.command(
+    "servers",
+    help="Show a tenant's own Handle servers; with --servers make it self-deployed with "
+    "them, with --delegated make it delegated (hosted here) again. The prefix stays.",
+)
+@click.argument("prefix")
+@_server_options
+@click.option("--delegated", is_flag=True, help="the node hosts the tenant's identifiers")
+def tenant_servers(
+    prefix: str, servers: str | None, protocols: str, http_port: int, public_key: Any,
+    delegated: bool,
+) -> None:  # fmt: skip
+    from core.settings import get_settings
+    from core.tenant_watch import settle
+    from tenants.accounts.services.tenants import get_by_prefix
+    from tenants.enterprise.services.servers import servers_of, set_delegated, set_servers
+
+    if servers and delegated:
+        raise click.UsageError("--servers and --delegated exclude each other")
+    if servers:
+        parsed = _parse_servers(servers, protocols, http_port, public_key)
+        run_async(lambda: set_servers(prefix, parsed, actor="cli"))
+        settle(get_settings())
+    elif delegated:
+        run_async(lambda: set_delegated(prefix, actor="cli"))
+        settle(get_settings())
+
+    async def show() -> list[Any]:
+        return await servers_of((await get_by_prefix(prefix)).id)
+
+    found = run_async(show)
+    if not found:
+        click.echo(f"{prefix}\tdelegated")
+    for s in found:
+        key = "key" if s.public_key else "no key"
+        click.echo(f"{prefix}\tself-deployed\t{s.endpoint}\t{','.join(s.protocols)}\t{key}")
 
 
 @tenant.command("list", help="List tenants.")

@@ -26,7 +26,7 @@ from tenants.identifiers import jobs
 from tenants.identifiers.services import bulk, bulk_results
 from tenants.identifiers.services.bulk_rows import MAX_UPLOAD_BYTES, xlsx_to_csv
 
-MODES = ("create", "upsert", "update")
+MODES = ("create", "upsert", "update", "status")  # status: services/bulk_status.py
 _CHUNK = 1 << 20
 
 

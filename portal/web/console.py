@@ -34,6 +34,7 @@ from portal.web.common import (
     redirect,
     require_member,
 )
+from portal.web.lifecycle import identifier_extras
 from resolver import usage
 from tenants.identifiers.services.records import (
     MAX_VALUES_PER_RECORD,
@@ -172,6 +173,7 @@ async def view_identifier(request: Request[Any, Any, Any], prefix: FromPath[str]
         values=values,
         suffix=row["handle"].split("/", 1)[1],
         flash=pop_flash(request),
+        **(await identifier_extras(request, m, row)),
     )
 
 

@@ -39,6 +39,9 @@ class Targets:
     wire: list[tuple[str, str, int]]  # (family, host, port)
     canary: str
     gs1_path: str
+    # Self-deployed tenants' servers: (prefix, family, host, port), each a door
+    # ``enterprise:{prefix}`` of its own (docs/enterprise.md).
+    enterprise: tuple[tuple[str, str, str, int], ...] = ()
 
 
 async def default_canary(settings: Settings) -> str:
@@ -118,7 +121,36 @@ async def probe_round(targets: Targets, limit: float = 5.0) -> list[Probe]:
     for family, host, port in targets.wire:
         for transport in ("udp", "tcp"):
             probes.append(await _wire(transport, family, host, port, targets.canary, limit))
+    for prefix, family, host, port in targets.enterprise:
+        probes.append(await _site_ping(prefix, family, host, port, limit))
     return probes
+
+
+async def enterprise_targets() -> tuple[tuple[str, str, str, int], ...]:
+    """Every active self-deployed tenant's servers (tenants.enterprise), to probe."""
+    from tenants.enterprise.services.servers import every_self_deployed
+
+    return tuple(
+        (prefix, "ipv6" if ":" in s.address else "ipv4", s.address, s.port)
+        for prefix, servers in await every_self_deployed()
+        for s in servers
+        if "udp" in s.protocols or "tcp" in s.protocols
+    )
+
+
+async def _site_ping(prefix: str, family: str, host: str, port: int, t: float) -> Probe:
+    """GET_SITE_INFO to an enterprise's server: every Handle server answers it."""
+    from resolver.wire.client import get_site_info
+    from resolver.wire.reader import ProtocolError
+
+    started = time.perf_counter()
+    try:
+        rc, _ = await get_site_info(server=(host, port), timeout=t)
+        ok, detail = rc == 1, f"{host} port {port}: rc {rc}"
+    except (OSError, TimeoutError, ProtocolError) as exc:
+        ok, detail = False, f"{host} port {port}: {type(exc).__name__}: {exc}"[:255]
+    return Probe(f"enterprise:{prefix}"[:64], family, ok,
+                 int((time.perf_counter() - started) * 1e6), detail)  # fmt: skip
 
 
 _WAITING: dict[str, asyncio.Future[float]] = {}
@@ -186,7 +218,10 @@ async def run_prober(settings: Settings, now: datetime | None = None) -> str:
     canary = await default_canary(settings)
     if not canary:
         return "no canary: no active tenant yet and IDNEST_PROBER_HANDLE unset"
-    probes = await probe_round(local_targets(settings, canary), settings.prober_timeout)
+    targets = local_targets(settings, canary)
+    targets = Targets(targets.http, targets.wire, canary, targets.gs1_path,
+                      await enterprise_targets())  # fmt: skip
+    probes = await probe_round(targets, settings.prober_timeout)
     probes.append(await effective_probe(settings, settings.prober_timeout))
     await record_round(probes, at)
     failed = [f"{p.door}/{p.family}: {p.detail}" for p in probes if not p.ok]

@@ -23,7 +23,8 @@ class ProbeResult(Table, tablename="probe_results"):
     at = Timestamptz(index=True)
     # One round probes every door; its rows share ``round_at``.
     round_at = Timestamptz(index=True)
-    door = Varchar(length=16)
+    # A door, or ``enterprise:{prefix}`` for a self-deployed tenant's servers.
+    door = Varchar(length=64)
     family = Varchar(length=8)  # ipv4, ipv6 (or "-" for a measurement without a socket)
     ok = Boolean(default=False)
     latency_us = BigInt(default=0)
@@ -58,7 +59,7 @@ class MaintenanceWindow(Table, tablename="maintenance_windows"):
 
 class AbnormalEvent(Table, tablename="abnormal_events"):
     id: Serial
-    door = Varchar(length=24)
+    door = Varchar(length=64)
     condition = Varchar(length=32)  # error_rate, latency, probe
     # The top-level node's types: 1 network, 2 system, 3 attack, 4 other.
     event_type = Integer(default=4)

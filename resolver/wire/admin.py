@@ -30,6 +30,7 @@ from resolver.wire.bodies import (
 from resolver.wire.constants import OpCode, ResponseCode
 from resolver.wire.keys import check_secret_answer, check_signed_answer, public_key_from_value
 from resolver.wire.message import Message
+from tenants.devices.service import device_principal, is_device
 from tenants.identifiers.services import records
 
 log = logging.getLogger("idnest.wire")
@@ -100,6 +101,8 @@ async def _authenticate(
                 ) from None
             ok = check_signed_answer(key, nonce, digest, answer.signature)
         if ok:
+            if await is_device(tenant.id, record.values):
+                return device_principal(tenant, answer.index, key_handle)
             return Principal(
                 actor=f"wire:{who}",
                 tenant_id=tenant.id,

@@ -80,9 +80,18 @@ def _decode(envelope: Any, message: bytes) -> Reply:
 
 
 async def _udp(
-    frame: bytes, request_id: int, server: Server, resend: float, truncated_wait: float
+    frame: bytes,
+    request_id: int,
+    server: Server,
+    resend: float,
+    truncated_wait: float,
+    noise: list[bytes] | None = None,
 ) -> tuple[Reply, int] | None:
-    """One UDP exchange; ``None`` when the answer needs TCP (TRUNCATED and incomplete, or CONT)."""
+    """One UDP exchange; ``None`` when the answer needs TCP (TRUNCATED and incomplete, or CONT).
+
+    Datagrams that are no Handle envelope at all are skipped (a stray packet must not
+    spoil the exchange) and kept in ``noise`` (at most 8), so that a caller whose
+    deadline passes can tell a silent server from one that only sent garbage."""
     loop = asyncio.get_running_loop()
     transport, proto = await loop.create_datagram_endpoint(_Datagrams, remote_addr=server)
     try:
@@ -108,6 +117,8 @@ async def _udp(
             try:
                 envelope = decode_envelope(item)
             except ProtocolError:
+                if noise is not None and len(noise) < 8:
+                    noise.append(item[:64])
                 continue  # not for us or garbage: keep waiting for the real answer
             if envelope.request_id != request_id:
                 continue
@@ -173,14 +184,20 @@ async def exchange_via(
     """``exchange``, and how the answer came: "udp, N datagram(s)", "tcp", "tcp after udp"."""
     request_id = secrets.randbits(31) or 1
     frame = encode_request(opcode, body, request_id=request_id, op_flags=op_flags)
-    async with asyncio.timeout(timeout):
-        if transport == "udp":
-            got = await _udp(frame, request_id, server, max(timeout / 4, 0.05), 0.2)
-            if got is not None:
-                reply, n = got
-                return [reply], f"udp, {n} datagram{'s' if n != 1 else ''}"
-        via = "tcp after udp" if transport == "udp" else "tcp"
-        return await _tcp(frame, request_id, server), via
+    noise: list[bytes] = []
+    try:
+        async with asyncio.timeout(timeout):
+            if transport == "udp":
+                got = await _udp(frame, request_id, server, max(timeout / 4, 0.05), 0.2, noise)
+                if got is not None:
+                    reply, n = got
+                    return [reply], f"udp, {n} datagram{'s' if n != 1 else ''}"
+            via = "tcp after udp" if transport == "udp" else "tcp"
+            return await _tcp(frame, request_id, server), via
+    except TimeoutError:
+        if noise:  # it did answer, with nothing we can read: not a silent server
+            raise ProtocolError(f"only unreadable datagrams came back ({len(noise)})") from None
+        raise
 
 
 def _failure(msg: Message, body: Body) -> str:

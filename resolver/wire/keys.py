@@ -3,12 +3,9 @@
 Why a module of its own: the server verifies answers, the admin client and the tests
 produce them, and both must agree byte for byte with CNRI's hdllib.
 
-* Public keys travel in hdllib's binary form (``Util.getBytesFromPublicKey``; HS_PUBKEY
-  data, the key in an HS_SITE server record): the length-prefixed key type
-  ``RSA_PUB_KEY`` or ``DSA_PUB_KEY``, two flag bytes, then the key's length-prefixed
-  big-endian integers (RSA: exponent, modulus, then 4 zero bytes; DSA: q, p, g, y).
-  We also read a DER SubjectPublicKeyInfo, a PEM text (what people paste) and the
-  ``RSA`` blob that idnest wrote before it matched hdllib.
+* Public keys travel in hdllib's binary form (HS_PUBKEY data, the key in an HS_SITE
+  server record): core.handlekeys encodes and decodes it (a device's HTTP token is
+  checked against the same values); this module re-exports that codec.
 * ``HS_SECKEY`` answers, as Handle.net's ``SecretKeyAuthenticationInfo`` writes them:
   one hash-code byte, then either HMAC(secret, nonce + request digest) for codes 0x12
   (HMAC-SHA1) and 0x13 (HMAC-SHA256), or hash(secret + nonce + digest + secret) for
@@ -23,12 +20,10 @@ produce them, and both must agree byte for byte with CNRI's hdllib.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
 import os
-import struct
 from pathlib import Path
 from typing import Final
 
@@ -36,17 +31,21 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
 
+from core.handlekeys import (  # noqa: F401 - the wire's key codec, re-exported for its callers
+    DSA_PUB_KEY,
+    RSA_PUB_KEY,
+    PrivateKey,
+    PublicKey,
+    blob,
+    decode_public_key,
+    encode_public_key,
+    public_key_from_value,
+)
 from core.settings import Settings
 from resolver.wire.reader import ProtocolError, Reader
 
 log = logging.getLogger("idnest.wire")
 
-PublicKey = rsa.RSAPublicKey | dsa.DSAPublicKey
-PrivateKey = rsa.RSAPrivateKey | dsa.DSAPrivateKey
-
-RSA_PUB_KEY: Final = b"RSA_PUB_KEY"
-DSA_PUB_KEY: Final = b"DSA_PUB_KEY"
-_OLD_RSA: Final = b"RSA"  # what idnest wrote before it matched hdllib; still read
 HMAC_SHA1: Final = 0x12
 HMAC_SHA256: Final = 0x13
 _HMAC: Final = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
@@ -65,72 +64,6 @@ _BARE_HASHES: Final[dict[bytes, hashes.HashAlgorithm]] = {
 }
 """Hash ids that hdllib writes in place of a signature algorithm (its DSA answers say
 ``SHA1``): the key's own type completes the algorithm (``getSigIdFromHashAlgId``)."""
-_MAX_INT_BYTES: Final = 2048  # a 16384-bit integer: far above any key in use
-
-
-def _blob(raw: bytes) -> bytes:
-    return struct.pack(">I", len(raw)) + raw
-
-
-def _int_bytes(n: int) -> bytes:
-    return n.to_bytes((n.bit_length() + 8) // 8, "big")  # leading sign byte like Java
-
-
-def encode_public_key(key: PublicKey) -> bytes:
-    """hdllib's binary form of an RSA or DSA public key (``Util.getBytesFromPublicKey``)."""
-    if isinstance(key, rsa.RSAPublicKey):
-        rn = key.public_numbers()
-        return b"".join((_blob(RSA_PUB_KEY), b"\x00\x00", _blob(_int_bytes(rn.e)),
-                         _blob(_int_bytes(rn.n)),
-                         b"\x00\x00\x00\x00"))  # fmt: skip
-    dn = key.public_numbers()
-    ints = (dn.parameter_numbers.q, dn.parameter_numbers.p, dn.parameter_numbers.g, dn.y)
-    return b"".join((_blob(DSA_PUB_KEY), b"\x00\x00", *map(_blob, map(_int_bytes, ints))))
-
-
-def _decode_handle_key(raw: bytes) -> PublicKey:
-    try:
-        r = Reader(raw)
-        kind = r.blob("key type", 32)
-        r.take(2, "key flags")
-        if kind == DSA_PUB_KEY:
-            q, p, g, y = (int.from_bytes(r.blob(f"DSA {n}", _MAX_INT_BYTES), "big") for n in "qpgy")
-            r.finish("DSA public key")
-            return dsa.DSAPublicNumbers(y, dsa.DSAParameterNumbers(p, q, g)).public_key()
-        if kind not in (RSA_PUB_KEY, _OLD_RSA):
-            raise ValueError(f"unknown Handle key type {kind.decode('ascii', 'replace')!r}")
-        e = int.from_bytes(r.blob("RSA exponent", _MAX_INT_BYTES), "big")
-        n = int.from_bytes(r.blob("RSA modulus", _MAX_INT_BYTES), "big")
-        if kind == RSA_PUB_KEY and r.remaining:
-            r.take(4, "RSA trailer")  # hdllib writes 4 zero bytes after the modulus
-        r.finish("RSA public key")
-        return rsa.RSAPublicNumbers(e, n).public_key()
-    except ProtocolError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def decode_public_key(raw: bytes) -> PublicKey:
-    """An RSA or DSA public key from hdllib binary, DER or PEM; ValueError when it is none."""
-    if raw.lstrip().startswith(b"-----BEGIN"):
-        key = serialization.load_pem_public_key(raw.lstrip())
-    elif raw[:4] in (b"\x00\x00\x00\x03", b"\x00\x00\x00\x0b"):
-        return _decode_handle_key(raw)
-    else:
-        key = serialization.load_der_public_key(raw)
-    if not isinstance(key, rsa.RSAPublicKey | dsa.DSAPublicKey):
-        raise ValueError("only RSA and DSA public keys are supported")
-    return key
-
-
-def public_key_from_value(fmt: str, value: str) -> PublicKey:
-    """The key in an HS_PUBKEY value as we store it (key/base64/hex data, or PEM text)."""
-    if fmt in ("key", "base64"):
-        return decode_public_key(base64.b64decode(value))
-    if fmt == "hex":
-        return decode_public_key(bytes.fromhex(value))
-    return decode_public_key(value.encode("utf-8"))
-
-
 def secret_answer(secret: bytes, nonce: bytes, digest: bytes, code: int = HMAC_SHA256) -> bytes:
     """The HS_SECKEY answer to a challenge (client side; the server recomputes it)."""
     if code in _HMAC:
@@ -166,7 +99,7 @@ def sign_answer(
         if kind is not dsa.DSAPublicKey:
             raise ValueError(f"{algorithm.decode()} does not sign with a DSA key")
         signature = key.sign(data, algo)
-    return _blob(algorithm) + _blob(signature)
+    return blob(algorithm) + blob(signature)
 
 
 def check_signed_answer(key: PublicKey, nonce: bytes, digest: bytes, answer: bytes) -> bool:

@@ -34,7 +34,7 @@ from core.settings import Settings
 from resolver.cache import Record
 from resolver.observability.metering import record as meter_resolution
 from resolver.observability.metering import wire_result
-from resolver.service import Query, Resolver
+from resolver.service import Query, Resolver, SelfDeployed
 from resolver.wire import admin, codec
 from resolver.wire.bodies import (
     Body,
@@ -78,6 +78,10 @@ TCP_IDLE_TIMEOUT = 60.0
 
 def _digest(msg: Message) -> bytes:
     return codec.request_digest(msg) if msg.header.op_flags & _RRDG else b""
+
+
+def _encode_public(record: Record) -> bytes:
+    return codec.encode_values(record.public)
 
 
 def handle_text(raw: bytes) -> str:
@@ -130,8 +134,8 @@ class WireServer:
     def _public_answer(self, msg: Message, handle: bytes, record: Record) -> bytes:
         block = record.wire_public
         if block is None:
-            block = record.wire_public = codec.encode_values(record.public)
-        if not record.public:
+            block = self.cache.wire_block(fold(record.handle), record, _encode_public)
+        if block[:4] == b"\x00\x00\x00\x00":  # no public values
             return codec.encode_error_response(
                 msg.envelope, msg.header, ResponseCode.VALUES_NOT_FOUND,
                 f"handle {record.handle} has no public values", digest=_digest(msg),
@@ -152,9 +156,9 @@ class WireServer:
         except UnicodeDecodeError:
             return None
         entry = self.cache.get(key)
-        if type(entry) is not Record:
+        if type(entry) is not Record or entry.lifecycle is not None:  # HS_STATUS: slow path
             return None
-        if tcp and not flags & _PUBL and len(entry.values) != len(entry.public):
+        if tcp and not flags & _PUBL and not entry.all_public:
             return None  # restricted values asked for: challenge on the slow path
         self.cache.hits += 1
         self.counters.hit(entry.tenant_id)
@@ -186,14 +190,15 @@ class WireServer:
     ) -> bytes:  # fmt: skip
         env, hdr = reply_env or msg.envelope, msg.header
         flags = hdr.op_flags
-        # AUTH (skip caches) only over TCP: over UDP it would let anyone aim a flood at
-        # the database.
+        # AUTH (skip caches) only over TCP: over UDP it would let anyone flood the database.
+        auth, text = conn is not None and bool(flags & _AUTH), handle_text(body.handle)
         record = await self.resolver.lookup(
-            handle_text(body.handle), authoritative=conn is not None and bool(flags & _AUTH)
-        )
-        restricted = (
-            conn is not None and not flags & _PUBL and len(record.values) != len(record.public)
-        )
+            text,
+            authoritative=auth,
+            admit=False,  # +HS_STATUS
+            refer=not flags & OpFlag.DNRF,
+        )  # DNRF: we ask
+        restricted = conn is not None and not flags & _PUBL and not record.all_public
         if restricted and principal is None:
             assert conn is not None
             return await self._challenge(msg, conn)
@@ -202,9 +207,10 @@ class WireServer:
             types=tuple(t.decode("utf-8", "replace") for t in body.types),
             public_only=not restricted,
         )
-        if not query.filtered and query.public_only and reply_env is None:
+        plain = record.lifecycle is None and reply_env is None
+        if plain and not query.filtered and query.public_only:
             return self._public_answer(msg, body.handle, record)
-        values = await self.resolver.view_for(record, query, principal)
+        values = await self.resolver.view_for(record, query, principal, status=True)
         if not values:
             raise ValuesNotFound(f"handle {record.handle} has no values matching the request")
         block = codec.join_encoded([codec.encode_value(v) for v in values])
@@ -260,8 +266,9 @@ class WireServer:
             return [codec.encode_error_response(
                 env, hdr, ResponseCode.OPERATION_NOT_SUPPORTED, f"opcode {op} is not supported"
             )]  # fmt: skip
-        except IdnestError as exc:
-            return [codec.encode_error_response(env, hdr, exc.rc, exc.detail,
+        except IdnestError as exc:  # a self-deployed prefix is referred to its own servers
+            return [exc.referral(env, hdr, _digest(msg)) if isinstance(exc, SelfDeployed) else
+                    codec.encode_error_response(env, hdr, exc.rc, exc.detail,
                                                 digest=_digest(msg))]  # fmt: skip
         except ProtocolError as exc:
             return [codec.encode_error_response(env, hdr, exc.rc, exc.message)]

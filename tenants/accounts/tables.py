@@ -36,6 +36,10 @@ class Tenant(Table, tablename="tenants"):
     status = Varchar(length=16, default="pending")
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    # What the HTTP doors answer for this tenant's suspended / expired identifiers:
+    # "refuse" (403 / 410 problem) or "serve" (as usual, with an Identifier-Status header).
+    lifecycle_suspended = Varchar(length=16, default="refuse")
+    lifecycle_expired = Varchar(length=16, default="refuse")
 
 
 class User(Table, tablename="users"):

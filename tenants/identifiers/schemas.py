@@ -52,9 +52,14 @@ class ValueIn(msgspec.Struct, kw_only=True):
 
 
 class HandleWrite(msgspec.Struct):
-    """The body of ``PUT /api/handles/{handle}`` (a bare list of values is taken too)."""
+    """The body of ``PUT /api/handles/{handle}`` (a bare list of values is taken too);
+    the lifecycle fields are those of ``PATCH`` (LifecycleChange)."""
 
     values: list[ValueIn]
+    status: str | None = None
+    reason: str | None = None
+    validFrom: str | None = None
+    validUntil: str | None = None
 
 
 HANDLE_WRITE = HandleWrite | list[ValueIn]
@@ -139,3 +144,44 @@ UPLOAD_TYPES = (
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "application/octet-stream",
 )
+
+
+class LifecycleChange(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The body of ``PATCH /api/handles/{handle}``: only what changes. Dates are
+    Asia/Shanghai days (validUntil: through the end of that day); null clears an edge."""
+
+    status: str | None = None  # active, suspended, revoked (final), expired
+    reason: str | None = None
+    validFrom: str | None = None
+    validUntil: str | None = None
+
+
+class LifecycleAnswer(msgspec.Struct, kw_only=True):
+    handle: str
+    status: str
+    state: str  # what resolution answers now: the status, or expired / not_yet_valid
+    since: str | None = None
+    reason: str | None = None
+    validFrom: str | None = None
+    validUntil: str | None = None
+    version: int | None = None
+
+
+class LifecyclePolicy(msgspec.Struct, kw_only=True):
+    """What the HTTP doors answer for a tenant's suspended / expired identifiers."""
+
+    suspended: str  # refuse (403) or serve (with Identifier-Status)
+    expired: str  # refuse (410) or serve
+
+
+class UsageDay(msgspec.Struct):
+    day: str
+    resolutions: int
+    ok: int
+
+
+class IdentifierUsage(msgspec.Struct, kw_only=True):
+    handle: str
+    days: int
+    total: int
+    byDay: list[UsageDay]

@@ -38,6 +38,14 @@ class Identifier(Table, tablename="identifiers"):
     created_at = Timestamptz()
     updated_at = Timestamptz()
     version = Integer(default=1)
+    # Lifecycle (tenants.identifiers.services.lifecycle): active, suspended, revoked or
+    # expired, since when and why; and the optional validity window. "Expired" is also
+    # derived at answer time from valid_until, so nothing writes when a window closes.
+    status = Varchar(length=16, default="active")
+    status_since = Timestamptz(null=True, default=None)
+    status_reason = Varchar(length=255, default="")
+    valid_from = Timestamptz(null=True, default=None)
+    valid_until = Timestamptz(null=True, default=None)
     unique_handle = Unique(["tenant_id", "handle_key"], name="identifiers_tenant_handle_unique")
 
 

@@ -22,7 +22,7 @@ CHANNEL = channel_for(f"test-bus-{os.getpid()}")
 
 
 def _cache(bus: InvalidationBus) -> RecordCache:
-    return RecordCache(bus, max_size=100, negative_ttl=5, backstop_ttl=None)
+    return RecordCache(bus, max_bytes=1 << 20, negative_ttl=5, backstop_ttl=None)
 
 
 async def test_invalidation_reaches_the_other_process_before_its_next_read():

@@ -85,7 +85,8 @@ async def test_a_grant_to_one_client_reaches_that_client_only(client, world):
     await grant(client, a, b, pattern="P-*", client="erp-1")
     assert await seen(client, f"{a.prefix}/P-1", b.auth()) == set()  # B's API key: no client
     settings = get_settings()
-    resolver = Resolver(RecordCache(get_bus(), max_size=100, negative_ttl=1, backstop_ttl=None),
+    resolver = Resolver(RecordCache(get_bus(), max_bytes=1 << 20, negative_ttl=1,
+                                     backstop_ttl=None),
                         ResolutionCounters(), settings)  # fmt: skip
     record = await resolver.lookup(f"{a.prefix}/P-1")
 

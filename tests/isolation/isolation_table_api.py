@@ -15,6 +15,7 @@ PUBLIC_RESOLUTION = "public resolution: anyone may read B's public values, never
 
 API: list[Case] = [
     C("GET", "/api/grants", "scoped"),
+    C("GET", "/api/devices/me", "scoped"),  # A's own credential: 403, not a device
     C("POST", "/api/grants", "scoped", body=Body(json={"to": "{b_prefix}", "pattern": "A-*"})),
     C("DELETE", "/api/grants/{grant_id:str}", fill={"grant_id": "grant_id"}, cross=True),
     C("GET", "/api/billing/usage", "scoped", queries=("", "?month=2026-01")),
@@ -51,6 +52,15 @@ API: list[Case] = [
     ),
     C("PUT", H, queries=("", "?index=1", "?overwrite=false"), body=Body(json=EVIL)),
     C("DELETE", H, queries=("", "?index=4")),
+    C(
+        "PATCH",
+        H,
+        bodies=(Body(json={"status": "revoked"}), Body(json={"validUntil": "2000-01-01"})),
+    ),
+    C("GET", "/api/lifecycle/{handle:path}"),
+    C("GET", "/api/usage/{handle:path}", queries=("", "?days=30")),
+    C("GET", "/api/settings/lifecycle", "scoped"),
+    C("PUT", "/api/settings/lifecycle", "scoped", body=Body(json={"expired": "refuse"})),
     C(
         "GET",
         "/api/handles",

@@ -119,6 +119,22 @@ PAGES = [
         fill={"prefix": "a_prefix"},
         bodies=(Body(form={"suffix": "{handle}"}), Body(form={"suffix": "../{handle}"})),
     ),
+    C(
+        "POST",
+        CON + "/identifier/status",
+        body=Body(form={"suffix": "{suffix}", "status": "revoked"}),
+    ),
+    C(
+        "POST",
+        CON + "/identifier/status",
+        "scoped",
+        fill={"prefix": "a_prefix"},
+        bodies=(
+            Body(form={"suffix": "{handle}", "status": "revoked"}),
+            Body(form={"suffix": "../{handle}", "status": "revoked"}),
+        ),
+    ),
+    C("POST", CON + "/lifecycle-policy", body=Body(form={"suspended": "serve"})),
     C("GET", CON + "/batch"),
     C("POST", CON + "/batch", body=Body(files=True)),
     C("GET", CON + "/batch/{job_id:str}", cross=True),
@@ -217,6 +233,8 @@ PAGES = [
     ),
     C("GET", CON + "/profile"),
     C("POST", CON + "/profile", body=Body(form={"contact_name": "evil", "address": "evil"})),
+    C("GET", CON + "/servers"),
+    C("POST", CON + "/servers", body=Body(form={"mode": "self", "servers": "192.0.2.66:2641"})),
 ]
 
 STAFF = [
@@ -231,6 +249,8 @@ STAFF = [
     S("GET", "/staff/tenants/{prefix:str}"),
     S("POST", "/staff/tenants/{prefix:str}/status", body=Body(form={"status": "suspended"})),
     S("POST", "/staff/tenants/{prefix:str}/profile/{decision:str}", body=Body(form={})),
+    S("GET", "/staff/enterprise"),
+    S("POST", "/staff/enterprise/{prefix:str}/{decision:str}", body=Body(form={})),
     S("GET", "/staff/users"),
     S("POST", "/staff/users", body=Body(form={"email": "evil@example.com", "roles": "admin"})),
     S("POST", "/staff/users/{user_id:int}/roles", body=Body(form={"roles": "admin"})),

@@ -8,7 +8,7 @@ from resolver.gs1.cache import GS1Entry, Link, SchemeCache
 
 
 def make(max_size: int = 3) -> SchemeCache:
-    records = RecordCache(InvalidationBus(), max_size=10, negative_ttl=5, backstop_ttl=None)
+    records = RecordCache(InvalidationBus(), max_bytes=1 << 20, negative_ttl=5, backstop_ttl=None)
     return SchemeCache(records, max_size=max_size, negative_ttl=5)
 
 

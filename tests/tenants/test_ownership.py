@@ -34,6 +34,8 @@ SPARSE = {
     "bank_transfers": "no bank transfer is recorded in this test",
     "fapiao_profiles": "no invoicing details are entered in this test",
     "dunning_cases": "no invoice is overdue in this test",
+    "enterprise_servers": "a tenant with servers of its own resolves there (tests/enterprise); "
+    "this one stays delegated, with a change waiting for review",
 }
 
 
@@ -60,9 +62,11 @@ async def _seed_everything(client: Any, t: Any) -> list[str]:
     """A tenant with data in every table a tenant fills through the product."""
     from core.schemes.gs1 import gs1_check_digit
     from tenants.accounts.services.users import create_member
+    from tenants.enterprise.services.requests import request_change
     from tenants.identifiers.services.snms import create_account
     from tenants.templates.services.templates import save_template
 
+    await request_change(t.id, delegated=False, servers="192.0.2.10:2641", actor="test")
     handles = []
     for i in range(5):
         h = f"{t.prefix}/P-{i}"

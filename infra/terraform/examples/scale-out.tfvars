@@ -42,5 +42,5 @@ db_pool_size = 5
 shared_storage_size = "100Gi"
 
 extra_config = {
-  IDNEST_RECORD_CACHE_SIZE = "500000"
+  IDNEST_RECORD_CACHE_MB = "640"
 }

@@ -64,7 +64,8 @@ def issue(key: ECKey, state: ClientState, scopes: frozenset[str]) -> dict[str, A
     }
 
 
-def _header(token: str) -> dict[str, Any] | None:
+def jwt_header(token: str) -> dict[str, Any] | None:
+    """A JWT's header, decoded without any check (to choose how to check it)."""
     head = token.split(".", 1)[0]
     try:
         value = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
@@ -84,7 +85,7 @@ def is_access_token(token: str) -> bool:
         return True
     if not token.startswith("eyJ") or token.count(".") != 2 or len(token) > MAX_TOKEN_LENGTH:
         return False
-    header = _header(token)
+    header = jwt_header(token)
     return header is not None and header.get("typ") == TOKEN_TYPE
 
 
@@ -92,7 +93,7 @@ async def _verify(token: str) -> tuple[float, str, frozenset[str], str]:
     hit = _verified.get(token)
     if hit is not None and hit[0] > time.time() and keys.is_published(hit[3]):
         return hit
-    header = _header(token) or {}
+    header = jwt_header(token) or {}
     kid = header.get("kid")
     if header.get("alg") != keys.ALG or not isinstance(kid, str) or len(kid) > 64:
         raise AuthenticationFailed("the access token is not signed ES256 with a key id")

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core import audit
+from core.auth import device_subject
 from core.bus import get_bus
 from core.errors import Conflict, InvalidValue, NotFound
+from core.identifiers import fold, parse_handle
 from core.tenancy import tenant_transaction
 from tenants.accounts.services.tenants import TenantInfo, find_by_prefix
 from tenants.accounts.tables import CLOSED_STATUSES
@@ -81,6 +83,21 @@ def check_selector(kind: str, selector: str) -> str:
     raise InvalidValue(f"a grant selects by {', '.join(KINDS)}, not {kind!r}", field="kind")
 
 
+def _device_subject(client_id: str, partner_prefix: str) -> str:
+    """``device:{handle}``, the handle one of the partner's (tenants/devices)."""
+    text = client_id.removeprefix("device:")
+    try:
+        handle = parse_handle(text)
+    except Exception:
+        raise InvalidValue(f"{text[:64]!r} is not a device handle", field="client") from None
+    if len(client_id) > 128 or fold(handle.prefix) != fold(partner_prefix):
+        raise InvalidValue(
+            f"a grant names a device of the partner: {handle.text[:64]} is not under "
+            f"{partner_prefix}", field="client",
+        )  # fmt: skip
+    return device_subject(handle.key)
+
+
 async def create_grant(
     owner: TenantInfo,
     partner_prefix: str,
@@ -93,7 +110,7 @@ async def create_grant(
     """Grant ``partner_prefix`` (or one client of it) read access to what the selector names."""
     selector = check_selector(kind, selector)
     client_id = client_id.strip()
-    if client_id and not _CLIENT.match(client_id):
+    if client_id and not _CLIENT.match(client_id) and not client_id.startswith("device:"):
         raise InvalidValue(f"{client_id[:64]!r} is not a client id", field="client")
     if owner.status in CLOSED_STATUSES:
         raise InvalidValue(f"tenant {owner.prefix} is {owner.status}", field="tenant")
@@ -103,6 +120,8 @@ async def create_grant(
     if partner.id == owner.id:
         raise InvalidValue("a tenant already sees its own values; grant another tenant",
                            field="to")  # fmt: skip
+    if client_id.startswith("device:"):
+        client_id = _device_subject(client_id, partner.prefix)
     if kind == "template":
         await get_template(owner.id, selector)  # NotFound names the template
     grant_id = f"grt_{secrets.token_hex(10)}"

@@ -1,7 +1,8 @@
 """Bulk registration jobs over HTTP: upload, progress, per-row results.
 
-``POST /api/bulk/jobs?format=ndjson|csv&mode=create|update|upsert`` takes the file as
-the request body (streamed to disk) and answers 202 with the job. An Idempotency-Key
+``POST /api/bulk/jobs?format=ndjson|csv&mode=create|update|upsert|status`` takes the file
+as the request body (streamed to disk) and answers 202 with the job (``mode=status``:
+rows of status changes, services/bulk_status.py). An Idempotency-Key
 makes a resubmission answer the same job. The console's batch upload calls the same
 ``bulk.submit``. ``POST /api/bulk/jobs/{id}/cancel`` stops a job at its next chunk.
 """
@@ -34,6 +35,8 @@ def _ok(body: Any, status: int = 200) -> Response[bytes]:
     "/api/bulk/jobs",
     tags=["Bulk"],
     summary="Upload up to 1,000,000 rows as a bulk job",
+    description="mode=create|update|upsert registers records; mode=status changes status "
+    'and validity, one {"handle", "status", "reason", "validFrom", "validUntil"} per row.',
     request_max_body_size=MAX_UPLOAD_BYTES,  # Litestar's default would stop at 10 MB
     status_code=202,
     responses=ok(JobAnswer, 200, 202),

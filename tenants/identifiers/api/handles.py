@@ -18,7 +18,7 @@ from core.errors import AuthenticationNeeded, InvalidValue
 from core.limits import MAX_INDEX, MAX_PAGE, HandleIndex, bounded_int
 from core.openapi import body, ok
 from tenants.identifiers.schemas import HANDLE_WRITE, HandleList, WriteAnswer
-from tenants.identifiers.services import records
+from tenants.identifiers.services import lifecycle, records
 from tenants.identifiers.services.idempotency import Idempotency, fingerprint, run_once
 
 _json = msgspec.json.Encoder()
@@ -62,7 +62,9 @@ def _indices(raw: list[str] | None) -> tuple[list[int] | None, bool]:
         "existing handle (409, rc 101). index=N (repeatable) or index=various updates "
         "only those values. mintNewSuffix=true with a handle ending in '/' lets the "
         "server choose the suffix. A create answers 201. An Idempotency-Key header makes "
-        "a retry answer the first response instead of writing again."
+        "a retry answer the first response instead of writing again. status, reason, "
+        "validFrom and validUntil beside values set the lifecycle in the same transaction "
+        "(as PATCH does)."
     ),
     status_code=200,
     responses=ok(WriteAnswer, 200, 201),
@@ -81,7 +83,7 @@ async def put_handle(
             "registration needs an API key (Authorization: Bearer ...) or HTTP Basic",
             handle=handle.lstrip("/"),
         )
-    body = await _json_body(request)
+    body, change = lifecycle.split_put_body(await _json_body(request))
     indices, various = _indices(index)
     guard = None
     idem_key = request.headers.get("idempotency-key")
@@ -101,7 +103,9 @@ async def put_handle(
             indices=indices,
             index_various=various,
             mint_suffix=mint,
-            idempotency=g,
+            idempotency=g
+            if change is None
+            else lifecycle.WithLifecycle(g, change, principal.tenant_id or 0, principal.actor),
         ),
         lambda r: {"handle": r.handle, "created": r.created, "version": r.version},
     )

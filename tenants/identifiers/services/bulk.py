@@ -28,21 +28,22 @@ from typing import Any
 from core import audit, db
 from core.auth import Principal
 from core.errors import Conflict, InsufficientPermissions, InvalidValue, NotFound
+from core.pgha import Contended
 from core.settings import get_settings
 from core.tenancy import cross_tenant, tenant_transaction
 from tenants.accounts.tables import Tenant
 from tenants.identifiers.services import batch as batch_writes
 from tenants.identifiers.services import records, search
 from tenants.identifiers.services.batch import BatchItem
+from tenants.identifiers.services.bulk_cursor import ACTIVE, ACTIVE_STATUSES, commit_chunk
 from tenants.identifiers.services.bulk_rows import FORMATS, Row, chunks, count_rows
+from tenants.identifiers.services.bulk_status import STATUS_MODE, run_status_chunks
 from tenants.identifiers.services.idempotency import Idempotency, Replay, fingerprint
-from tenants.identifiers.tables import BulkJob, BulkJobFailure
+from tenants.identifiers.tables import BulkJob
 
 log = logging.getLogger("idnest.bulk")
 CHUNK_ROWS = 2000
-# A job is queued, running, then done, failed or cancelled; only the first two move.
-ACTIVE_STATUSES = ("queued", "running")
-_ACTIVE = BulkJob.status.is_in(list(ACTIVE_STATUSES))
+_ACTIVE = ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +98,8 @@ async def submit(
     the same upload again answers the first job instead of creating a second one."""
     if fmt not in FORMATS:
         raise InvalidValue(f"format must be one of {', '.join(FORMATS)}", field="format")
-    if mode not in ("create", "update", "upsert"):
-        raise InvalidValue("mode must be create, update or upsert", field="mode")
+    if mode not in ("create", "update", "upsert", STATUS_MODE):
+        raise InvalidValue("mode must be create, update, upsert or status", field="mode")
     if principal.tenant_id is None or not principal.can("write"):
         raise InsufficientPermissions("bulk registration needs a key with the write scope")
     public_id = uuid.uuid4().hex
@@ -217,40 +218,6 @@ class _ChunkCommit:
         self.done = True
 
 
-async def commit_chunk(
-    job_id: int, start: int, rows: list[Row], failures: list[tuple[Row, str]]
-) -> None:
-    end = rows[-1].number
-    moved = (
-        await BulkJob.update(
-            {
-                BulkJob.done_rows: end,
-                BulkJob.ok_rows: BulkJob.ok_rows + (len(rows) - len(failures)),
-                BulkJob.failed_rows: BulkJob.failed_rows + len(failures),
-                BulkJob.updated_at: datetime.now(UTC),
-            }
-        )
-        .where((BulkJob.id == job_id) & (BulkJob.done_rows == start) & _ACTIVE)
-        .returning(BulkJob.id, BulkJob.tenant_id)
-        .run()
-    )
-    if not moved:
-        raise Conflict(f"bulk job {job_id}: cancelled, or another worker moved past row {start}")
-    if failures:
-        await BulkJobFailure.insert(
-            *(
-                BulkJobFailure(
-                    tenant_id=moved[0]["tenant_id"],
-                    job_id=job_id,
-                    row_no=r.number,
-                    handle=r.handle[:2048],
-                    message=msg[:1024],
-                )
-                for r, msg in failures
-            )
-        ).run()
-
-
 async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
     """Run (or resume) one job from its cursor to the end; returns the final status."""
     # The worker is sent a job's id alone; the row then says whose it is.
@@ -274,9 +241,8 @@ async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
             .where((BulkJob.id == job_pk) & _ACTIVE)
             .run()
         )
-    start = job["done_rows"]
     try:
-        await _run_chunks(principal, job, start, chunk_rows)
+        await _run_chunks_again_if_contended(principal, job, chunk_rows)
     except Conflict:
         async with tenant_transaction(tid, write=False):
             row = await BulkJob.select(BulkJob.status).where(BulkJob.id == job_pk).first().run()
@@ -299,6 +265,29 @@ async def process_job(job_pk: int, *, chunk_rows: int = CHUNK_ROWS) -> str:
         )
     await search.merge_pending_index()
     return "done"
+
+
+async def _run_chunks_again_if_contended(
+    principal: Principal, job: dict[str, Any], chunk_rows: int
+) -> None:
+    """``_run_chunks`` from the cursor; a chunk the server rolled back to break a deadlock
+    (a cancel or another writer met it) is run again from the cursor, up to three times,
+    unless the job has stopped meanwhile (Conflict, as for a cancel between chunks)."""
+    for attempt in range(3):
+        async with tenant_transaction(job["tenant_id"], write=False):
+            now = await BulkJob.select().where(BulkJob.id == job["id"]).first().run()
+        if now is None or now["status"] not in ACTIVE_STATUSES:
+            raise Conflict(f"bulk job {job['public_id']} stopped")
+        try:
+            if now["mode"] == STATUS_MODE:  # status changes (services/bulk_status.py)
+                await run_status_chunks(principal, now, now["done_rows"], chunk_rows, commit_chunk)
+            else:
+                await _run_chunks(principal, now, now["done_rows"], chunk_rows)
+            return
+        except Contended:
+            if attempt == 2:
+                raise
+            log.info("bulk job %s: a chunk was rolled back by a deadlock; again", job["id"])
 
 
 async def _run_chunks(
@@ -359,6 +348,15 @@ async def cancel_job(principal: Principal, job_id: str) -> JobInfo:
         raise InsufficientPermissions("cancelling a bulk job needs a key with the write scope")
     job = await job_row(principal, job_id)
     async with tenant_transaction(principal.tenant_id):
+        # The audit head first, as a chunk's write takes it (then the job row): the other
+        # order deadlocked against a chunk in flight. A refused cancel rolls it back.
+        await audit.record(
+            actor=principal.actor,
+            action="bulk.cancel",
+            target=job_id,
+            tenant_id=principal.tenant_id,
+            detail={"doneRows": job["done_rows"]},
+        )
         stopped = (
             await BulkJob.update(
                 {BulkJob.status: "cancelled", BulkJob.updated_at: datetime.now(UTC)}
@@ -369,13 +367,6 @@ async def cancel_job(principal: Principal, job_id: str) -> JobInfo:
         )
         if not stopped:
             raise Conflict(f"bulk job {job_id} is already {job['status']}", field="jobId")
-        await audit.record(
-            actor=principal.actor,
-            action="bulk.cancel",
-            target=job_id,
-            tenant_id=principal.tenant_id,
-            detail={"doneRows": job["done_rows"]},
-        )
     return await get_job(principal, job_id)
 
 

@@ -34,7 +34,11 @@ def master_data(handle: str, op: int, values: list[HandleValue],
 
 
 async def send_master_data(tenant_id: int, handle: str, op: int, values: list[HandleValue],
-                           created: datetime | None) -> None:  # fmt: skip
-    """Enqueue one identifier's change, inside the write's transaction."""
+                           created: datetime | None,
+                           lifecycle: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """Enqueue one identifier's change, inside the write's transaction. A status change
+    (services/lifecycle.py) adds ``lifecycle``: status, reason, validFrom, validUntil."""
     data = master_data(handle, op, values, created)
+    if lifecycle is not None:
+        data["lifecycle"] = lifecycle
     await enqueue("upstream.identifier", data, tenant_id=tenant_id)
