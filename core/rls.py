@@ -120,8 +120,10 @@ async def grant_app_role(conn: Any, role: str) -> None:
     )
     await conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
     # The audit log is append-only for the application (core/audit.py): entries are
-    # inserted, never changed or removed; only the chain head row is updated.
+    # inserted, never removed, and of an entry only the link columns may be written,
+    # once (the trigger audit_log_link_once refuses an update of a linked entry).
     await conn.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {quoted}")
+    await conn.execute(f"GRANT UPDATE (seq, prev_hash, hash) ON audit_log TO {quoted}")
 
 
 async def create_app_role(conn: Any, role: str, password: str | None) -> None:

@@ -201,6 +201,10 @@ class Settings(BaseSettings):
     escrow_full_interval: float = 7 * 86400.0
     escrow_diff_interval: float = 86400.0
     escrow_upload_interval: float = 900.0
+    # PostgreSQL: audit entries are linked into the chain by the process that wrote them
+    # moments after (core/audit.py); every `audit_seal_interval` s the scheduler links
+    # what a killed process left (0: never).
+    audit_seal_interval: float = 10.0
 
     @property
     def escrow_path(self) -> Path:

@@ -15,7 +15,7 @@ from litestar.di import Provide
 import portal.jobs  # noqa: F401 - registers every actor and periodic job
 from billing import api as billing_api
 from billing.payments import api as payments_api
-from core import db, ratelimit
+from core import audit, db, ratelimit
 from core.bus import get_bus
 from core.head import HeadAsGet
 from core.health import healthz, readyz
@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None) -> Any:
                 await flusher
             await _flush_once(resolver)
             await stop_observing(observer, settings)
+            await audit.flush()
             await bus.stop()
             await db.stop()
 

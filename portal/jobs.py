@@ -10,6 +10,7 @@ from __future__ import annotations
 from billing import jobs as billing_jobs  # noqa: F401
 from billing.payments import jobs as payments_jobs  # noqa: F401
 from core import (
+    audit,  # noqa: F401 - the audit-seal job
     delivery,  # noqa: F401 - the outbox-delivery job
     scheduler,  # noqa: F401 - declares the run_periodic actor
 )

@@ -27,6 +27,7 @@ def run_async(make: Callable[[], Awaitable[T]], *, migrate: bool = True) -> T:
     """Run one async database operation with the engine started and the schema current."""
 
     async def main() -> T:
+        from core import audit as audit_log
         from core import db
         from core.bus import get_bus
         from core.migrate import migrate as apply
@@ -38,6 +39,7 @@ def run_async(make: Callable[[], Awaitable[T]], *, migrate: bool = True) -> T:
                 await apply()
             return await make()
         finally:
+            await audit_log.flush()  # link this command's audit entries before it exits
             await bus.stop()
             await db.stop()
 

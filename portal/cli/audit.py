@@ -19,9 +19,14 @@ def audit() -> None:
 def verify() -> None:
     from core import audit as audit_log
 
-    verdict = run_async(audit_log.verify)
+    async def seal_and_verify() -> audit_log.Verdict:
+        await audit_log.seal()  # PostgreSQL: link what has committed, then walk it all
+        return await audit_log.verify()
+
+    verdict = run_async(seal_and_verify)
     if verdict.holds:
-        click.echo(f"audit chain holds: {verdict.entries} entries")
+        later = f" ({verdict.unlinked} written since, not linked yet)" if verdict.unlinked else ""
+        click.echo(f"audit chain holds: {verdict.entries} entries{later}")
         return
     where = f"entry id {verdict.broken_id}" if verdict.broken_id is not None else "the head"
     click.echo(f"audit chain BROKEN at {where}: {verdict.reason}", err=True)

@@ -145,7 +145,7 @@ async def start_wire(
 
 async def serve_resolver(settings: Settings) -> None:
     """One ``idnest resolver`` process: database, bus, resolver, listener, until SIGTERM."""
-    from core import db
+    from core import audit, db
     from core.bus import get_bus
     from resolver.observability.runtime import observe, observe_forever, stop_observing
     from resolver.runtime import build_resolver
@@ -177,6 +177,7 @@ async def serve_resolver(settings: Settings) -> None:
             await listener.stop()
         await resolver.counters.flush()
         await stop_observing(observer, settings)
+        await audit.flush()
         await bus.stop()
         await db.stop()
 

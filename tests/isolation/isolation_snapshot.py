@@ -77,8 +77,12 @@ def plan(b: int) -> dict[str, str]:
 
 
 async def snapshot(where: dict[str, str]) -> dict[str, list[str]]:
+    from core import audit
     from core.tenancy import cross_tenant
 
+    # Link the audit entries written so far (PostgreSQL links them moments after the
+    # write): a link made during the sweep is not a change to B's data.
+    await audit.seal()
     out = {}
     async with cross_tenant("maintenance"):
         for table, clause in sorted(where.items()):

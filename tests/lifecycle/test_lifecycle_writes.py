@@ -27,6 +27,7 @@ async def test_a_status_change_is_audited_and_queued_upstream_as_a_modify(client
         client, tenant_a, h, "suspended", reason="dispute", validUntil="2030-06-30"
     )
     assert changed["version"] == 2 and changed["validUntil"] == "2030-06-30T16:00:00+00:00"
+    await audit.seal()  # PostgreSQL links entries moments after the write; now, here
     async with as_node():
         rows = (
             await AuditLog.select()
