@@ -2,7 +2,8 @@
 
 A self-deployed tenant (tenants/enterprise) stores its identifiers on its own Handle
 servers. The wire door answers a query under its prefix with SERVICE_REFERRAL (rc 302)
-carrying ``0.NA/{prefix}``'s HS_SITE, which hdllib follows. HTTP clients (REST, proxy,
+carrying ``0.NA/{prefix}``'s HS_SITE (clients older than protocol 2.10, which cannot
+read a 302, get SERVER_NOT_RESP and use that HS_SITE directly). HTTP clients (REST, proxy,
 a scanner's browser) cannot follow a referral, so for them this node asks the
 enterprise's servers itself over the wire protocol, with the existing client
 (resolver.wire.client): UDP first, then TCP (on truncation, or when UDP got no answer),
@@ -46,6 +47,8 @@ from tenants.enterprise.services.servers import servers_of, site_json
 log = logging.getLogger("idnest.recursive")
 _REFERRALS = (ResponseCode.SERVICE_REFERRAL, ResponseCode.PREFIX_REFERRAL)
 _MAX_SITES = 100_000
+# The oldest protocol version sent a SERVICE_REFERRAL (older clients: SERVER_NOT_RESP).
+REFERRAL_VERSION = (2, 10)
 
 
 class SelfDeployed(IdnestError):
@@ -61,7 +64,19 @@ class SelfDeployed(IdnestError):
         self.values = [site_value(site)]
 
     def referral(self, envelope: Envelope, header: Header, digest: bytes) -> bytes:
-        """SERVICE_REFERRAL naming ``0.NA/{prefix}`` with its HS_SITE, as hdllib reads it."""
+        """SERVICE_REFERRAL naming ``0.NA/{prefix}`` with its HS_SITE, as clients of
+        protocol 2.10 and later read it (China's IDPointer SDK among them).
+
+        An older client gets SERVER_NOT_RESP instead: CNRI's 2006 hdllib (protocol 2.1)
+        fails on a 302 ("Unknown responseCode: 302", an exception rather than an answer)
+        and finds a prefix's servers from ``0.NA/{prefix}``'s HS_SITE anyway
+        (tests/enterprise/test_self_deployed.py runs it)."""
+        if (envelope.major, envelope.minor) < REFERRAL_VERSION:
+            message = (f"{self.prefix_handle[5:]} is served by its own servers: "
+                       f"resolve {self.prefix_handle} for their HS_SITE")  # fmt: skip
+            return codec.encode_error_response(
+                envelope, header, ResponseCode.SERVER_NOT_RESP, message, digest=digest
+            )
         block = codec.encode_values(self.values)
         handle = self.prefix_handle.encode("utf-8")
         return codec.encode_referral(envelope, header, handle, block, digest=digest)

@@ -11,6 +11,8 @@ and a killed enterprise is served stale and then 504.
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -165,6 +167,64 @@ def test_the_wire_door_refers_handle_clients_to_the_enterprise(nodes: Nodes) -> 
     )
     assert rc == 1 and not isinstance(answer, str)
     assert [v.data.value for v in answer if v.type == "URL"] == [URL]
+
+
+def test_clients_older_than_protocol_2_10_are_told_server_not_resp(nodes: Nodes) -> None:
+    """A 2.1 client cannot read a 302 (hdllib 2006 throws on it): it gets 301 naming
+    the prefix handle; a 2.10 client gets the referral (the test above)."""
+    from resolver.wire import bodies, codec
+    from resolver.wire.message import decode_message
+
+    body = bodies.resolution_request_body(f"{ENT}/PUMP-1")
+    for version, rc in (((2, 1), 301), ((2, 10), 302)):
+        frame = codec.encode_request(1, body, request_id=77, version=version)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
+            s.sendto(frame, ("127.0.0.1", nodes.main_wire))
+            answer = decode_message(s.recv(65535))
+        assert answer.header.rc == rc, (version, answer.header)
+        assert answer.envelope.request_id == 77
+
+
+HDLLIB = Path(__file__).parents[1] / "resolver" / "wire" / "hdllib"
+JAR = Path(os.environ.get("IDNEST_TEST_HDLLIB_JAR", HDLLIB / "handle.jar"))
+
+
+def test_cnri_hdllib_reaches_the_enterprise_through_the_prefix_handle(
+    nodes: Nodes, tmp_path: Path
+) -> None:
+    """CNRI's own client (handle.jar, 2006; see tests/resolver/wire/test_hdllib_live.py
+    for how to provide it). It speaks protocol 2.1 and throws on a 302 ("Unknown
+    responseCode: 302", seen here), so it is told SERVER_NOT_RESP; it finds a prefix's
+    servers as it always did, from 0.NA/{prefix}'s HS_SITE: decoded by hdllib's own
+    Encoder, that names the enterprise node, and hdllib's sendRequestToSite gets the
+    record there."""
+    if not (shutil.which("java") and shutil.which("javac")):
+        pytest.skip("java/javac not installed")
+    if not JAR.is_file():
+        pytest.skip(f"hdllib jar not found at {JAR} (set IDNEST_TEST_HDLLIB_JAR)")
+    subprocess.run(["javac", "-cp", str(JAR), "-d", str(tmp_path), str(HDLLIB / "HdlDriver.java")],
+                   check=True, capture_output=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        ["java", f"-Duser.home={tmp_path}", "-cp", f"{JAR}{os.pathsep}{tmp_path}", "HdlDriver",
+         "follow", "127.0.0.1", str(nodes.main_wire), ENT, f"{ENT}/PUMP-1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, "\n".join(lines) + done.stderr[-1500:]
+    # protocol 2.1: SERVER_NOT_RESP naming the prefix handle, which hdllib can read
+    assert lines[0] == (f"OK direct {ENT}/PUMP-1 rc=301 {ENT} is served by its own servers: "
+                        f"resolve 0.NA/{ENT} for their HS_SITE"), lines  # fmt: skip
+    # The second server is [::1]. HS_SITE has 16 address bytes and hdllib reads 12 zero
+    # bytes first as an IPv4 address (REFERENCE §2), so ::1 is 0.0.0.1 to it: loopback
+    # IPv6 (and the deprecated ::a.b.c.d form) cannot be told to a 2006 client. Routable
+    # IPv6 addresses have non-zero leading bytes; docs/enterprise.md says so.
+    assert lines[1] == (
+        f"OK hs_site servers=2 127.0.0.1 HDL_UDP/{nodes.ent_wire} HDL_TCP/{nodes.ent_wire} "
+        f"0.0.0.1 HDL_UDP/{nodes.ent_wire} HDL_TCP/{nodes.ent_wire}"
+    ), "\n".join(lines)
+    assert lines[2] == f"OK server 127.0.0.1 rc=1 url {URL}", "\n".join(lines)
+    assert lines[3].startswith("FAIL server 0.0.0.1 "), "\n".join(lines)
 
 
 def test_garbage_is_502_silence_is_504_and_a_loop_is_bounded(nodes: Nodes) -> None:

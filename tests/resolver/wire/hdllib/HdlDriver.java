@@ -6,6 +6,11 @@
 //                                    (hdllib's Util.getBytesFromPublicKey) and .pk8 (PKCS#8)
 //   udp HOST PORT HANDLE             resolve over UDP only (sendHdlUdpRequest)
 //   site HOST PORT                   GET_SITE_INFO over UDP; print what hdllib read
+//   follow HOST PORT PREFIX HANDLE   what a Handle client does for a self-deployed prefix:
+//                                    HANDLE at HOST (prints the answer code: idnest's
+//                                    referral), then 0.NA/PREFIX's HS_SITE values decoded by
+//                                    hdllib's Encoder, then HANDLE sent to that site by
+//                                    hdllib's sendRequestToSite (it picks server and port)
 //   admin HOST PORT KIND ID INDEX CRED HANDLE
 //                                    CREATE_HANDLE HANDLE with one URL value, authenticated
 //                                    as INDEX:ID with KIND seckey (CRED = the secret) or
@@ -28,6 +33,7 @@ import net.handle.hdllib.AbstractRequest;
 import net.handle.hdllib.AbstractResponse;
 import net.handle.hdllib.AuthenticationInfo;
 import net.handle.hdllib.CreateHandleRequest;
+import net.handle.hdllib.Encoder;
 import net.handle.hdllib.ErrorResponse;
 import net.handle.hdllib.GenericRequest;
 import net.handle.hdllib.GetSiteInfoResponse;
@@ -133,6 +139,63 @@ public class HdlDriver {
 
     static final int AbstractMessage_SUCCESS = 1;
 
+    static boolean follow(String host, int port, String prefix, String handle) throws Exception {
+        HandleResolver r = resolver();
+        InetAddress at = InetAddress.getByName(host);
+        AbstractResponse direct = r.sendHdlUdpRequest(
+            new ResolutionRequest(b(handle), null, null, null), at, port);
+        System.out.println("OK direct " + handle + " " + describe(direct));
+        AbstractResponse p = r.sendHdlUdpRequest(
+            new ResolutionRequest(b("0.NA/" + prefix), new byte[][] {b("HS_SITE")}, null, null),
+            at, port);
+        if (!(p instanceof ResolutionResponse)) {
+            System.out.println("FAIL site-values 0.NA/" + prefix + " " + describe(p));
+            return false;
+        }
+        SiteInfo site = null;
+        for (HandleValue v : ((ResolutionResponse) p).getHandleValues()) {
+            if (!v.getTypeAsString().equals("HS_SITE")) continue;
+            SiteInfo s = new SiteInfo();
+            Encoder.decodeSiteInfoRecord(v.getData(), 0, s);
+            StringBuilder line = new StringBuilder("OK hs_site servers=" + s.servers.length);
+            for (ServerInfo srv : s.servers) {
+                line.append(" ").append(srv.getAddressString());
+                for (Interface i : srv.interfaces) {
+                    line.append(" ").append(Interface.protocolName(i.protocol)).append("/").append(i.port);
+                }
+            }
+            System.out.println(line);
+            if (site == null) site = s;
+        }
+        if (site == null) {
+            System.out.println("FAIL no HS_SITE at 0.NA/" + prefix);
+            return false;
+        }
+        // Each server of the site in turn, through the interface hdllib picks for UDP.
+        boolean any = false;
+        ResolutionRequest req = new ResolutionRequest(b(handle), null, null, null);
+        for (ServerInfo srv : site.servers) {
+            String who = "server " + srv.getAddressString();
+            try {
+                Interface udp = srv.interfaceWithProtocol(Interface.SP_HDL_UDP, req);
+                AbstractResponse answer = r.sendRequestToInterface(req, srv, udp);
+                if (!(answer instanceof ResolutionResponse)) {
+                    System.out.println("FAIL " + who + " " + describe(answer));
+                    continue;
+                }
+                StringBuilder urls = new StringBuilder();
+                for (HandleValue v : ((ResolutionResponse) answer).getHandleValues()) {
+                    if (v.getTypeAsString().equals("URL")) urls.append(" ").append(v.getDataAsString());
+                }
+                System.out.println("OK " + who + " rc=" + answer.responseCode + " url" + urls);
+                any = true;
+            } catch (Exception e) {
+                System.out.println("FAIL " + who + " " + e.getClass().getSimpleName());
+            }
+        }
+        return any;
+    }
+
     public static void main(String[] a) throws Exception {
         boolean ok;
         try {
@@ -140,6 +203,7 @@ public class HdlDriver {
                 case "keys": keys(Path.of(a[1])); ok = true; break;
                 case "udp": ok = udp(a[1], Integer.parseInt(a[2]), a[3]); break;
                 case "site": ok = printSite(a[1], Integer.parseInt(a[2])); break;
+                case "follow": ok = follow(a[1], Integer.parseInt(a[2]), a[3], a[4]); break;
                 case "admin":
                     ok = admin(a[1], Integer.parseInt(a[2]), a[3], a[4], Integer.parseInt(a[5]), a[6], a[7]);
                     break;
