@@ -33,7 +33,7 @@ CONTEXT_DEPS = {
     "identifiers": {"accounts", "templates", "grants"},
     "onboarding": {"accounts"},
     "schemes": {"accounts", "identifiers"},
-    "statistics": {"accounts", "onboarding", "templates"},
+    "statistics": {"accounts", "onboarding", "templates", "enterprise"},
     "ownership": {"accounts", "identifiers", "onboarding"},
     "clients": {"accounts"},
     "enterprise": {"accounts"},

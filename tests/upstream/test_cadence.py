@@ -94,6 +94,26 @@ async def test_enterprise_profile_hourly_and_on_change(client, settings, tenant_
     assert len(tenth) == 2 and _data(tenth[-1])["status"] == "suspended"  # on change
 
 
+async def test_a_self_deployed_enterprise_profile_carries_its_own_servers(
+    client, settings, tenant_a, tenant_b
+):
+    from core import usage
+    from tenants.enterprise.services.servers import parse_servers, set_servers
+    from tenants.statistics.services import cadence
+
+    cfg = settings.model_copy(update={"upstream_url": "http://127.0.0.1:9"})
+    await set_servers(tenant_a.prefix, parse_servers("192.0.2.7:2641,[2001:db8::7]:2641"),
+                      actor="test")  # fmt: skip
+    await cadence.run(cfg, datetime(2026, 7, 2, 9, 10, tzinfo=usage.SHANGHAI))
+    (mine,) = await _rows(f"enterprise:{tenant_a.prefix}:2026-07-02T09")
+    routing = _data(mine)["routing"]
+    assert routing["deployment"] == "self"
+    assert routing["servers"] == ["192.0.2.7:2641", "[2001:db8::7]:2641"]
+    (theirs,) = await _rows(f"enterprise:{tenant_b.prefix}:2026-07-02T09")
+    assert _data(theirs)["routing"]["deployment"] == "delegated"
+    assert _data(theirs)["routing"]["servers"] == []  # B's message names none of A's
+
+
 async def test_resolution_configuration_is_sent_when_it_changes(client, settings):
     from core import usage
     from tenants.statistics.services import cadence

@@ -218,9 +218,11 @@ async def set_delegated(prefix: str, *, actor: str) -> TenantInfo:
     return tenant
 
 
-async def every_self_deployed() -> list[tuple[str, list[Server]]]:
-    """Every active self-deployed tenant's prefix and servers (the prober's and staff's
-    cross-tenant read)."""
+async def every_self_deployed(
+    statuses: tuple[str, ...] = ("active",),
+) -> list[tuple[str, list[Server]]]:
+    """Every self-deployed tenant's prefix and servers, of tenants in ``statuses`` (the
+    prober's, staff's and the upstream cadence's cross-tenant read)."""
     from core.tenancy import cross_tenant
 
     async with cross_tenant("maintenance"):
@@ -228,7 +230,7 @@ async def every_self_deployed() -> list[tuple[str, list[Server]]]:
         tenants = {
             t["id"]: t["prefix"]
             for t in await Tenant.select(Tenant.id, Tenant.prefix)
-            .where(Tenant.status == "active")
+            .where(Tenant.status.is_in(list(statuses)))
             .run()
         }
     found: dict[str, list[Server]] = {}

@@ -25,6 +25,7 @@ from core import outbox
 from core.settings import Settings
 from core.usage import SHANGHAI
 from tenants.accounts.services.tenants import list_tenants
+from tenants.enterprise.services.servers import every_self_deployed
 from tenants.statistics.services import stats
 from tenants.templates.services.templates import list_templates
 
@@ -105,13 +106,18 @@ async def _daily(out: Enqueued, day: date, now: datetime) -> None:
 
 
 async def _hourly(out: Enqueued, settings: Settings, hour: str, now: datetime) -> None:
+    listed = ("active", "suspended")
+    # A self-deployed enterprise's routing is its own servers (what 0.NA/{prefix} names).
+    servers = dict(await every_self_deployed(listed))
     for t in await list_tenants():
-        if t.status not in ("active", "suspended"):
+        if t.status not in listed:
             continue
+        own = [s.endpoint for s in servers.get(t.prefix, [])]
         data = {
             "op": "profile", "prefix": t.prefix, "name": t.name, "status": t.status,
             "routing": {"prefix": t.prefix, "node": settings.node_prefix,
-                        "base_url": settings.public_base_url},
+                        "base_url": settings.public_base_url,
+                        "deployment": "self" if own else "delegated", "servers": own},
         }  # fmt: skip
         # Hourly, and at the next run after a change (the digest is part of the key).
         key = f"enterprise:{t.prefix}:{hour}:{_digest(data)}"
