@@ -55,6 +55,7 @@ PAGE = 5000
 # transaction to commit, short enough that the chain trails the log by well under a
 # second. A transaction still open then is sealed by a later write or by ``audit-seal``.
 SEAL_DELAY = 0.05
+SEAL_LOCK_TIMEOUT_MS = 3000
 
 
 def _detail_text(detail: Any) -> str:
@@ -245,6 +246,9 @@ async def seal(limit: int = PAGE) -> int:
     while True:
         async with cross_tenant("maintenance", write=True):
             conn = db.transaction_connection()
+            # A sealer whose process stalls (a blocked event loop) holds the head: the
+            # others give up after a while and leave its entries to a later seal.
+            await conn.execute(f"SET LOCAL lock_timeout = '{SEAL_LOCK_TIMEOUT_MS}ms'")
             head = await conn.fetchrow("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
             if head is None:
                 raise RuntimeError("audit_head has no row: run `idnest migrate`")

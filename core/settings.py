@@ -205,6 +205,9 @@ class Settings(BaseSettings):
     # moments after (core/audit.py); every `audit_seal_interval` s the scheduler links
     # what a killed process left (0: never).
     audit_seal_interval: float = 10.0
+    # Validity windows open and close without a write; every `window_edges_interval` s
+    # the edges that passed are sent upstream as a modify (0: never).
+    window_edges_interval: float = 300.0
 
     @property
     def escrow_path(self) -> Path:

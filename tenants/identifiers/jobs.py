@@ -19,7 +19,7 @@ from core import db
 from core.scheduler import periodic
 from core.settings import Settings, get_settings
 from core.tasks import InProcessJobs, send
-from tenants.identifiers.services import bulk, idempotency
+from tenants.identifiers.services import bulk, idempotency, window_edges
 
 log = logging.getLogger("idnest.bulk")
 # A Dramatiq worker process imports this module and nothing else of ours: point Piccolo
@@ -76,3 +76,9 @@ async def redrive_stalled_bulk_jobs(settings: Settings) -> str:
     for pk in stalled:
         enqueue(pk)
     return f"{len(stalled)} stalled bulk jobs sent again"
+
+
+@periodic("window-edges", every=lambda s: s.window_edges_interval)
+async def report_window_edges(settings: Settings) -> str:
+    """Tell upstream of validity windows that opened or closed since the last run."""
+    return f"{await window_edges.report_passed_edges()} window edges queued upstream"

@@ -46,6 +46,9 @@ class Identifier(Table, tablename="identifiers"):
     status_reason = Varchar(length=255, default="")
     valid_from = Timestamptz(null=True, default=None)
     valid_until = Timestamptz(null=True, default=None)
+    # The last moment up to which the window's edges were told upstream (a lifecycle
+    # change tells everything up to its own time; services/window_edges.py the rest).
+    window_reported_at = Timestamptz(null=True, default=None)
     unique_handle = Unique(["tenant_id", "handle_key"], name="identifiers_tenant_handle_unique")
 
 

@@ -6,6 +6,7 @@ nor remove them, and what a killed writer left unlinked is linked by the periodi
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 
 import pytest
@@ -84,3 +85,22 @@ async def test_the_app_role_cannot_change_remove_or_relink_entries(tenant_a):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await tx.connection.execute(sql, tenant_a.id)
     assert (await audit.verify()).holds
+
+
+async def test_a_stalled_sealer_does_not_hold_the_others_for_ever(tenant_a):
+    """A sealer whose process stalls (its event loop blocked) keeps the head locked; the
+    next one gives up after SEAL_LOCK_TIMEOUT_MS instead of hanging its process's exit."""
+    import time
+
+    from core import audit
+
+    await _write(tenant_a.id, 1, "test.stalled")
+    async with cross_tenant("maintenance", write=True) as tx:
+        await tx.connection.execute("SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE")
+        started = time.monotonic()
+        second = asyncio.create_task(audit.seal(), context=contextvars.Context())
+        with pytest.raises(Exception, match="lock timeout"):
+            await second
+        assert time.monotonic() - started < audit.SEAL_LOCK_TIMEOUT_MS / 1000 + 2
+    await audit.flush()  # the write's entry is linked once the head is free
+    assert await audit.seal() >= 0 and await _unlinked() == 0

@@ -11,7 +11,7 @@ alone and keeps its row number in the results.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -116,18 +116,9 @@ def iter_rows(path: Path, fmt: str) -> Iterator[Row]:
                 ]
                 yield Row(number, cells[0].strip(), values)
             return
-        number = 0
-        for line in fh:
-            if not line.strip():
-                continue
-            number += 1
-            try:
-                doc = _decode(line)
-            except msgspec.DecodeError as exc:
-                yield Row(number, "", None, f"not valid JSON: {exc}")
-                continue
-            if not isinstance(doc, dict) or not isinstance(doc.get("handle"), str):
-                yield Row(number, "", None, 'each line needs {"handle": ..., "values": [...]}')
+        for number, doc, error in ndjson_documents(fh, '{"handle": ..., "values": [...]}'):
+            if doc is None:
+                yield Row(number, "", None, error)
                 continue
             given: Any = doc.get("values", doc.get("value", []))
             if doc.get("templateVersion") and isinstance(given, list):
@@ -157,11 +148,37 @@ def _count(rows: Iterator[Any]) -> int:
     return total
 
 
+def ndjson_documents(
+    lines: Iterable[str], shape: str
+) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """Each non-blank line, numbered from 1: ``(number, document, "")`` for an object
+    with a string ``handle``, else ``(number, None, the error)`` naming ``shape``."""
+    number = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        number += 1
+        try:
+            doc = _decode(line)
+        except msgspec.DecodeError as exc:
+            yield number, None, f"not valid JSON: {exc}"
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("handle"), str):
+            yield number, None, f"each line needs {shape}"
+            continue
+        yield number, doc, ""
+
+
 def chunks(path: Path, fmt: str, after: int, size: int) -> Iterator[list[Row]]:
     """The rows after row number ``after``, in lists of ``size`` (a job resumes at its
     cursor)."""
+    return chunked(iter_rows(path, fmt), after, size)
+
+
+def chunked(rows: Iterable[Row], after: int, size: int) -> Iterator[list[Row]]:
+    """``rows`` after row number ``after``, in lists of ``size``."""
     chunk: list[Row] = []
-    for row in iter_rows(path, fmt):
+    for row in rows:
         if row.number <= after:
             continue
         chunk.append(row)

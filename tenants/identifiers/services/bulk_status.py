@@ -17,20 +17,17 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from core.auth import Principal
 from core.bus import get_bus
 from core.errors import IdnestError
 from core.identifiers import parse_handle
 from core.tenancy import tenant_transaction
-from tenants.identifiers.services.bulk_rows import Row
+from tenants.identifiers.services.bulk_rows import Row, chunked, ndjson_documents
 from tenants.identifiers.services.lifecycle import apply_change, locked_row, parse_change
 from tenants.identifiers.services.records import check_served, require_scope
 
 STATUS_MODE = "status"
 Commit = Callable[[int, int, list[Row], list[tuple[Row, str]]], Awaitable[None]]
-_decode = msgspec.json.Decoder().decode
 
 
 def status_rows(path: Path, fmt: str) -> Iterator[Row]:
@@ -53,33 +50,10 @@ def status_rows(path: Path, fmt: str) -> Iterator[Row]:
                 }
                 yield Row(number, cells[0].strip(), body)
             return
-        number = 0
-        for line in fh:
-            if not line.strip():
-                continue
-            number += 1
-            try:
-                doc = _decode(line)
-            except msgspec.DecodeError as exc:
-                yield Row(number, "", None, f"not valid JSON: {exc}")
-                continue
-            if not isinstance(doc, dict) or not isinstance(doc.get("handle"), str):
-                yield Row(number, "", None, 'each line needs {"handle": ..., "status": ...}')
-                continue
-            yield Row(number, doc.pop("handle"), doc)
-
-
-def _chunks(path: Path, fmt: str, after: int, size: int) -> Iterator[list[Row]]:
-    chunk: list[Row] = []
-    for row in status_rows(path, fmt):
-        if row.number <= after:
-            continue
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        for number, doc, error in ndjson_documents(fh, '{"handle": ..., "status": ...}'):
+            yield Row(number, "", None, error) if doc is None else Row(
+                number, doc.pop("handle"), doc
+            )
 
 
 async def run_status_chunks(
@@ -89,7 +63,7 @@ async def run_status_chunks(
     (bulk_cursor.commit_chunk, as bulk.py holds it)."""
     tenant_id = principal.tenant_id
     assert tenant_id is not None
-    for rows in _chunks(Path(job["path"]), job["fmt"], start, chunk_rows):
+    for rows in chunked(status_rows(Path(job["path"]), job["fmt"]), start, chunk_rows):
         failures: list[tuple[Row, str]] = []
         changed: list[str] = []
         async with tenant_transaction(tenant_id):

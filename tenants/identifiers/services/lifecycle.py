@@ -167,6 +167,8 @@ async def apply_change(tenant_id: int, row: dict[str, Any], change: Change, *, a
         Identifier.valid_until: valid_until,
         Identifier.updated_at: now,
         Identifier.version: row["version"] + 1,
+        # This change's own message tells the state now (services/window_edges.py).
+        Identifier.window_reported_at: now,
     }
     if change.status is not None:
         changes[Identifier.status] = change.status
