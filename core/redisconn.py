@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import redis.asyncio as aioredis
+from redis import Redis
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.sentinel import Sentinel
 
@@ -64,6 +65,18 @@ def client(settings: Settings) -> aioredis.Redis:
             settings.redis_master_name, socket_timeout=SOCKET_TIMEOUT, **credentials(settings)
         )
     return aioredis.Redis.from_url(settings.redis_url)
+
+
+def sync_client(settings: Settings) -> Redis:
+    """A blocking client for the Sentinel-managed master (the Dramatiq broker's): after a
+    failed command the next one asks Sentinel where the master is now."""
+    sentinel = Sentinel(
+        sentinel_hosts(settings), socket_timeout=SOCKET_TIMEOUT,
+        sentinel_kwargs={"socket_timeout": SOCKET_TIMEOUT},
+    )  # fmt: skip
+    return sentinel.master_for(
+        settings.redis_master_name, socket_timeout=SOCKET_TIMEOUT, **credentials(settings)
+    )
 
 
 def master_address(settings: Settings) -> tuple[str, int]:

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     redis_master_name: str = "idnest"
     broker_url: str = Field(
         default="",
-        description="amqp:// or redis:// for Dramatiq; empty runs jobs in-process",
+        description="amqp://, redis:// or redis+sentinel:// for Dramatiq; empty: in-process",
     )
     node_prefix: str = "88.100"
     node_name: str = "idnest"

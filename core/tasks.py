@@ -19,18 +19,32 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 
 log = logging.getLogger("idnest.tasks")
 
 
-def build_broker() -> dramatiq.Broker:
-    url = get_settings().broker_url
+# IDNEST_BROKER_URL naming "the master of IDNEST_REDIS_SENTINELS" (there is no URL form
+# for Sentinel that Dramatiq reads; redis-py's Sentinel client is handed to it instead).
+SENTINEL_BROKER = "redis+sentinel://"
+
+
+def build_broker(settings: Settings | None = None) -> dramatiq.Broker:
+    settings = settings or get_settings()
+    url = settings.broker_url
     broker: dramatiq.Broker
     if url.startswith("amqp"):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         broker = RabbitmqBroker(url=url)
+    elif url.startswith(SENTINEL_BROKER):
+        from dramatiq.brokers.redis import RedisBroker
+
+        from core import redisconn
+
+        if not settings.redis_sentinels:
+            raise ValueError(f"IDNEST_BROKER_URL={url} needs IDNEST_REDIS_SENTINELS")
+        broker = RedisBroker(client=redisconn.sync_client(settings))
     elif url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
 
