@@ -17,6 +17,8 @@ from litestar import Request, Response, post
 from litestar.di import NamedDependency
 
 from core.errors import InvalidValue
+from resolver.wire import codec
+from resolver.wire.bodies import decode_request
 from resolver.wire.constants import ENVELOPE_SIZE, MAX_MESSAGE_LENGTH
 from resolver.wire.reader import ProtocolError
 from resolver.wire.server import WireServer
@@ -42,10 +44,28 @@ async def hdl_message(
             field="Content-Type",
         )
     try:
-        frames = await wire.http_message(await request.body())
+        frames = await _answer(wire, await request.body())
     except ProtocolError as exc:
         raise InvalidValue(f"not a Handle protocol message: {exc.message}", field="body") from None
     return Response(content=b"".join(frames), media_type=HDL_MIME_TYPE)
+
+
+async def _answer(wire: WireServer, data: bytes) -> list[bytes]:
+    """One whole request frame POSTed over HTTP; its answer frames. Connectionless, as
+    UDP is: public values only, and administration is OPERATION_NOT_SUPPORTED (the wire
+    server's ``answer`` without a connection). Raises ProtocolError when the bytes
+    cannot even be answered (no envelope)."""
+    try:
+        msg, body = decode_request(data)
+    except ProtocolError as exc:
+        reply = codec.encode_protocol_error(data, exc)
+        if reply is None:
+            raise
+        return [reply]
+    reply = wire.fast(msg, body, tcp=False)
+    if reply is not None:
+        return [reply]
+    return await wire.answer(msg, body, None)
 
 
 ROUTES = [hdl_message]

@@ -380,24 +380,6 @@ class WireServer:
                 addr[0],
             )
 
-    # --- HTTP (resolver.hdl_http) ------------------------------------------------------
-
-    async def http_message(self, data: bytes) -> list[bytes]:
-        """One whole request frame POSTed over HTTP; its answer frames. Connectionless,
-        as UDP is: public values only, and administration is OPERATION_NOT_SUPPORTED.
-        Raises ProtocolError when the bytes cannot even be answered (no envelope)."""
-        try:
-            msg, body = decode_request(data)
-        except ProtocolError as exc:
-            reply = codec.encode_protocol_error(data, exc)
-            if reply is None:
-                raise
-            return [reply]
-        reply = self.fast(msg, body, tcp=False)
-        if reply is not None:
-            return [reply]
-        return await self.answer(msg, body, None)
-
     # --- TCP (resolver.wire.tcp) -------------------------------------------------------
 
     async def stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
