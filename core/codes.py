@@ -24,6 +24,7 @@ from typing import Final
 
 __all__ = [
     "CodeError",
+    "mask_mobile",
     "mask_resident_id",
     "validate_credit_code",
     "validate_resident_id",
@@ -157,6 +158,15 @@ def mask_resident_id(number: str) -> str:
     reveals most of a malformed value.
     """
     value = number.strip().upper()
+    if len(value) < 8:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_mobile(number: str) -> str:
+    """A mobile number as the UI, logs and exports show it: ``138****8000`` (the first 3
+    digits name the carrier, the last 4 are what a person recognises)."""
+    value = number.strip()
     if len(value) < 8:
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]

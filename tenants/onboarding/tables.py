@@ -27,7 +27,10 @@ class Application(Table, tablename="onboarding_applications"):
     region = Varchar(length=64, default="")
     address = Varchar(length=512, default="")
     contact_name = Varchar(length=64)
+    # The contact's mobile number, shown masked (138****8000): the number itself is
+    # Fernet-encrypted in contact_mobile_enc (core.crypto), like the resident ID.
     contact_mobile = Varchar(length=32)
+    contact_mobile_enc = Text(default="")
     contact_email = Varchar(length=320)
     # The resident ID number, Fernet-encrypted (core.crypto); only the mask is shown.
     contact_id_enc = Text(default="")

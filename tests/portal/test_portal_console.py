@@ -300,6 +300,16 @@ async def test_profile_contact_direct_legal_through_review(web: Web, web2: Web) 
     assert r.status_code == 303
     row = await Application.select().where(Application.id == app_id).first().run()
     assert row["contact_name"] == "李四" and row["company_name"] == form["company_name"]
+    from core import crypto
+
+    assert row["contact_mobile"] == "139****9000"  # the mask; the number is encrypted
+    assert crypto.decrypt(row["contact_mobile_enc"]) == "13900139000"
+    assert "13900139000" not in (await web.get(base)).text
+    # The form sent back with the mask it showed keeps the number.
+    r = await web.post(base, dict(data, contact_mobile="139****9000"), form_page=base)
+    assert r.status_code == 303
+    row = await Application.select().where(Application.id == app_id).first().run()
+    assert crypto.decrypt(row["contact_mobile_enc"]) == "13900139000"
     tenant = await Tenant.select().where(Tenant.prefix == prefix).first().run()
     assert tenant["name"] == form["company_name"]
     assert "新名称科技有限公司" in (await web.get(base)).text

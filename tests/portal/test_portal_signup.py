@@ -115,8 +115,16 @@ async def test_signup_confirm_and_duplicates(web: Web, web2: Web) -> None:
     assert row["status"] == "draft"
     assert row["contact_id_enc"] and "11010519491231002X" not in row["contact_id_enc"]
     assert row["contact_id_masked"].startswith("110") and "*" in row["contact_id_masked"]
+    # The mobile number too: encrypted at rest, shown masked.
+    from core import crypto
+
+    mobile = form["contact_mobile"]
+    assert row["contact_mobile"] == mobile[:3] + "****" + mobile[-4:]
+    assert mobile not in row["contact_mobile_enc"]
+    assert crypto.decrypt(row["contact_mobile_enc"]) == mobile
     page = await web.get("/application")
     assert "11010519491231002X" not in page.text and row["contact_id_masked"] in page.text
+    assert mobile not in page.text and row["contact_mobile"] in page.text
     # The same credit code (or the same email) cannot apply twice.
     again = await _signup(web2, signup_form(credit_code=code))
     assert again.status_code == 400 and "已提交过申请" in again.text

@@ -22,6 +22,7 @@ from core.mail import send_mail
 from core.settings import get_settings
 from tenants.accounts.tables import Tenant, User
 from tenants.onboarding.services import tokens
+from tenants.onboarding.services.pii import mobile_columns
 from tenants.onboarding.services.validation import Checked, check_endpoint, name_problems
 from tenants.onboarding.tables import Application, Upload
 
@@ -97,7 +98,13 @@ async def _store_upload(user_id: int, filename: str, ctype: str, data: bytes) ->
 
 
 def _fields(values: dict[str, str]) -> dict[Any, Any]:
-    out: dict[Any, Any] = {getattr(Application, k): values[k] for k in _EDITABLE if k in values}
+    out: dict[Any, Any] = {
+        getattr(Application, k): values[k]
+        for k in _EDITABLE
+        if k in values and k != "contact_mobile"
+    }
+    if "contact_mobile" in values:
+        out.update(mobile_columns(values["contact_mobile"]))
     if values.get("contact_id"):
         out[Application.contact_id_enc] = crypto.encrypt(values["contact_id"])
         out[Application.contact_id_masked] = values["contact_id_masked"]

@@ -1,20 +1,39 @@
-"""Re-encryption of personal data at rest under the keyring's current key (core/crypto.py):
-what ``idnest keys rotate`` runs after adding a key. Resident ID numbers of applicants'
-contacts and staff TOTP secrets; rows already under the current key are left alone, so a
-rotation that stopped half-way is finished by running it again."""
+"""Personal data at rest (core/crypto.py): how a contact's mobile number is stored, and
+the re-encryption under the keyring's current key that ``idnest keys rotate`` runs after
+adding a key. Resident ID numbers and mobile numbers of applicants' contacts and staff
+TOTP secrets; rows already under the current key are left alone, so a rotation that
+stopped half-way is finished by running it again."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from core import audit, crypto
+from core.codes import mask_mobile
 from tenants.onboarding.tables import Application, UserTotp
 
 PAGE = 1000
 ENCRYPTED: tuple[tuple[Any, str], ...] = (
     (Application, "contact_id_enc"),
+    (Application, "contact_mobile_enc"),
     (UserTotp, "secret_enc"),
 )
+
+
+def is_masked(mobile: str) -> bool:
+    """A form sent back with the stored number's mask: the number stays as it is."""
+    return "*" in mobile
+
+
+def mobile_columns(mobile: str) -> dict[Any, Any]:
+    """The columns a contact mobile number is written to: its mask in ``contact_mobile``,
+    the number encrypted in ``contact_mobile_enc``; nothing for a mask sent back."""
+    if is_masked(mobile):
+        return {}
+    return {
+        Application.contact_mobile: mask_mobile(mobile),
+        Application.contact_mobile_enc: crypto.encrypt(mobile),
+    }
 
 
 async def reencrypt_all(*, actor: str = "cli") -> dict[str, Any]:
@@ -50,6 +69,8 @@ async def reencrypt_all(*, actor: str = "cli") -> dict[str, Any]:
                 done += 1
             if len(rows) < PAGE:
                 break
-        out[table._meta.tablename] = {"reencrypted": done, "unreadable": unreadable}
+        counts = out.setdefault(table._meta.tablename, {"reencrypted": 0, "unreadable": 0})
+        counts["reencrypted"] += done
+        counts["unreadable"] += unreadable
     await audit.record(actor=actor, action="keys.rotate", target=current, detail=out)
     return out

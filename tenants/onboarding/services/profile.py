@@ -17,6 +17,7 @@ from core.outbox import enqueue
 from core.tenancy import tenant_transaction
 from tenants.accounts.tables import Tenant
 from tenants.onboarding.services.applications import application_of_tenant, credit_code_taken
+from tenants.onboarding.services.pii import mobile_columns
 from tenants.onboarding.services.validation import Checked, check_application
 from tenants.onboarding.tables import Application
 
@@ -45,7 +46,10 @@ async def update_profile(tenant_id: int, form: dict[str, str], *, actor: str) ->
     if checked.errors:
         return checked
     legal = {k: checked.values[k] for k in LEGAL if checked.values[k] != app[k]}
-    changes: dict[Any, Any] = {getattr(Application, k): checked.values[k] for k in CONTACT}
+    changes: dict[Any, Any] = {
+        getattr(Application, k): checked.values[k] for k in CONTACT if k != "contact_mobile"
+    }
+    changes.update(mobile_columns(checked.values["contact_mobile"]))
     changes[Application.updated_at] = datetime.now(UTC)
     if legal:
         changes[Application.pending_changes] = legal

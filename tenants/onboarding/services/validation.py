@@ -16,6 +16,7 @@ from core.industries import division_codes
 
 MAX_LICENCE_BYTES = 10 * 1024 * 1024
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MASKED_MOBILE = re.compile(r"^1[3-9]\d\*{4}\d{4}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CODE = re.compile(r"^[0-9A-Za-z]{1,32}$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -101,7 +102,9 @@ def check_application(form: dict[str, str], *, need_password: bool) -> Checked:
 
     mobile = form.get("contact_mobile", "").strip().replace(" ", "")
     out.values["contact_mobile"] = mobile
-    if not _MOBILE.match(mobile):
+    # An edit form shows the stored number masked; sent back as it is, it stays.
+    unchanged = not need_password and _MASKED_MOBILE.match(mobile)
+    if not unchanged and not _MOBILE.match(mobile):
         out.fail("contact_mobile", "Enter an 11-digit mainland mobile number.")
 
     email = form.get("contact_email", "").strip().lower()

@@ -23,8 +23,8 @@ from tenants.ownership.services.rows import NODE_SPECIFIC, export_row, exported_
 
 PAGE_ROWS = 5000
 Progress = Callable[[int], Awaitable[None]]
-# The application record leaves out the encrypted ID number (its mask travels).
-_APPLICATION_SECRET = ("contact_id_enc", "pending_changes")
+# The application record leaves out the encrypted ID and mobile numbers (their masks travel).
+_APPLICATION_SECRET = ("contact_id_enc", "contact_mobile_enc", "pending_changes")
 
 
 async def count_rows(tenant_id: int) -> int:
@@ -60,7 +60,7 @@ async def _profile(writer: archive.ArchiveWriter, tenant_id: int) -> dict[str, A
     apps = await (
         Application.select(
             *Application.all_columns(
-                exclude=[Application.contact_id_enc, Application.pending_changes]
+                exclude=[getattr(Application, name) for name in _APPLICATION_SECRET]
             )
         )
         .where(Application.approved_tenant_id == tenant_id)
