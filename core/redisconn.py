@@ -11,7 +11,7 @@ The URL, if also set, still gives the password and database number.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
 import redis.asyncio as aioredis
@@ -53,30 +53,29 @@ def credentials(settings: Settings) -> dict[str, Any]:
     return out
 
 
-def client(settings: Settings) -> aioredis.Redis:
-    """An asyncio client for the master; through Sentinel it finds the master again after
-    a failover (the next command after a failed one asks Sentinel)."""
-    if settings.redis_sentinels:
-        sentinel = AsyncSentinel(
-            sentinel_hosts(settings), socket_timeout=SOCKET_TIMEOUT,
-            sentinel_kwargs={"socket_timeout": SOCKET_TIMEOUT},
-        )  # fmt: skip
-        return sentinel.master_for(
-            settings.redis_master_name, socket_timeout=SOCKET_TIMEOUT, **credentials(settings)
-        )
-    return aioredis.Redis.from_url(settings.redis_url)
-
-
-def sync_client(settings: Settings) -> Redis:
-    """A blocking client for the Sentinel-managed master (the Dramatiq broker's): after a
-    failed command the next one asks Sentinel where the master is now."""
-    sentinel = Sentinel(
+def _master(settings: Settings, sentinel_class: Any) -> Any:
+    """The master of ``IDNEST_REDIS_MASTER_NAME`` through Sentinel (redis-py's blocking or
+    asyncio Sentinel): after a failed command the next one asks Sentinel again."""
+    sentinel = sentinel_class(
         sentinel_hosts(settings), socket_timeout=SOCKET_TIMEOUT,
         sentinel_kwargs={"socket_timeout": SOCKET_TIMEOUT},
     )  # fmt: skip
     return sentinel.master_for(
         settings.redis_master_name, socket_timeout=SOCKET_TIMEOUT, **credentials(settings)
     )
+
+
+def client(settings: Settings) -> aioredis.Redis:
+    """An asyncio client for the master; through Sentinel it finds the master again after
+    a failover (the next command after a failed one asks Sentinel)."""
+    if settings.redis_sentinels:
+        return cast(aioredis.Redis, _master(settings, AsyncSentinel))
+    return aioredis.Redis.from_url(settings.redis_url)
+
+
+def sync_client(settings: Settings) -> Redis:
+    """A blocking client for the Sentinel-managed master (the Dramatiq broker's)."""
+    return cast(Redis, _master(settings, Sentinel))
 
 
 def master_address(settings: Settings) -> tuple[str, int]:
