@@ -22,7 +22,7 @@ class Reference(msgspec.Struct):
     index: int
 
 
-class ValueOut(msgspec.Struct, kw_only=True):
+class ValueOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     index: int
     type: str
     data: ValueData

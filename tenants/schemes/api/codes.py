@@ -12,45 +12,51 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from core.auth import Principal
 from core.errors import InvalidValue
-from core.openapi import JSON_OBJECT, body
+from core.openapi import body
 from core.openapi import ok as doc
 from core.values import value_to_json
+from tenants.identifiers.schemas import ValueOut
 from tenants.schemes.api import gs1 as api_gs1
 from tenants.schemes.api.common import Page, PageSize, json_body, ok, raw_key
-from tenants.schemes.schemas import CodeIn, MappingIn, NamespaceIn
+from tenants.schemes.schemas import (
+    CodeIn,
+    CodeOut,
+    CodePage,
+    ItemError,
+    MappingBulkAnswer,
+    MappingIn,
+    MappingItemResult,
+    MappingOut,
+    MappingPage,
+    MappingResolved,
+    MappingWritten,
+    NamespaceIn,
+    NamespaceList,
+    NamespaceOut,
+    PublicMappings,
+)
 from tenants.schemes.services import codes, mappings, namespaces
 from tenants.schemes.services.common import require
 
 
-def _ns(info: namespaces.NamespaceInfo) -> dict[str, Any]:
-    return {
-        "scheme": info.scheme,
-        "value": info.value,
-        "status": info.status,
-        "createdAt": info.created_at,
-        "verifiedAt": info.verified_at,
-    }
+def _ns(info: namespaces.NamespaceInfo) -> NamespaceOut:
+    return NamespaceOut(info.scheme, info.value, info.status, info.created_at, info.verified_at)
 
 
-def _code(info: codes.CodeInfo) -> dict[str, Any]:
-    return {"scheme": info.scheme, "code": info.code, "handle": info.handle,
-            "createdAt": info.created_at}  # fmt: skip
+def _code(info: codes.CodeInfo) -> CodeOut:
+    return CodeOut(info.scheme, info.code, info.handle, info.created_at)
 
 
-def _mapping(info: mappings.MappingInfo) -> dict[str, Any]:
-    return {
-        "privateCode": info.private_code,
-        "public": info.public,
-        "handle": info.handle,
-        "createdAt": info.created_at,
-        "updatedAt": info.updated_at,
-    }
+def _mapping(info: mappings.MappingInfo) -> MappingOut:
+    return MappingOut(info.private_code, info.public, info.handle, info.created_at,
+                      info.updated_at)  # fmt: skip
 
 
 # -- namespaces ------------------------------------------------------------------------
@@ -58,11 +64,11 @@ def _mapping(info: mappings.MappingInfo) -> dict[str, Any]:
     "/api/v1/namespaces",
     tags=["Schemes"],
     summary="Your namespaces and their review status",
-    responses=doc(JSON_OBJECT),
+    responses=doc(NamespaceList),
 )
 async def list_namespaces(principal: NamedDependency[Principal | None]) -> Response[bytes]:
     p = require(principal, "read")
-    return ok({"namespaces": [_ns(n) for n in await namespaces.list_namespaces(p.tenant_id)]})
+    return ok(NamespaceList([_ns(n) for n in await namespaces.list_namespaces(p.tenant_id)]))
 
 
 @post(
@@ -70,7 +76,7 @@ async def list_namespaces(principal: NamedDependency[Principal | None]) -> Respo
     tags=["Schemes"],
     summary="Claim a GS1 company prefix or Ecode/VAA issuer code (pending review), or get "
     "an OID sub-arc (scheme oid, no value: allocated at once)",
-    responses=doc(JSON_OBJECT, 200, 201, 202),
+    responses=doc(NamespaceOut, 201),
     operation_class=body(NamespaceIn),
 )
 async def claim_namespace(
@@ -88,7 +94,7 @@ async def claim_namespace(
     "/api/v1/schemes/{scheme:str}/codes",
     tags=["Schemes"],
     summary="Register a code",
-    responses=doc(JSON_OBJECT, 200, 201, 202),
+    responses=doc(CodeOut, 201),
     operation_class=body(CodeIn),
 )
 async def register_code(
@@ -113,7 +119,7 @@ async def register_code(
     "/api/v1/schemes/{scheme:str}/codes",
     tags=["Schemes"],
     summary="List your codes",
-    responses=doc(JSON_OBJECT),
+    responses=doc(CodePage),
 )
 async def list_codes(
     principal: NamedDependency[Principal | None],
@@ -122,14 +128,14 @@ async def list_codes(
     page_size: PageSize = 100,
 ) -> Response[bytes]:
     total, items = await codes.list_codes(principal, scheme, page=page, page_size=page_size)
-    return ok({"totalCount": total, "page": page, "codes": [_code(c) for c in items]})
+    return ok(CodePage(total, page, [_code(c) for c in items]))
 
 
 @get(
     "/api/v1/schemes/{scheme:str}/codes/{code:path}",
     tags=["Schemes"],
     summary="One code",
-    responses=doc(JSON_OBJECT),
+    responses=doc(CodeOut),
 )
 async def get_code(
     request: Request[Any, Any, Any],
@@ -145,7 +151,7 @@ async def get_code(
     tags=["Schemes"],
     summary="Unregister a code (its Handle record stays)",
     status_code=200,
-    responses=doc(JSON_OBJECT),
+    responses=doc(CodeOut),
 )
 async def unregister_code(
     request: Request[Any, Any, Any],
@@ -170,20 +176,20 @@ def _code_arg(request: Request[Any, Any, Any], scheme: str, code: str) -> str:
     "/api/v1/mappings",
     tags=["Mappings"],
     summary="Your private-code mappings",
-    responses=doc(JSON_OBJECT),
+    responses=doc(MappingPage),
 )
 async def list_mappings(
     principal: NamedDependency[Principal | None], page: Page = 0, page_size: PageSize = 100
 ) -> Response[bytes]:
     total, items = await mappings.list_mappings(principal, page=page, page_size=page_size)
-    return ok({"totalCount": total, "page": page, "mappings": [_mapping(m) for m in items]})
+    return ok(MappingPage(total, page, [_mapping(m) for m in items]))
 
 
 @post(
     "/api/v1/mappings",
     tags=["Mappings"],
     summary="Map a private code to a public identifier (a handle, or gs1:/01/..., oid:...)",
-    responses=doc(JSON_OBJECT, 200, 201, 202),
+    responses=doc(MappingWritten, 200, 201),
     operation_class=body(MappingIn),
 )
 async def put_mapping(
@@ -192,10 +198,10 @@ async def put_mapping(
     b = await json_body(request, MappingIn)
     result = await mappings.put_mapping(principal, b.private_code, b.public)
     assert result.mapping is not None
-    return ok(
-        {"status": result.status, **_mapping(result.mapping)},
-        201 if result.status == "created" else 200,
-    )
+    m = result.mapping
+    written = MappingWritten(m.private_code, m.public, m.handle, m.created_at, m.updated_at,
+                             result.status)  # fmt: skip
+    return ok(written, 201 if result.status == "created" else 200)
 
 
 @post(
@@ -203,7 +209,7 @@ async def put_mapping(
     tags=["Mappings"],
     summary="Map many private codes: a JSON array; one result per item, in order",
     status_code=200,
-    responses=doc(JSON_OBJECT, 200, 201, 202),
+    responses=doc(MappingBulkAnswer),
     operation_class=body(list[Any]),
 )
 async def put_mappings(
@@ -211,30 +217,25 @@ async def put_mappings(
 ) -> Response[bytes]:
     items = await json_body(request, list[Any])
     results = await mappings.put_mappings(principal, items)
-    out = []
+    out: list[MappingItemResult] = []
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
-        item: dict[str, Any] = {"index": r.index, "privateCode": r.private_code, "status": r.status}
+        item = MappingItemResult(r.index, r.private_code, r.status)
         if r.error is not None:
-            item["error"] = {
-                "status": r.error.http_status,
-                "title": r.error.title,
-                "detail": r.error.detail,
-                "field": r.error.field,
-            }
+            e = r.error
+            item.error = ItemError(e.http_status, e.title, e.detail, e.field)
         elif r.mapping is not None:
-            item["public"] = r.mapping.public
-            item["handle"] = r.mapping.handle
+            item.public, item.handle = r.mapping.public, r.mapping.handle
         out.append(item)
-    return ok({"counts": counts, "results": out})
+    return ok(MappingBulkAnswer(counts, out))
 
 
 @get(
     "/api/v1/mappings/resolve",
     tags=["Mappings"],
     summary="Resolve ?private=CODE to its identifier and record, or ?public=ID to its codes",
-    responses=doc(JSON_OBJECT),
+    responses=doc(MappingResolved | PublicMappings),
 )
 async def resolve_mapping(
     principal: NamedDependency[Principal | None],
@@ -245,18 +246,19 @@ async def resolve_mapping(
         raise InvalidValue("give exactly one of ?private= and ?public=", field="private")
     if private is not None:
         resolved = await mappings.resolve_private(principal, private)
-        body = _mapping(resolved.mapping)
-        body["values"] = (
-            None if resolved.values is None else [value_to_json(v) for v in resolved.values]
-        )
-        return ok(body)
+        m, values = resolved.mapping, resolved.values
+        shown = None if values is None else [value_to_json(v) for v in values]
+        typed = msgspec.convert(shown, list[ValueOut] | None)
+        return ok(MappingResolved(m.private_code, m.public, m.handle, m.created_at,
+                                  m.updated_at, typed))  # fmt: skip
+    assert public is not None
     found = await mappings.resolve_public(principal, public)
-    return ok({"public": public, "mappings": [_mapping(m) for m in found]})
+    return ok(PublicMappings(public, [_mapping(m) for m in found]))
 
 
 @delete(
     "/api/v1/mappings", tags=["Mappings"], summary="Delete the mapping of ?private=CODE",
-    status_code=200, responses=doc(JSON_OBJECT))  # fmt: skip
+    status_code=200, responses=doc(MappingOut))  # fmt: skip
 async def delete_mapping(
     principal: NamedDependency[Principal | None],
     private: Annotated[str, QueryParameter(name="private")],

@@ -10,7 +10,6 @@ every GET by ``core.head``.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any
 
 import msgspec
@@ -20,7 +19,7 @@ from litestar.params import FromPath, QueryParameter
 
 from core.auth import Principal
 from core.limits import DbId
-from core.openapi import JSON_OBJECT, body
+from core.openapi import body
 from core.openapi import ok as doc
 from tenants.schemes.api.common import (
     BoundedPage,
@@ -29,38 +28,35 @@ from tenants.schemes.api.common import (
     ok,
     raw_key,
 )
-from tenants.schemes.schemas import ItemIn, LinkIn, LinkPatch
+from tenants.schemes.schemas import ItemIn, ItemOut, ItemPage, LinkIn, LinkList, LinkOut, LinkPatch
 from tenants.schemes.services import items, links
 
 
 # -- GS1 links -------------------------------------------------------------------------
-def _link(info: links.LinkInfo) -> dict[str, Any]:
-    data = asdict(info)
-    data["isDefault"] = data.pop("is_default")
-    data["linkType"] = data.pop("link_type")
-    data["mediaType"] = data.pop("media_type")
-    return data
+def _link(i: links.LinkInfo) -> LinkOut:
+    return LinkOut(i.id, i.key, i.link_type, i.href, i.title, i.language, i.context,
+                   i.media_type, i.is_default)  # fmt: skip
 
 
 @get(
     "/api/v1/gs1/links",
     tags=["GS1"],
     summary="Your GS1 links (all, or ?key=/01/...)",
-    responses=doc(JSON_OBJECT),
+    responses=doc(LinkList),
 )
 async def list_links(
     principal: NamedDependency[Principal | None],
     key: Annotated[str | None, QueryParameter(name="key", required=False)] = None,
 ) -> Response[bytes]:
     items = await links.list_links(principal, key)
-    return ok({"links": [_link(x) for x in items]})
+    return ok(LinkList([_link(x) for x in items]))
 
 
 @post(
     "/api/v1/gs1/links",
     tags=["GS1"],
     summary="Add a link to a GS1 key path",
-    responses=doc(JSON_OBJECT, 200, 201, 202),
+    responses=doc(LinkOut, 201),
     operation_class=body(LinkIn),
 )
 async def add_link(
@@ -82,7 +78,7 @@ async def add_link(
 
 
 @get(
-    "/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="One link", responses=doc(JSON_OBJECT)
+    "/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="One link", responses=doc(LinkOut)
 )
 async def get_link(principal: NamedDependency[Principal | None], link_id: DbId) -> Response[bytes]:
     return ok(_link(await links.get_link(principal, link_id)))
@@ -92,7 +88,7 @@ async def get_link(principal: NamedDependency[Principal | None], link_id: DbId) 
     "/api/v1/gs1/links/{link_id:int}",
     tags=["GS1"],
     summary="Change a link",
-    responses=doc(JSON_OBJECT),
+    responses=doc(LinkOut),
     operation_class=body(LinkPatch),
 )
 async def update_link(
@@ -110,7 +106,7 @@ async def update_link(
     tags=["GS1"],
     summary="Delete a link",
     status_code=200,
-    responses=doc(JSON_OBJECT),
+    responses=doc(LinkOut),
 )
 async def delete_link(
     principal: NamedDependency[Principal | None], link_id: DbId
@@ -119,33 +115,28 @@ async def delete_link(
 
 
 # -- GS1 item descriptions ---------------------------------------------------------------
-def _item(info: items.ItemInfo) -> dict[str, Any]:
-    return {
-        "key": info.key,
-        "description": info.description,
-        "createdAt": info.created_at,
-        "updatedAt": info.updated_at,
-    }
+def _item(info: items.ItemInfo) -> ItemOut:
+    return ItemOut(info.key, info.description, info.created_at, info.updated_at)
 
 
 @get(
     "/api/v1/gs1/items",
     tags=["GS1"],
     summary="Your GS1 item descriptions (the linksets' itemDescription), by key path",
-    responses=doc(JSON_OBJECT),
+    responses=doc(ItemPage),
 )
 async def list_items(
     principal: NamedDependency[Principal | None], page: BoundedPage = 0, page_size: PageSize = 100
 ) -> Response[bytes]:
     total, found = await items.list_items(principal, page=page, page_size=page_size)
-    return ok({"totalCount": total, "page": page, "items": [_item(i) for i in found]})
+    return ok(ItemPage(total, page, [_item(i) for i in found]))
 
 
 @get(
     "/api/v1/gs1/items/{key:path}",
     tags=["GS1"],
     summary="The description of one GS1 key path",
-    responses=doc(JSON_OBJECT),
+    responses=doc(ItemOut),
 )
 async def get_item(
     request: Request[Any, Any, Any],
@@ -160,7 +151,7 @@ async def get_item(
     "/api/v1/gs1/items/{key:path}",
     tags=["GS1"],
     summary="Describe a GS1 key path (201 when new, 200 when replaced)",
-    responses=doc(JSON_OBJECT),
+    responses=doc(ItemOut, 200, 201),
     operation_class=body(ItemIn),
 )
 async def put_item(
@@ -180,7 +171,7 @@ async def put_item(
     tags=["GS1"],
     summary="Drop the description of a GS1 key path (its links stay)",
     status_code=200,
-    responses=doc(JSON_OBJECT),
+    responses=doc(ItemOut),
 )
 async def delete_item(
     request: Request[Any, Any, Any],
