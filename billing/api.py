@@ -6,8 +6,9 @@ without) and reads that tenant's rows only: there is no tenant in the path to ch
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
+import msgspec
 from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
@@ -16,6 +17,7 @@ from billing.invoices import pdf
 from billing.invoices.service import get_invoice, list_invoices
 from billing.metering.report import daily_usage, usage_report
 from billing.payments.services.bank import payee_text
+from billing.schemas import InvoiceDetail, InvoiceList, UsageReport
 from core.auth import Principal
 from core.errors import InsufficientPermissions
 from core.openapi import ok
@@ -32,23 +34,23 @@ def _tenant(caller: Principal) -> int:
 async def billing_usage(
     caller: NamedDependency[Principal],
     month: Annotated[str | None, QueryParameter(required=False, max_length=7)] = None,
-) -> dict[str, Any]:
+) -> UsageReport:
     tenant_id = _tenant(caller)
     report = await usage_report(tenant_id, month)
     report["days"] = await daily_usage(tenant_id, report["month"])
-    return {"prefix": caller.tenant_prefix, **report}
+    return msgspec.convert({"prefix": caller.tenant_prefix, **report}, UsageReport)
 
 
 @get("/api/billing/invoices", tags=["Billing"], summary="Your invoices and credit notes")
-async def billing_invoices(caller: NamedDependency[Principal]) -> dict[str, Any]:
-    return {"invoices": await list_invoices(_tenant(caller))}
+async def billing_invoices(caller: NamedDependency[Principal]) -> InvoiceList:
+    return msgspec.convert({"invoices": await list_invoices(_tenant(caller))}, InvoiceList)
 
 
 @get("/api/billing/invoices/{number:str}", tags=["Billing"], summary="One invoice with lines")
 async def billing_invoice(
     caller: NamedDependency[Principal], number: FromPath[str]
-) -> dict[str, Any]:
-    return await get_invoice(_tenant(caller), number[:64])
+) -> InvoiceDetail:
+    return msgspec.convert(await get_invoice(_tenant(caller), number[:64]), InvoiceDetail)
 
 
 @get("/api/billing/invoices/{number:str}/pdf", tags=["Billing"], summary="An invoice as PDF",

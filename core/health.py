@@ -6,12 +6,18 @@ database answers, and Redis too when it is configured.
 
 from __future__ import annotations
 
-from typing import Any
-
+import msgspec
 from litestar import Response, get
 
 from core import db
 from core.bus import RedisInvalidationBus, get_bus
+from core.openapi import ok
+
+
+class Readiness(msgspec.Struct):
+    status: str  # ready, not ready
+    database: str  # ok, or why not
+    redis: str  # ok, not configured (embedded profile), or why not
 
 
 @get("/healthz", tags=["Service"], summary="Liveness", include_in_schema=True)
@@ -19,8 +25,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", tags=["Service"], summary="Readiness: database and Redis reachable")
-async def readyz() -> Response[dict[str, Any]]:
+NOT_READY = ok(Readiness, 503, description="Not ready: says why")
+
+
+@get("/readyz", tags=["Service"], summary="Readiness: database and Redis reachable",
+     responses={**ok(Readiness), **NOT_READY})  # fmt: skip
+async def readyz() -> Response[Readiness]:
     checks: dict[str, str] = {}
     try:
         await db.ping()
@@ -40,6 +50,5 @@ async def readyz() -> Response[dict[str, Any]]:
         "ok",
         "not configured (embedded profile)",
     )
-    return Response(
-        {"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503
-    )
+    answer = Readiness("ready" if ready else "not ready", checks["database"], checks["redis"])
+    return Response(answer, status_code=200 if ready else 503)

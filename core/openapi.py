@@ -142,7 +142,4 @@ def documented(app: Any) -> Any:
     return app
 
 
-# An answer documented as "a JSON object" where no Struct states it yet (schemes,
-# exports, billing): true, if not yet as precise as the identifiers doors.
-JSON_OBJECT = dict[str, Any]
 REDIRECT = {302: ResponseSpec(None, description="Redirect to the record's first public URL")}

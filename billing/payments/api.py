@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Request, Response, post
 
 from billing.payments.services import webhooks
+from billing.schemas import WebhookAnswer
 from core.errors import InvalidValue
 from core.settings import get_settings
 
@@ -21,13 +22,13 @@ from core.settings import get_settings
     summary="Stripe webhook (signed with the endpoint's secret)",
     status_code=200,
 )
-async def stripe_webhook(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+async def stripe_webhook(request: Request[Any, Any, Any]) -> Response[WebhookAnswer]:
     length = request.headers.get("content-length")
     if length and (not length.isascii() or not length.isdigit() or int(length) > webhooks.MAX_BODY):
         raise InvalidValue("webhook body too large", field="body")
     body = await request.body()
     outcome = await webhooks.receive(body, request.headers.get("stripe-signature"), get_settings())
-    return Response({"received": True, "outcome": outcome})
+    return Response(WebhookAnswer(True, outcome))
 
 
 ROUTES = [stripe_webhook]

@@ -19,7 +19,7 @@ from litestar.params import JSONBody, PathParameter
 
 from core.auth import SCOPES, Principal
 from core.errors import InsufficientPermissions
-from core.openapi import JSON_OBJECT, body, ok
+from core.openapi import body, ok
 from tenants.clients import schemas
 from tenants.clients.services import clients, keys, server, tokens
 
@@ -75,29 +75,30 @@ async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @get("/.well-known/jwks.json", tags=["OAuth2"], summary="The keys that sign access tokens",
-     responses=ok(JSON_OBJECT))  # fmt: skip
+     responses=ok(schemas.JwkSet))  # fmt: skip
 async def jwks() -> Response[bytes]:
-    return _ok(await keys.jwks(), headers={"Cache-Control": "public, max-age=60"})
+    published = msgspec.convert(await keys.jwks(), schemas.JwkSet)
+    return _ok(published, headers={"Cache-Control": "public, max-age=60"})
 
 
 @get(
     "/.well-known/oauth-authorization-server",
     tags=["OAuth2"],
     summary="Authorization server metadata (RFC 8414)",
-    responses=ok(JSON_OBJECT),
+    responses=ok(schemas.ServerMetadata),
 )
 async def metadata() -> Response[bytes]:
     base = tokens.issuer()
     return _ok(
-        {
-            "issuer": base,
-            "token_endpoint": f"{base}/oauth/token",
-            "jwks_uri": f"{base}/.well-known/jwks.json",
-            "grant_types_supported": server.GRANT_TYPES,
-            "token_endpoint_auth_methods_supported": server.AUTH_METHODS,
-            "scopes_supported": sorted(SCOPES),
-            "response_types_supported": [],
-        }
+        schemas.ServerMetadata(
+            issuer=base,
+            token_endpoint=f"{base}/oauth/token",
+            jwks_uri=f"{base}/.well-known/jwks.json",
+            grant_types_supported=list(server.GRANT_TYPES),
+            token_endpoint_auth_methods_supported=list(server.AUTH_METHODS),
+            scopes_supported=sorted(SCOPES),
+            response_types_supported=[],
+        )
     )
 
 

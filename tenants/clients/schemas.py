@@ -50,3 +50,31 @@ class TokenResponse(msgspec.Struct):
 class OAuthError(msgspec.Struct):
     error: str
     error_description: str = ""
+
+
+class Jwk(msgspec.Struct):
+    """A public signing key (RFC 7517, an EC P-256 key for ES256)."""
+
+    kty: str
+    crv: str
+    x: str
+    y: str
+    kid: str
+    use: str
+    alg: str
+
+
+class JwkSet(msgspec.Struct):
+    keys: list[Jwk]
+
+
+class ServerMetadata(msgspec.Struct):
+    """Authorization server metadata (RFC 8414): what a client library needs to start."""
+
+    issuer: str
+    token_endpoint: str
+    jwks_uri: str
+    grant_types_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    scopes_supported: list[str]
+    response_types_supported: list[str]

@@ -24,8 +24,9 @@ from litestar.response import Stream
 from core.auth import Principal
 from core.errors import InsufficientPermissions
 from core.http import problem
-from core.openapi import JSON_OBJECT, ok
+from core.openapi import ok
 from tenants.ownership import jobs
+from tenants.ownership.schemas import ExportList, ExportOut, Progress
 from tenants.ownership.services import jobs as exports
 
 _json = msgspec.json.Encoder()
@@ -35,8 +36,14 @@ _RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 CHUNK = 256 * 1024
 
 
-def _ok(body: Any, status: int = 200) -> Response[bytes]:
+def _ok(body: ExportOut | ExportList, status: int = 200) -> Response[bytes]:
     return Response(content=_json.encode(body), status_code=status, media_type="application/json")
+
+
+def _out(info: exports.ExportInfo) -> ExportOut:
+    progress = Progress(info.rows_done, info.rows_total or 0, info.percent)
+    return ExportOut(info.id, info.status, progress, info.size, info.error or None,
+                     info.created_at, info.expires_at, info.download)  # fmt: skip
 
 
 def _owner_only(caller: Principal) -> int:
@@ -50,36 +57,36 @@ def _owner_only(caller: Principal) -> int:
     "/api/exports",
     tags=["Exports"],
     summary="Start an export of all the tenant's data",
-    responses=ok(JSON_OBJECT, 200, 201, 202),
+    responses=ok(ExportOut, 202),
 )
 async def start_export(caller: NamedDependency[Principal]) -> Response[bytes]:
     tenant_id = _owner_only(caller)
     pk, info = await exports.create_export(tenant_id, actor=caller.actor)
     jobs.enqueue(pk)
-    return _ok(info.to_json(), 202)
+    return _ok(_out(info), 202)
 
 
 @get(
     "/api/exports",
     tags=["Exports"],
     summary="The tenant's recent exports, newest first",
-    responses=ok(JSON_OBJECT),
+    responses=ok(ExportList),
 )
 async def list_exports(caller: NamedDependency[Principal]) -> Response[bytes]:
     infos = await exports.list_exports(_owner_only(caller))
-    return _ok({"exports": [i.to_json() for i in infos]})
+    return _ok(ExportList([_out(i) for i in infos]))
 
 
 @get(
     "/api/exports/{export_id:str}",
     tags=["Exports"],
     summary="An export's status and link",
-    responses=ok(JSON_OBJECT),
+    responses=ok(ExportOut),
 )
 async def export_status(
     caller: NamedDependency[Principal], export_id: FromPath[str]
 ) -> Response[bytes]:
-    return _ok((await exports.get_export(_owner_only(caller), export_id)).to_json())
+    return _ok(_out(await exports.get_export(_owner_only(caller), export_id)))
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:

@@ -47,6 +47,7 @@ from tenants.identifiers.services.batch import BatchItem
 from tenants.identifiers.services.idempotency import Idempotency, fingerprint, run_once
 from tenants.identifiers.services.records import WriteResult
 from tenants.identifiers.services.visibility import read_record
+from tenants.templates.schemas import TemplateWrite
 from tenants.templates.services import templates
 
 log = logging.getLogger("idnest.snms")
@@ -345,7 +346,7 @@ async def list_templates(
     "/snms/api/v5/template",
     http_method=["POST", "PUT"],
     **SNMS,
-    operation_class=body(dict[str, Any]),
+    operation_class=body(TemplateWrite),
 )
 async def save_template(
     request: Request[Any, Any, Any], caller: NamedDependency[Principal]

@@ -38,24 +38,11 @@ class ExportInfo:
     expires_at: datetime | None
     download: str | None
 
-    def to_json(self) -> dict[str, Any]:
-        total = self.rows_total or 0
-        return {
-            "id": self.id,
-            "status": self.status,
-            "progress": {
-                "rows": self.rows_done,
-                "total": total,
-                "percent": 100
-                if self.status == "done"
-                else (100 * self.rows_done // total if total else 0),
-            },
-            "size": self.size,
-            "error": self.error or None,
-            "createdAt": self.created_at.isoformat(),
-            "expiresAt": self.expires_at.isoformat() if self.expires_at else None,
-            "download": self.download,
-        }
+    @property
+    def percent(self) -> int:
+        if self.status == "done":
+            return 100
+        return 100 * self.rows_done // self.rows_total if self.rows_total else 0
 
 
 def exports_dir() -> Path:
