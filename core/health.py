@@ -14,6 +14,10 @@ from core.bus import RedisInvalidationBus, get_bus
 from core.openapi import ok
 
 
+class Liveness(msgspec.Struct):
+    status: str  # ok
+
+
 class Readiness(msgspec.Struct):
     status: str  # ready, not ready
     database: str  # ok, or why not
@@ -21,8 +25,8 @@ class Readiness(msgspec.Struct):
 
 
 @get("/healthz", tags=["Service"], summary="Liveness", include_in_schema=True)
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz() -> Liveness:
+    return Liveness("ok")
 
 
 NOT_READY = ok(Readiness, 503, description="Not ready: says why")
