@@ -33,11 +33,6 @@ from tenants.schemes.services import items, links
 
 
 # -- GS1 links -------------------------------------------------------------------------
-def _link(i: links.LinkInfo) -> LinkOut:
-    return LinkOut(i.id, i.key, i.link_type, i.href, i.title, i.language, i.context,
-                   i.media_type, i.is_default)  # fmt: skip
-
-
 @get(
     "/api/v1/gs1/links",
     tags=["GS1"],
@@ -49,7 +44,7 @@ async def list_links(
     key: Annotated[str | None, QueryParameter(name="key", required=False)] = None,
 ) -> Response[bytes]:
     items = await links.list_links(principal, key)
-    return ok(LinkList([_link(x) for x in items]))
+    return ok(LinkList(items))
 
 
 @post(
@@ -74,14 +69,14 @@ async def add_link(
         media_type=b.media_type,
         is_default=b.is_default,
     )
-    return ok(_link(info), 201)
+    return ok(info, 201)
 
 
 @get(
     "/api/v1/gs1/links/{link_id:int}", tags=["GS1"], summary="One link", responses=doc(LinkOut)
 )
 async def get_link(principal: NamedDependency[Principal | None], link_id: DbId) -> Response[bytes]:
-    return ok(_link(await links.get_link(principal, link_id)))
+    return ok(await links.get_link(principal, link_id))
 
 
 @patch(
@@ -98,7 +93,7 @@ async def update_link(
 ) -> Response[bytes]:
     b = await json_body(request, LinkPatch)
     changes = {k: v for k, v in msgspec.structs.asdict(b).items() if v is not msgspec.UNSET}
-    return ok(_link(await links.update_link(principal, link_id, changes)))
+    return ok(await links.update_link(principal, link_id, changes))
 
 
 @delete(
@@ -111,7 +106,7 @@ async def update_link(
 async def delete_link(
     principal: NamedDependency[Principal | None], link_id: DbId
 ) -> Response[bytes]:
-    return ok(_link(await links.delete_link(principal, link_id)))
+    return ok(await links.delete_link(principal, link_id))
 
 
 # -- GS1 item descriptions ---------------------------------------------------------------

@@ -10,7 +10,6 @@ forms redirect to the same place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,23 +24,14 @@ from core.tenancy import tenant_transaction
 from core.values import load_values
 from tenants.identifiers.services import records
 from tenants.identifiers.tables import Identifier
+from tenants.schemes.schemas import LinkOut
 from tenants.schemes.services.common import gs1_path, require, require_active
 from tenants.schemes.services.link_fields import clean_fields
 from tenants.schemes.services.namespaces import verified_values
 from tenants.schemes.tables import GS1Link, SchemeCode
 
-
-@dataclass(frozen=True, slots=True)
-class LinkInfo:
-    id: int
-    key: str
-    link_type: str
-    href: str
-    title: str
-    language: str
-    context: str
-    media_type: str
-    is_default: bool
+# A link as the API answers it (camelCase when encoded): one definition, in schemas.py.
+LinkInfo = LinkOut
 
 
 def _info(r: dict[str, Any]) -> LinkInfo:
