@@ -206,13 +206,22 @@ def iter_rows(tar: tarfile.TarFile, name: str, batch: int = 2000) -> Iterator[li
         return
     handle = tar.extractfile(member)
     assert handle is not None
-    decode = msgspec.json.Decoder().decode
+    # Read in blocks and decode all of a block's whole lines in one call: a line-by-line
+    # read of a gzipped tar member was a sixth of a 1M-row import's time.
+    decode_lines = msgspec.json.Decoder().decode_lines
     rows: list[dict[str, Any]] = []
-    for line in handle:
-        rows.append(decode(line))
-        if len(rows) >= batch:
-            yield rows
-            rows = []
+    rest = b""
+    while True:
+        chunk = handle.read(1 << 20)
+        block = rest + chunk
+        cut = block.rfind(b"\n") + 1 if chunk else len(block)
+        rows.extend(decode_lines(block[:cut]))
+        rest = block[cut:]
+        while len(rows) >= batch:
+            yield rows[:batch]
+            del rows[:batch]
+        if not chunk:
+            break
     if rows:
         yield rows
 

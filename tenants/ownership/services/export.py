@@ -2,7 +2,11 @@
 application record and members, streamed page by page into an archive.
 
 Pages are keyset pages (``id > last``), so the cost of a page does not grow with the
-offset and memory holds one page at a time. Export is never refused for a tenant's
+offset and memory holds one page at a time. On SQLite the tenant test is written
+``+tenant_id``: without it the planner reads the page through a ``(tenant_id, …)``
+index and sorts the tenant's every row by id for each page (0.15 s a page of a
+1M-row tenant, most of a 1M export's time); with it, the rows are read in id order
+from the table itself and the tenant is a filter. Export is never refused for a tenant's
 status: a suspended tenant, or one with unpaid invoices, takes its data all the same.
 """
 
@@ -13,6 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from piccolo.columns.combination import WhereRaw
+
+from core import db
 from core.errors import NotFound
 from core.settings import get_settings
 from core.tenancy import TENANT_COLUMN, TENANT_TABLES, piccolo_table, tenant_transaction
@@ -37,12 +44,19 @@ async def count_rows(tenant_id: int) -> int:
     return total
 
 
+def _of_tenant(cls: Any, tenant_id: int) -> Any:
+    if isinstance(db.engine(), db.PostgresEngine):
+        return getattr(cls, TENANT_COLUMN) == tenant_id
+    # Unary plus: not an index term for SQLite's planner (the module's docstring).
+    return WhereRaw(f'+"{cls._meta.tablename}"."{TENANT_COLUMN}" = {{}}', tenant_id)
+
+
 async def _pages(cls: Any, columns: list[Any], tenant_id: int) -> Any:
     last = 0
-    tenant_col, id_col = getattr(cls, TENANT_COLUMN), cls._meta.primary_key
+    of_tenant, id_col = _of_tenant(cls, tenant_id), cls._meta.primary_key
     while True:
         async with tenant_transaction(tenant_id, write=False):
-            query = cls.select(*columns).where((tenant_col == tenant_id) & (id_col > last))
+            query = cls.select(*columns).where(of_tenant & (id_col > last))
             rows = await query.order_by(id_col).limit(PAGE_ROWS).output(load_json=True).run()
         if not rows:
             return
