@@ -217,6 +217,50 @@ async def test_round_trip_export_erase_import_export(client, tenant_a, tenant_b,
     assert (await create_tenant("After", actor="test")).prefix != tenant_a.prefix
 
 
+async def test_import_failing_midway_leaves_nothing(client, tenant_a, tmp_path, monkeypatch):
+    """A batch is inserted while the next is converted (importer._load_table): a failure
+    then, with an insert in flight, still rolls the whole import back."""
+    from tenants.identifiers.tables import Identifier
+    from tenants.ownership.services import importer
+
+    for i in range(7):
+        r = await client.put(
+            f"/api/handles/{tenant_a.prefix}/MID-{i}",
+            json=[{"index": 1, "type": "URL", "data": f"https://a.example/{i}"}],
+            headers={**tenant_a.auth(), **JSON},
+        )
+        assert r.status_code in (200, 201), r.text
+    path = tmp_path / "a.tar.gz"
+    await export_tenant(tenant_a.id, path)
+    await erase_tenant(tenant_a.prefix, actor="staff:test", reason="midway")
+    await release_prefix(tenant_a.prefix, actor="staff:test", reason="midway")
+    monkeypatch.setattr(importer, "INSERT_ROWS", 2)
+    real, calls = importer.import_row, []
+
+    def failing(table: Any, *args: Any) -> Any:
+        if table.name == "identifiers":
+            calls.append(1)
+            if len(calls) == 5:  # the third batch; the second is being inserted
+                raise RuntimeError("midway")
+        return real(table, *args)
+
+    monkeypatch.setattr(importer, "import_row", failing)
+    with pytest.raises(RuntimeError, match="midway"):
+        await import_archive(path, actor="test")
+    from tenants.accounts.tables import Tenant
+
+    assert (
+        await Tenant.count()
+        .where(Tenant.status != "erased")
+        .where(Tenant.prefix == tenant_a.prefix)
+        .run()
+        == 0
+    )
+    handle = f"{tenant_a.prefix}/MID-%"
+    async with as_node():
+        assert await Identifier.count().where(Identifier.handle.like(handle)).run() == 0
+
+
 def _rewrite(src: Path, dst: Path, change: Any) -> None:
     with tarfile.open(src) as t, tarfile.open(dst, "w:gz") as out:
         for m in t.getmembers():

@@ -9,6 +9,8 @@ and SNMS accounts arrive unusable until issued again, members without a password
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -124,6 +126,13 @@ async def _append_audit(values: list[dict[str, Any]], tenant_id: int) -> None:
         )  # fmt: skip
 
 
+async def _membership(
+    raw: dict[str, Any], table: Any, cls: Any, tenant_id: int, ids: dict[str, dict[int, int]]
+) -> dict[str, Any]:
+    user = await _user_for(raw.pop("email", ""), raw.pop("display_name", ""))
+    return import_row(table, cls, {**raw, "user": user}, tenant_id, ids)
+
+
 async def _load_table(
     tar: Any,
     table: Any,
@@ -134,30 +143,48 @@ async def _load_table(
 ) -> int:
     cls = piccolo_table(table.name)
     loaded = 0
-    for batch in archive.iter_rows(tar, f"{table.name}.ndjson", batch=INSERT_ROWS):
-        values = []
-        for raw in batch:
+    # A plain table's batch is inserted while the next one is decoded and converted (the
+    # database works off the event loop's thread: SQLite's in aiosqlite's, PostgreSQL in
+    # its own process), so the import uses a second core. Nothing else touches the
+    # connection until that insert is awaited.
+    pending: asyncio.Task[None] | None = None
+    try:
+        for batch in archive.iter_rows(tar, f"{table.name}.ndjson", batch=INSERT_ROWS):
+            if table.name != "memberships":  # (a member's user is looked up: a query)
+                values = [import_row(table, cls, raw, tenant_id, ids) for raw in batch]
+            if pending is not None:
+                await pending
+                pending = None
+                if progress is not None:
+                    await progress(table.name, loaded)
             if table.name == "memberships":
-                raw = {
-                    **raw,
-                    "user": await _user_for(raw.pop("email", ""), raw.pop("display_name", "")),
-                }
-            values.append(import_row(table, cls, raw, tenant_id, ids))
-        if table.name == "audit_log":
-            await _append_audit(values, tenant_id)
-        elif table.name in parents:
-            # The new ids are needed (children point at them): Piccolo, with RETURNING.
-            query = cls.insert(*[cls(**v) for v in values])
-            new = await query.returning(cls._meta.primary_key).run()
-            ids.setdefault(table.name, {}).update(
-                (int(old["id"]), int(n["id"])) for old, n in zip(batch, new, strict=True)
-            )
-        else:
-            await insert_many(cls, values)
-        if table.name == "identifiers":  # upstream as adds, one outbox row per batch
-            items = [{"handle": v["handle"], "op": OP_ADD} for v in values]
-            await enqueue("upstream.identifier", {"items": items}, tenant_id=tenant_id)
-        loaded += len(batch)
-        if progress is not None:
-            await progress(table.name, loaded)
+                values = [await _membership(raw, table, cls, tenant_id, ids) for raw in batch]
+            if table.name == "audit_log":
+                await _append_audit(values, tenant_id)
+            elif table.name in parents:
+                # The new ids are needed (children point at them): Piccolo, with RETURNING.
+                query = cls.insert(*[cls(**v) for v in values])
+                new = await query.returning(cls._meta.primary_key).run()
+                ids.setdefault(table.name, {}).update(
+                    (int(old["id"]), int(n["id"])) for old, n in zip(batch, new, strict=True)
+                )
+            else:
+                if table.name == "identifiers":  # upstream as adds, one outbox row per batch
+                    items = [{"handle": v["handle"], "op": OP_ADD} for v in values]
+                    await enqueue("upstream.identifier", {"items": items}, tenant_id=tenant_id)
+                pending = asyncio.create_task(insert_many(cls, values))
+                await asyncio.sleep(0)  # let it hand its statement to the database
+            loaded += len(batch)
+            if pending is None and progress is not None:
+                await progress(table.name, loaded)
+        if pending is not None:
+            await pending
+            pending = None
+            if progress is not None:
+                await progress(table.name, loaded)
+    finally:
+        if pending is not None:  # failing: stop the insert, and wait, before the rollback
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
     return loaded
