@@ -10,6 +10,7 @@ Thin: decode, authenticate, call ``tenants.schemes.services``. Paths:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -54,9 +55,13 @@ def _code(info: codes.CodeInfo) -> CodeOut:
     return CodeOut(info.scheme, info.code, info.handle, info.created_at)
 
 
+def _mapping_fields(m: mappings.MappingInfo) -> tuple[str, str, str, datetime, datetime]:
+    """A mapping's fields in the order of MappingOut (and its subclasses' leading ones)."""
+    return m.private_code, m.public, m.handle, m.created_at, m.updated_at
+
+
 def _mapping(info: mappings.MappingInfo) -> MappingOut:
-    return MappingOut(info.private_code, info.public, info.handle, info.created_at,
-                      info.updated_at)  # fmt: skip
+    return MappingOut(*_mapping_fields(info))
 
 
 # -- namespaces ------------------------------------------------------------------------
@@ -198,9 +203,7 @@ async def put_mapping(
     b = await json_body(request, MappingIn)
     result = await mappings.put_mapping(principal, b.private_code, b.public)
     assert result.mapping is not None
-    m = result.mapping
-    written = MappingWritten(m.private_code, m.public, m.handle, m.created_at, m.updated_at,
-                             result.status)  # fmt: skip
+    written = MappingWritten(*_mapping_fields(result.mapping), result.status)
     return ok(written, 201 if result.status == "created" else 200)
 
 
@@ -246,11 +249,10 @@ async def resolve_mapping(
         raise InvalidValue("give exactly one of ?private= and ?public=", field="private")
     if private is not None:
         resolved = await mappings.resolve_private(principal, private)
-        m, values = resolved.mapping, resolved.values
+        values = resolved.values
         shown = None if values is None else [value_to_json(v) for v in values]
         typed = msgspec.convert(shown, list[ValueOut] | None)
-        return ok(MappingResolved(m.private_code, m.public, m.handle, m.created_at,
-                                  m.updated_at, typed))  # fmt: skip
+        return ok(MappingResolved(*_mapping_fields(resolved.mapping), typed))
     assert public is not None
     found = await mappings.resolve_public(principal, public)
     return ok(PublicMappings(public, [_mapping(m) for m in found]))
