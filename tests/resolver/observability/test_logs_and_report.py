@@ -3,6 +3,7 @@ figures recomputed by hand from the raw probe and minute rows."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -50,6 +51,45 @@ async def test_every_door_is_logged_and_searchable_then_purged(client, app, tena
     later = datetime.now(UTC) + timedelta(days=settings.resolution_log_retention_days + 1)
     await purge_resolution_log(settings, now=later)
     assert await search_log(identifier=h, limit=10) == []
+
+
+async def test_a_batch_of_many_chunks_is_written_whole_and_lets_the_loop_run(app, monkeypatch):
+    import asyncio
+
+    from core.tenancy import cross_tenant
+    from resolver.observability import recorder
+    from resolver.observability.tables import ResolutionLogEntry as Log
+
+    n = recorder.LOG_CHUNK * 3 + 7
+    now = time.time()
+    entries = [(now, "wire-udp", f"88.100.1/CHUNK-{i}", "ok", "10.9.9.9", 0.0001)
+               for i in range(n)]  # fmt: skip
+    ticks = 0
+    seen: list[int] = []  # the ticker's count each time a chunk is converted
+    convert = recorder._log_rows
+
+    def counting(chunk):  # type: ignore[no-untyped-def]
+        seen.append(ticks)
+        return convert(chunk)
+
+    monkeypatch.setattr(recorder, "_log_rows", counting)
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.get_running_loop().create_task(ticker())
+    try:
+        assert await recorder.write_log(entries) == n
+    finally:
+        task.cancel()
+    # Converted a chunk at a time, and other tasks (resolutions) ran between chunks.
+    assert len(seen) == 4 and all(b > a for a, b in itertools.pairwise(seen))
+    async with cross_tenant("maintenance"):
+        rows = await Log.select(Log.identifier).where(Log.source == "10.9.9.9").run()
+    assert sorted(r["identifier"] for r in rows) == sorted(e[2] for e in entries)
 
 
 async def _seed(month_start: datetime) -> None:
