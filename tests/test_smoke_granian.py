@@ -16,6 +16,8 @@ import httpx
 import pytest
 import smoke_support
 
+from portal.server import GRANIAN_KILL_TIMEOUT
+
 pytest.importorskip("granian")  # in the dev extra: CI's `make install` has it
 
 IDNEST = smoke_support.IDNEST
@@ -89,10 +91,14 @@ def test_granian_serves_registers_resolves_and_stops_cleanly(tmp_workdir: str):
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
-                rc = proc.wait(timeout=30)
+                # Beyond Granian's own kill timeout: a worker that overran is killed and
+                # Granian exits, and the log (each shutdown step timed) says why.
+                rc = proc.wait(timeout=GRANIAN_KILL_TIMEOUT + 15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                raise
+                with open(log_path, errors="replace") as f:
+                    tail = f.read()[-6000:]
+                pytest.fail(f"no exit {GRANIAN_KILL_TIMEOUT + 15} s after SIGTERM; log:\n{tail}")
         with open(log_path, errors="replace") as f:
             log = f.read()
         assert rc == 0, log[-4000:]
