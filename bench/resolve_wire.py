@@ -158,6 +158,11 @@ def main() -> None:
     ap.add_argument("--working-set", type=int, default=20_000)
     ap.add_argument("--processes", type=int, default=2, help="resolver processes")
     ap.add_argument("--duration", type=int, default=8, help="seconds per run (at most 10)")
+    ap.add_argument("--threads", type=int, default=8,
+                    help="generator threads (source ports) at saturation: few ports may all "
+                         "hash to one SO_REUSEPORT process")  # fmt: skip
+    ap.add_argument("--env", action="append", default=[], metavar="IDNEST_X=V",
+                    help="a setting for the resolver processes (repeatable)")
     args = ap.parse_args()
     duration = max(1, min(args.duration, 10))
     work = Path(tempfile.mkdtemp(prefix="idnest-bench-wire-"))
@@ -193,10 +198,13 @@ def main() -> None:
         IDNEST_DATABASE_URL=dsn, IDNEST_REDIS_URL=redis_url, IDNEST_VAR_DIR=str(work / "var"),
         IDNEST_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT), IDNEST_WIRE_HOST="127.0.0.1",
         IDNEST_WIRE_PORT=str(port), IDNEST_WIRE_ADDRESSES="127.0.0.1",
-        # All load comes from one address here; the per-source limit would cap it.
-        IDNEST_WIRE_UDP_RATE="0", IDNEST_METRICS_DIR=str(work / "metrics"),
+        # All load comes from one address here; the per-source limits would cap it (the
+        # request gate still runs on every datagram, with a limit out of reach).
+        IDNEST_WIRE_UDP_RATE="0", IDNEST_RATE_LIMIT_WIRE="100000000/second",
+        IDNEST_METRICS_DIR=str(work / "metrics"),
         IDNEST_COUNTER_FLUSH_INTERVAL="1",
     )  # fmt: skip
+    env.update(item.split("=", 1) for item in args.env)
     rows: list[tuple[str, dict[str, Any]]] = []
     try:
         subprocess.run([IDNEST, "migrate"], env=env, check=True, cwd=work)
@@ -239,9 +247,9 @@ def main() -> None:
                     "-r",
                     "0",
                     "-w",
-                    "256",
+                    str(512 // args.threads),
                     "-t",
-                    "2",
+                    str(args.threads),
                     "-d",
                     str(duration),
                 ),
@@ -271,9 +279,9 @@ def main() -> None:
                     "-r",
                     "0",
                     "-w",
-                    "256",
+                    str(512 // args.threads),
                     "-t",
-                    "2",
+                    str(args.threads),
                     "-d",
                     str(duration),
                 ),
@@ -303,7 +311,7 @@ def main() -> None:
     trivial_sat = dict(rows)["trivial UDP, saturation"]["qps"]
     ratio = ours_sat / trivial_sat if trivial_sat else float("nan")
     p99 = dict(rows)["idnest UDP, 10k/s offered"]["p99_us"]
-    print(f"\nUDP saturation ratio idnest/trivial: {ratio:.2f} (target >= 0.5); "
+    print(f"\nUDP saturation ratio idnest/trivial: {ratio:.2f} (target >= 0.75); "
           f"p99 at 10k/s offered: {p99} µs (target <= 2000)")  # fmt: skip
 
 

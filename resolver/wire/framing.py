@@ -145,10 +145,46 @@ class Reassembler:
 _EMPTY: Final = b""
 
 
+def take_message(buffer: bytes | bytearray) -> tuple[Envelope, bytes, int] | None:
+    """The first whole message in a TCP stream's buffer: its (first) envelope, its
+    header+body+credential and how many bytes of ``buffer`` it took; ``None`` while the
+    buffer does not hold it all yet. The same checks as ``read_message``."""
+    if len(buffer) < ENVELOPE_SIZE:
+        return None
+    envelope = decode_envelope(buffer)
+    if not envelope.flags & TRUNCATED or envelope.length <= MAX_TCP_CHUNK:
+        end = ENVELOPE_SIZE + envelope.length
+        if len(buffer) < end:
+            return None
+        return envelope, bytes(buffer[ENVELOPE_SIZE:end]), end
+    # A message over one chunk: at most two, as lengths stop at MAX_MESSAGE_LENGTH.
+    parts, offset, received, sequence = [], ENVELOPE_SIZE, 0, 0
+    while True:
+        n = min(MAX_TCP_CHUNK, envelope.length - received)
+        if len(buffer) < offset + n:
+            return None
+        parts.append(bytes(buffer[offset : offset + n]))
+        offset, received, sequence = offset + n, received + n, sequence + 1
+        if received >= envelope.length:
+            return envelope, _EMPTY.join(parts), offset
+        if len(buffer) < offset + ENVELOPE_SIZE:
+            return None
+        more = decode_envelope(buffer, offset)
+        if (more.request_id, more.length, more.sequence) != (
+            envelope.request_id,
+            envelope.length,
+            sequence,
+        ):
+            raise ProtocolError("envelopes of one message disagree")
+        offset += ENVELOPE_SIZE
+
+
 async def read_message(reader: asyncio.StreamReader) -> tuple[Envelope, bytes] | None:
     """One whole message from a TCP stream: its (first) envelope and header+body+credential.
 
-    ``None`` when the peer closed the stream between messages.
+    ``None`` when the peer closed the stream between messages. The bytes are split and
+    checked by ``take_message``: a message over one chunk is two (lengths stop at
+    MAX_MESSAGE_LENGTH), so its size is known from the first envelope.
     """
     try:
         head = await reader.readexactly(ENVELOPE_SIZE)
@@ -157,23 +193,12 @@ async def read_message(reader: asyncio.StreamReader) -> tuple[Envelope, bytes] |
             raise ProtocolError("connection closed inside an envelope") from None
         return None
     envelope = decode_envelope(head)
+    size = envelope.length
+    if envelope.flags & TRUNCATED and envelope.length > MAX_TCP_CHUNK:
+        size += ENVELOPE_SIZE
     try:
-        if not envelope.flags & TRUNCATED or envelope.length <= MAX_TCP_CHUNK:
-            return envelope, await reader.readexactly(envelope.length)
-        parts = [await reader.readexactly(MAX_TCP_CHUNK)]
-        received, sequence = MAX_TCP_CHUNK, 1
-        while received < envelope.length:
-            more = decode_envelope(await reader.readexactly(ENVELOPE_SIZE))
-            if (more.request_id, more.length, more.sequence) != (
-                envelope.request_id,
-                envelope.length,
-                sequence,
-            ):
-                raise ProtocolError("envelopes of one message disagree")
-            n = min(MAX_TCP_CHUNK, envelope.length - received)
-            parts.append(await reader.readexactly(n))
-            received += n
-            sequence += 1
+        got = take_message(head + await reader.readexactly(size))
     except asyncio.IncompleteReadError:
         raise ProtocolError("connection closed inside a message") from None
-    return envelope, _EMPTY.join(parts)
+    assert got is not None  # every byte the envelope announced was read
+    return got[0], got[1]

@@ -19,6 +19,7 @@ from typing import Any
 from core.settings import Settings
 from resolver.service import Resolver
 from resolver.wire.server import WireServer
+from resolver.wire.tcp import stream_protocol
 
 log = logging.getLogger("idnest.wire")
 
@@ -98,7 +99,9 @@ class WireListener:
                 )
                 self.transports.append(transport)
                 tcp = _socket(family, socket.SOCK_STREAM, address, port)
-                server = await asyncio.start_server(self.server.stream, sock=tcp, backlog=1024)
+                server = await loop.create_server(
+                    stream_protocol(self.server), sock=tcp, backlog=1024
+                )
                 self.tcp_servers.append(server)
                 self.bound.append(f"{address}:{port}")
             except OSError as exc:
@@ -147,6 +150,7 @@ async def serve_resolver(settings: Settings) -> None:
     """One ``idnest resolver`` process: database, bus, resolver, listener, until SIGTERM."""
     from core import audit, db
     from core.bus import get_bus
+    from core.gctune import refreeze_when_cache_grew, tune_gc
     from resolver.observability.runtime import observe, observe_forever, stop_observing
     from resolver.runtime import build_resolver
 
@@ -162,11 +166,14 @@ async def serve_resolver(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     async def flush() -> None:
+        frozen_at = 0
         while True:
             await asyncio.sleep(settings.counter_flush_interval)
             await resolver.counters.flush()
+            frozen_at = refreeze_when_cache_grew(len(resolver.cache), frozen_at)
 
     flusher = loop.create_task(flush())
+    tune_gc()  # as the web app's lifespan does: no full collections on the hot path
     observer = loop.create_task(observe_forever(settings))
     try:
         if listener is not None:

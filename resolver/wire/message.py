@@ -88,7 +88,7 @@ class Message:
         return Reader(self.frame, begin, begin + self.header.body_length)
 
 
-def decode_envelope(data: bytes, offset: int = 0) -> Envelope:
+def decode_envelope(data: bytes | bytearray, offset: int = 0) -> Envelope:
     """The envelope at ``offset``; refuses short input and lengths over 262144."""
     if len(data) - offset < ENVELOPE_SIZE:
         raise ProtocolError(f"truncated envelope: {len(data) - offset} of 20 bytes")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from time import perf_counter
 from typing import Any
 
@@ -50,7 +49,7 @@ from resolver.wire.challenges import (
     challenge_store,
     pending_for,
 )
-from resolver.wire.constants import TRUNCATED, OpCode, OpFlag, ResponseCode
+from resolver.wire.constants import MAX_UDP_PACKET, TRUNCATED, OpCode, OpFlag, ResponseCode
 from resolver.wire.framing import Reassembler, split_for_udp
 from resolver.wire.message import (
     Envelope,
@@ -63,6 +62,7 @@ from resolver.wire.nodesite import node_site
 from resolver.wire.ratelimit import TokenBuckets, request_buckets
 from resolver.wire.reader import ProtocolError
 from resolver.wire.site import encode_site
+from resolver.wire.templates import AnswerTemplates
 
 log = logging.getLogger("idnest.wire")
 
@@ -71,9 +71,9 @@ _PUBL = int(OpFlag.PUBL)
 _RRDG = int(OpFlag.RRDG)
 MAX_SLOW_TASKS = 2048  # UDP requests waiting for the database; beyond this, drop
 MAX_AUTH_FAILURES = 3  # per TCP connection: then it is closed (slows guessing down)
-MAX_TEMPLATES = 100_000  # UDP answer templates per process (cleared when full)
 MAX_CONNECTIONS = 1024  # open TCP connections per process; more are closed at once
 TCP_IDLE_TIMEOUT = 60.0
+TCP_TEMPLATE_LIMIT = 8192  # longer TCP answers are not kept as templates
 
 
 def _digest(msg: Message) -> bytes:
@@ -112,8 +112,8 @@ class WireServer:
         self.datagrams = 0
         self.refused = 0
         METER.add_source("wire", self.metric_values)
-        self._templates: dict[bytes, tuple[str, Record, bytes, bytes, float]] = {}
-        self._last_hit: tuple[str, Record] | None = None
+        self.udp_templates = AnswerTemplates(MAX_UDP_PACKET)
+        self.tcp_templates = AnswerTemplates(TCP_TEMPLATE_LIMIT)
         self._site: bytes | None = None
 
     def metric_values(self) -> list[tuple[str, Labels, float]]:
@@ -146,6 +146,13 @@ class WireServer:
 
     def fast(self, msg: Message, body: Body, *, tcp: bool) -> bytes | None:
         """The synchronous answer to a cached, unfiltered, public resolution, or None."""
+        hit = self._fast_hit(msg, body, tcp=tcp)
+        return None if hit is None else hit[2]
+
+    def _fast_hit(
+        self, msg: Message, body: Body, *, tcp: bool
+    ) -> tuple[str, Record, bytes] | None:
+        """(handle key, cached record, answer) for ``fast``, counted as a cache hit."""
         if type(body) is not ResolutionRequest or body.indices or body.types:
             return None
         flags = msg.header.op_flags
@@ -162,27 +169,19 @@ class WireServer:
             return None  # restricted values asked for: challenge on the slow path
         self.cache.hits += 1
         self.counters.hit(entry.tenant_id)
-        self._last_hit = (key, entry)
-        return self._public_answer(msg, body.handle, entry)
+        return key, entry, self._public_answer(msg, body.handle, entry)
 
-    def _remember(self, data: bytes, msg: Message, reply: bytes) -> None:
-        """Keep a UDP answer as a template for byte-identical requests (ids aside).
-
-        The request's bytes, without session id, request id and expiration, key the
-        template; it was stored only after the same bytes decoded fully, so a match needs
-        no second decode. The answer depends on nothing else (RRDG requests, whose digest
-        covers the expiration, are not kept). Valid while the cache still holds the very
-        same Record object (every invalidation replaces or drops it) and for 60 s (the
-        answer's own expiration stamp).
-        """
-        hit = self._last_hit
-        if (hit is None or msg.header.op_flags & _RRDG or len(reply) > 512
-                or len(data) < 60 or reply[24:28] != b"\x00\x00\x00\x01"):  # fmt: skip
-            return
-        if len(self._templates) >= MAX_TEMPLATES:
-            self._templates.clear()
-        tkey = data[:4] + data[12:36] + data[40:]
-        self._templates[tkey] = (hit[0], hit[1], reply[:4], reply[12:], time.monotonic())
+    def cached_answer(
+        self, data: bytes, msg: Message, body: Body, *, tcp: bool
+    ) -> tuple[str, bytes] | None:
+        """``fast``'s (handle key, answer), kept as a template for the next byte-identical
+        request on the same transport; None when the slow path must answer."""
+        hit = self._fast_hit(msg, body, tcp=tcp)
+        if hit is None:
+            return None
+        key, record, reply = hit
+        (self.tcp_templates if tcp else self.udp_templates).keep(data, msg, reply, key, record)
+        return key, reply
 
     async def _resolve(
         self, msg: Message, body: ResolutionRequest, conn: Connection | None,
@@ -306,18 +305,11 @@ class WireServer:
                 send(reply, addr)
             return
         started = perf_counter()
-        if len(data) >= 60:
-            tkey = data[:4] + data[12:36] + data[40:]
-            template = self._templates.get(tkey)
-            if template is not None:
-                key, record, head, tail, born = template
-                if self.cache.get(key) is record and time.monotonic() - born < 60.0:
-                    self.cache.hits += 1
-                    self.counters.hit(record.tenant_id)
-                    send(head + data[4:12] + tail, addr)
-                    meter_resolution("wire-udp", "ok", started, key, addr[0])
-                    return
-                del self._templates[tkey]
+        hit = self.udp_templates.answer(data, self.cache, self.counters)
+        if hit is not None:
+            send(hit[1], addr)
+            meter_resolution("wire-udp", "ok", started, hit[0], addr[0])
+            return
         try:
             if len(data) > 2 and data[2] & TRUNCATED:
                 whole = self.reassembler.feed(addr, data)
@@ -334,17 +326,13 @@ class WireServer:
             if reply is not None:
                 send(reply, addr)
             return
-        self._last_hit = None
         try:
-            reply = self.fast(msg, body, tcp=False)
-            if reply is not None:
-                self._remember(data, msg, reply)
+            hit = self.cached_answer(data, msg, body, tcp=False)
         except Exception:
-            reply = None  # the slow path answers (and logs) properly
-        if reply is not None:
-            send(reply, addr)
-            if self._last_hit is not None:
-                meter_resolution("wire-udp", "ok", started, self._last_hit[0], addr[0])
+            hit = None  # the slow path answers (and logs) properly
+        if hit is not None:
+            send(hit[1], addr)
+            meter_resolution("wire-udp", "ok", started, hit[0], addr[0])
             return
         if len(self.tasks) >= MAX_SLOW_TASKS:
             self.dropped += 1
@@ -379,10 +367,3 @@ class WireServer:
                 body.handle.decode("utf-8", "replace"),
                 addr[0],
             )
-
-    # --- TCP (resolver.wire.tcp) -------------------------------------------------------
-
-    async def stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        from resolver.wire.tcp import serve_stream
-
-        await serve_stream(self, reader, writer)

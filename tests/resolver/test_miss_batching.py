@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from cache_support import writes_settled
 
 pytestmark = pytest.mark.anyio
 JSON = {"Content-Type": "application/json"}
@@ -20,27 +21,11 @@ async def _put(client, t, h, url):
     assert r.status_code in (200, 201), r.text
 
 
-async def settled(resolver) -> None:
-    """Let the writes' own invalidations arrive (over Redis on the postgres profile):
-    a read begun before an invalidation is not shared with one asked after it. On the
-    embedded profile the change-log watcher (core.tenant_watch) delivers them once more
-    within a few of its intervals."""
-    from core import tenant_watch
-
-    await asyncio.sleep(3 * tenant_watch.INTERVAL)
-    for _ in range(20):
-        generation = resolver.cache.generation
-        await asyncio.sleep(0.05)
-        resolver.cache.bus.drain()
-        if resolver.cache.generation == generation:
-            return
-
-
 async def test_concurrent_misses_of_one_handle_are_one_query(client, app, tenant_a):
     h = f"{tenant_a.prefix}/FLIGHT"
     await _put(client, tenant_a, h, "https://example.com/flight")
     resolver = app.resolver
-    await settled(resolver)
+    await writes_settled(resolver)
     resolver.cache.on_invalidate(f"rec:{h.lower()}")
     queries = resolver.loader.queries
     records = await asyncio.gather(*(resolver.lookup(h) for _ in range(50)))
@@ -55,7 +40,7 @@ async def test_misses_of_many_handles_share_queries_and_get_their_own(client, ap
     for n, h in enumerate(handles):
         await _put(client, tenant_a, h, f"https://example.com/many/{n}")
     resolver = app.resolver
-    await settled(resolver)
+    await writes_settled(resolver)
     resolver.cache.on_invalidate(f"tenant:{tenant_a.prefix}")  # empties the cache
     queries = resolver.loader.queries
     missing = f"{tenant_a.prefix}/MANY-NONE"

@@ -37,7 +37,7 @@ def answers(settings: Any, request_ids: list[int]) -> tuple[list[bytes], WireSer
 
 def test_two_request_ids_get_the_same_bytes_but_the_id(settings: Any) -> None:
     (first, second, third), server = answers(settings, [0x01020304, 0x0A0B0C0D, 77])
-    assert server._templates  # the later answers came from the prebuilt bytes
+    assert server.udp_templates  # the later answers came from the prebuilt bytes
     assert first[8:12] == bytes([1, 2, 3, 4]) and second[8:12] == bytes([10, 11, 12, 13])
     assert first[:8] == second[:8] and first[12:] == second[12:]
     assert [i for i in range(len(first)) if first[i] != third[i]] == [

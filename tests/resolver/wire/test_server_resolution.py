@@ -8,6 +8,7 @@ import struct
 from typing import Any
 
 import pytest
+from cache_support import writes_settled
 from wire_server_helpers import put, start_listener, udp_exchange
 
 from core.values import value_to_json
@@ -281,19 +282,15 @@ async def test_multi_packet_udp_request_is_reassembled(client, tenant_a, wire):
 
 
 async def test_repeated_udp_request_is_answered_from_a_template(app, client, tenant_a, settings):
-    from core import tenant_watch
-
     h = f"{tenant_a.prefix}/TPL"
     await put(client, tenant_a, h, [url()])
-    # On the embedded profile the change-log watcher delivers the write's invalidation
-    # once more a moment later (core.tenant_watch): let it pass before the cache fills.
-    await asyncio.sleep(3 * tenant_watch.INTERVAL)
+    await writes_settled(app.resolver)
     listener, port = await start_listener(app, settings)
     try:
         base = request(h, 1)
         await udp_exchange(port, [base])  # a miss: loads the record through the database
         (first,) = await udp_exchange(port, [base])  # a cache hit: kept as a template
-        assert len(listener.server._templates) == 1
+        assert len(listener.server.udp_templates) == 1
         other_ids = base[:4] + struct.pack(">II", 77, 4242) + base[12:]
         (second,) = await udp_exchange(port, [other_ids])
         assert second[4:12] == struct.pack(">II", 77, 4242)

@@ -11,6 +11,7 @@ import struct
 from typing import Any
 
 import pytest
+from cache_support import writes_settled
 from wire_server_helpers import hdllib_reassemble, put, start_listener, udp_exchange
 
 from resolver.wire import bodies, codec
@@ -92,6 +93,7 @@ async def test_above_the_bound_one_truncated_datagram_then_tcp(app, client, tena
 async def test_the_rate_budget_counts_datagrams_not_answers(app, client, tenant_a, settings):
     h = f"{tenant_a.prefix}/BUDGET"
     await put(client, tenant_a, h, big_values(2200))  # 5 datagrams per answer
+    await writes_settled(app.resolver)
     listener, port = await start_listener(app, settings, wire_udp_rate=0.5, wire_udp_burst=7)
     try:
         # warm the cache over TCP (which spends no UDP budget), so all four are answered
