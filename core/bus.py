@@ -53,6 +53,8 @@ class InvalidationBus:
         self.connected = True
         self.published = 0
         self._watch: asyncio.Task[None] | None = None
+        # The last change-log id the watch has read (core.tenant_watch); None before it ran.
+        self.log_seen: int | None = None
 
     def subscribe(self, handler: Handler) -> None:
         self._handlers.append(handler)
@@ -72,14 +74,18 @@ class InvalidationBus:
     def drain(self) -> None:
         """Apply invalidations that have arrived but are not yet read (no-op here)."""
 
+    @property
+    def watching(self) -> bool:
+        """Whether this process follows the change log (core.tenant_watch)."""
+        return self._watch is not None
+
     async def start(self) -> None:
         # A serving process (the CLI never starts its bus) hears other processes' tenant
         # changes from the database instead (core.tenant_watch).
         # On SQLite it follows written identifiers too (core.tenant_watch).
         from core import tenant_watch
-        from core.settings import get_settings
 
-        watch = tenant_watch.watch_forever(self, records=get_settings().embedded)
+        watch = tenant_watch.watch_forever(self, records=tenant_watch.follows_records())
         self._watch = asyncio.get_running_loop().create_task(watch)
 
     async def stop(self) -> None:

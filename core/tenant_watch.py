@@ -27,7 +27,7 @@ import time
 
 from core import db
 from core.bus import FLUSH_ALL, InvalidationBus
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from core.tables import EscrowChange
 
 log = logging.getLogger("idnest.tenant_watch")
@@ -35,6 +35,7 @@ INTERVAL = 0.1
 # Changes read per interval. A bulk load in another process writes faster than one page:
 # the watch then follows a page per interval (20,000 rows/s) and catches up after it.
 PAGE = 2000
+CATCH_UP_SECONDS = 10.0
 
 
 def settle(settings: Settings) -> None:
@@ -43,6 +44,12 @@ def settle(settings: Settings) -> None:
     the next request after the command sees the change."""
     if not settings.uses_redis:
         time.sleep(3 * INTERVAL)
+
+
+def follows_records() -> bool:
+    """Whether the watch follows identifier changes too: on SQLite only (the module's
+    docstring says why)."""
+    return get_settings().embedded
 
 
 async def _newest() -> int:
@@ -113,6 +120,24 @@ async def watch_forever(
                 if seen is not None and newest != seen:
                     bus.deliver(FLUSH_ALL)
                 seen = newest
+            bus.log_seen = seen
         except db.UNREACHABLE_ERRORS as exc:
             log.debug("tenant watch: change log unreadable (%r)", exc)
         await asyncio.sleep(interval)
+
+
+async def caught_up(bus: InvalidationBus) -> bool:
+    """Wait until this process's watch has read every change committed before the call,
+    so its echo of our own writes is delivered and cannot drop a copy cached after now.
+    A fixed sleep of a few intervals was not enough on a loaded machine. False when no
+    watch runs (a Redis bus) or it did not catch up within ``CATCH_UP_SECONDS``."""
+    if not bus.watching:
+        return False
+    newest = await (_newest_any() if follows_records() else _newest())
+    try:
+        async with asyncio.timeout(CATCH_UP_SECONDS):
+            while (bus.log_seen or 0) < newest:  # noqa: ASYNC110 - polled at the watch's pace
+                await asyncio.sleep(INTERVAL / 4)
+    except TimeoutError:
+        return False
+    return True

@@ -4,6 +4,7 @@ but a later write still shows, and the fast path answers byte-for-byte like the 
 from __future__ import annotations
 
 import pytest
+from cache_support import writes_settled
 
 pytestmark = pytest.mark.anyio
 JSON = {"Content-Type": "application/json"}
@@ -63,6 +64,7 @@ async def test_delete_is_visible_at_once(client, app, tenant_a):
 async def test_fast_path_and_framework_answer_the_same(client, app, tenant_a):
     h = f"{tenant_a.prefix}/SAME"
     await _put(client, tenant_a, h, "https://example.com/same")
+    await writes_settled(app.resolver)
     first = await client.get(f"/api/handles/{h}")  # a miss: answered by Litestar
     resolver = app.resolver
     hits_before = resolver.cache.hits
