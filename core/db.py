@@ -240,6 +240,18 @@ def is_unreachable(exc: BaseException) -> bool:
     return any("asyncpg" in f.filename or "piccolo/engine" in f.filename for f in frames)
 
 
+def is_rejected_row(exc: BaseException) -> bool:
+    """The database refused a row as data (a constraint, a type), on either backend: the
+    row's fault, not the database's or ours."""
+    return isinstance(
+        exc,
+        asyncpg.exceptions.IntegrityConstraintViolationError
+        | asyncpg.exceptions.DataError
+        | sqlite3.IntegrityError
+        | sqlite3.DataError,
+    )
+
+
 def is_unique_violation(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {exc}".lower()
     return "unique" in text or "duplicate key" in text

@@ -153,6 +153,20 @@ def _read_small(tar: tarfile.TarFile, member: tarfile.TarInfo | None, what: str)
     return handle.read()
 
 
+def peek_manifest(path: Path) -> dict[str, Any]:
+    """The manifest as it stands, not verified: for showing an import's prefix and row
+    count while it runs. ``verify`` is what decides."""
+    with _open(path) as tar:
+        body = _read_small(tar, _members(tar).get(MANIFEST), MANIFEST)
+    try:
+        manifest = json.loads(body)
+    except ValueError:
+        raise ArchiveInvalid("manifest.json is not JSON") from None
+    if not isinstance(manifest, dict):
+        raise ArchiveInvalid("manifest.json is not a manifest of this format")
+    return manifest
+
+
 def verify(path: Path, *, trusted_keys: tuple[str, ...] = ()) -> Verified:
     """Check the signature, then every file's hash and row count; raise ArchiveInvalid."""
     with _open(path) as tar:
@@ -199,8 +213,11 @@ def _check_file(
         raise ArchiveInvalid(f"{name}: {rows} rows, the manifest says {entry.get('rows')}")
 
 
-def iter_rows(tar: tarfile.TarFile, name: str, batch: int = 2000) -> Iterator[list[dict[str, Any]]]:
-    """The rows of one NDJSON part, in batches (the archive was verified first)."""
+def iter_rows(
+    tar: tarfile.TarFile, name: str, batch: int = 2000, line_type: Any = dict[str, Any]
+) -> Iterator[list[Any]]:
+    """The rows of one NDJSON part, in batches (the archive was verified first), each
+    decoded as ``line_type``."""
     member = next((m for m in tar.getmembers() if m.name.rsplit("/", 1)[-1] == name), None)
     if member is None:
         return
@@ -208,14 +225,17 @@ def iter_rows(tar: tarfile.TarFile, name: str, batch: int = 2000) -> Iterator[li
     assert handle is not None
     # Read in blocks and decode all of a block's whole lines in one call: a line-by-line
     # read of a gzipped tar member was a sixth of a 1M-row import's time.
-    decode_lines = msgspec.json.Decoder().decode_lines
-    rows: list[dict[str, Any]] = []
+    decode_lines = msgspec.json.Decoder(line_type).decode_lines
+    rows: list[Any] = []
     rest = b""
     while True:
         chunk = handle.read(1 << 20)
         block = rest + chunk
         cut = block.rfind(b"\n") + 1 if chunk else len(block)
-        rows.extend(decode_lines(block[:cut]))
+        try:
+            rows.extend(decode_lines(block[:cut]))
+        except msgspec.DecodeError as exc:  # ValidationError too: a line of a wrong shape
+            raise ArchiveInvalid(f"{name}: a line is not a valid row ({exc})") from None
         rest = block[cut:]
         while len(rows) >= batch:
             yield rows[:batch]

@@ -29,8 +29,8 @@ async def insert_many(cls: Any, rows: list[dict[str, Any]]) -> None:
         return
     columns = insert_columns(cls)
     names = [c._meta.db_column_name for c in columns]
-    defaults = {c._meta.db_column_name: c.get_default_value() for c in columns}
-    records = [tuple(r[n] if n in r else defaults[n] for n in names) for r in rows]
+    defaults = [c.get_default_value() for c in columns]
+    records = [tuple(map(r.get, names, defaults)) for r in rows]  # (a C loop per row)
     quoted = ", ".join(f'"{n}"' for n in names)
     table = cls._meta.tablename
     eng = db.engine()

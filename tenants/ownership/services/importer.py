@@ -17,9 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core import audit
+import msgspec
+
+from core import audit, db
 from core.bus import get_bus
-from core.errors import Conflict
+from core.errors import Conflict, IdnestError
 from core.identifiers import fold, is_under
 from core.outbox import OP_ADD, enqueue
 from core.settings import get_settings
@@ -27,12 +29,15 @@ from core.tenancy import TENANT_TABLES, cross_tenant, erase_order, piccolo_table
 from tenants.accounts.tables import Tenant, User
 from tenants.ownership.services import archive
 from tenants.ownership.services.bulk_sql import insert_many
-from tenants.ownership.services.rows import import_row
+from tenants.ownership.services.rows import import_row, line_type
 
 INSERT_ROWS = 1000
 
 
 Progress = Callable[[str, int], Awaitable[None]]
+# Called inside the import's transaction once every row is written: what must commit
+# with the tenant (a staff import job's ``done``), given the prefix and the new tenant id.
+BeforeCommit = Callable[[str, int], Awaitable[None]]
 
 
 async def import_archive(
@@ -41,6 +46,7 @@ async def import_archive(
     actor: str,
     trusted_keys: tuple[str, ...] = (),
     progress: Progress | None = None,
+    before_commit: BeforeCommit | None = None,
 ) -> dict:
     verified = archive.verify(path, trusted_keys=trusted_keys)
     manifest = verified.manifest
@@ -67,13 +73,22 @@ async def import_archive(
                 ids: dict[str, dict[int, int]] = {}
                 parents = {t.parent for t in TENANT_TABLES if t.parent}
                 for table in reversed(erase_order()):
-                    if table.exportable:
+                    if not table.exportable:
+                        continue
+                    try:
                         counts[table.name] = await _load_table(
-                            tar, table, tenant_id, ids, parents, progress
+                            tar, table, (tenant_id, prefix), ids, parents, progress
                         )
+                    except Exception as exc:
+                        refused = _refusal(table.name, exc)
+                        if refused is None:
+                            raise
+                        raise refused from None
                 await enqueue(
                     "upstream.tenant", {"prefix": prefix, "op": "add"}, tenant_id=tenant_id
                 )
+            if before_commit is not None:
+                await before_commit(prefix, tenant_id)
     await get_bus().publish(f"tenant:{prefix}")
     return {"tenant": prefix, "tenant_id": tenant_id, "rows": counts}
 
@@ -127,21 +142,44 @@ async def _append_audit(values: list[dict[str, Any]], tenant_id: int) -> None:
 
 
 async def _membership(
-    raw: dict[str, Any], table: Any, cls: Any, tenant_id: int, ids: dict[str, dict[int, int]]
+    raw: dict[str, Any],
+    table: Any,
+    cls: Any,
+    tenant: tuple[int, str],
+    ids: dict[str, dict[int, int]],
 ) -> dict[str, Any]:
     user = await _user_for(raw.pop("email", ""), raw.pop("display_name", ""))
-    return import_row(table, cls, {**raw, "user": user}, tenant_id, ids)
+    return import_row(table, cls, {**raw, "user": user}, tenant, ids)
+
+
+def _refusal(table: str, exc: Exception) -> archive.ArchiveInvalid | None:
+    """A row the archive's signer vouched for but this node cannot take (not valid JSON,
+    a wrong type, a record of another prefix, a duplicate) refuses the archive, named;
+    the transaction around it leaves nothing behind. None for any other failure."""
+    if isinstance(exc, archive.ArchiveInvalid):
+        return exc
+    if isinstance(exc, IdnestError | ValueError | TypeError | msgspec.ValidationError) or (
+        db.is_rejected_row(exc)
+    ):
+        return archive.ArchiveInvalid(f"{table}.ndjson: {_reason(exc)}")
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    detail = getattr(exc, "detail", None)
+    return str(detail or exc).splitlines()[0][:300]
 
 
 async def _load_table(
     tar: Any,
     table: Any,
-    tenant_id: int,
+    tenant: tuple[int, str],
     ids: dict[str, dict[int, int]],
     parents: set,
     progress: Progress | None,
 ) -> int:
     cls = piccolo_table(table.name)
+    tenant_id = tenant[0]
     loaded = 0
     # A plain table's batch is inserted while the next one is decoded and converted (the
     # database works off the event loop's thread: SQLite's in aiosqlite's, PostgreSQL in
@@ -149,16 +187,19 @@ async def _load_table(
     # connection until that insert is awaited.
     pending: asyncio.Task[None] | None = None
     try:
-        for batch in archive.iter_rows(tar, f"{table.name}.ndjson", batch=INSERT_ROWS):
+        lines = archive.iter_rows(
+            tar, f"{table.name}.ndjson", batch=INSERT_ROWS, line_type=line_type(table.name, cls)
+        )
+        for batch in lines:
             if table.name != "memberships":  # (a member's user is looked up: a query)
-                values = [import_row(table, cls, raw, tenant_id, ids) for raw in batch]
+                values = [import_row(table, cls, raw, tenant, ids) for raw in batch]
             if pending is not None:
                 await pending
                 pending = None
                 if progress is not None:
                     await progress(table.name, loaded)
             if table.name == "memberships":
-                values = [await _membership(raw, table, cls, tenant_id, ids) for raw in batch]
+                values = [await _membership(raw, table, cls, tenant, ids) for raw in batch]
             if table.name == "audit_log":
                 await _append_audit(values, tenant_id)
             elif table.name in parents:
