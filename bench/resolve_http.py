@@ -63,7 +63,11 @@ async def app(scope, receive, send):
 WRK_SCRIPT = """
 local handles = {}
 for line in io.lines("%s") do handles[#handles + 1] = line end
-math.randomseed(%d)
+-- Each thread its own seed: with one seed both threads sent the same sequence, so
+-- the second's requests were all hits on what the first had just loaded.
+local seed, threads = %d, 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function init(args) math.randomseed(seed + 7919 * tid) end
 request = function()
   return wrk.format("GET", "/api/handles/" .. handles[math.random(#handles)])
 end

@@ -178,12 +178,15 @@ def main() -> None:
         rng = random.Random(18)
         for population in (args.baseline, args.rows):
             for kind in ("zipf", "uniform"):
-                names = work / f"{kind}-{population}.txt"
-                names.write_text("\n".join(draws(kind, population, args.draws, rng)) + "\n")
-                script = work / f"{kind}-{population}.lua"
-                script.write_text(WRK_SCRIPT % (names, rng.randint(1, 10**6)))
                 for door in ("REST", "UDP"):
                     for phase in ("warm-up", "measured"):
+                        # Fresh draws for every pass: with one file (and one seed) per
+                        # distribution, a measured pass replayed its warm-up's requests
+                        # and its hit ratio said nothing of the distribution.
+                        names = work / f"{kind}-{population}.txt"
+                        names.write_text("\n".join(draws(kind, population, args.draws, rng)))
+                        script = work / f"{kind}-{population}.lua"
+                        script.write_text(WRK_SCRIPT % (names, rng.randint(1, 10**6)))
                         before = cache_counts(metrics)
                         if door == "REST":
                             r = run_wrk(base, script, args.duration, args.connections, 2)
