@@ -230,6 +230,7 @@ NODE_TABLES: tuple[NodeTable, ...] = (
         "tenant_closures",
         "an offboarding and its erasure: the record outlives the tenant's rows (by law)",
     ),
+    NodeTable("tenant_imports", "a staff import: its tenant exists only once it commits"),
     NodeTable("resolution_log", "解析日志 of public resolutions by anyone; staff-only, purged"),
     NodeTable("probe_results", "the node's own prober: availability of its doors"),
     NodeTable("door_minutes", "per-minute traffic and latency of each door, all tenants"),

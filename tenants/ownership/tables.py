@@ -1,4 +1,5 @@
-"""Export jobs (a tenant's) and closures (the node's record of an offboarding)."""
+"""Export jobs (a tenant's), staff imports, and closures (the node's record of an
+offboarding)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,23 @@ class TenantClosure(Table, tablename="tenant_closures"):
     requested_at = Timestamptz()
     erase_after = Timestamptz()
     finished_at = Timestamptz(null=True, default=None)
+
+
+class TenantImport(Table, tablename="tenant_imports"):
+    """Durable intent of one staff import: the uploaded archive and the job's state.
+
+    A node table: the tenant it makes does not exist until the import commits (the row
+    is marked ``done`` in that same transaction, with the prefix it made)."""
+
+    id: Serial
+    public_id = Varchar(length=40, unique=True)
+    status = Varchar(length=16, default="queued")  # queued, running, done, failed
+    path = Varchar(length=1024, default="")
+    size = BigInt(default=0)
+    prefix = Varchar(length=255, default="")
+    rows_done = BigInt(default=0)
+    rows_total = BigInt(default=0)
+    actor = Varchar(length=255, default="")
+    error = Varchar(length=1024, default="")
+    created_at = Timestamptz()
+    updated_at = Timestamptz()

@@ -50,6 +50,8 @@ def _node_rows(b: int) -> dict[str, str]:
         "onboarding_email_tokens": f"user_id IN ({users})",
         "onboarding_applications": f"approved_tenant_id = {b}",
         "tenant_closures": f"tenant_ref = {b}",
+        # A staff import names the prefix it made (the tenant did not exist before it).
+        "tenant_imports": f"prefix = (SELECT prefix FROM tenants WHERE id = {b})",
         "stripe_webhook_events": f"tenant_ref = {b}",
     }
 
