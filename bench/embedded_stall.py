@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from resolve_http import free_port, record_values  # noqa: E402
-from resolve_wire import udpload, wait_wire  # noqa: E402
+from resolve_wire import build_loadgen, udpload, wait_wire  # noqa: E402
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 
@@ -61,9 +61,7 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=1)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="idnest-bench-embedded-"))
-    binary = work / "udpload"
-    subprocess.run(["gcc", "-O2", "-Wall", "-pthread", "-o", str(binary),
-                    str(ROOT / "bench/loadgen/udpload.c")], check=True)  # fmt: skip
+    binary = build_loadgen(work)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
     env.update(

@@ -37,7 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench")]
 from resolve_http import WRK_SCRIPT, free_port, run_wrk, wait_ready  # noqa: E402
-from resolve_wire import udpload  # noqa: E402
+from resolve_wire import build_loadgen, udpload  # noqa: E402
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 # Metering off: the counters' hit is a no-op in this process (and its wire door).
@@ -126,11 +126,9 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=30)
     files = {"handles": work / "handles.txt", "lua": work / "handles.lua",
-             "udpload": work / "udpload"}  # fmt: skip
+             "udpload": build_loadgen(work)}  # fmt: skip
     files["handles"].write_text("\n".join(handles) + "\n")
     files["lua"].write_text(WRK_SCRIPT % (files["handles"], random.randrange(1 << 30)))
-    subprocess.run(["gcc", "-O2", "-Wall", "-pthread", "-o", str(files["udpload"]),
-                    str(ROOT / "bench/loadgen/udpload.c")], check=True)  # fmt: skip
     runs: dict[tuple[str, bool], list[float]] = {}
     for n in range(args.rounds):
         for metering in (False, True):

@@ -26,7 +26,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from resolve_http import free_port, wait_ready  # noqa: E402
-from resolve_wire import udpload, wait_wire  # noqa: E402
+from resolve_wire import build_loadgen, udpload, wait_wire  # noqa: E402
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 LUA = """
@@ -155,9 +155,7 @@ def main() -> None:
     if args.storage:
         storage(args.storage)
         return
-    binary = Path(tempfile.mkdtemp()) / "udpload"
-    subprocess.run(["gcc", "-O2", "-pthread", "-o", str(binary),
-                    str(ROOT / "bench/loadgen/udpload.c")], check=True)  # fmt: skip
+    binary = build_loadgen(Path(tempfile.mkdtemp()))
     results: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     for r in range(args.rounds):
         for on in (True, False) if r % 2 == 0 else (False, True):

@@ -48,7 +48,7 @@ from resolve_http import (  # noqa: E402
     run_wrk,
     wait_ready,
 )  # fmt: skip
-from resolve_wire import udpload, wait_wire  # noqa: E402
+from resolve_wire import build_loadgen, udpload, wait_wire  # noqa: E402
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -124,9 +124,7 @@ def main() -> None:
     if not shutil.which("wrk") or not shutil.which("redis-server"):
         raise SystemExit("wrk and redis-server are needed")
     work = Path(tempfile.mkdtemp(prefix="idnest-scale-"))
-    binary = work / "udpload"
-    subprocess.run(["gcc", "-O2", "-Wall", "-pthread", "-o", str(binary),
-                    str(ROOT / "bench/loadgen/udpload.c")], check=True)  # fmt: skip
+    binary = build_loadgen(work)
     dbname = f"idnest_scale_{uuid.uuid4().hex[:8]}"
     dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{dbname}"
     procs: list[subprocess.Popen[bytes]] = []
