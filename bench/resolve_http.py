@@ -237,6 +237,7 @@ def registration_figures(
     host, port = base.removeprefix("http://").split(":")
     put_ms: list[float] = []
     visible_ms: list[float] = []
+    read_sent_ms: list[float] = []  # PUT answered -> the read that saw it sent
     first_try = 0
     with httpx.Client(base_url=base, headers=headers) as writer:
         for n in range(samples):
@@ -256,12 +257,15 @@ def registration_figures(
                 tries += 1
                 # A fresh connection: SO_REUSEPORT spreads these over the workers.
                 conn = http.client.HTTPConnection(host, port)
+                conn.connect()
+                sent = time.perf_counter()
                 conn.request("GET", f"/api/handles/{h}")
                 body = conn.getresponse().read().decode()
                 conn.close()
                 if url in body:
                     break
             visible_ms.append((time.perf_counter() - t1) * 1000)
+            read_sent_ms.append((sent - t1) * 1000)
             first_try += tries == 1
     return {
         "put_p50": statistics.median(put_ms),
@@ -269,7 +273,7 @@ def registration_figures(
         "visible_p50": statistics.median(visible_ms),
         "visible_max": max(visible_ms),
         "first_read_fresh": f"{first_try}/{samples}",
-        **({"visible_ms": visible_ms} if keep else {}),
+        **({"visible_ms": visible_ms, "read_sent_ms": read_sent_ms} if keep else {}),
     }
 
 
