@@ -25,7 +25,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 
 from core.metrics import METER
-from core.pgha import IdnestPostgresEngine, Replicas, is_failover
+from core.pgha import IdnestPostgresEngine, Replicas, is_failover, keep_session
 from core.settings import Settings, get_settings
 
 PICCOLO_CONF = "core.piccolo_conf"
@@ -162,7 +162,9 @@ async def start(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     eng = engine()
     if isinstance(eng, PostgresEngine):
-        await eng.start_connection_pool(min_size=1, max_size=settings.db_pool_size)
+        await eng.start_connection_pool(
+            min_size=1, max_size=settings.db_pool_size, reset=keep_session
+        )
         if eng.extra_nodes and _replicas is None:
             _replicas = Replicas(eng, dict(eng.extra_nodes), settings.replica_probe_interval)
             await _replicas.start(settings.db_pool_size)

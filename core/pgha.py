@@ -168,6 +168,21 @@ class IdnestPostgresTransaction(PostgresTransaction):
                 await connection.close()
 
 
+async def keep_session(connection: Any) -> None:
+    """The pools' ``reset``: nothing beyond what asyncpg always does (roll back a
+    transaction left open, drop listeners).
+
+    asyncpg's default sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`` on every release: a round trip, and four statements for the server, for
+    every query run outside a transaction and every transaction, each resolution miss
+    batch and each write among them. A pooled connection here never carries session
+    state: the tenant scope is ``set_config(..., true)`` and every ``SET`` is ``SET
+    LOCAL`` (both end with the transaction), cursors live inside transactions, nothing
+    LISTENs, and the two session advisory locks (migrations, escrow sets) are taken on
+    connections of their own, outside the pool. tests/test_db_pool.py checks that.
+    """
+
+
 class IdnestPostgresEngine(PostgresEngine):
     """Transactions are ``IdnestPostgresTransaction``; a failover expires the whole pool."""
 
@@ -216,7 +231,9 @@ class Replicas:
     async def start(self, pool_size: int) -> None:
         for eng in self.nodes.values():
             with contextlib.suppress(*_PROBE_ERRORS):
-                await eng.start_connection_pool(min_size=0, max_size=pool_size)
+                await eng.start_connection_pool(
+                    min_size=0, max_size=pool_size, reset=keep_session
+                )
         await self.probe_once(None)
         self._task = asyncio.get_running_loop().create_task(self._probe_forever())
 
