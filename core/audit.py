@@ -31,10 +31,12 @@ tampering, it makes it evident.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -189,16 +191,33 @@ async def verify() -> Verdict:
 
 _wanted = False  # this process wrote entries since its sealer last looked
 _task: asyncio.Task[None] | None = None
+_held = 0  # inside sealing_held(): entries wait for flush()
 
 
 def _sealed_later() -> bool:
     return isinstance(db.engine(), PostgresEngine)
 
 
+@contextlib.contextmanager
+def sealing_held() -> Iterator[None]:
+    """Entries written inside are linked by the next ``flush()`` (the CLI's, at exit), not
+    moments later. ``idnest migrate`` writes entries inside its one transaction; a sealer
+    on another connection could not see the tables that transaction creates (audit_head)
+    and warned "sealing failed" on every fresh database."""
+    global _held
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
+
+
 def _nudge() -> None:
     """Have this process seal soon, once, however many entries it writes meanwhile."""
     global _wanted, _task
     _wanted = True
+    if _held:
+        return
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:

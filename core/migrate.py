@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from piccolo.engine.postgres import PostgresEngine
 
-from core import changelog, db, rls, tenancy
+from core import audit, changelog, db, rls, tenancy
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("idnest.migrate")
@@ -90,7 +90,7 @@ async def migrate() -> None:
     out = io.StringIO()
     async with _migration_lock():
         # Piccolo prints progress to stdout; CLI commands keep stdout for their answer.
-        with contextlib.redirect_stdout(out):
+        with contextlib.redirect_stdout(out), audit.sealing_held():
             if isinstance(eng, PostgresEngine):
                 with _as_owner(eng, owner_url(settings)):
                     async with tenancy.cross_tenant("migrate", write=True) as tx:

@@ -35,6 +35,7 @@ def _migrate(env: dict[str, str], cwd: str) -> None:
             [IDNEST, "migrate"], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
         )
         assert out.returncode == 0, out.stderr
+        assert "WARNING" not in out.stderr, out.stderr  # e.g. the audit sealer racing it
 
 
 def _env(**extra: str) -> dict[str, str]:
