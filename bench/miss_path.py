@@ -22,10 +22,8 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from resolve_http import PG_ADMIN, seed
+from resolve_http import PG_ADMIN, pg_admin, seed
 
 
 async def run(args: argparse.Namespace, dsn: str) -> None:
@@ -74,14 +72,7 @@ def main() -> None:
     dbname = f"idnest_bench_{uuid.uuid4().hex[:8]}"
     dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{dbname}"
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{dbname}"'))
+    pg_admin(f'CREATE DATABASE "{dbname}"')
     os.environ.update(
         IDNEST_DATABASE_URL=dsn, IDNEST_LOG_LEVEL="WARNING", IDNEST_NODE_PREFIX="88.100",
         IDNEST_RECORD_CACHE_MB="0.01", IDNEST_RECORD_CACHE_SIZE="5",
@@ -90,7 +81,7 @@ def main() -> None:
         subprocess.run([str(Path(sys.executable).with_name("idnest")), "migrate"], check=True)
         asyncio.run(run(args, dsn))
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -24,13 +24,13 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import asyncpg
 from resolve_http import (
     IDNEST,
     PG_ADMIN,
     REDIS,
     WRK_SCRIPT,
     free_port,
+    pg_admin,
     run_wrk,
     seed,
     wait_ready,
@@ -69,14 +69,7 @@ def main() -> None:
     dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{dbname}"
     work = Path(tempfile.mkdtemp(prefix="idnest-bench-"))
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{dbname}"'))
+    pg_admin(f'CREATE DATABASE "{dbname}"')
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
     env.update(
         IDNEST_DATABASE_URL=dsn, IDNEST_REDIS_URL=REDIS, IDNEST_VAR_DIR=str(work / "var"),
@@ -96,7 +89,7 @@ def main() -> None:
         results["without the limiter"] = measure(off, work, script, args)
         results["with the limiter (Redis)"] = measure(on, work, script, args)
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
     print(
         f"\nCache-hit resolution with and without rate limits, {args.records:,} records, "

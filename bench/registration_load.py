@@ -36,7 +36,6 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +46,7 @@ from resolve_http import (  # noqa: E402
     REDIS,
     WRK_SCRIPT,
     free_port,
+    pg_admin,
     registration_figures,
     seed,
     wait_ready,
@@ -155,14 +155,7 @@ def main() -> None:
     dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{dbname}"
     work = Path(tempfile.mkdtemp(prefix="idnest-bench-reg-"))
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{dbname}"'))
+    pg_admin(f'CREATE DATABASE "{dbname}"')
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
     env.update(
         IDNEST_DATABASE_URL=dsn, IDNEST_REDIS_URL=REDIS, IDNEST_VAR_DIR=str(work / "var"),
@@ -220,7 +213,7 @@ def main() -> None:
                     p.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     p.kill()
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
     vis = sorted(reg["visible_ms"])
     sent = sorted(reg["read_sent_ms"])

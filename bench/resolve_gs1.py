@@ -31,12 +31,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-from resolve_http import free_port, run_wrk, wait_ready  # noqa: E402
+from resolve_http import free_port, pg_admin, run_wrk, wait_ready  # noqa: E402
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -114,13 +113,6 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="idnest-bench-gs1-"))
     procs: list[subprocess.Popen[bytes]] = []
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     redis_url = REDIS
     if not redis_url:
         if not shutil.which("redis-server"):
@@ -146,7 +138,7 @@ def main() -> None:
             )
         )
         redis_url = f"redis://127.0.0.1:{rport}/0"
-    asyncio.run(admin(f'CREATE DATABASE "{dbname}"'))
+    pg_admin(f'CREATE DATABASE "{dbname}"')
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
     env.update(
         IDNEST_DATABASE_URL=dsn,
@@ -201,7 +193,7 @@ def main() -> None:
                     p.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     p.kill()
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
 
     ratio = ours_result["rps"] / bare_result["rps"]

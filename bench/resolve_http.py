@@ -45,6 +45,19 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pg_admin(sql: str) -> None:
+    """One statement as the admin role: a bench's own CREATE / DROP DATABASE."""
+
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_ADMIN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
 
 BARE_APP = """
@@ -295,14 +308,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="idnest-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{dbname}"'))
+    pg_admin(f'CREATE DATABASE "{dbname}"')
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
     env.update(
         IDNEST_DATABASE_URL=dsn,
@@ -407,7 +413,7 @@ def main() -> None:
                     p.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     p.kill()
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
 
     ratio = ours_result["rps"] / bare_result["rps"]

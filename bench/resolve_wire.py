@@ -40,11 +40,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-from resolve_http import cache_counts, free_port, hit_ratio, seed  # noqa: E402
+from resolve_http import cache_counts, free_port, hit_ratio, pg_admin, seed  # noqa: E402
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -109,13 +107,6 @@ def main() -> None:
     dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{dbname}"
     procs: list[subprocess.Popen[bytes]] = []
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     redis_url = REDIS
     if not redis_url:
         if not shutil.which("redis-server"):
@@ -127,7 +118,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         ))  # fmt: skip
         redis_url = f"redis://127.0.0.1:{rport}/0"
-    asyncio.run(admin(f'CREATE DATABASE "{dbname}"'))
+    pg_admin(f'CREATE DATABASE "{dbname}"')
     port, tport = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
     env.update(
@@ -237,7 +228,7 @@ def main() -> None:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"\n{args.records} records seeded, {len(sample)} in the measured working set, "

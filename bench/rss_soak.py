@@ -33,11 +33,9 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-from resolve_http import cache_counts, free_port, hit_ratio  # noqa: E402
+from resolve_http import cache_counts, free_port, hit_ratio, pg_admin  # noqa: E402
 from resolve_wire import build_loadgen, udpload, wait_wire  # noqa: E402
 from scale import IDNEST, PG_ADMIN, handle, load, rss_mb  # noqa: E402
 
@@ -58,13 +56,6 @@ def main() -> None:
     dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{dbname}"
     procs: list[subprocess.Popen[bytes]] = []
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     rport, wport = free_port(), free_port()
     procs.append(subprocess.Popen(
         ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
@@ -82,7 +73,7 @@ def main() -> None:
         IDNEST_WIRE_UDP_RATE="0", IDNEST_RATE_LIMIT_WIRE="100000000/second",
         PYTHONPATH=os.environ.get("PYTHONPATH") or str(ROOT),
     )  # fmt: skip
-    asyncio.run(admin(f'CREATE DATABASE "{dbname}"'))
+    pg_admin(f'CREATE DATABASE "{dbname}"')
     rows: list[tuple[float, float, dict, float]] = []
     try:
         subprocess.run([IDNEST, "migrate"], env=env, check=True, cwd=work)
@@ -118,7 +109,7 @@ def main() -> None:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
     full = next((r for r in rows if r[0] >= 1.0), rows[0])
     last = rows[-1]

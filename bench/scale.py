@@ -44,6 +44,7 @@ from resolve_http import (  # noqa: E402
     cache_counts,
     free_port,
     hit_ratio,
+    pg_admin,
     record_values,
     run_wrk,
     wait_ready,
@@ -129,13 +130,6 @@ def main() -> None:
     dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{dbname}"
     procs: list[subprocess.Popen[bytes]] = []
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     rport, port, wport = free_port(), free_port(), free_port()
     procs.append(subprocess.Popen(
         ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
@@ -154,7 +148,7 @@ def main() -> None:
         IDNEST_WIRE_ADDRESSES="127.0.0.1", IDNEST_WIRE_UDP_RATE="0",
         IDNEST_RATE_LIMIT_ENABLED="false", PYTHONPATH=os.environ.get("PYTHONPATH") or str(ROOT),
     )  # fmt: skip
-    asyncio.run(admin(f'CREATE DATABASE "{dbname}"'))
+    pg_admin(f'CREATE DATABASE "{dbname}"')
     table: list[tuple[str, str, str, dict[str, Any]]] = []
     try:
         subprocess.run([IDNEST, "migrate"], env=env, check=True, cwd=work)
@@ -218,7 +212,7 @@ def main() -> None:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
 
 
