@@ -57,6 +57,19 @@ def build_loadgen(work: Path, name: str = "udpload") -> Path:
     return binary
 
 
+def stop_sessions(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every process's session (the process and its workers, started with
+    ``start_new_session``); SIGKILL what still runs 20 s later."""
+    for p in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+
+
 def udpload(binary: Path, handles: Path, port: int, *args: str) -> dict[str, Any]:
     """Run a load generator (udpload or tcpload: the same options and JSON line)."""
     out = subprocess.run(
@@ -220,14 +233,7 @@ def main() -> None:
             )
         )
     finally:
-        for p in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)  # the process and its workers
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+        stop_sessions(procs)
         pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
 

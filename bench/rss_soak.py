@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from resolve_http import cache_counts, free_port, hit_ratio, pg_admin  # noqa: E402
-from resolve_wire import build_loadgen, udpload, wait_wire  # noqa: E402
+from resolve_wire import build_loadgen, stop_sessions, udpload, wait_wire  # noqa: E402
 from scale import IDNEST, PG_ADMIN, handle, load, rss_mb  # noqa: E402
 
 
@@ -101,14 +99,7 @@ def main() -> None:
             print(f"| {at:.1f} | {rss:.0f} | {u['qps']:,} | {u['p99_us'] / 1000:.1f} | "
                   f"{u['lost']} | {hit:.3f} |", flush=True)  # fmt: skip
     finally:
-        for p in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+        stop_sessions(procs)
         pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
     full = next((r for r in rows if r[0] >= 1.0), rows[0])

@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -52,7 +50,7 @@ from resolve_http import (  # noqa: E402
     run_wrk,
     wait_ready,
 )  # fmt: skip
-from resolve_wire import build_loadgen, udpload, wait_wire  # noqa: E402
+from resolve_wire import build_loadgen, stop_sessions, udpload, wait_wire  # noqa: E402
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -224,14 +222,7 @@ def main() -> None:
               f"{fixed['skipped']} not sent (generator behind), hit ratio {fixed_hit:.3f} "
               f"(target: 10,000/s at p99 <= 50 ms)")  # fmt: skip
     finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_sessions(procs)
         pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
 
