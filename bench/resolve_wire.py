@@ -57,6 +57,18 @@ def build_loadgen(work: Path, name: str = "udpload") -> Path:
     return binary
 
 
+def private_redis(work: Path, procs: list[subprocess.Popen[bytes]]) -> str:
+    """Start a redis-server of the bench's own, so other processes' flushes on a shared
+    invalidation channel cannot empty its caches; add it to ``procs`` and return its URL."""
+    port = free_port()
+    procs.append(subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(work)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    ))  # fmt: skip
+    return f"redis://127.0.0.1:{port}/0"
+
+
 def stop_sessions(procs: list[subprocess.Popen[bytes]]) -> None:
     """SIGTERM every process's session (the process and its workers, started with
     ``start_new_session``); SIGKILL what still runs 20 s later."""
@@ -124,13 +136,7 @@ def main() -> None:
     if not redis_url:
         if not shutil.which("redis-server"):
             raise SystemExit("redis-server is needed (or set BENCH_REDIS=redis://...)")
-        rport = free_port()
-        procs.append(subprocess.Popen(
-            ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(work)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        ))  # fmt: skip
-        redis_url = f"redis://127.0.0.1:{rport}/0"
+        redis_url = private_redis(work, procs)
     pg_admin(f'CREATE DATABASE "{dbname}"')
     port, tport = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from resolve_http import cache_counts, free_port, hit_ratio, pg_admin  # noqa: E402
-from resolve_wire import build_loadgen, stop_sessions, udpload, wait_wire  # noqa: E402
+from resolve_wire import build_loadgen, private_redis, stop_sessions, udpload, wait_wire  # noqa: E402
 from scale import IDNEST, PG_ADMIN, handle, load, rss_mb  # noqa: E402
 
 
@@ -54,16 +54,12 @@ def main() -> None:
     dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{dbname}"
     procs: list[subprocess.Popen[bytes]] = []
 
-    rport, wport = free_port(), free_port()
-    procs.append(subprocess.Popen(
-        ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(work)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    ))  # fmt: skip
+    wport = free_port()
+    redis_url = private_redis(work, procs)
     metrics = work / "metrics"
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
     env.update(
-        IDNEST_DATABASE_URL=dsn, IDNEST_REDIS_URL=f"redis://127.0.0.1:{rport}/0",
+        IDNEST_DATABASE_URL=dsn, IDNEST_REDIS_URL=redis_url,
         IDNEST_VAR_DIR=str(work / "var"), IDNEST_METRICS_DIR=str(metrics),
         IDNEST_LOG_LEVEL="WARNING", IDNEST_COUNTER_FLUSH_INTERVAL="1",
         IDNEST_RECORD_CACHE_MB=str(args.cache_mb), IDNEST_WIRE_HOST="127.0.0.1",

@@ -50,7 +50,7 @@ from resolve_http import (  # noqa: E402
     run_wrk,
     wait_ready,
 )  # fmt: skip
-from resolve_wire import build_loadgen, stop_sessions, udpload, wait_wire  # noqa: E402
+from resolve_wire import build_loadgen, private_redis, stop_sessions, udpload, wait_wire  # noqa: E402
 
 IDNEST = str(Path(sys.executable).with_name("idnest"))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -133,17 +133,13 @@ def main() -> None:
     dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{dbname}"
     procs: list[subprocess.Popen[bytes]] = []
 
-    rport, port, wport = free_port(), free_port(), free_port()
-    procs.append(subprocess.Popen(
-        ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(work)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    ))  # fmt: skip
+    port, wport = free_port(), free_port()
+    redis_url = private_redis(work, procs)
     metrics = work / "metrics"
     flush = 1.0
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDNEST_")}
     env.update(
-        IDNEST_DATABASE_URL=dsn, IDNEST_REDIS_URL=f"redis://127.0.0.1:{rport}/0",
+        IDNEST_DATABASE_URL=dsn, IDNEST_REDIS_URL=redis_url,
         IDNEST_VAR_DIR=str(work / "var"), IDNEST_METRICS_DIR=str(metrics),
         IDNEST_LOG_LEVEL="WARNING", IDNEST_COUNTER_FLUSH_INTERVAL=str(flush),
         IDNEST_RECORD_CACHE_MB=str(args.cache_mb), IDNEST_SCHEDULER_ENABLED="false",
