@@ -179,7 +179,7 @@ async def keep_session(connection: Any) -> None:
     state: the tenant scope is ``set_config(..., true)`` and every ``SET`` is ``SET
     LOCAL`` (both end with the transaction), cursors live inside transactions, nothing
     LISTENs, and the two session advisory locks (migrations, escrow sets) are taken on
-    connections of their own, outside the pool. tests/test_db_pool.py checks that.
+    connections of their own, outside the pool. tests/core/test_db_pool.py checks that.
     """
 
 
